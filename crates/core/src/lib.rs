@@ -1,0 +1,35 @@
+//! Pure domain types for laptop-agents.
+//!
+//! # Brief overview
+//! - Scalars that cannot hold an invalid number: [`Price`], [`Qty`], [`Volume`],
+//!   [`Symbol`], [`TimestampMs`], [`Interval`].
+//! - Records with checked invariants: [`Candle`], [`Tick`], [`OrderIntent`].
+//! - Outcomes: [`Fill`], [`Exit`], [`Position`], [`BrokerEvent`].
+//! - The seams other crates implement: [`MarketFeed`], [`Broker`], [`Clock`].
+//!
+//! **Invariant:** no I/O, no tokio, no system clock, no `f64` for money. Untrusted strings
+//! go through [`number::parse_decimal`], and every rejection is a [`DataError`] carrying a
+//! [`RejectReason`] the feed counts.
+
+pub mod broker;
+pub mod error;
+pub mod feed;
+pub mod market;
+pub mod number;
+pub mod order;
+pub mod time;
+pub mod value;
+
+pub use broker::{Broker, BrokerEvent, Exit, OrderRejectReason};
+pub use error::{DataError, RejectReason};
+pub use feed::MarketFeed;
+pub use market::{Candle, ConnectionEvent, FundingInfo, MarketEvent, Provenance, Tick};
+pub use order::{
+    ClientOrderId, ExitReason, Fill, OrderIntent, OrderKind, Position, Side, check_protection_sides,
+};
+pub use rust_decimal::Decimal;
+pub use time::{Clock, Interval, ManualClock, TimestampMs};
+pub use value::{Price, Qty, Symbol, Volume};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,276 @@
+//! Market data: [`Candle`], [`Tick`], [`FundingInfo`] and the [`MarketEvent`] stream that
+//! feeds produce.
+//!
+//! Constructors check the composite invariants (OHLC ordering, interval alignment,
+//! bid <= ask), so a `Candle` or `Tick` that exists is consistent.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    error::{DataError, RejectReason},
+    time::{Interval, TimestampMs},
+    value::{Price, Symbol, Volume},
+};
+
+/// Where a closed candle came from. Reports and decision records carry it, so a trade can
+/// always be traced to live or repaired data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Provenance {
+    /// Closed by a WebSocket push landing in a later bucket.
+    Live,
+    /// The bucket ended with no later push; its values were confirmed over REST.
+    RestConfirmed,
+    /// Missing from the live stream; fetched over REST to fill a gap.
+    Backfilled,
+    /// Read from a file (backtests, simulator replays).
+    Historical,
+    /// Produced by an in-process generator (the mock source).
+    Generated,
+}
+
+impl Provenance {
+    /// Stable snake_case label.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Live => "live",
+            Self::RestConfirmed => "rest_confirmed",
+            Self::Backfilled => "backfilled",
+            Self::Historical => "historical",
+            Self::Generated => "generated",
+        }
+    }
+}
+
+/// One OHLCV bar. Invariants: `low <= min(open, close)`, `high >= max(open, close)`,
+/// `volume >= 0`, `open_time` aligned to `interval`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Candle {
+    interval: Interval,
+    open_time: TimestampMs,
+    open: Price,
+    high: Price,
+    low: Price,
+    close: Price,
+    volume: Volume,
+}
+
+impl Candle {
+    /// Builds a candle, checking every invariant.
+    ///
+    /// # Errors
+    /// `Misaligned` if `open_time` is not a bucket start; `OhlcInconsistent` if the prices
+    /// do not nest.
+    pub fn new(
+        interval: Interval,
+        open_time: TimestampMs,
+        open: Price,
+        high: Price,
+        low: Price,
+        close: Price,
+        volume: Volume,
+    ) -> Result<Self, DataError> {
+        if !interval.is_aligned(open_time) {
+            return Err(DataError::new(
+                "open_time",
+                RejectReason::Misaligned,
+                open_time,
+            ));
+        }
+        if high < low {
+            return Err(DataError::new(
+                "high",
+                RejectReason::OhlcInconsistent,
+                format_args!("high {high} < low {low}"),
+            ));
+        }
+        for (field, value) in [("open", open), ("close", close)] {
+            if value < low || value > high {
+                return Err(DataError::new(
+                    field,
+                    RejectReason::OhlcInconsistent,
+                    format_args!("{field} {value} outside [{low}, {high}]"),
+                ));
+            }
+        }
+        Ok(Self {
+            interval,
+            open_time,
+            open,
+            high,
+            low,
+            close,
+            volume,
+        })
+    }
+
+    /// The bar's interval.
+    pub const fn interval(&self) -> Interval {
+        self.interval
+    }
+    /// Bucket start (UTC ms).
+    pub const fn open_time(&self) -> TimestampMs {
+        self.open_time
+    }
+    /// First millisecond after the bucket: when the bar is complete.
+    pub fn close_time(&self) -> TimestampMs {
+        // open_time is aligned and <= MAX - one day in practice; saturate defensively.
+        self.open_time
+            .checked_add_ms(self.interval.as_ms())
+            .unwrap_or(TimestampMs::MAX)
+    }
+    /// Opening price.
+    pub const fn open(&self) -> Price {
+        self.open
+    }
+    /// Highest price.
+    pub const fn high(&self) -> Price {
+        self.high
+    }
+    /// Lowest price.
+    pub const fn low(&self) -> Price {
+        self.low
+    }
+    /// Closing (or latest, while forming) price.
+    pub const fn close(&self) -> Price {
+        self.close
+    }
+    /// Base-asset volume.
+    pub const fn volume(&self) -> Volume {
+        self.volume
+    }
+}
+
+/// A market snapshot at one instant. Invariants: `bid <= ask` when both are present.
+///
+/// Bitunix's single-symbol `ticker` carries only the last price, so bid and ask are
+/// optional; exit checks fall back to `last` when the relevant side is missing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tick {
+    symbol: Symbol,
+    ts: TimestampMs,
+    last: Price,
+    bid: Option<Price>,
+    ask: Option<Price>,
+}
+
+impl Tick {
+    /// Builds a tick.
+    ///
+    /// # Errors
+    /// `CrossedBook` if `bid > ask`.
+    pub fn new(
+        symbol: Symbol,
+        ts: TimestampMs,
+        last: Price,
+        bid: Option<Price>,
+        ask: Option<Price>,
+    ) -> Result<Self, DataError> {
+        if let (Some(bid), Some(ask)) = (bid, ask)
+            && bid > ask
+        {
+            return Err(DataError::new(
+                "bid",
+                RejectReason::CrossedBook,
+                format_args!("bid {bid} > ask {ask}"),
+            ));
+        }
+        Ok(Self {
+            symbol,
+            ts,
+            last,
+            bid,
+            ask,
+        })
+    }
+
+    /// Instrument.
+    pub const fn symbol(&self) -> Symbol {
+        self.symbol
+    }
+    /// Exchange timestamp.
+    pub const fn ts(&self) -> TimestampMs {
+        self.ts
+    }
+    /// Last traded price.
+    pub const fn last(&self) -> Price {
+        self.last
+    }
+    /// Best bid, if known.
+    pub const fn bid(&self) -> Option<Price> {
+        self.bid
+    }
+    /// Best ask, if known.
+    pub const fn ask(&self) -> Option<Price> {
+        self.ask
+    }
+    /// The price a seller would get: the bid, else the last price.
+    pub fn sell_price(&self) -> Price {
+        self.bid.unwrap_or(self.last)
+    }
+    /// The price a buyer would pay: the ask, else the last price.
+    pub fn buy_price(&self) -> Price {
+        self.ask.unwrap_or(self.last)
+    }
+}
+
+/// Funding information from the exchange, with the rate as a **fraction** (0.0001 = 0.01 %).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FundingInfo {
+    /// Rate as a fraction per funding period. Positive: longs pay shorts.
+    pub rate: Decimal,
+    /// Mark price at the time of the observation, if known.
+    pub mark_price: Option<Price>,
+    /// The next settlement time announced by the exchange, if known.
+    pub next_funding_time: Option<TimestampMs>,
+    /// Exchange time of the observation.
+    pub ts: TimestampMs,
+}
+
+/// Connection state changes of a streaming feed, emitted downstream so the session can react
+/// and report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConnectionEvent {
+    /// A socket is open and subscriptions were sent.
+    Connected,
+    /// The socket was lost or closed, with a human-readable reason.
+    Disconnected {
+        /// Why (idle timeout, close frame, I/O error, planned rotation, ...).
+        reason: String,
+    },
+    /// A reconnect attempt is scheduled.
+    Reconnecting {
+        /// 1-based attempt number since the last successful connection.
+        attempt: u32,
+        /// Delay before the attempt, in milliseconds.
+        delay_ms: u64,
+    },
+}
+
+/// Everything a market-data feed can tell the session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MarketEvent {
+    /// A new price snapshot; drives exits on every tick.
+    Tick(Tick),
+    /// The forming candle changed (cumulative values so far).
+    CandleUpdate(Candle),
+    /// A candle is complete.
+    CandleClosed {
+        /// The final bar.
+        candle: Candle,
+        /// How it was obtained.
+        provenance: Provenance,
+    },
+    /// A funding-rate observation.
+    Funding(FundingInfo),
+    /// Connection state changed.
+    Connection(ConnectionEvent),
+    /// Candles are missing between two closed candles; a backfill may follow.
+    Gap {
+        /// Open time of the first missing candle.
+        first_missing: TimestampMs,
+        /// Number of missing candles.
+        missing: u32,
+    },
+}

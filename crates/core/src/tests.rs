@@ -1,0 +1,425 @@
+//! Unit, table and property tests for the domain types.
+
+use proptest::prelude::*;
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+
+use crate::{
+    Candle, ClientOrderId, DataError, Interval, ManualClock, OrderIntent, OrderKind, Price, Qty,
+    RejectReason, Side, Symbol, Tick, TimestampMs, Volume, number::parse_decimal, time::Clock,
+};
+
+fn price(text: &str) -> Price {
+    Price::parse("price", text).expect("test price")
+}
+
+fn ts(ms: i64) -> TimestampMs {
+    TimestampMs::new(ms).expect("test timestamp")
+}
+
+#[track_caller]
+fn check_price_rejected(text: &str, reason: RejectReason) {
+    match Price::parse("price", text) {
+        Ok(value) => panic!("{text:?} was accepted as {value}"),
+        Err(err) => assert_eq!(err.reason, reason, "{text:?}: {err}"),
+    }
+}
+
+#[test]
+fn price_rejects_every_bad_exchange_string_with_its_reason() {
+    let cases = [
+        ("NaN", RejectReason::NotANumber),
+        ("nan", RejectReason::NotANumber),
+        ("-NaN", RejectReason::NotANumber),
+        ("Infinity", RejectReason::Infinite),
+        ("-Infinity", RejectReason::Infinite),
+        ("inf", RejectReason::Infinite),
+        ("+inf", RejectReason::Infinite),
+        ("1e999", RejectReason::ExponentNotation),
+        ("1E5", RejectReason::ExponentNotation),
+        ("6.3e4", RejectReason::ExponentNotation),
+        ("", RejectReason::Empty),
+        ("   ", RejectReason::Empty),
+        ("63,404.6", RejectReason::Malformed),
+        ("63 404.6", RejectReason::Malformed),
+        (" 1", RejectReason::Malformed),
+        ("1.2.3", RejectReason::Malformed),
+        ("abc", RejectReason::Malformed),
+        ("+1", RejectReason::Malformed),
+        ("0x10", RejectReason::Malformed),
+        (".", RejectReason::Malformed),
+        ("-", RejectReason::Malformed),
+        ("-1", RejectReason::Negative),
+        ("-0.5", RejectReason::Negative),
+        ("0", RejectReason::Zero),
+        ("0.000", RejectReason::Zero),
+        ("-0", RejectReason::Zero),
+        ("99999999999999999999999999999999", RejectReason::OutOfRange),
+        ("79228162514264337593543950336", RejectReason::OutOfRange),
+        ("1000000000000.1", RejectReason::OutOfRange),
+        ("0.0000000000001", RejectReason::TooPrecise),
+        ("1.00000000000000000000000000001", RejectReason::TooPrecise),
+    ];
+    for (text, reason) in cases {
+        check_price_rejected(text, reason);
+    }
+}
+
+#[test]
+fn price_accepts_plain_exchange_strings() {
+    for (text, expected) in [
+        ("63404.6", dec!(63404.6)),
+        ("61837.63000000", dec!(61837.63)),
+        ("68590", dec!(68590)),
+        ("0.0001", dec!(0.0001)),
+        ("000123.5", dec!(123.5)),
+        (".5", dec!(0.5)),
+        ("1000000000000", dec!(1000000000000)),
+    ] {
+        assert_eq!(price(text).get(), expected, "{text}");
+    }
+}
+
+#[test]
+fn data_error_display_names_field_reason_and_sample() {
+    let err = Price::parse("high", "NaN").expect_err("NaN must fail");
+    assert_eq!(err.to_string(), "invalid high: not_a_number (got \"NaN\")");
+}
+
+#[test]
+fn data_error_sample_is_truncated_for_huge_inputs() {
+    let huge = "9".repeat(10_000);
+    let err = parse_decimal("price", &huge).expect_err("too many digits");
+    assert_eq!(err.reason, RejectReason::OutOfRange);
+    assert!(err.sample.chars().count() <= crate::error::MAX_SAMPLE_LEN + 1);
+}
+
+#[test]
+fn qty_and_volume_follow_their_sign_rules() {
+    assert_eq!(
+        Qty::parse("qty", "0").map_err(|e| e.reason),
+        Err(RejectReason::Zero)
+    );
+    assert_eq!(
+        Qty::parse("qty", "-2").map_err(|e| e.reason),
+        Err(RejectReason::Negative)
+    );
+    assert_eq!(
+        Volume::parse("volume", "0").map(Volume::get),
+        Ok(Decimal::ZERO)
+    );
+    assert_eq!(
+        Volume::parse("volume", "-0.1").map_err(|e| e.reason),
+        Err(RejectReason::Negative)
+    );
+    assert_eq!(
+        Volume::parse("volume", "NaN").map_err(|e| e.reason),
+        Err(RejectReason::NotANumber)
+    );
+}
+
+#[test]
+fn serde_cannot_bypass_price_validation() {
+    let bad: Result<Price, _> = serde_json::from_str("\"-1\"");
+    assert!(bad.is_err());
+    let zero: Result<Price, _> = serde_json::from_str("0");
+    assert!(zero.is_err());
+    let good: Price = serde_json::from_str("\"63404.6\"").expect("valid price");
+    assert_eq!(good.get(), dec!(63404.6));
+}
+
+#[test]
+fn symbol_requires_upper_case_alphanumerics() {
+    assert_eq!(
+        Symbol::new("BTCUSDT").map(|s| s.to_string()),
+        Ok("BTCUSDT".to_owned())
+    );
+    for bad in [
+        "",
+        "B",
+        "btcusdt",
+        "BTC-USDT",
+        "BTCUSDT\n",
+        "ABCDEFGHIJKLMNOPQRSTU",
+    ] {
+        assert_eq!(
+            Symbol::new(bad).map_err(|e| e.reason),
+            Err(RejectReason::InvalidSymbol),
+            "{bad:?}"
+        );
+    }
+    assert_eq!(
+        Symbol::normalize("btc/usdt").map(|s| s.to_string()),
+        Ok("BTCUSDT".to_owned())
+    );
+    assert_eq!(
+        Symbol::normalize("btc-usdt").map(|s| s.to_string()),
+        Ok("BTCUSDT".to_owned())
+    );
+}
+
+#[test]
+fn timestamp_rejects_seconds_and_nanoseconds() {
+    assert!(TimestampMs::new(1_786_650_732_204).is_ok());
+    for bad in [
+        0,
+        -1,
+        1_786_650_732,
+        1_786_650_732_204_000,
+        i64::MAX,
+        i64::MIN,
+    ] {
+        assert_eq!(
+            TimestampMs::new(bad).map_err(|e| e.reason),
+            Err(RejectReason::TimestampOutOfBounds),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn interval_labels_round_trip_and_unknown_labels_fail() {
+    for interval in Interval::ALL {
+        assert_eq!(interval.as_str().parse::<Interval>(), Ok(interval));
+    }
+    for bad in ["1min", "60m", "1H", "", "1w"] {
+        assert_eq!(
+            bad.parse::<Interval>().map_err(|e| e.reason),
+            Err(RejectReason::UnknownInterval),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn interval_bucket_math_floors_to_open_and_steps_to_next() {
+    // 2026-08-13 kline push from the protocol document.
+    let push = ts(1_786_650_732_204);
+    assert_eq!(Interval::M1.open_time_of(push), ts(1_786_650_720_000));
+    assert_eq!(Interval::M1.next_open(push), Some(ts(1_786_650_780_000)));
+    assert_eq!(Interval::H1.open_time_of(push).as_ms() % 3_600_000, 0);
+    assert_eq!(Interval::D1.open_time_of(push).as_ms() % 86_400_000, 0);
+    let aligned = ts(1_786_650_720_000);
+    assert_eq!(Interval::M1.open_time_of(aligned), aligned);
+    assert!(Interval::M1.is_aligned(aligned));
+    assert!(!Interval::M1.is_aligned(push));
+}
+
+fn candle(o: &str, h: &str, l: &str, c: &str) -> Result<Candle, DataError> {
+    Candle::new(
+        Interval::M1,
+        ts(1_786_650_720_000),
+        price(o),
+        price(h),
+        price(l),
+        price(c),
+        Volume::parse("volume", "1.5").expect("volume"),
+    )
+}
+
+#[test]
+fn candle_rejects_inconsistent_ohlc_and_misalignment() {
+    assert!(candle("100", "110", "90", "105").is_ok());
+    let cases = [
+        (("100", "90", "110", "100"), "high"), // high < low
+        (("120", "110", "90", "100"), "open"), // open above high
+        (("100", "110", "90", "80"), "close"), // close below low
+        // The real Bitunix REST row with open outside [low, high].
+        (("76389", "76383.1", "76269.8", "76345.5"), "open"),
+    ];
+    for ((o, h, l, c), field) in cases {
+        let err = candle(o, h, l, c).expect_err("inconsistent OHLC must fail");
+        assert_eq!(
+            (err.reason, err.field),
+            (RejectReason::OhlcInconsistent, field)
+        );
+    }
+    let misaligned = Candle::new(
+        Interval::M1,
+        ts(1_786_650_732_204),
+        price("1"),
+        price("1"),
+        price("1"),
+        price("1"),
+        Volume::ZERO,
+    );
+    assert_eq!(
+        misaligned.map_err(|e| e.reason),
+        Err(RejectReason::Misaligned)
+    );
+}
+
+#[test]
+fn tick_rejects_crossed_book_and_falls_back_to_last() {
+    let symbol = Symbol::new("BTCUSDT").expect("symbol");
+    let crossed = Tick::new(
+        symbol,
+        ts(1_786_650_732_204),
+        price("100"),
+        Some(price("101")),
+        Some(price("100")),
+    );
+    assert_eq!(
+        crossed.map_err(|e| e.reason),
+        Err(RejectReason::CrossedBook)
+    );
+    let bare = Tick::new(symbol, ts(1_786_650_732_204), price("100"), None, None).expect("tick");
+    assert_eq!(
+        (bare.buy_price(), bare.sell_price()),
+        (price("100"), price("100"))
+    );
+}
+
+fn order(side: Side, stop: &str, target: Option<&str>) -> Result<OrderIntent, DataError> {
+    OrderIntent::new(
+        ClientOrderId::new("t-1").expect("id"),
+        side,
+        OrderKind::Market,
+        Qty::parse("qty", "0.01").expect("qty"),
+        price("100"),
+        price(stop),
+        target.map(price),
+    )
+}
+
+#[test]
+fn order_rejects_stop_and_target_on_the_wrong_side() {
+    assert!(order(Side::Long, "99", Some("102")).is_ok());
+    assert!(order(Side::Short, "101", Some("98")).is_ok());
+    assert!(order(Side::Long, "99", None).is_ok());
+    let cases = [
+        (
+            Side::Long,
+            "101",
+            Some("102"),
+            RejectReason::StopOnWrongSide,
+        ),
+        (
+            Side::Long,
+            "100",
+            Some("102"),
+            RejectReason::StopOnWrongSide,
+        ),
+        (
+            Side::Long,
+            "99",
+            Some("98"),
+            RejectReason::TakeProfitOnWrongSide,
+        ),
+        (Side::Short, "99", Some("98"), RejectReason::StopOnWrongSide),
+        (
+            Side::Short,
+            "101",
+            Some("102"),
+            RejectReason::TakeProfitOnWrongSide,
+        ),
+        (
+            Side::Short,
+            "101",
+            Some("100"),
+            RejectReason::TakeProfitOnWrongSide,
+        ),
+    ];
+    for (side, stop, target, reason) in cases {
+        assert_eq!(
+            order(side, stop, target).map_err(|e| e.reason),
+            Err(reason),
+            "{side} {stop} {target:?}"
+        );
+    }
+}
+
+#[test]
+fn limit_order_validates_against_its_limit_price() {
+    let limit = OrderIntent::new(
+        ClientOrderId::new("limit-1").expect("id"),
+        Side::Long,
+        OrderKind::Limit { price: price("95") },
+        Qty::parse("qty", "1").expect("qty"),
+        price("100"),
+        price("96"),
+        None,
+    );
+    assert_eq!(
+        limit.map_err(|e| e.reason),
+        Err(RejectReason::StopOnWrongSide)
+    );
+}
+
+#[test]
+fn client_order_id_rejects_empty_long_and_odd_characters() {
+    assert!(ClientOrderId::new("setups-1786650720000-long").is_ok());
+    for bad in ["", "has space", "semi;colon", &"x".repeat(65)] {
+        assert_eq!(
+            ClientOrderId::new(bad).map_err(|e| e.reason),
+            Err(RejectReason::InvalidClientOrderId),
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn manual_clock_moves_only_when_told() {
+    let clock = ManualClock::new(ts(1_786_650_720_000));
+    assert_eq!(clock.now(), ts(1_786_650_720_000));
+    clock.advance_ms(1_500);
+    assert_eq!(clock.now(), ts(1_786_650_721_500));
+    clock.advance_ms(i64::MAX);
+    assert_eq!(clock.now(), TimestampMs::MAX);
+}
+
+proptest! {
+    #[test]
+    fn parsers_never_panic_on_arbitrary_strings(text in ".{0,64}") {
+        let _ = parse_decimal("x", &text);
+        let _ = Price::parse("price", &text);
+        let _ = Qty::parse("qty", &text);
+        let _ = Volume::parse("volume", &text);
+        let _ = Symbol::new(&text);
+        let _ = Symbol::normalize(&text);
+        let _ = text.parse::<Interval>();
+        let _ = ClientOrderId::new(&text);
+    }
+
+    #[test]
+    fn parsers_never_panic_on_number_like_strings(text in "[-+]?[0-9]{0,40}(\\.[0-9]{0,40})?([eE][-+]?[0-9]{0,5})?") {
+        if let Ok(value) = Price::parse("price", &text) {
+            prop_assert!(value.get() > Decimal::ZERO);
+        }
+    }
+
+    #[test]
+    fn accepted_candles_satisfy_their_invariants(
+        open_time in 1_262_304_000_000i64..4_000_000_000_000,
+        prices in proptest::collection::vec(1u64..10_000_000, 4),
+        volume in 0u64..1_000_000,
+        interval_idx in 0usize..12,
+    ) {
+        let interval = Interval::ALL[interval_idx];
+        let to_price = |v: u64| Price::new(Decimal::new(v as i64, 1));
+        let (Ok(o), Ok(h), Ok(l), Ok(c)) = (to_price(prices[0]), to_price(prices[1]), to_price(prices[2]), to_price(prices[3])) else {
+            return Err(TestCaseError::fail("prices are positive"));
+        };
+        let Ok(open_time) = TimestampMs::new(open_time) else { return Ok(()); };
+        let volume = Volume::new(Decimal::new(volume as i64, 3)).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        if let Ok(candle) = Candle::new(interval, open_time, o, h, l, c, volume) {
+            prop_assert!(candle.low() <= candle.open().min(candle.close()));
+            prop_assert!(candle.high() >= candle.open().max(candle.close()));
+            prop_assert!(candle.volume().get() >= Decimal::ZERO);
+            prop_assert!(interval.is_aligned(candle.open_time()));
+        }
+    }
+
+    #[test]
+    fn bucket_open_is_aligned_and_contains_the_timestamp(ms in 1_262_304_000_000i64..4_000_000_000_000, interval_idx in 0usize..12) {
+        let interval = Interval::ALL[interval_idx];
+        let Ok(ts) = TimestampMs::new(ms) else { return Ok(()); };
+        let open = interval.open_time_of(ts);
+        prop_assert!(interval.is_aligned(open));
+        prop_assert!(open <= ts);
+        if let Some(next) = interval.next_open(ts) {
+            prop_assert!(ts < next);
+            prop_assert_eq!(next.as_ms() - open.as_ms(), interval.as_ms());
+        }
+    }
+}

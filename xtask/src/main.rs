@@ -1,0 +1,131 @@
+//! Project automation, in Rust instead of shell scripts (the rust-analyzer `xtask` pattern).
+//!
+//! `cargo xtask ci` is the one command CI runs: formatting, clippy with warnings denied, the
+//! test suite (cargo-nextest when installed, else `cargo test`) and a smoke run of the built
+//! binary. Every command is echoed before it runs. Dependencies: std only.
+
+mod smoke;
+#[cfg(test)]
+mod tidy;
+
+use std::{
+    env,
+    path::{Path, PathBuf},
+    process::{Command, ExitCode},
+};
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  ci       fmt --check, clippy -D warnings, tests, smoke (what CI runs)
+  fmt      cargo fmt --all --check
+  clippy   cargo clippy --workspace --all-targets -- -D warnings
+  test     the test suite (cargo-nextest if installed, else cargo test)
+  smoke    runs the built binary: --version, --help, subcommand help
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("fmt") => fmt(),
+        Some("clippy") => clippy(),
+        Some("test") => test(),
+        Some("smoke") => smoke::run(&project_root()),
+        Some("-h" | "--help" | "help") | None => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown xtask command {other:?}\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn ci() -> Result<(), String> {
+    fmt()?;
+    clippy()?;
+    test()?;
+    smoke::run(&project_root())?;
+    println!("xtask ci: all steps passed");
+    Ok(())
+}
+
+fn fmt() -> Result<(), String> {
+    cargo(&["fmt", "--all", "--check"])
+}
+
+fn clippy() -> Result<(), String> {
+    cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])
+}
+
+fn test() -> Result<(), String> {
+    if has_nextest() {
+        cargo(&["nextest", "run", "--workspace", "--no-fail-fast"])?;
+        // nextest does not run doctests.
+        cargo(&["test", "--workspace", "--doc"])
+    } else {
+        cargo(&["test", "--workspace", "--no-fail-fast"])
+    }
+}
+
+fn has_nextest() -> bool {
+    Command::new(cargo_bin())
+        .args(["nextest", "--version"])
+        .output()
+        .map(|out| out.status.success())
+        .unwrap_or(false)
+}
+
+/// The workspace root: the parent of this crate's manifest directory.
+pub(crate) fn project_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(Path::to_path_buf).unwrap_or(manifest)
+}
+
+pub(crate) fn cargo_bin() -> String {
+    env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
+}
+
+/// Runs `cargo <args>` in the project root, echoing it first.
+pub(crate) fn cargo(args: &[&str]) -> Result<(), String> {
+    run_echoed(
+        Command::new(cargo_bin())
+            .args(args)
+            .current_dir(project_root()),
+    )
+}
+
+/// Runs a command, echoing it, and turns a non-zero exit into an error.
+pub(crate) fn run_echoed(command: &mut Command) -> Result<(), String> {
+    let shown = format!(
+        "{} {}",
+        command.get_program().to_string_lossy(),
+        command
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!("$ {shown}");
+    let status = command
+        .status()
+        .map_err(|err| format!("could not start `{shown}`: {err}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{shown}` failed: {status}"))
+    }
+}
