@@ -140,6 +140,48 @@ impl Candle {
     pub const fn volume(&self) -> Volume {
         self.volume
     }
+
+    /// The explicit intrabar path used wherever a bar must be replayed as prices: open →
+    /// the extreme nearer the open → the farther extreme → close (ties go to the low first,
+    /// the conservative order for longs). The backtest and the simulator both use it, which
+    /// is what makes backtest and live runs agree.
+    pub fn path_waypoints(&self) -> [Price; 4] {
+        let to_high = self.high.get() - self.open.get();
+        let to_low = self.open.get() - self.low.get();
+        if to_high < to_low {
+            [self.open, self.high, self.low, self.close]
+        } else {
+            [self.open, self.low, self.high, self.close]
+        }
+    }
+
+    /// The price on the intrabar path `elapsed_ms` after the open: piecewise linear between
+    /// the [`path_waypoints`](Self::path_waypoints) placed at 0, 1/3, 2/3 and the end of the
+    /// interval, rounded to the candles' own decimal places (so it stays inside
+    /// `[low, high]`). Outside the bucket it clamps to the open or the close.
+    pub fn path_price_at(&self, elapsed_ms: i64) -> Price {
+        let span = self.interval.as_ms();
+        let points = self.path_waypoints();
+        if elapsed_ms <= 0 {
+            return points[0];
+        }
+        if elapsed_ms >= span {
+            return points[3];
+        }
+        let segment = (elapsed_ms * 3 / span).clamp(0, 2);
+        let seg_start = segment * span / 3;
+        let seg_end = if segment == 2 { span } else { (segment + 1) * span / 3 };
+        let (from, to) = (points[segment as usize], points[segment as usize + 1]);
+        let fraction = Decimal::from(elapsed_ms - seg_start) / Decimal::from(seg_end - seg_start);
+        let scale = [self.open, self.high, self.low, self.close]
+            .iter()
+            .map(|p| p.get().normalize().scale())
+            .max()
+            .unwrap_or(0);
+        let raw = from.get() + (to.get() - from.get()) * fraction;
+        // A convex combination of two valid prices, rounded to their scale, stays between them.
+        Price::new(raw.round_dp(scale)).unwrap_or(from)
+    }
 }
 
 /// A market snapshot at one instant. Invariants: `bid <= ask` when both are present.

@@ -423,3 +423,40 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn path_visits_the_nearer_extreme_first() {
+    let up = candle("100", "101", "90", "95").expect("candle");
+    assert_eq!(up.path_waypoints(), [price("100"), price("101"), price("90"), price("95")]);
+    let down = candle("100", "110", "99", "105").expect("candle");
+    assert_eq!(down.path_waypoints(), [price("100"), price("99"), price("110"), price("105")]);
+    let tie = candle("100", "105", "95", "100").expect("candle");
+    assert_eq!(tie.path_waypoints()[1], price("95"));
+}
+
+#[test]
+fn path_price_moves_linearly_between_waypoints() {
+    let bar = candle("100", "110", "99", "105").expect("candle");
+    assert_eq!(bar.path_price_at(0), price("100"));
+    assert_eq!(bar.path_price_at(20_000), price("99"));
+    assert_eq!(bar.path_price_at(40_000), price("110"));
+    assert_eq!(bar.path_price_at(60_000), price("105"));
+    let fractional = candle("100.5", "110", "99", "105").expect("candle");
+    assert_eq!(fractional.path_price_at(10_000), price("99.8"));
+    assert_eq!(bar.path_price_at(-5), price("100"));
+}
+
+proptest! {
+    #[test]
+    fn path_prices_stay_inside_the_bar(elapsed in -1_000i64..70_000, lo in 1u32..1000, spread in 0u32..1000, o in 0u32..1000, c in 0u32..1000) {
+        let low = Decimal::new(i64::from(lo) * 10 + 1, 1);
+        let high = low + Decimal::new(i64::from(spread), 1);
+        let open = low + (high - low) * Decimal::new(i64::from(o), 3);
+        let close = low + (high - low) * Decimal::new(i64::from(c), 3);
+        let bar = Candle::new(Interval::M1, ts(1_786_650_720_000), Price::new(open.round_dp(4)).unwrap(), Price::new(high).unwrap(), Price::new(low).unwrap(), Price::new(close.round_dp(4)).unwrap(), Volume::ZERO);
+        if let Ok(bar) = bar {
+            let p = bar.path_price_at(elapsed);
+            prop_assert!(p >= bar.low() && p <= bar.high());
+        }
+    }
+}
