@@ -1,1 +1,8 @@
-//! e2e
+//! End-to-end tests: a live session against the simulator over real loopback sockets, the
+//! backtest, and backtest ↔ live parity. One test binary, organised by module.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod backtest;
+mod live_session;
+mod support;

@@ -1,7 +1,13 @@
 //! `cargo xtask smoke`: runs the real, built binary the way a user would and checks what it
-//! prints. Later issues extend it to a short real session against the simulator.
+//! leaves behind: `--version`, `--help` of every subcommand, then a short accelerated live
+//! session against the in-process simulator over loopback, whose `summary.json`, state files
+//! and log lines are checked.
 
-use std::{path::Path, process::Command};
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::Command,
+};
 
 use crate::cargo;
 
@@ -30,7 +36,94 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
         output(&binary, &[subcommand, "--help"])?;
     }
     println!("smoke: --version, --help and every subcommand's --help work");
+    live_session(root, &binary)
+}
+
+/// A 30-second session on the simulator at 60× (one candle per second).
+fn live_session(root: &Path, binary: &Path) -> Result<(), String> {
+    let workspace = root.join("target").join("smoke-workspace");
+    let _ = fs::remove_dir_all(&workspace);
+    let args = [
+        "run",
+        "--source",
+        "sim",
+        "--speed",
+        "60",
+        "--duration",
+        "30s",
+        "--workspace",
+        workspace.to_str().ok_or("non-UTF-8 workspace path")?,
+    ];
+    output(binary, &args)?;
+    let summary_path = workspace.join("runs").join("latest").join("summary.json");
+    let summary = fs::read_to_string(&summary_path)
+        .map_err(|e| format!("cannot read {}: {e}", summary_path.display()))?;
+    for needle in [
+        "\"stopped_reason\": \"duration_reached\"",
+        "\"source\": \"sim\"",
+        "\"candles_closed\"",
+        "\"rejected_frames\"",
+    ] {
+        if !summary.contains(needle) {
+            return Err(format!("summary.json lacks {needle}:\n{summary}"));
+        }
+    }
+    let candles =
+        json_number(&summary, "candles_closed").ok_or("summary.json has no candles_closed")?;
+    if candles < 10 {
+        return Err(format!(
+            "only {candles} candles closed in a 30s session at 60x:\n{summary}"
+        ));
+    }
+    for state in ["broker_state.json", "unified_state.json"] {
+        let path: PathBuf = workspace.join("paper").join(state);
+        let text = fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        if !text.contains("schema_version") {
+            return Err(format!("{} has no schema_version", path.display()));
+        }
+    }
+    let log = fs::read_to_string(workspace.join("logs").join("system.jsonl"))
+        .map_err(|e| format!("cannot read system.jsonl: {e}"))?;
+    let mut lines = 0;
+    for line in log.lines() {
+        lines += 1;
+        for field in [
+            "\"timestamp\"",
+            "\"level\"",
+            "\"target\"",
+            "\"message\"",
+            "\"symbol\"",
+        ] {
+            if !line.contains(field) {
+                return Err(format!("log line without {field}: {line}"));
+            }
+        }
+        if line.contains("\"level\":\"ERROR\"") && !line.contains("\"error_chain\"") {
+            return Err(format!("error log line without error_chain: {line}"));
+        }
+        if line.contains("panicked") {
+            return Err(format!("panic in the log: {line}"));
+        }
+    }
+    if workspace.join("session.lock").exists() {
+        return Err("session.lock was not released".into());
+    }
+    println!(
+        "smoke: 30s simulator session closed {candles} candles, {lines} log lines, state saved, lock released"
+    );
     Ok(())
+}
+
+fn json_number(text: &str, key: &str) -> Option<u64> {
+    let start = text.find(&format!("\"{key}\""))?;
+    let rest = &text[start + key.len() + 2..];
+    let digits: String = rest
+        .chars()
+        .skip_while(|c| !c.is_ascii_digit())
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
 }
 
 fn output(binary: &Path, args: &[&str]) -> Result<String, String> {
@@ -41,10 +134,11 @@ fn output(binary: &Path, args: &[&str]) -> Result<String, String> {
         .map_err(|err| format!("could not run {}: {err}", binary.display()))?;
     if !out.status.success() {
         return Err(format!(
-            "`{} {}` exited with {}: {}",
+            "`{} {}` exited with {}:\n{}\n{}",
             binary.display(),
             args.join(" "),
             out.status,
+            String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         ));
     }

@@ -1,1 +1,106 @@
-//! placeholder
+//! The paper broker: a Decimal-exact, deterministic simulation of a Bitunix USDT-margined
+//! perpetual account, implementing [`la_core::Broker`].
+//!
+//! # Brief overview
+//! - [`PaperBroker`]: the state machine. Every call carries its event time; it never reads a
+//!   clock, so backtests, replays and live runs behave alike.
+//! - [`BrokerConfig`] / [`InstrumentSpec`]: limits, costs and the contract; defaults below.
+//! - [`BrokerState`]: the versioned snapshot; [`persist`] writes and reads it crash-safely
+//!   (also used by the session for its own state file).
+//! - [`BrokerStats`]: trades, wins, PnL, fees, funding, drawdown, rejections by reason.
+//!
+//! # Rules
+//! - **One position at a time.** A submit while a position or a working order exists is
+//!   refused (`PositionAlreadyOpen`). Every order carries a stop (mandatory in
+//!   [`la_core::OrderIntent`]); a position without a stop cannot be represented.
+//! - **Rounding is explicit** (`orders.rs`): quantity down to the step, below the minimum →
+//!   `BelowMinQty`; stops and targets to the tick away from the entry, limits to the tick
+//!   never worse than asked, fills to the tick against the trader.
+//! - **Idempotency** (`ids.rs`): a client order id fills at most once, in a session and across
+//!   restarts. *Processed* ids (filled, rejected — any rejection, so a refused id can never be
+//!   retried into a fill — or cancelled) are kept, newest `processed_id_retention` (default
+//!   10 000), in the state file; the *in-flight* working order is known but not processed, so a
+//!   legitimate first attempt is never refused as a duplicate (reference §15.6).
+//! - **Fills** (`orders.rs`): market orders price per [`MarketFillModel`] (latest tick's ask
+//!   for longs / bid for shorts, else the decision price ± `half_spread_bps`), plus adverse
+//!   `slippage_bps` and an optional seeded jitter `U(0, slippage_jitter_bps)` (SplitMix64 of
+//!   the seed and a persisted draw counter, so runs and restarts are reproducible). With
+//!   `latency_ms > 0` a market order is in flight until the first tick or candle at or after
+//!   `submit + latency`; a tick prices it per the model, a candle at its close ± half-spread.
+//!   Limit orders rest until touched (tick: ask ≤ limit long / bid ≥ limit short; candle:
+//!   low/high) and fill at the limit as maker. At every fill the stop and target must still
+//!   bracket the actual price, else `ProtectionCrossedAtFill`. Entry fee = notional × taker
+//!   (market) or maker (limit).
+//! - **Liquidity cap** (optional): one fill takes at most `liquidity_cap_frac` × the volume of
+//!   the candle being processed (or, for a fill at submit or on a tick, of the last closed
+//!   candle), rounded down to the step; zero volume or no candle yet → no cap. The rest rests
+//!   as a limit at the fill price (maker) and is cancelled if the position closes first. With
+//!   the cap on, resting orders fill on candles only (ticks carry no volume).
+//! - **Exits** (`exits.rs`): stop → target → trailing on *every tick*, at the level itself
+//!   (continuous-path model), stops/trailing/forced exits with adverse slippage and the taker
+//!   fee, targets without slippage at the maker fee. Closed candles: gap through the stop →
+//!   the open; stop and target in one bar → stop first, `CandleAmbiguousStop`, counted; trailing
+//!   stop in R from the close; `max_bars_open` exit at the close (a market exit: slippage and
+//!   taker fee). `close_position` is the forced exit (shutdown, end of data) at the given price,
+//!   also with slippage and the taker fee.
+//! - **Risk at submit** (`risk.rs`), each a typed `OrderRejected` event plus a `warn!` with the
+//!   symbol: max notional, max leverage (notional / realized equity), per-trade risk cap
+//!   (|entry − stop| × qty), orders per minute (sliding 60 s of *event* time), daily loss
+//!   (UTC day of event time, realized loss since the day's start > fraction × day-start
+//!   equity). A halted broker refuses every submit (`TradingHalted`); exits still work.
+//! - **Accounting** (`accounting.rs`): FIFO lots, average entry, realized PnL net of entry and
+//!   exit fees, linear PnL `sign × (exit − entry) × qty`, R multiple = net / (|avg entry −
+//!   initial stop| × qty), realized equity, peak and max drawdown after each exit or funding.
+//!   Fees are never rounded, and [`InstrumentSpec::validate`] bounds the decimal places so
+//!   every product is exact: the realized PnL of an order is the same to the last digit
+//!   however its fills were split (proved by a proptest).
+//! - **Funding** (`funding.rs`): `amount = −sign(side) × rate × qty × mark` — a positive rate
+//!   means longs pay and shorts receive; idempotent per funding time; flat → nothing owed but
+//!   the time is marked settled. When no rate is known the session warns and does not call.
+//! - **Invariants**, checked after every mutating call in debug and release:
+//!   `equity == starting + Σ realized net + Σ funding`, position quantity == Σ lots, stop on
+//!   the loss side at entry and never moved against the trader, and more (see
+//!   [`PaperBroker::check_invariants`]). A breach halts the broker and returns
+//!   [`BrokerError::InvariantBreach`]; nothing panics.
+//!
+//! # Defaults ([`BrokerConfig::default`])
+//! BTCUSDT (tick 0.1, step 0.0001, min 0.0001 from Bitunix `trading_pairs`; maker 0.02 %,
+//! taker 0.06 %), balance 10 000, slippage 1 bps, no jitter, half-spread 0.5 bps, latest-tick
+//! fills, seed 7, no latency, max notional 200 000, max leverage 20, max risk per trade 200
+//! (not the Python 100: with 1 % sizing at 10 000 it rejected every order after any gain,
+//! reference §9), 10 orders per minute, daily loss 5 %, trailing at 1 R with a 1 R distance,
+//! no max-bars exit, no liquidity cap, 10 000 processed ids.
+//!
+//! # Events
+//! `OrderAccepted` (an order starts waiting: latency or resting), `Filled` (each entry fill),
+//! `Exited` (with its [`la_core::ExitReason`]), `FundingApplied`, `OrderRejected` (with its
+//! [`la_core::OrderRejectReason`]), `TrailingActivated`, `OrderCancelled`. Events are appended
+//! to the caller's buffer; the tick path allocates nothing when nothing happens.
+
+mod accounting;
+mod broker;
+mod config;
+mod error;
+mod exits;
+mod funding;
+mod ids;
+mod orders;
+pub mod persist;
+mod risk;
+mod spec;
+mod state;
+mod stats;
+
+pub use broker::PaperBroker;
+pub use config::{BrokerConfig, MAX_BPS, MarketFillModel, TrailingConfig};
+pub use error::BrokerError;
+pub use funding::{FUNDING_RETENTION, MAX_ABS_FUNDING_RATE};
+pub use spec::{InstrumentSpec, MAX_ABS_FEE, MAX_COMBINED_SCALE, PriceRounding};
+pub use state::{
+    BrokerState, Counters, DayState, LotState, PositionState, SCHEMA_VERSION, WorkingKind,
+    WorkingOrderState,
+};
+pub use stats::BrokerStats;
+
+#[cfg(test)]
+mod tests;

@@ -1,9 +1,10 @@
 //! Command-line arguments (clap). This module only describes what a user can type; turning
-//! it into a validated configuration happens elsewhere, before any socket opens.
+//! it into a validated configuration happens in `settings.rs`, before any socket opens.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
 
 /// Autonomous BTC perpetual-futures paper-trading agent for Bitunix.
 #[derive(Debug, Parser)]
@@ -16,9 +17,19 @@ pub(crate) struct Cli {
 /// Options every subcommand shares.
 #[derive(Debug, Args)]
 pub(crate) struct WorkspaceArgs {
-    /// Workspace directory for state, logs and runs.
-    #[arg(long, env = "LA_WORKSPACE", default_value = ".workspace")]
-    pub(crate) workspace: PathBuf,
+    /// Workspace directory for state, logs and runs [env: LA_WORKSPACE] [default: .workspace]
+    #[arg(long)]
+    pub(crate) workspace: Option<PathBuf>,
+}
+
+impl WorkspaceArgs {
+    /// The workspace: flag, else `LA_WORKSPACE`, else `.workspace`.
+    pub(crate) fn resolve(&self) -> PathBuf {
+        self.workspace
+            .clone()
+            .or_else(|| std::env::var_os("LA_WORKSPACE").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(".workspace"))
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -35,23 +46,88 @@ pub(crate) enum Command {
     Stop(StopArgs),
     /// Check the workspace, configuration, clock and exchange reachability.
     Doctor(DoctorArgs),
-    /// Start the local Bitunix exchange simulator.
+    /// Start the local Bitunix exchange simulator (WebSocket + REST on loopback).
     Sim(SimArgs),
 }
 
-#[derive(Debug, Args)]
+/// `run` flags. Every flag is optional so that only what the user typed overrides the
+/// configuration file and `LA_*` variables (flags > env > file > defaults).
+#[derive(Debug, Args, Serialize)]
 pub(crate) struct RunArgs {
-    #[command(flatten)]
-    pub(crate) workspace: WorkspaceArgs,
-    /// Market data source: bitunix, sim or mock.
+    /// Workspace directory [env: LA_WORKSPACE] [default: .workspace]
     #[arg(long)]
-    pub(crate) source: Option<String>,
-    /// Session length: a bare number is minutes; 90s, 10m, 2h accepted.
-    #[arg(long)]
-    pub(crate) duration: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) workspace: Option<PathBuf>,
     /// Configuration file (TOML).
     #[arg(long)]
+    #[serde(skip)]
     pub(crate) config: Option<PathBuf>,
+    /// Mode: live-session [default: live-session]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) mode: Option<String>,
+    /// Market data: bitunix (live exchange), sim (in-process simulator over loopback), mock
+    /// (in-process generator) [default: mock]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) source: Option<String>,
+    /// Session length: a bare number is minutes; 90s, 10m, 2h accepted; off = until stopped
+    /// [default: 10m]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) duration: Option<String>,
+    /// Instrument [default: BTCUSDT]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) symbol: Option<String>,
+    /// Candle interval: 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d [default: 1m]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) interval: Option<String>,
+    /// Log decisions and would-be orders; never fill.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) dry_run: bool,
+    /// WebSocket URL [default: wss://fapi.bitunix.com/public/]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) ws_url: Option<String>,
+    /// REST base URL [default: https://fapi.bitunix.com]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) rest_url: Option<String>,
+    /// Stop after this long without market data [default: 120s]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) stale_timeout: Option<String>,
+    /// Exchange-vs-local clock tolerance, or off (replays, accelerated simulators) [default: 5m]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) max_clock_skew: Option<String>,
+    /// Paper account starting balance in USDT [default: 10000]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) starting_balance: Option<String>,
+    /// Strategy: setups or sma-cross [default: setups]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) strategy: Option<String>,
+    /// Candle file replayed by the sim source (generated data if absent).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) data: Option<PathBuf>,
+    /// Simulator / mock speed: virtual ms per real ms [default: 1]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) speed: Option<f64>,
+    /// Seed for the simulator, mock feed and broker [default: 7]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) seed: Option<u64>,
+    /// Close any open position at the last price when the session stops.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) force_close_on_stop: bool,
 }
 
 #[derive(Debug, Args)]
@@ -61,6 +137,47 @@ pub(crate) struct BacktestArgs {
     /// Candle CSV (`ts_ms,open,high,low,close,volume`, `.gz` allowed).
     #[arg(long)]
     pub(crate) data: Option<PathBuf>,
+    /// Data source when --data is not given: bitunix (paged REST download).
+    #[arg(long)]
+    pub(crate) source: Option<String>,
+    /// Days of history to download with --source bitunix.
+    #[arg(long)]
+    pub(crate) days: Option<u32>,
+    /// REST base URL for --source bitunix (e.g. a local simulator).
+    #[arg(long)]
+    pub(crate) rest_url: Option<String>,
+    /// Strategy: setups or sma-cross.
+    #[arg(long, default_value = "setups")]
+    pub(crate) strategy: String,
+    /// First candle open time to include: epoch ms or RFC 3339.
+    #[arg(long)]
+    pub(crate) from: Option<String>,
+    /// Last candle open time to include: epoch ms or RFC 3339.
+    #[arg(long)]
+    pub(crate) to: Option<String>,
+    /// Candle interval of the data.
+    #[arg(long, default_value = "1m")]
+    pub(crate) interval: String,
+    /// Instrument.
+    #[arg(long, default_value = "BTCUSDT")]
+    pub(crate) symbol: String,
+    /// Starting balance (USDT).
+    #[arg(long, default_value = "10000")]
+    pub(crate) starting_balance: String,
+    /// Closed candles before the strategy may trade.
+    #[arg(long, default_value_t = 50)]
+    pub(crate) warmup_bars: usize,
+    /// Assumed constant funding rate as a fraction per 8 h (e.g. 0.0001), settled at 00/08/16
+    /// UTC; without it funding is unknown (not settled, strategy sizes for the unknown).
+    #[arg(long)]
+    pub(crate) funding_rate: Option<String>,
+    /// Intrabar tick model: waypoints (fast) or cadence (the simulator's 1 s ticker cadence,
+    /// for exact backtest/live timestamp parity).
+    #[arg(long, default_value = "waypoints")]
+    pub(crate) intrabar: String,
+    /// Print the statistics as one JSON object.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -84,6 +201,9 @@ pub(crate) struct StatusArgs {
 pub(crate) struct StopArgs {
     #[command(flatten)]
     pub(crate) workspace: WorkspaceArgs,
+    /// Seconds to wait for the session to exit.
+    #[arg(long, default_value_t = 30)]
+    pub(crate) wait: u64,
 }
 
 #[derive(Debug, Args)]
@@ -97,4 +217,23 @@ pub(crate) struct SimArgs {
     /// Address to listen on (loopback only).
     #[arg(long, default_value = "127.0.0.1:0")]
     pub(crate) listen: String,
+    /// Candle file to replay (generated data if absent).
+    #[arg(long)]
+    pub(crate) data: Option<PathBuf>,
+    /// Virtual ms per real ms.
+    #[arg(long, default_value_t = 1.0)]
+    pub(crate) speed: f64,
+    /// Seed of the generated data.
+    #[arg(long, default_value_t = 7)]
+    pub(crate) seed: u64,
+    /// Fault to schedule, as `AT@SPEC` (AT: virtual time from start, e.g. 120 or 2m) or
+    /// `SPEC` (at start); repeatable. See the scenario list below.
+    #[arg(long = "fault")]
+    pub(crate) faults: Vec<String>,
+    /// Record every frame sent to this JSON-lines file.
+    #[arg(long)]
+    pub(crate) record: Option<PathBuf>,
+    /// Stop after this many seconds (default: run until Ctrl-C).
+    #[arg(long)]
+    pub(crate) seconds: Option<u64>,
 }

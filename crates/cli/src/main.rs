@@ -6,26 +6,36 @@
 //! 3 another session holds the workspace lock; 4 subcommand not implemented yet.
 
 mod args;
+mod commands;
+mod console;
+mod settings;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use crate::args::{Cli, Command};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let help = commands::sim::scenario_help();
+    let matches = Cli::command()
+        .mut_subcommand("sim", |sim| sim.after_long_help(help))
+        .get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
     let outcome = match cli.command {
-        Command::Run(_) => not_implemented("run", "session issue"),
-        Command::Backtest(_) => not_implemented("backtest", "backtest issue"),
-        Command::Report(_) => not_implemented("report", "backtest issue"),
-        Command::Status(_) => not_implemented("status", "backtest issue"),
-        Command::Stop(_) => not_implemented("stop", "backtest issue"),
-        Command::Doctor(_) => not_implemented("doctor", "backtest issue"),
-        Command::Sim(_) => not_implemented("sim", "feed-bitunix issue"),
+        Command::Run(args) => commands::run::run(&args),
+        Command::Backtest(args) => commands::backtest::run(&args),
+        Command::Report(_) => Err(Failure::not_implemented("report", "backtest/report issue")),
+        Command::Status(args) => commands::status::status(&args),
+        Command::Stop(args) => commands::status::stop(&args),
+        Command::Doctor(_) => Err(Failure::not_implemented("doctor", "backtest/report issue")),
+        Command::Sim(args) => commands::sim::run(&args),
     };
     match outcome {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(failure) => {
             eprintln!("{:?}", failure.report);
             ExitCode::from(failure.code)
@@ -34,17 +44,33 @@ fn main() -> ExitCode {
 }
 
 /// An error on its way out: what to print and which exit code to use.
-struct Failure {
-    report: miette::Report,
-    code: u8,
+pub(crate) struct Failure {
+    pub(crate) report: miette::Report,
+    pub(crate) code: u8,
 }
 
-fn not_implemented(subcommand: &str, issue: &str) -> Result<(), Failure> {
-    Err(Failure {
-        report: miette::miette!(
-            help = "this subcommand is part of the skeleton; see README.md for what works today",
-            "`laptop-agents {subcommand}` is not implemented yet (tracked by the {issue})"
-        ),
-        code: 4,
-    })
+impl Failure {
+    pub(crate) fn config(message: String, help: &str) -> Self {
+        Self {
+            report: miette::miette!(help = help.to_owned(), "{message}"),
+            code: 2,
+        }
+    }
+
+    pub(crate) fn runtime(message: String) -> Self {
+        Self {
+            report: miette::miette!("{message}"),
+            code: 1,
+        }
+    }
+
+    fn not_implemented(subcommand: &str, issue: &str) -> Self {
+        Self {
+            report: miette::miette!(
+                help = "see README.md for what works today",
+                "`laptop-agents {subcommand}` is not implemented yet (tracked by the {issue})"
+            ),
+            code: 4,
+        }
+    }
 }

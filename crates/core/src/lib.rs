@@ -23,7 +23,9 @@ pub mod value;
 pub use broker::{Broker, BrokerEvent, Exit, OrderRejectReason};
 pub use error::{DataError, RejectReason};
 pub use feed::MarketFeed;
-pub use market::{Candle, ConnectionEvent, FundingInfo, MarketEvent, Provenance, Tick};
+pub use market::{
+    Candle, ConnectionEvent, FundingInfo, MarketEvent, Provenance, Tick, last_push_offset,
+};
 pub use order::{
     ClientOrderId, ExitReason, Fill, OrderIntent, OrderKind, Position, Side, check_protection_sides,
 };

@@ -155,33 +155,60 @@ impl Candle {
         }
     }
 
-    /// The price on the intrabar path `elapsed_ms` after the open: piecewise linear between
-    /// the [`path_waypoints`](Self::path_waypoints) placed at 0, 1/3, 2/3 and the end of the
-    /// interval, rounded to the candles' own decimal places (so it stays inside
-    /// `[low, high]`). Outside the bucket it clamps to the open or the close.
-    pub fn path_price_at(&self, elapsed_ms: i64) -> Price {
-        let span = self.interval.as_ms();
+    /// Offsets (ms into the bucket) of the four waypoints when the path ends at
+    /// `last_offset_ms`: `0, L/3, 2L/3, L`.
+    pub const fn path_offsets(last_offset_ms: i64) -> [i64; 4] {
+        [
+            0,
+            last_offset_ms / 3,
+            2 * last_offset_ms / 3,
+            last_offset_ms,
+        ]
+    }
+
+    /// The price on the intrabar path `elapsed_ms` after the open, for a path that reaches
+    /// the close at `last_offset_ms` (the simulator's last kline push of the bucket):
+    /// piecewise linear between the waypoints at [`path_offsets`](Self::path_offsets),
+    /// rounded to the candle's own decimal places (at least one, the BTCUSDT tick), so it
+    /// stays inside `[low, high]`. Before the open it is the open; from `last_offset_ms` on,
+    /// the close.
+    pub fn path_price_at(&self, elapsed_ms: i64, last_offset_ms: i64) -> Price {
         let points = self.path_waypoints();
         if elapsed_ms <= 0 {
             return points[0];
         }
-        if elapsed_ms >= span {
+        if elapsed_ms >= last_offset_ms {
             return points[3];
         }
-        let segment = (elapsed_ms * 3 / span).clamp(0, 2);
-        let seg_start = segment * span / 3;
-        let seg_end = if segment == 2 { span } else { (segment + 1) * span / 3 };
-        let (from, to) = (points[segment as usize], points[segment as usize + 1]);
-        let fraction = Decimal::from(elapsed_ms - seg_start) / Decimal::from(seg_end - seg_start);
+        let offsets = Self::path_offsets(last_offset_ms);
+        let segment = (0..3)
+            .find(|&seg| elapsed_ms < offsets[seg + 1])
+            .unwrap_or(2);
+        let (start, end) = (offsets[segment], offsets[segment + 1]);
+        let (from, to) = (points[segment], points[segment + 1]);
+        if end <= start {
+            return to;
+        }
         let scale = [self.open, self.high, self.low, self.close]
             .iter()
             .map(|p| p.get().normalize().scale())
             .max()
-            .unwrap_or(0);
-        let raw = from.get() + (to.get() - from.get()) * fraction;
+            .unwrap_or(1)
+            .max(1);
+        let moved = (to.get() - from.get()) * Decimal::from(elapsed_ms - start)
+            / Decimal::from(end - start);
         // A convex combination of two valid prices, rounded to their scale, stays between them.
-        Price::new(raw.round_dp(scale)).unwrap_or(from)
+        Price::new((from.get() + moved).round_dp(scale)).unwrap_or(from)
     }
+}
+
+/// The offset (ms into a bucket of `interval_ms`) of the last kline push when pushes come
+/// every `push_ms`: the largest multiple of `push_ms` below the interval.
+pub const fn last_push_offset(interval_ms: i64, push_ms: i64) -> i64 {
+    if push_ms <= 0 || interval_ms <= 0 {
+        return 0;
+    }
+    ((interval_ms - 1) / push_ms) * push_ms
 }
 
 /// A market snapshot at one instant. Invariants: `bid <= ask` when both are present.

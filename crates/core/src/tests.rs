@@ -427,9 +427,15 @@ proptest! {
 #[test]
 fn path_visits_the_nearer_extreme_first() {
     let up = candle("100", "101", "90", "95").expect("candle");
-    assert_eq!(up.path_waypoints(), [price("100"), price("101"), price("90"), price("95")]);
+    assert_eq!(
+        up.path_waypoints(),
+        [price("100"), price("101"), price("90"), price("95")]
+    );
     let down = candle("100", "110", "99", "105").expect("candle");
-    assert_eq!(down.path_waypoints(), [price("100"), price("99"), price("110"), price("105")]);
+    assert_eq!(
+        down.path_waypoints(),
+        [price("100"), price("99"), price("110"), price("105")]
+    );
     let tie = candle("100", "105", "95", "100").expect("candle");
     assert_eq!(tie.path_waypoints()[1], price("95"));
 }
@@ -437,13 +443,19 @@ fn path_visits_the_nearer_extreme_first() {
 #[test]
 fn path_price_moves_linearly_between_waypoints() {
     let bar = candle("100", "110", "99", "105").expect("candle");
-    assert_eq!(bar.path_price_at(0), price("100"));
-    assert_eq!(bar.path_price_at(20_000), price("99"));
-    assert_eq!(bar.path_price_at(40_000), price("110"));
-    assert_eq!(bar.path_price_at(60_000), price("105"));
-    let fractional = candle("100.5", "110", "99", "105").expect("candle");
-    assert_eq!(fractional.path_price_at(10_000), price("99.8"));
-    assert_eq!(bar.path_price_at(-5), price("100"));
+    assert_eq!(bar.path_price_at(0, 60_000), price("100"));
+    assert_eq!(bar.path_price_at(20_000, 60_000), price("99"));
+    assert_eq!(bar.path_price_at(40_000, 60_000), price("110"));
+    assert_eq!(bar.path_price_at(60_000, 60_000), price("105"));
+    assert_eq!(bar.path_price_at(10_000, 60_000), price("99.5"));
+    assert_eq!(bar.path_price_at(-5, 60_000), price("100"));
+    assert_eq!(
+        bar.path_price_at(59_700, 59_500),
+        price("105"),
+        "after the last push: the close"
+    );
+    assert_eq!(crate::market::last_push_offset(60_000, 500), 59_500);
+    assert_eq!(Candle::path_offsets(59_500), [0, 19_833, 39_666, 59_500]);
 }
 
 proptest! {
@@ -455,7 +467,7 @@ proptest! {
         let close = low + (high - low) * Decimal::new(i64::from(c), 3);
         let bar = Candle::new(Interval::M1, ts(1_786_650_720_000), Price::new(open.round_dp(4)).unwrap(), Price::new(high).unwrap(), Price::new(low).unwrap(), Price::new(close.round_dp(4)).unwrap(), Volume::ZERO);
         if let Ok(bar) = bar {
-            let p = bar.path_price_at(elapsed);
+            let p = bar.path_price_at(elapsed, 59_500);
             prop_assert!(p >= bar.low() && p <= bar.high());
         }
     }

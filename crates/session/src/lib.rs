@@ -1,1 +1,47 @@
-//! placeholder
+//! The composer: turns a feed, a strategy and a broker into the autonomous live session and
+//! the backtest.
+//!
+//! # Layout
+//! - [`engine`]: the synchronous trading engine both modes drive (parity by construction).
+//! - [`live`] / `live_loop` / `live_shutdown`: the supervisor loop, its timers and the one
+//!   shutdown path that records exactly one [`StopReason`].
+//! - [`sources`]: Bitunix, the in-process simulator, or the mock generator.
+//! - [`state`], [`journal`], [`run_files`], [`status`], [`workspace`]: everything on disk.
+//! - [`config`]: raw and validated run configuration.
+//!
+//! **Invariant:** the only crate that composes feed, strategy and broker; nothing here
+//! parses exchange JSON or decides trades.
+
+pub mod backtest;
+pub mod breaker;
+pub mod candle_file;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod funding;
+pub mod intrabar;
+pub mod journal;
+pub mod live;
+mod live_loop;
+mod live_shutdown;
+pub mod logging;
+pub mod mock_feed;
+pub mod report;
+pub mod run_files;
+pub mod sources;
+pub mod state;
+pub mod stats;
+pub mod status;
+pub mod stop;
+pub mod time_fmt;
+pub mod workspace;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::{RawRunConfig, RunConfig, Source};
+pub use error::SessionError;
+pub use live::{SessionHooks, run};
+pub use live_loop::error_chain;
+pub use report::SessionReport;
+pub use stop::StopReason;

@@ -1,1 +1,57 @@
-//! placeholder
+//! Strategies for laptop-agents: incremental indicators, the default `setups` strategy, an
+//! SMA-crossover alternative, and the per-candle [`Decision`] record.
+//!
+//! # Brief overview
+//! - [`Strategy`]: the trait the session drives, one [`Decision`] per closed candle, given a
+//!   [`StrategyContext`] (equity, whether a position is open, the funding rate, the
+//!   instrument's [`SizingSpec`]).
+//! - [`SetupsStrategy`] (`setups`, the default; parameters in [`SetupsConfig`]) and
+//!   [`SmaCrossStrategy`] (`sma-cross`, [`SmaCrossConfig`]); [`build`] picks one by
+//!   [`StrategyKind`].
+//! - [`Decision`]: the signal, the gate or filter that blocked it ([`reason`]), the
+//!   [`Indicators`] it saw, and the [`OrderPlan`] when it trades; `Serialize`, one per line
+//!   in `decisions.jsonl`.
+//! - [`indicators`]: EMA, SMA, ATR, VWAP, swing high/low, equal levels, CVD, CVD divergence
+//!   and sweep detection, each incremental with exact, documented definitions.
+//!
+//! # Units
+//! Every ratio is a **fraction** (risk 0.01 = 1 % of equity, funding 0.0001 = 0.01 % per
+//! 8 h), never a percent; money is `Decimal` in quote currency; periods are in candles.
+//!
+//! # Fixed defects of the reference program
+//! - Its live session never traded because both setups were disabled (defect 1): here both
+//!   are on by default, a configuration with both off is rejected, and a test checks the
+//!   defaults trade on a real month of BTCUSDT candles.
+//! - Percent vs fraction (defect 8): `risk_frac` is a fraction, validated to at most
+//!   [`MAX_RISK_FRAC`] with an error that says so.
+//! - A take-profit on the wrong side passed an absolute reward/risk check (defect 11): reward
+//!   and risk are signed here and a wrong-side target is blocked with `tp_wrong_side`.
+//!
+//! # Guarantees
+//! - Every produced [`OrderPlan`] passes `la_core::OrderIntent::new` (long: stop < entry <
+//!   target; short: the mirror), has `qty >= min_qty` on `qty_step`, prices on the tick, and
+//!   risks at most `equity × risk_frac × size_mult` at its stop (before fees and slippage).
+//! - A decision without an order always names what blocked it.
+//! - `on_candle` is O(1) amortised and allocation-free; the crate does no I/O. Indicators
+//!   run on exact fixed-point integers (see [`indicators`]); `Decimal` arithmetic is used only
+//!   for the few candles that become orders. `benches/setups.rs` measures the throughput.
+
+pub mod decision;
+pub mod error;
+pub mod gates;
+pub mod indicators;
+pub mod setups;
+pub mod setups_config;
+pub mod sizing;
+pub mod sma_cross;
+pub mod strategy;
+
+pub use decision::{
+    Decision, Indicators, OrderPlan, Regime, Signal, SizingSpec, StrategyContext, Trend, reason,
+};
+pub use error::StrategyError;
+pub use gates::FundingGates;
+pub use setups::{PULLBACK_RIBBON, SWEEP_INVALIDATION, SetupsStrategy};
+pub use setups_config::{MAX_RISK_FRAC, PullbackEntry, SetupsConfig};
+pub use sma_cross::{SMA_CROSS, SmaCrossConfig, SmaCrossStrategy};
+pub use strategy::{Strategy, StrategyConfig, StrategyKind, build};

@@ -1,0 +1,189 @@
+//! `laptop-agents backtest`: historical candles through the live engine.
+
+use std::process::ExitCode;
+
+use la_core::{Decimal, Interval, Symbol, TimestampMs};
+use la_session::{
+    backtest::{BacktestConfig, run_backtest},
+    error_chain,
+    intrabar::IntrabarTicks,
+};
+
+use crate::{Failure, args::BacktestArgs, console};
+
+fn parse_time(key: &str, text: &str) -> Result<TimestampMs, Failure> {
+    let ms = match text.parse::<i64>() {
+        Ok(ms) => ms,
+        Err(_) => time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+            .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+            .map_err(|_| {
+                Failure::config(
+                    format!("`{key}`: {text:?} is neither epoch ms nor RFC 3339"),
+                    "e.g. 1619000000000 or 2021-04-21T00:00:00Z",
+                )
+            })?,
+    };
+    TimestampMs::new(ms)
+        .map_err(|e| Failure::config(format!("`{key}`: {e}"), "a time between 2010 and 2100"))
+}
+
+pub(crate) fn run(args: &BacktestArgs) -> Result<ExitCode, Failure> {
+    let Some(data) = args.data.clone() else {
+        return Err(match args.source.as_deref() {
+            Some("bitunix") => Failure {
+                report: miette::miette!(
+                    help = "download candles yourself and pass --data FILE for now",
+                    "`backtest --source bitunix --days N` is not implemented yet (tracked by the backtest issue)"
+                ),
+                code: 4,
+            },
+            _ => Failure::config(
+                "`data`: pass --data FILE (ts_ms,open,high,low,close,volume CSV, .gz allowed)"
+                    .into(),
+                "e.g. --data ../shared/data/candles/binance_spot_btcusdt_1m_2024-09-21.csv",
+            ),
+        });
+    };
+    let workspace = args.workspace.resolve();
+    let symbol = Symbol::normalize(&args.symbol)
+        .map_err(|e| Failure::config(format!("`symbol`: {e}"), "e.g. BTCUSDT"))?;
+    let interval: Interval = args.interval.parse().map_err(|_| {
+        Failure::config(
+            format!("`interval`: {:?} is unknown", args.interval),
+            "one of 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d",
+        )
+    })?;
+    let strategy = args.strategy.parse().map_err(|_| {
+        Failure::config(
+            format!("`strategy`: {:?} is unknown", args.strategy),
+            "setups or sma-cross",
+        )
+    })?;
+    let starting_balance: Decimal = args
+        .starting_balance
+        .parse()
+        .ok()
+        .filter(|b: &Decimal| *b > Decimal::ZERO)
+        .ok_or_else(|| {
+            Failure::config(
+                format!(
+                    "`starting_balance`: {:?} is not a positive number",
+                    args.starting_balance
+                ),
+                "e.g. 10000",
+            )
+        })?;
+    let funding_rate = args
+        .funding_rate
+        .as_deref()
+        .map(|text| {
+            text.parse::<Decimal>()
+                .ok()
+                .filter(|r| r.abs() < Decimal::new(5, 2))
+                .ok_or_else(|| {
+                    Failure::config(
+                        format!("`funding_rate`: {text:?} is not a fraction below 0.05"),
+                        "e.g. 0.0001 for 0.01 % per 8 h",
+                    )
+                })
+        })
+        .transpose()?;
+    let intrabar = match args.intrabar.as_str() {
+        "waypoints" => IntrabarTicks::Waypoints,
+        "cadence" => IntrabarTicks::Cadence { ticker_ms: 1_000 },
+        other => {
+            return Err(Failure::config(
+                format!("`intrabar`: {other:?} is unknown"),
+                "waypoints or cadence",
+            ));
+        }
+    };
+    let config = BacktestConfig {
+        data,
+        symbol,
+        interval,
+        strategy,
+        strategy_config: la_strategy::StrategyConfig::default(),
+        starting_balance,
+        from: args
+            .from
+            .as_deref()
+            .map(|t| parse_time("from", t))
+            .transpose()?,
+        to: args
+            .to
+            .as_deref()
+            .map(|t| parse_time("to", t))
+            .transpose()?,
+        workspace: workspace.clone(),
+        seed: 7,
+        slippage_bps: Decimal::ONE,
+        latency_ms: 0,
+        warmup_bars: args.warmup_bars,
+        intrabar,
+        funding_rate,
+    };
+    console::install_logging_with(
+        &workspace.join("logs").join("system.jsonl"),
+        symbol.as_str(),
+        "error",
+    )?;
+    let stats = run_backtest(&config).map_err(|err| {
+        tracing::error!(symbol = %symbol, error = &err as &dyn std::error::Error, "backtest failed");
+        Failure::runtime(format!("backtest failed: {}", error_chain(&err)))
+    })?;
+    if args.json {
+        let text = serde_json::to_string(&stats)
+            .map_err(|e| Failure::runtime(format!("cannot serialise stats: {e}")))?;
+        println!("{text}");
+    } else {
+        let s = &stats.stats;
+        println!(
+            "backtest {} over {} candles ({})",
+            stats.strategy,
+            stats.candles,
+            config.data.display()
+        );
+        for (name, value) in [
+            (
+                "trades",
+                format!(
+                    "{} ({} won, {} lost, win rate {})",
+                    s.trades, s.wins, s.losses, s.win_rate
+                ),
+            ),
+            ("starting equity", s.starting_equity.round_dp(2).to_string()),
+            ("ending equity", s.ending_equity.round_dp(2).to_string()),
+            ("net pnl", s.net_pnl.round_dp(2).to_string()),
+            ("fees", s.fees.round_dp(2).to_string()),
+            ("funding", s.funding.round_dp(2).to_string()),
+            (
+                "max drawdown",
+                format!(
+                    "{} ({})",
+                    s.max_drawdown.round_dp(2),
+                    s.max_drawdown_frac.round_dp(4)
+                ),
+            ),
+            (
+                "sharpe / sortino",
+                format!("{} / {}", fmt_ratio(s.sharpe), fmt_ratio(s.sortino)),
+            ),
+            (
+                "profit factor",
+                s.profit_factor
+                    .map_or_else(|| "-".into(), |p| p.to_string()),
+            ),
+            ("exposure", s.exposure.to_string()),
+            ("ambiguous bars", stats.ambiguous_bars.to_string()),
+            ("run dir", stats.run_dir.clone()),
+        ] {
+            println!("  {name:<16} {value}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn fmt_ratio(value: Option<f64>) -> String {
+    value.map_or_else(|| "-".into(), |v| format!("{v:.2}"))
+}

@@ -1,0 +1,7 @@
+//! One module per subcommand; each turns parsed arguments into a library call and an exit
+//! code.
+
+pub(crate) mod backtest;
+pub(crate) mod run;
+pub(crate) mod sim;
+pub(crate) mod status;

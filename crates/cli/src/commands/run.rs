@@ -1,0 +1,92 @@
+//! `laptop-agents run`: the live session.
+
+use std::{
+    future::Future,
+    process::ExitCode,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
+
+use la_session::{SessionError, SessionHooks, StopReason, error_chain};
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::{Failure, args::RunArgs, console, settings};
+
+pub(crate) fn run(args: &RunArgs) -> Result<ExitCode, Failure> {
+    let config = settings::load_run_config(args)?;
+    console::install_logging(
+        &config.workspace.join("logs").join("system.jsonl"),
+        config.symbol.as_str(),
+    )?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::runtime(format!("cannot start the async runtime: {e}")))?;
+    let hurry = Arc::new(AtomicBool::new(false));
+    let outcome = runtime.block_on(async {
+        let stop = stop_signals(Arc::clone(&hurry))
+            .map_err(|e| Failure::runtime(format!("cannot install signal handlers: {e}")))?;
+        let hooks = SessionHooks {
+            on_status: Some(console::status_printer()),
+            hurry,
+        };
+        Ok::<_, Failure>(la_session::run(config, stop, hooks).await)
+    })?;
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    match outcome {
+        Ok(report) => {
+            console::print_summary(&report);
+            let clean = report.stopped_reason.is_clean();
+            Ok(if clean {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Err(SessionError::AlreadyRunning { pid, path }) => Err(Failure {
+            report: miette::miette!(
+                help = "stop it with `laptop-agents stop`, or use another --workspace",
+                "another session (pid {pid}) is already running in this workspace ({})",
+                path.display()
+            ),
+            code: 3,
+        }),
+        Err(err @ SessionError::Config { .. }) => Err(Failure::config(
+            err.to_string(),
+            "see `laptop-agents run --help`",
+        )),
+        Err(err) => {
+            tracing::error!(
+                error = &err as &dyn std::error::Error,
+                "session failed to start"
+            );
+            Err(Failure::runtime(format!(
+                "session failed: {}",
+                error_chain(&err)
+            )))
+        }
+    }
+}
+
+/// Resolves on the first SIGINT or SIGTERM; later SIGINTs set `hurry` (shorter shutdown
+/// waits; state is still saved).
+fn stop_signals(hurry: Arc<AtomicBool>) -> std::io::Result<impl Future<Output = StopReason>> {
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
+        }
+        tracing::warn!("signal received; shutting down (press Ctrl-C again to shorten waits)");
+        tokio::spawn(async move {
+            while interrupt.recv().await.is_some() {
+                hurry.store(true, Ordering::Relaxed);
+            }
+        });
+        StopReason::Signal
+    })
+}

@@ -1,0 +1,87 @@
+//! `laptop-agents sim`: runs the local Bitunix simulator in the foreground and prints its
+//! URLs, so any client (ours or another) can be pointed at it.
+
+use std::{net::SocketAddr, process::ExitCode, time::Duration};
+
+use la_bitunix_sim::{MarketData, SimConfig};
+use la_core::{Decimal, TimestampMs};
+
+use crate::{Failure, args::SimArgs};
+
+/// The `--help` text listing every fault scenario.
+pub(crate) fn scenario_help() -> String {
+    let mut text = String::from(
+        "Fault scenarios (for --fault; e.g. --fault silence:30s or --fault 2m@gap:3; a bare number is seconds):\n",
+    );
+    for (name, description) in la_bitunix_sim::scenario_catalogue() {
+        text.push_str(&format!("  {name:<22} {description}\n"));
+    }
+    text
+}
+
+pub(crate) fn run(args: &SimArgs) -> Result<ExitCode, Failure> {
+    let listen: SocketAddr = args.listen.parse().map_err(|_| {
+        Failure::config(
+            format!("`listen`: {:?} is not an address", args.listen),
+            "e.g. 127.0.0.1:9000",
+        )
+    })?;
+    let faults = args
+        .faults
+        .iter()
+        .map(|spec| la_bitunix_sim::parse_scheduled_fault(spec))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| {
+            Failure::config(
+                format!("`fault`: {e}"),
+                "see `laptop-agents sim --help` for the scenario list",
+            )
+        })?;
+    let data = match &args.data {
+        Some(path) => MarketData::Csv(path.clone()),
+        None => MarketData::Generated {
+            seed: args.seed,
+            start_price: Decimal::from(60_000),
+            start_time: TimestampMs::new(1_704_067_200_000).unwrap_or(TimestampMs::MIN),
+            n_candles: 100_000,
+        },
+    };
+    let config = SimConfig {
+        listen,
+        data,
+        speed: args.speed,
+        faults,
+        record_path: args.record.clone(),
+        ..SimConfig::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::runtime(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        let sim = la_bitunix_sim::start(config)
+            .await
+            .map_err(|e| Failure::runtime(format!("simulator failed to start: {e}")))?;
+        println!("simulator listening");
+        println!("  websocket  {}", sim.ws_url());
+        println!("  rest       {}", sim.rest_url());
+        let limit = async {
+            match args.seconds {
+                Some(seconds) => tokio::time::sleep(Duration::from_secs(seconds)).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => println!("interrupted"),
+            () = limit => {},
+        }
+        let stats = sim.stats();
+        sim.shutdown().await;
+        if let Ok(text) = serde_json::to_string(&stats) {
+            println!("{text}");
+        }
+        Ok::<_, Failure>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

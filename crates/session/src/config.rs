@@ -1,0 +1,454 @@
+//! Run configuration: the raw, user-facing shape ([`RawRunConfig`], what TOML files, `LA_*`
+//! variables and flags deserialize into) and the validated [`RunConfig`] the session uses.
+//!
+//! Two stages, as in ripgrep's low/high arguments: the raw shape only mirrors what a user
+//! can type (unknown keys are rejected by serde), and [`RawRunConfig::validate`] turns it into
+//! typed values, reporting **every** problem at once with the key and what is allowed.
+
+use std::{path::PathBuf, str::FromStr, time::Duration};
+
+use la_core::{Decimal, Interval, Symbol, TimestampMs};
+use la_strategy::{SetupsConfig, SmaCrossConfig, StrategyConfig, StrategyKind};
+use serde::{Deserialize, Serialize};
+
+/// Where market data comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// The live Bitunix exchange.
+    Bitunix,
+    /// The simulator, started in-process, reached over real loopback sockets.
+    Sim,
+    /// An in-process generator; no sockets.
+    Mock,
+}
+
+impl FromStr for Source {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "bitunix" => Ok(Self::Bitunix),
+            "sim" => Ok(Self::Sim),
+            "mock" => Ok(Self::Mock),
+            other => Err(format!(
+                "unknown source {other:?}; allowed: bitunix, sim, mock"
+            )),
+        }
+    }
+}
+
+impl Source {
+    /// Stable label.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Bitunix => "bitunix",
+            Self::Sim => "sim",
+            Self::Mock => "mock",
+        }
+    }
+}
+
+/// The configuration as typed by a user: every field optional-with-default, strings for
+/// durations so errors can name the key. Unknown keys are an error.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawRunConfig {
+    /// `live-session` (the only mode today).
+    pub mode: String,
+    /// `bitunix`, `sim` or `mock`.
+    pub source: String,
+    /// Instrument, e.g. `BTCUSDT`.
+    pub symbol: String,
+    /// Candle interval, e.g. `1m`.
+    pub interval: String,
+    /// Session length (`10` = minutes, `90s`, `10m`, `2h`, or `off` for no limit).
+    #[serde(deserialize_with = "string_or_number")]
+    pub duration: String,
+    /// Log decisions and would-be orders, never fill.
+    pub dry_run: bool,
+    /// Workspace directory.
+    pub workspace: PathBuf,
+    /// WebSocket URL.
+    pub ws_url: String,
+    /// REST base URL.
+    pub rest_url: String,
+    /// Stop after this long without market data.
+    #[serde(deserialize_with = "string_or_number")]
+    pub stale_timeout: String,
+    /// Exchange-vs-local clock tolerance, or `off`.
+    #[serde(deserialize_with = "string_or_number")]
+    pub max_clock_skew: String,
+    /// Paper account starting balance (USDT).
+    pub starting_balance: Decimal,
+    /// `setups` or `sma-cross`.
+    pub strategy: String,
+    /// Closed candles before the strategy may trade.
+    pub warmup_bars: usize,
+    /// Candle file replayed by the `sim` source (generated data if absent).
+    pub data: Option<PathBuf>,
+    /// Simulator speed (virtual ms per real ms).
+    pub speed: f64,
+    /// Seed for the simulator, the mock feed and the broker.
+    pub seed: u64,
+    /// Errors tolerated before the session stops.
+    pub error_budget: u32,
+    /// Resident memory ceiling in MiB.
+    pub max_rss_mb: u64,
+    /// Daily drawdown (fraction of the day's starting equity) that trips the breaker.
+    pub max_daily_drawdown: Decimal,
+    /// Consecutive losing trades that trip the breaker.
+    pub max_consecutive_losses: u32,
+    /// Close any open position at the last price when the session stops.
+    pub force_close_on_stop: bool,
+    /// Simulated order latency in milliseconds (event time).
+    pub latency_ms: i64,
+    /// Adverse slippage in basis points.
+    pub slippage_bps: Decimal,
+    /// Simulator fault scenarios for the `sim` source, as `AT@SPEC` (see `laptop-agents sim
+    /// --help`).
+    pub faults: Vec<String>,
+    /// Virtual start time (epoch ms) of the `mock` source; default: now.
+    pub mock_start_ms: Option<i64>,
+    /// Whether the `mock` source announces a funding rate (0.01 % per period).
+    pub mock_funding: bool,
+    /// Parameters of the `setups` strategy (TOML table `[setups]`).
+    pub setups: SetupsConfig,
+    /// Parameters of the `sma-cross` strategy (TOML table `[sma_cross]`).
+    pub sma_cross: SmaCrossConfig,
+}
+
+impl Default for RawRunConfig {
+    fn default() -> Self {
+        Self {
+            mode: "live-session".into(),
+            source: "mock".into(),
+            symbol: "BTCUSDT".into(),
+            interval: "1m".into(),
+            duration: "10m".into(),
+            dry_run: false,
+            workspace: PathBuf::from(".workspace"),
+            ws_url: "wss://fapi.bitunix.com/public/".into(),
+            rest_url: "https://fapi.bitunix.com".into(),
+            stale_timeout: "120s".into(),
+            max_clock_skew: "5m".into(),
+            starting_balance: Decimal::from(10_000),
+            strategy: "setups".into(),
+            warmup_bars: 50,
+            data: None,
+            speed: 1.0,
+            seed: 7,
+            error_budget: 20,
+            max_rss_mb: 512,
+            max_daily_drawdown: Decimal::new(5, 2),
+            max_consecutive_losses: 5,
+            force_close_on_stop: false,
+            latency_ms: 0,
+            slippage_bps: Decimal::ONE,
+            faults: Vec::new(),
+            mock_start_ms: None,
+            mock_funding: true,
+            setups: SetupsConfig::default(),
+            sma_cross: SmaCrossConfig::default(),
+        }
+    }
+}
+
+/// Accepts `"10m"`, `10` or `1.5` for duration-like keys (environment variables and TOML
+/// numbers arrive as numbers).
+fn string_or_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    struct Visitor;
+    impl serde::de::Visitor<'_> for Visitor {
+        type Value = String;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a duration such as 10 (minutes), 90s, 10m or 2h")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_owned())
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+    }
+    deserializer.deserialize_any(Visitor)
+}
+
+/// One invalid key: which, and what is allowed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigIssue {
+    /// The key, e.g. `duration`.
+    pub key: &'static str,
+    /// What was wrong and what is allowed.
+    pub message: String,
+}
+
+/// The validated configuration of a live session.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunConfig {
+    /// Data source.
+    pub source: Source,
+    /// Instrument.
+    pub symbol: Symbol,
+    /// Candle interval.
+    pub interval: Interval,
+    /// Session length; `None` runs until stopped.
+    pub duration: Option<Duration>,
+    /// Decisions only, no fills.
+    pub dry_run: bool,
+    /// Workspace directory.
+    pub workspace: PathBuf,
+    /// WebSocket URL.
+    pub ws_url: String,
+    /// REST base URL.
+    pub rest_url: String,
+    /// Stale-data timeout.
+    pub stale_timeout: Duration,
+    /// Clock-skew tolerance; `None` = off.
+    pub max_clock_skew: Option<Duration>,
+    /// Starting balance.
+    pub starting_balance: Decimal,
+    /// Strategy.
+    pub strategy: StrategyKind,
+    /// Strategy parameters.
+    pub strategy_config: StrategyConfig,
+    /// Warm-up gate.
+    pub warmup_bars: usize,
+    /// Replay file for the simulator.
+    pub data: Option<PathBuf>,
+    /// Simulator speed.
+    pub speed: f64,
+    /// Seed.
+    pub seed: u64,
+    /// Error budget.
+    pub error_budget: u32,
+    /// Memory ceiling in bytes.
+    pub max_rss_bytes: u64,
+    /// Circuit breaker: daily drawdown fraction.
+    pub max_daily_drawdown: Decimal,
+    /// Circuit breaker: consecutive losses.
+    pub max_consecutive_losses: u32,
+    /// Force-close at stop.
+    pub force_close_on_stop: bool,
+    /// Order latency (ms, event time).
+    pub latency_ms: i64,
+    /// Adverse slippage (bps).
+    pub slippage_bps: Decimal,
+    /// Simulator faults.
+    #[serde(skip)]
+    pub faults: Vec<la_bitunix_sim::ScheduledFault>,
+    /// Mock start time.
+    pub mock_start: Option<TimestampMs>,
+    /// Mock funding announcements.
+    pub mock_funding: bool,
+}
+
+/// Parses a duration: a bare number is minutes; `90s`, `10m`, `2h`, `1d` are accepted.
+///
+/// # Errors
+/// A message naming the accepted forms.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let value: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration; use e.g. 10 (minutes), 90s, 10m, 2h"))?;
+    let seconds = match unit {
+        "" | "m" | "min" => value.checked_mul(60),
+        "s" => Some(value),
+        "h" => value.checked_mul(3_600),
+        "d" => value.checked_mul(86_400),
+        _ => None,
+    };
+    seconds
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("{text:?} is not a duration; use e.g. 10 (minutes), 90s, 10m, 2h"))
+}
+
+fn parse_optional_duration(text: &str) -> Result<Option<Duration>, String> {
+    if matches!(text.trim(), "off" | "none" | "0") {
+        Ok(None)
+    } else {
+        parse_duration(text).map(Some)
+    }
+}
+
+impl RawRunConfig {
+    /// Validates every field, collecting all problems.
+    ///
+    /// # Errors
+    /// Every [`ConfigIssue`] found.
+    pub fn validate(&self) -> Result<RunConfig, Vec<ConfigIssue>> {
+        let mut issues = Vec::new();
+        let mut check = |key: &'static str, result: Result<(), String>| {
+            if let Err(message) = result {
+                issues.push(ConfigIssue { key, message });
+            }
+        };
+        if self.mode != "live-session" {
+            check(
+                "mode",
+                Err(format!(
+                    "{:?} is not supported; allowed: live-session",
+                    self.mode
+                )),
+            );
+        }
+        let source = self.source.parse::<Source>();
+        check("source", source.as_ref().map(|_| ()).map_err(Clone::clone));
+        let symbol = Symbol::normalize(&self.symbol);
+        check(
+            "symbol",
+            symbol.as_ref().map(|_| ()).map_err(|e| e.to_string()),
+        );
+        let interval = self.interval.parse::<Interval>();
+        check(
+            "interval",
+            interval.as_ref().map(|_| ()).map_err(|_| {
+                format!(
+                    "{:?} is not an interval; allowed: 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d",
+                    self.interval
+                )
+            }),
+        );
+        let duration = parse_optional_duration(&self.duration);
+        check(
+            "duration",
+            duration.as_ref().map(|_| ()).map_err(Clone::clone),
+        );
+        let stale_timeout = parse_duration(&self.stale_timeout);
+        check(
+            "stale_timeout",
+            stale_timeout.as_ref().map(|_| ()).map_err(Clone::clone),
+        );
+        if let Ok(stale) = &stale_timeout
+            && *stale < Duration::from_secs(5)
+        {
+            check("stale_timeout", Err("must be at least 5s".into()));
+        }
+        let max_clock_skew = parse_optional_duration(&self.max_clock_skew);
+        check(
+            "max_clock_skew",
+            max_clock_skew.as_ref().map(|_| ()).map_err(Clone::clone),
+        );
+        let strategy = self.strategy.parse::<StrategyKind>();
+        check(
+            "strategy",
+            strategy
+                .as_ref()
+                .map(|_| ())
+                .map_err(|_| format!("{:?} is unknown; allowed: setups, sma-cross", self.strategy)),
+        );
+        if self.starting_balance <= Decimal::ZERO {
+            check("starting_balance", Err("must be greater than 0".into()));
+        }
+        if !(self.speed.is_finite() && self.speed > 0.0 && self.speed <= 100_000.0) {
+            check("speed", Err("must be a number in (0, 100000]".into()));
+        }
+        for (key, url, schemes) in [
+            ("ws_url", &self.ws_url, ["ws://", "wss://"]),
+            ("rest_url", &self.rest_url, ["http://", "https://"]),
+        ] {
+            if !schemes.iter().any(|scheme| url.starts_with(scheme)) {
+                check(
+                    key,
+                    Err(format!(
+                        "{url:?} must start with {} or {}",
+                        schemes[0], schemes[1]
+                    )),
+                );
+            }
+        }
+        if self.max_daily_drawdown <= Decimal::ZERO || self.max_daily_drawdown >= Decimal::ONE {
+            check(
+                "max_daily_drawdown",
+                Err("must be a fraction in (0, 1), e.g. 0.05".into()),
+            );
+        }
+        if self.latency_ms < 0 {
+            check("latency_ms", Err("must be >= 0".into()));
+        }
+        if self.slippage_bps < Decimal::ZERO {
+            check("slippage_bps", Err("must be >= 0".into()));
+        }
+        let mut faults = Vec::new();
+        for spec in &self.faults {
+            match la_bitunix_sim::parse_scheduled_fault(spec) {
+                Ok(fault) => faults.push(fault),
+                Err(err) => check(
+                    "faults",
+                    Err(format!("{err}; see `laptop-agents sim --help`")),
+                ),
+            }
+        }
+        let mock_start = match self.mock_start_ms.map(TimestampMs::new) {
+            Some(Err(err)) => {
+                check("mock_start_ms", Err(err.to_string()));
+                None
+            }
+            Some(Ok(ts)) => Some(ts),
+            None => None,
+        };
+        if self.max_rss_mb < 16 {
+            check("max_rss_mb", Err("must be at least 16".into()));
+        }
+        match (
+            source,
+            symbol,
+            interval,
+            duration,
+            stale_timeout,
+            max_clock_skew,
+            strategy,
+        ) {
+            (
+                Ok(source),
+                Ok(symbol),
+                Ok(interval),
+                Ok(duration),
+                Ok(stale),
+                Ok(skew),
+                Ok(strategy),
+            ) if issues.is_empty() => Ok(RunConfig {
+                source,
+                symbol,
+                interval,
+                duration,
+                dry_run: self.dry_run,
+                workspace: self.workspace.clone(),
+                ws_url: self.ws_url.clone(),
+                rest_url: self.rest_url.clone(),
+                stale_timeout: stale,
+                max_clock_skew: skew,
+                starting_balance: self.starting_balance,
+                strategy,
+                strategy_config: StrategyConfig {
+                    setups: self.setups.clone(),
+                    sma_cross: self.sma_cross.clone(),
+                },
+                warmup_bars: self.warmup_bars,
+                data: self.data.clone(),
+                speed: self.speed,
+                seed: self.seed,
+                error_budget: self.error_budget,
+                max_rss_bytes: self.max_rss_mb.saturating_mul(1024 * 1024),
+                max_daily_drawdown: self.max_daily_drawdown,
+                max_consecutive_losses: self.max_consecutive_losses,
+                force_close_on_stop: self.force_close_on_stop,
+                latency_ms: self.latency_ms,
+                slippage_bps: self.slippage_bps,
+                faults,
+                mock_start,
+                mock_funding: self.mock_funding,
+            }),
+            _ => Err(issues),
+        }
+    }
+}

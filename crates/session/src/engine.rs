@@ -1,0 +1,515 @@
+//! The trading engine: one synchronous state machine that both the live session and the
+//! backtest drive, so the same candles give the same trades (backtest ↔ live parity).
+//!
+//! It owns the broker and the strategy. Ticks go straight into the broker's exit checks;
+//! each closed candle goes broker (bar exits) → warm-up gate → strategy → bounded order
+//! queue → execution, and produces exactly one decision record. It never reads a clock or
+//! touches a file: outputs go to an [`EngineSink`].
+
+use std::collections::{HashSet, VecDeque};
+
+use la_broker_paper::{BrokerError, InstrumentSpec, PaperBroker};
+use la_core::{
+    Broker, BrokerEvent, Candle, ClientOrderId, Decimal, ExitReason, OrderIntent, Price,
+    Provenance, Symbol, Tick, TimestampMs,
+};
+use la_strategy::{Decision, SizingSpec, Strategy, StrategyContext};
+
+use crate::breaker::{BreakerLimits, BreakerState, CircuitBreaker};
+
+/// What happened to a candle's decision, for the decision record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// No order was produced (see `blocked_by`).
+    NoOrder,
+    /// Blocked by the session's warm-up gate.
+    Warmup,
+    /// Blocked by the circuit breaker.
+    CircuitBreaker,
+    /// Dry run: logged, not submitted.
+    DryRun,
+    /// The candle was older than the last processed one (late backfill or replay).
+    OutOfOrder,
+    /// The order queue was full.
+    QueueFull,
+    /// The order could not be built (invalid geometry); never expected from a correct strategy.
+    InvalidOrder,
+    /// Submitted to the broker (the broker's events say whether it filled).
+    Submitted,
+    /// Refused before the broker: its id was already in flight or processed.
+    Duplicate,
+    /// A warm-up candle from history: indicators only, never an order.
+    History,
+}
+
+impl Outcome {
+    /// Stable label.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::NoOrder => "no_order",
+            Self::Warmup => "warmup",
+            Self::CircuitBreaker => "circuit_breaker",
+            Self::DryRun => "dry_run",
+            Self::OutOfOrder => "out_of_order",
+            Self::QueueFull => "queue_full",
+            Self::InvalidOrder => "invalid_order",
+            Self::Submitted => "submitted",
+            Self::Duplicate => "duplicate",
+            Self::History => "history",
+        }
+    }
+}
+
+/// One closed candle's decision, borrowed so the hot path allocates nothing.
+#[derive(Debug)]
+pub struct DecisionRecord<'a> {
+    /// The candle.
+    pub candle: &'a Candle,
+    /// Its provenance.
+    pub provenance: Provenance,
+    /// 1-based count of candles the strategy has seen.
+    pub bar_index: u64,
+    /// The strategy's decision.
+    pub decision: &'a Decision,
+    /// The client order id, if an order was produced.
+    pub client_order_id: Option<&'a ClientOrderId>,
+    /// What the session did with it.
+    pub outcome: Outcome,
+    /// Realized equity after the candle.
+    pub equity: Decimal,
+}
+
+/// Where the engine's outputs go (journal, decisions file, equity curve, or nowhere).
+pub trait EngineSink {
+    /// A broker event (fill, exit, funding, rejection, ...), at event time `ts`.
+    fn broker_event(&mut self, event: &BrokerEvent);
+    /// One record per closed candle.
+    fn decision(&mut self, record: &DecisionRecord<'_>);
+    /// The circuit breaker tripped.
+    fn breaker_tripped(&mut self, _reason: &str, _ts: TimestampMs) {}
+}
+
+/// A sink that drops everything (benchmarks).
+#[derive(Debug, Default)]
+pub struct NullSink;
+
+impl EngineSink for NullSink {
+    fn broker_event(&mut self, _event: &BrokerEvent) {}
+    fn decision(&mut self, _record: &DecisionRecord<'_>) {}
+}
+
+/// Engine settings.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Instrument.
+    pub symbol: Symbol,
+    /// Closed candles before orders are allowed.
+    pub warmup_bars: usize,
+    /// Log orders, never submit.
+    pub dry_run: bool,
+    /// Capacity of the order queue between strategy and execution.
+    pub order_queue_capacity: usize,
+    /// Circuit breaker thresholds.
+    pub breaker: BreakerLimits,
+}
+
+/// Counters the engine keeps for reports and status.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct EngineCounters {
+    /// Closed candles processed by the strategy.
+    pub candles_closed: u64,
+    /// Of which were backfilled.
+    pub candles_backfilled: u64,
+    /// Candles ignored because they were not newer than the last one.
+    pub candles_out_of_order: u64,
+    /// Ticks processed.
+    pub ticks: u64,
+    /// Orders submitted to the broker.
+    pub orders_submitted: u64,
+    /// Fills.
+    pub fills: u64,
+    /// Closed trades.
+    pub exits: u64,
+    /// Broker rejections.
+    pub orders_rejected: u64,
+    /// Orders dropped because the queue was full.
+    pub orders_dropped: u64,
+    /// Funding settlements applied.
+    pub funding_events: u64,
+}
+
+/// The engine.
+pub struct Engine {
+    config: EngineConfig,
+    broker: PaperBroker,
+    strategy: Box<dyn Strategy>,
+    sizing: SizingSpec,
+    breaker: CircuitBreaker,
+    queue: VecDeque<OrderIntent>,
+    in_flight: HashSet<ClientOrderId>,
+    scratch: Vec<BrokerEvent>,
+    bars_seen: u64,
+    last_candle_open: Option<TimestampMs>,
+    last_event_time: Option<TimestampMs>,
+    last_price: Option<Price>,
+    funding_rate: Option<Decimal>,
+    counters: EngineCounters,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("strategy", &self.strategy.name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Builds an engine around a broker and a strategy, restoring the breaker and the last
+    /// processed candle from saved session state.
+    pub fn new(
+        config: EngineConfig,
+        broker: PaperBroker,
+        strategy: Box<dyn Strategy>,
+        spec: &InstrumentSpec,
+        breaker_state: BreakerState,
+        last_candle_open: Option<TimestampMs>,
+    ) -> Self {
+        let sizing = SizingSpec {
+            qty_step: spec.qty_step,
+            min_qty: spec.min_qty,
+            tick_size: spec.tick_size,
+        };
+        let breaker = CircuitBreaker::new(config.breaker, breaker_state);
+        Self {
+            queue: VecDeque::with_capacity(config.order_queue_capacity),
+            config,
+            broker,
+            strategy,
+            sizing,
+            breaker,
+            in_flight: HashSet::new(),
+            scratch: Vec::with_capacity(8),
+            bars_seen: 0,
+            last_candle_open,
+            last_event_time: None,
+            last_price: None,
+            funding_rate: None,
+            counters: EngineCounters::default(),
+        }
+    }
+
+    /// The broker (read-only).
+    pub fn broker(&self) -> &PaperBroker {
+        &self.broker
+    }
+    /// Counters so far.
+    pub fn counters(&self) -> &EngineCounters {
+        &self.counters
+    }
+    /// The breaker.
+    pub fn breaker(&self) -> &CircuitBreaker {
+        &self.breaker
+    }
+    /// The strategy's name.
+    pub fn strategy_name(&self) -> &'static str {
+        self.strategy.name()
+    }
+    /// Open time of the newest candle processed.
+    pub fn last_candle_open(&self) -> Option<TimestampMs> {
+        self.last_candle_open
+    }
+    /// The newest event time seen.
+    pub fn last_event_time(&self) -> Option<TimestampMs> {
+        self.last_event_time
+    }
+    /// The newest price seen.
+    pub fn last_price(&self) -> Option<Price> {
+        self.last_price
+    }
+    /// Orders waiting for execution.
+    pub fn queued_orders(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Records the latest funding rate (fraction) for the strategy's funding gates.
+    pub fn observe_funding_rate(&mut self, rate: Decimal) {
+        self.funding_rate = Some(rate);
+    }
+
+    fn note_time(&mut self, ts: TimestampMs) {
+        if self.last_event_time.is_none_or(|last| ts > last) {
+            self.last_event_time = Some(ts);
+        }
+    }
+
+    /// Exit checks on a tick, called directly from the data path.
+    ///
+    /// # Errors
+    /// A broker invariant breach (the caller halts trading).
+    pub fn on_tick(&mut self, tick: &Tick, sink: &mut dyn EngineSink) -> Result<(), BrokerError> {
+        self.counters.ticks += 1;
+        self.note_time(tick.ts());
+        self.last_price = Some(tick.last());
+        let result = self.broker.on_tick(tick, &mut self.scratch);
+        self.flush_events(sink);
+        result
+    }
+
+    /// Processes a closed candle end to end and emits its decision record.
+    ///
+    /// # Errors
+    /// A broker invariant breach (the caller halts trading).
+    pub fn on_candle_closed(
+        &mut self,
+        candle: &Candle,
+        provenance: Provenance,
+        sink: &mut dyn EngineSink,
+    ) -> Result<(), BrokerError> {
+        let open_time = candle.open_time();
+        if self.last_candle_open.is_some_and(|last| open_time <= last) {
+            self.counters.candles_out_of_order += 1;
+            return Ok(());
+        }
+        let now = candle.close_time();
+        self.note_time(now);
+        self.last_price = Some(candle.close());
+        self.last_candle_open = Some(open_time);
+        self.counters.candles_closed += 1;
+        if provenance == Provenance::Backfilled {
+            self.counters.candles_backfilled += 1;
+        }
+        let bar_result = self.broker.on_candle(candle, &mut self.scratch);
+        self.flush_events(sink);
+        bar_result?;
+        self.breaker.observe_time(now, self.broker.equity());
+
+        self.bars_seen += 1;
+        let context = StrategyContext {
+            equity: self.broker.equity(),
+            position_open: self.broker.position().is_some(),
+            funding_rate: self.funding_rate,
+            spec: self.sizing,
+        };
+        let decision = self.strategy.on_candle(candle, &context);
+        let (order, mut outcome) = self.gate(&decision, candle);
+        let order_id = order.as_ref().map(|o| o.client_order_id().clone());
+        if let Some(order) = order {
+            let id = order.client_order_id();
+            if outcome == Outcome::Submitted
+                && (self.in_flight.contains(id) || self.broker.is_known_order(id))
+            {
+                // Regression: defect 6 — only an id already processed is a duplicate.
+                tracing::warn!(symbol = %self.config.symbol, client_order_id = %id, "duplicate client order id; not submitted");
+                outcome = Outcome::Duplicate;
+            } else if outcome != Outcome::Submitted {
+                // Dry run: recorded, never queued.
+            } else if self.queue.len() >= self.config.order_queue_capacity {
+                self.counters.orders_dropped += 1;
+                outcome = Outcome::QueueFull;
+                tracing::warn!(symbol = %self.config.symbol, client_order_id = %order.client_order_id(), "order queue full; order dropped");
+            } else {
+                self.queue.push_back(order);
+            }
+        }
+        let mut execution = Ok(());
+        if outcome == Outcome::Submitted {
+            execution = self.execute_queue(now, sink);
+        }
+        let record = DecisionRecord {
+            candle,
+            provenance,
+            bar_index: self.bars_seen,
+            decision: &decision,
+            client_order_id: order_id.as_ref(),
+            outcome,
+            equity: self.broker.equity(),
+        };
+        sink.decision(&record);
+        execution
+    }
+
+    /// Feeds a historical candle (warm-up seeding) to the strategy: indicators update and
+    /// the warm-up gate counts it, but it never trades and the broker does not see it.
+    pub fn on_history_candle(
+        &mut self,
+        candle: &Candle,
+        provenance: Provenance,
+        sink: &mut dyn EngineSink,
+    ) {
+        if self
+            .last_candle_open
+            .is_some_and(|last| candle.open_time() <= last)
+        {
+            self.counters.candles_out_of_order += 1;
+            return;
+        }
+        self.last_candle_open = Some(candle.open_time());
+        self.last_price = Some(candle.close());
+        self.bars_seen += 1;
+        let context = StrategyContext {
+            equity: self.broker.equity(),
+            position_open: self.broker.position().is_some(),
+            funding_rate: self.funding_rate,
+            spec: self.sizing,
+        };
+        let decision = self.strategy.on_candle(candle, &context);
+        let record = DecisionRecord {
+            candle,
+            provenance,
+            bar_index: self.bars_seen,
+            decision: &decision,
+            client_order_id: None,
+            outcome: Outcome::History,
+            equity: self.broker.equity(),
+        };
+        sink.decision(&record);
+    }
+
+    /// Applies the warm-up gate, the breaker and dry-run; builds the order.
+    fn gate(&self, decision: &Decision, candle: &Candle) -> (Option<OrderIntent>, Outcome) {
+        let Some(plan) = &decision.order else {
+            return (None, Outcome::NoOrder);
+        };
+        if self.bars_seen < self.config.warmup_bars as u64 {
+            return (None, Outcome::Warmup);
+        }
+        if self.breaker.tripped().is_some() {
+            return (None, Outcome::CircuitBreaker);
+        }
+        let id_text = format!(
+            "{}-{}-{}",
+            self.strategy.name(),
+            candle.open_time().as_ms(),
+            plan.side.as_str()
+        );
+        let built = ClientOrderId::new(&id_text).and_then(|id| {
+            OrderIntent::new(
+                id,
+                plan.side,
+                plan.kind,
+                plan.qty,
+                plan.entry_reference,
+                plan.stop_loss,
+                plan.take_profit,
+            )
+        });
+        match built {
+            Ok(order) if self.config.dry_run => {
+                tracing::info!(symbol = %self.config.symbol, client_order_id = %order.client_order_id(), side = %order.side(), qty = %order.qty(), "dry run: would submit order");
+                (Some(order), Outcome::DryRun)
+            }
+            Ok(order) => (Some(order), Outcome::Submitted),
+            Err(err) => {
+                tracing::error!(symbol = %self.config.symbol, error = %err, "strategy produced an invalid order");
+                (None, Outcome::InvalidOrder)
+            }
+        }
+    }
+
+    /// Executes queued orders. Ids are "in flight" only for the duration of their
+    /// submission, so duplicate protection never rejects a first attempt (defect 6).
+    fn execute_queue(
+        &mut self,
+        now: TimestampMs,
+        sink: &mut dyn EngineSink,
+    ) -> Result<(), BrokerError> {
+        while let Some(order) = self.queue.pop_front() {
+            let id = order.client_order_id().clone();
+            if self.in_flight.contains(&id) || self.broker.is_known_order(&id) {
+                tracing::warn!(symbol = %self.config.symbol, client_order_id = %id, "duplicate client order id; not submitted");
+                continue;
+            }
+            self.in_flight.insert(id.clone());
+            self.counters.orders_submitted += 1;
+            let result = self.broker.submit(order, now, &mut self.scratch);
+            self.in_flight.remove(&id);
+            self.flush_events(sink);
+            result?;
+        }
+        Ok(())
+    }
+
+    /// Cancels queued (not yet submitted) orders and resting broker orders; used at shutdown.
+    pub fn cancel_pending(&mut self, now: TimestampMs, sink: &mut dyn EngineSink) -> usize {
+        let cancelled = self.queue.len();
+        for order in self.queue.drain(..) {
+            tracing::info!(symbol = %self.config.symbol, client_order_id = %order.client_order_id(), "queued order cancelled at shutdown");
+        }
+        self.broker.cancel_all(now, &mut self.scratch);
+        self.flush_events(sink);
+        cancelled
+    }
+
+    /// Settles funding at `funding_time`.
+    ///
+    /// # Errors
+    /// A broker invariant breach.
+    pub fn settle_funding(
+        &mut self,
+        funding_time: TimestampMs,
+        rate: Decimal,
+        mark_price: Price,
+        sink: &mut dyn EngineSink,
+    ) -> Result<(), BrokerError> {
+        self.note_time(funding_time);
+        let result = self
+            .broker
+            .apply_funding(funding_time, rate, mark_price, &mut self.scratch);
+        self.flush_events(sink);
+        result
+    }
+
+    /// Closes any open position at `price` (shutdown force-close, end of backtest data).
+    ///
+    /// # Errors
+    /// A broker invariant breach.
+    pub fn close_position(
+        &mut self,
+        price: Price,
+        now: TimestampMs,
+        reason: ExitReason,
+        sink: &mut dyn EngineSink,
+    ) -> Result<(), BrokerError> {
+        let result = self
+            .broker
+            .close_position(price, now, reason, &mut self.scratch);
+        self.flush_events(sink);
+        result
+    }
+
+    /// Halts new entries (invariant breach, circuit breaker); exits keep working.
+    pub fn halt(&mut self, reason: &str) {
+        self.broker.halt(reason);
+    }
+
+    fn flush_events(&mut self, sink: &mut dyn EngineSink) {
+        if self.scratch.is_empty() {
+            return;
+        }
+        let mut events = std::mem::take(&mut self.scratch);
+        for event in &events {
+            match event {
+                BrokerEvent::Filled(_) => {
+                    self.counters.fills += 1;
+                    self.strategy.notify_trade_opened();
+                }
+                BrokerEvent::Exited(exit) => {
+                    self.counters.exits += 1;
+                    let equity = self.broker.equity();
+                    if let Some(reason) = self.breaker.record_exit(exit.ts, exit.pnl_net, equity) {
+                        let reason = reason.to_owned();
+                        tracing::warn!(symbol = %self.config.symbol, reason = %reason, "circuit breaker tripped; new entries blocked");
+                        sink.breaker_tripped(&reason, exit.ts);
+                    }
+                }
+                BrokerEvent::OrderRejected { .. } => self.counters.orders_rejected += 1,
+                BrokerEvent::FundingApplied { .. } => self.counters.funding_events += 1,
+                _ => {}
+            }
+            sink.broker_event(event);
+        }
+        events.clear();
+        self.scratch = events;
+    }
+}

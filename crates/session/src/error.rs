@@ -1,0 +1,79 @@
+//! The session crate's one error type.
+//!
+//! Recoverable conditions (a rejected frame, a failed state save, a broker rejection) are
+//! counted and logged where they happen and never become a `SessionError`; what reaches this
+//! type stops the session or the command.
+
+use std::path::PathBuf;
+
+/// Everything that can stop a session or a backtest from starting or finishing.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// A configuration value is invalid; names the key and what is allowed.
+    #[error("invalid configuration `{key}`: {message}")]
+    Config {
+        /// The configuration key, e.g. `duration`.
+        key: &'static str,
+        /// What was wrong and what is allowed.
+        message: String,
+    },
+    /// Another live session holds the workspace lock.
+    #[error("another session (pid {pid}) is running in this workspace (lock file {path})")]
+    AlreadyRunning {
+        /// The owner's process id.
+        pid: u32,
+        /// The lock file.
+        path: PathBuf,
+    },
+    /// A file could not be read or written.
+    #[error("{action} {path}")]
+    Io {
+        /// What was being done, e.g. "cannot create".
+        action: &'static str,
+        /// Which file or directory.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Historical data could not be read.
+    #[error("cannot read candles from {path}: {message}")]
+    Data {
+        /// The data file.
+        path: PathBuf,
+        /// What was wrong.
+        message: String,
+    },
+    /// The broker refused to start or breached an invariant.
+    #[error("broker failure")]
+    Broker(#[from] la_broker_paper::BrokerError),
+    /// The market-data feed could not start.
+    #[error("market data feed failure")]
+    Feed(#[from] la_feed_bitunix::FeedError),
+    /// The simulator could not start.
+    #[error("simulator failure")]
+    Simulator(#[from] la_bitunix_sim::SimError),
+    /// The strategy could not be built.
+    #[error("strategy failure")]
+    Strategy(#[from] la_strategy::StrategyError),
+    /// Serialising a run artifact failed.
+    #[error("cannot serialise {what}")]
+    Serialize {
+        /// Which artifact.
+        what: &'static str,
+        /// The serde error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl SessionError {
+    /// Wraps an I/O error with its action and path.
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}

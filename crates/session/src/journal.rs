@@ -1,0 +1,108 @@
+//! The append-only event journal (`paper/events.jsonl`): one JSON object per broker or
+//! session event, each line written whole and, for live sessions, fsynced before the next
+//! event is processed — so after a crash the journal is a faithful account of what happened.
+//!
+//! Events are never de-duplicated by content (the Python program silently dropped repeated
+//! identical events, defect 16); each line carries a sequence number instead.
+
+use std::{
+    fs::{File, OpenOptions},
+    io::{BufWriter, Write},
+    path::{Path, PathBuf},
+};
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::error::SessionError;
+
+/// An append-only JSON-lines file.
+#[derive(Debug)]
+pub struct Journal {
+    path: PathBuf,
+    writer: BufWriter<File>,
+    durable: bool,
+    seq: u64,
+    write_errors: u64,
+}
+
+impl Journal {
+    /// Opens (creating or appending) `path`. `durable` fsyncs after every line.
+    ///
+    /// # Errors
+    /// The file cannot be opened.
+    pub fn open(path: &Path, durable: bool) -> Result<Self, SessionError> {
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| SessionError::io("cannot open journal", path, e))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            writer: BufWriter::new(file),
+            durable,
+            seq: 0,
+            write_errors: 0,
+        })
+    }
+
+    /// The journal's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Lines that could not be written (disk full, ...); each was logged.
+    pub fn write_errors(&self) -> u64 {
+        self.write_errors
+    }
+
+    /// Appends `kind` with the serialized `payload` fields and the event time `ts_ms`.
+    /// A write failure is logged and counted, never fatal: trading goes on.
+    pub fn append<T: Serialize>(&mut self, kind: &str, ts_ms: Option<i64>, payload: &T) {
+        self.seq += 1;
+        let mut object = Map::new();
+        object.insert("seq".into(), Value::from(self.seq));
+        object.insert("kind".into(), Value::from(kind));
+        if let Some(ts_ms) = ts_ms {
+            object.insert("ts_ms".into(), Value::from(ts_ms));
+        }
+        object.insert(
+            "written_at".into(),
+            Value::from(crate::time_fmt::now_rfc3339()),
+        );
+        match serde_json::to_value(payload) {
+            Ok(Value::Object(fields)) => object.extend(fields),
+            Ok(other) => {
+                object.insert("data".into(), other);
+            }
+            Err(err) => {
+                object.insert("serialize_error".into(), Value::from(err.to_string()));
+            }
+        }
+        let result = serde_json::to_writer(&mut self.writer, &Value::Object(object))
+            .map_err(std::io::Error::other)
+            .and_then(|()| self.writer.write_all(b"\n"))
+            .and_then(|()| if self.durable { self.sync() } else { Ok(()) });
+        if let Err(err) = result {
+            self.write_errors += 1;
+            tracing::error!(path = %self.path.display(), error = &err as &dyn std::error::Error, "journal write failed");
+        }
+    }
+
+    /// Flushes and fsyncs.
+    ///
+    /// # Errors
+    /// The flush or fsync failed.
+    pub fn sync(&mut self) -> std::io::Result<()> {
+        self.writer.flush()?;
+        self.writer.get_ref().sync_data()
+    }
+
+    /// Flushes buffered lines without fsync.
+    pub fn flush(&mut self) {
+        if let Err(err) = self.writer.flush() {
+            self.write_errors += 1;
+            tracing::error!(path = %self.path.display(), error = &err as &dyn std::error::Error, "journal flush failed");
+        }
+    }
+}

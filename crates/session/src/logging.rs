@@ -1,0 +1,159 @@
+//! The JSON-lines log format of `logs/system.jsonl`, as a `tracing` layer.
+//!
+//! One object per line: `timestamp` (RFC 3339 UTC), `level`, `target`, `message`, `symbol`,
+//! then the event's own fields. Error-level events, and any event carrying an `error`
+//! field, add `error` (the top-level message) and `error_chain` (every cause, outermost
+//! first) — so a failure can be diagnosed from one line. The layer never panics: a write
+//! failure is counted and dropped.
+
+use std::{
+    error::Error,
+    fmt,
+    fs::{File, OpenOptions},
+    io::{LineWriter, Write},
+    path::Path,
+    sync::{
+        Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use serde_json::{Map, Value};
+use tracing::{
+    Event, Level, Subscriber,
+    field::{Field, Visit},
+};
+use tracing_subscriber::{Layer, layer::Context};
+
+use crate::time_fmt::now_rfc3339;
+
+/// Writes every event as one JSON line.
+#[derive(Debug)]
+pub struct JsonLogLayer {
+    out: Mutex<LineWriter<File>>,
+    default_symbol: String,
+    write_failures: AtomicU64,
+}
+
+impl JsonLogLayer {
+    /// Opens (appending) `path`; `default_symbol` fills `symbol` when an event has none.
+    ///
+    /// # Errors
+    /// The file cannot be opened.
+    pub fn open(path: &Path, default_symbol: &str) -> std::io::Result<Self> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(Self {
+            out: Mutex::new(LineWriter::new(file)),
+            default_symbol: default_symbol.to_owned(),
+            write_failures: AtomicU64::new(0),
+        })
+    }
+
+    /// Lines that could not be written.
+    pub fn write_failures(&self) -> u64 {
+        self.write_failures.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Default)]
+struct JsonVisitor {
+    fields: Map<String, Value>,
+    message: Option<String>,
+    error: Option<String>,
+    chain: Vec<String>,
+}
+
+impl Visit for JsonVisitor {
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let text = format!("{value:?}");
+        if field.name() == "message" {
+            self.message = Some(text);
+        } else {
+            self.fields
+                .insert(field.name().to_owned(), Value::from(text));
+        }
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message = Some(value.to_owned());
+        } else if field.name() == "error" {
+            self.error = Some(value.to_owned());
+        } else {
+            self.fields
+                .insert(field.name().to_owned(), Value::from(value));
+        }
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.fields
+            .insert(field.name().to_owned(), Value::from(value));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.fields
+            .insert(field.name().to_owned(), Value::from(value));
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.fields
+            .insert(field.name().to_owned(), Value::from(value));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.fields
+            .insert(field.name().to_owned(), Value::from(value));
+    }
+    fn record_error(&mut self, field: &Field, value: &(dyn Error + 'static)) {
+        let mut chain = vec![value.to_string()];
+        let mut source = value.source();
+        while let Some(cause) = source {
+            chain.push(cause.to_string());
+            source = cause.source();
+        }
+        if field.name() == "error" || self.error.is_none() {
+            self.error = Some(value.to_string());
+            self.chain = chain;
+        } else {
+            self.fields
+                .insert(field.name().to_owned(), Value::from(chain.join(": ")));
+        }
+    }
+}
+
+impl<S: Subscriber> Layer<S> for JsonLogLayer {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let mut visitor = JsonVisitor::default();
+        event.record(&mut visitor);
+        let metadata = event.metadata();
+        let mut line = Map::new();
+        line.insert("timestamp".into(), Value::from(now_rfc3339()));
+        line.insert("level".into(), Value::from(metadata.level().as_str()));
+        line.insert("target".into(), Value::from(metadata.target()));
+        let message = visitor.message.clone().unwrap_or_default();
+        line.insert("message".into(), Value::from(message.clone()));
+        let symbol = visitor
+            .fields
+            .remove("symbol")
+            .unwrap_or_else(|| Value::from(self.default_symbol.clone()));
+        line.insert("symbol".into(), symbol);
+        let is_error = *metadata.level() == Level::ERROR;
+        if visitor.error.is_some() || is_error {
+            let error = visitor.error.clone().unwrap_or_else(|| message.clone());
+            let chain = if visitor.chain.is_empty() {
+                vec![error.clone()]
+            } else {
+                visitor.chain.clone()
+            };
+            line.insert("error".into(), Value::from(error));
+            line.insert("error_chain".into(), Value::from(chain));
+        }
+        line.extend(visitor.fields);
+        let Ok(mut text) = serde_json::to_string(&Value::Object(line)) else {
+            return;
+        };
+        text.push('\n');
+        let written = match self.out.lock() {
+            Ok(mut out) => out.write_all(text.as_bytes()),
+            Err(poisoned) => poisoned.into_inner().write_all(text.as_bytes()),
+        };
+        if written.is_err() {
+            self.write_failures.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! Persisted session state (`paper/unified_state.json`) and the state-writer task that owns
+//! both state files.
+//!
+//! The writer is the only code that touches the state files. The supervisor sends it
+//! snapshots (after every fill or exit, every checkpoint, and once at shutdown); it coalesces
+//! bursts, writes atomically off the async runtime, and reports each outcome back. A failed
+//! save (full disk, read-only directory) is reported, never fatal: the session keeps trading
+//! on its in-memory state and the last good file stays intact.
+
+use std::path::PathBuf;
+
+use la_broker_paper::{BrokerError, BrokerState, persist};
+use la_core::Decimal;
+use serde::{Deserialize, Serialize};
+use tokio::{sync::mpsc, task::JoinHandle};
+
+use crate::breaker::BreakerState;
+
+/// Version of [`SessionState`]'s on-disk shape.
+pub const SESSION_SCHEMA_VERSION: u32 = 1;
+
+/// What the session itself persists (the broker persists the account).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionState {
+    /// Shape version.
+    pub schema_version: u32,
+    /// Account equity when this workspace's account was created.
+    pub starting_equity: Decimal,
+    /// Open time (ms) of the newest candle the strategy processed: candles at or before it
+    /// are never traded again after a restart.
+    pub last_candle_open_ms: Option<i64>,
+    /// Circuit-breaker state, with its UTC day.
+    pub breaker: BreakerState,
+    /// The run that wrote this file.
+    pub run_id: String,
+    /// Wall-clock time of the save (RFC 3339).
+    pub saved_at: String,
+}
+
+/// Both state files, saved together.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    /// The broker's account.
+    pub broker: BrokerState,
+    /// The session's own state.
+    pub session: SessionState,
+}
+
+/// Outcome of one save.
+#[derive(Debug)]
+pub struct SaveOutcome {
+    /// Snapshots coalesced into this save.
+    pub coalesced: usize,
+    /// `Ok` or the first failure.
+    pub result: Result<(), BrokerError>,
+}
+
+/// The supervisor's handle to the writer task.
+#[derive(Debug)]
+pub struct StateWriter {
+    sender: mpsc::Sender<Snapshot>,
+    outcomes: mpsc::UnboundedReceiver<SaveOutcome>,
+    task: JoinHandle<()>,
+}
+
+impl StateWriter {
+    /// Spawns the writer for the two files.
+    pub fn spawn(broker_path: PathBuf, session_path: PathBuf) -> Self {
+        let (sender, mut receiver) = mpsc::channel::<Snapshot>(4);
+        let (outcome_tx, outcomes) = mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            while let Some(mut snapshot) = receiver.recv().await {
+                let mut coalesced = 1;
+                while let Ok(newer) = receiver.try_recv() {
+                    snapshot = newer;
+                    coalesced += 1;
+                }
+                let (broker_file, session_file) = (broker_path.clone(), session_path.clone());
+                let saved = tokio::task::spawn_blocking(move || {
+                    persist::save_json_atomic(&broker_file, &snapshot.broker)?;
+                    persist::save_json_atomic(&session_file, &snapshot.session)
+                })
+                .await;
+                let result = match saved {
+                    Ok(result) => result,
+                    Err(join) => Err(BrokerError::Io {
+                        path: session_path.clone(),
+                        source: std::io::Error::other(format!("state save task failed: {join}")),
+                    }),
+                };
+                if outcome_tx.send(SaveOutcome { coalesced, result }).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            sender,
+            outcomes,
+            task,
+        }
+    }
+
+    /// Queues a snapshot without waiting; a full queue means a save is already pending and
+    /// the next snapshot supersedes this one anyway.
+    pub fn request(&self, snapshot: Snapshot) -> bool {
+        self.sender.try_send(snapshot).is_ok()
+    }
+
+    /// The next save outcome (for the supervisor's `select!`).
+    pub async fn next_outcome(&mut self) -> Option<SaveOutcome> {
+        self.outcomes.recv().await
+    }
+
+    /// Sends the final snapshot, closes the queue and waits for every pending save, within
+    /// `deadline`. Returns the outcomes of the saves that completed.
+    pub async fn finish(
+        self,
+        snapshot: Snapshot,
+        deadline: std::time::Duration,
+    ) -> Vec<SaveOutcome> {
+        let Self {
+            sender,
+            mut outcomes,
+            task,
+        } = self;
+        let sent = tokio::time::timeout(deadline, sender.send(snapshot)).await;
+        drop(sender);
+        let mut results = Vec::new();
+        if !matches!(sent, Ok(Ok(()))) {
+            results.push(SaveOutcome {
+                coalesced: 0,
+                result: Err(BrokerError::Io {
+                    path: PathBuf::from("paper"),
+                    source: std::io::Error::other(
+                        "final state snapshot could not be queued in time",
+                    ),
+                }),
+            });
+        }
+        let drained = tokio::time::timeout(deadline, async {
+            let _ = task.await;
+        })
+        .await;
+        while let Ok(outcome) = outcomes.try_recv() {
+            results.push(outcome);
+        }
+        if drained.is_err() {
+            results.push(SaveOutcome {
+                coalesced: 0,
+                result: Err(BrokerError::Io {
+                    path: PathBuf::from("paper"),
+                    source: std::io::Error::other("final state save did not finish in time"),
+                }),
+            });
+        }
+        results
+    }
+}

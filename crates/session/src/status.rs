@@ -1,0 +1,137 @@
+//! The heartbeat file (`heartbeat.json`, rewritten every second) and process resource
+//! readings, shared by the live session (writer) and `laptop-agents status` (reader).
+
+use std::{fs, io, path::Path};
+
+use la_core::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// The open position as shown in status output.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PositionView {
+    /// `long` or `short`.
+    pub side: String,
+    /// Quantity.
+    pub qty: Decimal,
+    /// Average entry.
+    pub avg_entry: Decimal,
+    /// Current stop.
+    pub stop_loss: Decimal,
+    /// Target, if any.
+    pub take_profit: Option<Decimal>,
+}
+
+/// What a running session publishes every second.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    /// Process id.
+    pub pid: u32,
+    /// Run id.
+    pub run_id: String,
+    /// Data source.
+    pub source: String,
+    /// Instrument.
+    pub symbol: String,
+    /// Candle interval.
+    pub interval: String,
+    /// Session start (RFC 3339).
+    pub started_at: String,
+    /// Time of this heartbeat (RFC 3339).
+    pub updated_at: String,
+    /// Wall-clock epoch ms of this heartbeat (for age checks).
+    pub updated_at_ms: i64,
+    /// Seconds since start.
+    pub uptime_s: u64,
+    /// Seconds left, if a duration is set.
+    pub time_left_s: Option<u64>,
+    /// Latest price.
+    pub last_price: Option<Decimal>,
+    /// Realized equity.
+    pub equity: Decimal,
+    /// Equity including unrealized PnL at the last price.
+    pub mark_equity: Decimal,
+    /// Net PnL since the account started.
+    pub pnl: Decimal,
+    /// The open position.
+    pub position: Option<PositionView>,
+    /// Closed candles processed this run.
+    pub candles_closed: u64,
+    /// Exchange open time of the newest candle.
+    pub last_candle_open_ms: Option<i64>,
+    /// Milliseconds since the last market data arrived.
+    pub last_data_age_ms: u64,
+    /// Reconnects this run.
+    pub reconnects: u64,
+    /// Closed trades this run.
+    pub trades: u64,
+    /// Errors this run.
+    pub errors: u32,
+    /// The last error message.
+    pub last_error: Option<String>,
+    /// Resident memory in bytes.
+    pub rss_bytes: Option<u64>,
+    /// Set once the session is stopping.
+    pub stopping: Option<String>,
+}
+
+impl Heartbeat {
+    /// The one-line console status.
+    pub fn status_line(&self) -> String {
+        let price = self
+            .last_price
+            .map_or_else(|| "-".to_owned(), |p| p.to_string());
+        let position = self.position.as_ref().map_or_else(
+            || "flat".to_owned(),
+            |p| format!("{} {} @ {}", p.side, p.qty, p.avg_entry.round_dp(2)),
+        );
+        let left = self
+            .time_left_s
+            .map_or_else(|| "∞".to_owned(), |s| format!("{}:{:02}", s / 60, s % 60));
+        format!(
+            "{} {} | {} | equity {} | pnl {} | candles {} | trades {} | reconnects {} | left {}",
+            self.symbol,
+            price,
+            position,
+            self.mark_equity.round_dp(2),
+            self.pnl.round_dp(2),
+            self.candles_closed,
+            self.trades,
+            self.reconnects,
+            left
+        )
+    }
+}
+
+/// Writes `value` as JSON via a temp file and a rename, so readers never see half a file.
+/// No fsync: a heartbeat is disposable, and fsyncing every second would wear disks.
+///
+/// # Errors
+/// The write or rename failed.
+pub fn write_json_replace<T: Serialize>(path: &Path, value: &T) -> io::Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    let bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
+    fs::write(&tmp, bytes)?;
+    fs::rename(&tmp, path)
+}
+
+/// Reads the heartbeat file.
+///
+/// # Errors
+/// Missing or unparsable file.
+pub fn read_heartbeat(path: &Path) -> io::Result<Heartbeat> {
+    let bytes = fs::read(path)?;
+    serde_json::from_slice(&bytes).map_err(io::Error::other)
+}
+
+/// Resident set size of this process, from `/proc/self/status`.
+pub fn rss_bytes() -> Option<u64> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Number of open file descriptors of this process.
+pub fn open_fds() -> Option<usize> {
+    Some(fs::read_dir("/proc/self/fd").ok()?.count())
+}

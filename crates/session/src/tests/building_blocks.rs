@@ -1,0 +1,220 @@
+//! Tests of configuration, shutdown signalling, the lock, the breaker and funding timing.
+
+use std::time::Duration;
+
+use la_core::{Decimal, FundingInfo, TimestampMs};
+
+use crate::{
+    breaker::{BreakerLimits, BreakerState, CircuitBreaker},
+    config::{RawRunConfig, parse_duration},
+    funding::{FundingSchedule, next_funding_after},
+    stop::{StopReason, shutdown_channel},
+    workspace::{LockOutcome, SessionLock},
+};
+
+fn ts(ms: i64) -> TimestampMs {
+    TimestampMs::new(ms).expect("timestamp")
+}
+
+#[test]
+fn duration_accepts_bare_minutes_and_units() {
+    assert_eq!(parse_duration("10"), Ok(Duration::from_secs(600)));
+    assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+    assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+    assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+    for bad in ["", "m", "10x", "-5", "1.5h", "ten"] {
+        assert!(parse_duration(bad).is_err(), "{bad:?} must be rejected");
+    }
+}
+
+#[test]
+fn validation_reports_every_bad_key_at_once() {
+    let raw = RawRunConfig {
+        source: "nasdaq".into(),
+        interval: "7m".into(),
+        duration: "soon".into(),
+        starting_balance: Decimal::ZERO,
+        ws_url: "http://x".into(),
+        ..RawRunConfig::default()
+    };
+    let issues = raw.validate().expect_err("invalid config");
+    let keys: Vec<&str> = issues.iter().map(|i| i.key).collect();
+    for key in [
+        "source",
+        "interval",
+        "duration",
+        "starting_balance",
+        "ws_url",
+    ] {
+        assert!(keys.contains(&key), "{key} missing from {keys:?}");
+    }
+}
+
+#[test]
+fn default_config_is_valid_and_runs_the_mock_source() {
+    let config = RawRunConfig::default()
+        .validate()
+        .expect("defaults are valid");
+    assert_eq!(config.source.as_str(), "mock");
+    assert_eq!(config.stale_timeout, Duration::from_secs(120));
+    assert_eq!(config.duration, Some(Duration::from_secs(600)));
+}
+
+#[test]
+fn max_clock_skew_can_be_switched_off() {
+    let raw = RawRunConfig {
+        max_clock_skew: "off".into(),
+        ..RawRunConfig::default()
+    };
+    assert_eq!(raw.validate().expect("valid").max_clock_skew, None);
+}
+
+#[tokio::test]
+async fn first_stop_reason_wins_and_late_subscribers_see_it() {
+    let (trigger, mut early) = shutdown_channel();
+    assert!(!early.is_triggered());
+    assert_eq!(
+        trigger.trigger(StopReason::StaleData),
+        StopReason::StaleData
+    );
+    assert_eq!(
+        trigger.trigger(StopReason::ErrorBudget),
+        StopReason::StaleData
+    );
+    assert_eq!(early.recv().await, Some(StopReason::StaleData));
+    let mut late = trigger.subscribe();
+    assert_eq!(late.recv().await, Some(StopReason::StaleData));
+}
+
+#[test]
+fn lock_refuses_a_live_owner_and_takes_over_a_dead_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("session.lock");
+    let (lock, outcome) = SessionLock::acquire(&path).expect("fresh lock");
+    assert_eq!(outcome, LockOutcome::Fresh);
+    let second = SessionLock::acquire(&path);
+    assert!(
+        matches!(second, Err(crate::SessionError::AlreadyRunning { .. })),
+        "{second:?}"
+    );
+    lock.release();
+    assert!(!path.exists());
+    // A pid that cannot be alive (beyond pid_max on Linux).
+    std::fs::write(&path, "4194305\n").expect("write stale lock");
+    let (_lock, outcome) = SessionLock::acquire(&path).expect("stale lock taken over");
+    assert_eq!(
+        outcome,
+        LockOutcome::TookOverStale {
+            previous_pid: 4_194_305
+        }
+    );
+}
+
+fn breaker() -> CircuitBreaker {
+    CircuitBreaker::new(
+        BreakerLimits {
+            max_daily_drawdown: Decimal::new(5, 2),
+            max_consecutive_losses: 3,
+        },
+        BreakerState::default(),
+    )
+}
+
+#[test]
+fn breaker_trips_on_consecutive_losses_and_a_win_resets_the_streak() {
+    let mut breaker = breaker();
+    let day = ts(1_786_600_000_000);
+    breaker.observe_time(day, Decimal::from(10_000));
+    assert_eq!(
+        breaker.record_exit(day, Decimal::from(-10), Decimal::from(9_990)),
+        None
+    );
+    assert_eq!(
+        breaker.record_exit(day, Decimal::from(-10), Decimal::from(9_980)),
+        None
+    );
+    assert_eq!(
+        breaker.record_exit(day, Decimal::from(5), Decimal::from(9_985)),
+        None
+    );
+    assert_eq!(
+        breaker.record_exit(day, Decimal::from(-10), Decimal::from(9_975)),
+        None
+    );
+    assert_eq!(
+        breaker.record_exit(day, Decimal::from(-10), Decimal::from(9_965)),
+        None
+    );
+    assert_eq!(
+        breaker.record_exit(day, Decimal::from(-10), Decimal::from(9_955)),
+        Some("consecutive_losses")
+    );
+    assert_eq!(breaker.tripped(), Some("consecutive_losses"));
+}
+
+#[test]
+fn breaker_trips_on_daily_drawdown_and_resets_on_a_new_utc_day() {
+    let mut breaker = breaker();
+    let day = ts(1_786_579_200_000); // a UTC midnight
+    breaker.observe_time(day, Decimal::from(10_000));
+    assert_eq!(
+        breaker.record_exit(day, Decimal::from(600), Decimal::from(10_600)),
+        None
+    );
+    let tripped = breaker.record_exit(day, Decimal::from(-700), Decimal::from(9_500));
+    assert_eq!(tripped, Some("daily_drawdown"));
+    breaker.observe_time(ts(1_786_579_200_000 + 86_400_000), Decimal::from(9_500));
+    assert_eq!(
+        breaker.tripped(),
+        None,
+        "a persisted trip must not block forever (defect 15)"
+    );
+}
+
+#[test]
+fn funding_times_are_00_08_16_utc() {
+    let midnight = 1_786_579_200_000;
+    assert_eq!(
+        next_funding_after(ts(midnight)),
+        Some(ts(midnight + 8 * 3_600_000))
+    );
+    assert_eq!(next_funding_after(ts(midnight - 1)), Some(ts(midnight)));
+    assert_eq!(
+        next_funding_after(ts(midnight + 9 * 3_600_000)),
+        Some(ts(midnight + 16 * 3_600_000))
+    );
+}
+
+#[test]
+fn funding_schedule_fires_once_per_funding_time_and_matches_recent_rates() {
+    let midnight = 1_786_579_200_000;
+    let mut schedule = FundingSchedule::default();
+    assert_eq!(schedule.due(ts(midnight - 60_000)), None, "first call arms");
+    assert_eq!(schedule.due(ts(midnight - 1)), None);
+    assert_eq!(schedule.due(ts(midnight + 5)), Some(ts(midnight)));
+    assert_eq!(
+        schedule.due(ts(midnight + 10)),
+        None,
+        "once per funding time"
+    );
+    assert_eq!(
+        schedule.rate_for(ts(midnight)),
+        None,
+        "no rate observed: nothing, never zero"
+    );
+    schedule.observe(FundingInfo {
+        rate: Decimal::new(1, 4),
+        mark_price: None,
+        next_funding_time: None,
+        ts: ts(midnight - 1_000),
+    });
+    assert_eq!(
+        schedule.rate_for(ts(midnight)).map(|i| i.rate),
+        Some(Decimal::new(1, 4))
+    );
+    assert_eq!(
+        schedule.rate_for(ts(midnight + 9 * 3_600_000)),
+        None,
+        "stale rates are not reused"
+    );
+}

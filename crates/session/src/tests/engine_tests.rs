@@ -1,0 +1,221 @@
+//! Engine tests: the warm-up gate, duplicate protection across a restart, and exits that
+//! keep working when trading is halted.
+
+use la_broker_paper::{BrokerConfig, InstrumentSpec, MarketFillModel, PaperBroker};
+use la_core::{
+    Broker, BrokerEvent, Candle, Decimal, Interval, OrderKind, Price, Provenance, Qty, Side,
+    Symbol, Tick, TimestampMs,
+};
+use la_strategy::{Decision, Indicators, OrderPlan, Signal, Strategy, StrategyContext};
+
+use crate::{
+    breaker::{BreakerLimits, BreakerState},
+    engine::{DecisionRecord, Engine, EngineConfig, EngineSink, Outcome},
+    mock_feed::CandleGenerator,
+};
+
+/// Goes long on every candle while flat: stop 100 below the close, target 200 above.
+struct AlwaysLong;
+
+impl Strategy for AlwaysLong {
+    fn name(&self) -> &'static str {
+        "always-long"
+    }
+    fn on_candle(&mut self, candle: &Candle, ctx: &StrategyContext) -> Decision {
+        if ctx.position_open {
+            return Decision::blocked("position_open", Indicators::default());
+        }
+        let close = candle.close().get();
+        let order = OrderPlan {
+            side: Side::Long,
+            kind: OrderKind::Market,
+            qty: Qty::new(Decimal::new(1, 2)).expect("qty"),
+            entry_reference: candle.close(),
+            stop_loss: Price::new(close - Decimal::from(100)).expect("stop"),
+            take_profit: Some(Price::new(close + Decimal::from(200)).expect("target")),
+            setup: "test",
+        };
+        Decision {
+            signal: Signal::Long,
+            setup: Some("test"),
+            blocked_by: None,
+            indicators: Indicators::default(),
+            order: Some(order),
+        }
+    }
+    fn warmup_bars(&self) -> usize {
+        0
+    }
+}
+
+#[derive(Default)]
+struct Recorder {
+    events: Vec<BrokerEvent>,
+    outcomes: Vec<Outcome>,
+}
+
+impl EngineSink for Recorder {
+    fn broker_event(&mut self, event: &BrokerEvent) {
+        self.events.push(event.clone());
+    }
+    fn decision(&mut self, record: &DecisionRecord<'_>) {
+        self.outcomes.push(record.outcome);
+    }
+}
+
+fn symbol() -> Symbol {
+    Symbol::new("BTCUSDT").expect("symbol")
+}
+
+fn broker_config() -> BrokerConfig {
+    BrokerConfig {
+        market_fill: MarketFillModel::DecisionPrice,
+        trailing: None,
+        ..BrokerConfig::default()
+    }
+}
+
+fn engine_with(
+    broker: PaperBroker,
+    warmup_bars: usize,
+    last_candle: Option<TimestampMs>,
+) -> Engine {
+    Engine::new(
+        EngineConfig {
+            symbol: symbol(),
+            warmup_bars,
+            dry_run: false,
+            order_queue_capacity: 4,
+            breaker: BreakerLimits {
+                max_daily_drawdown: Decimal::ONE,
+                max_consecutive_losses: 0,
+            },
+        },
+        broker,
+        Box::new(AlwaysLong),
+        &InstrumentSpec::btcusdt(),
+        BreakerState::default(),
+        last_candle,
+    )
+}
+
+fn candles(n: usize) -> Vec<Candle> {
+    let start = TimestampMs::new(1_786_579_200_000).expect("ts");
+    let mut generator = CandleGenerator::new(11, Interval::M1, start, Decimal::from(60_000));
+    (0..n)
+        .map(|_| generator.next_candle().expect("candle"))
+        .collect()
+}
+
+fn fills(events: &[BrokerEvent]) -> usize {
+    events
+        .iter()
+        .filter(|e| matches!(e, BrokerEvent::Filled(_)))
+        .count()
+}
+
+#[test]
+fn strategy_waits_for_warmup() {
+    let mut engine = engine_with(PaperBroker::new(broker_config()).expect("broker"), 5, None);
+    let mut sink = Recorder::default();
+    for candle in candles(6) {
+        engine
+            .on_candle_closed(&candle, Provenance::Live, &mut sink)
+            .expect("candle");
+    }
+    assert_eq!(
+        &sink.outcomes[..4],
+        &[Outcome::Warmup; 4],
+        "no order before the warm-up gate opens"
+    );
+    assert_eq!(sink.outcomes[4], Outcome::Submitted);
+    assert_eq!(fills(&sink.events), 1);
+}
+
+#[test]
+fn duplicate_client_order_id_never_fills_twice() {
+    let bars = candles(3);
+    let mut first = engine_with(PaperBroker::new(broker_config()).expect("broker"), 0, None);
+    let mut sink = Recorder::default();
+    first
+        .on_candle_closed(&bars[0], Provenance::Live, &mut sink)
+        .expect("candle");
+    assert_eq!(fills(&sink.events), 1);
+    // Close the position so the strategy would trade the same candle again.
+    let entry = bars[0].close().get();
+    let exit_price = Price::new(entry + Decimal::from(500)).expect("price");
+    let tick = Tick::new(symbol(), bars[1].open_time(), exit_price, None, None).expect("tick");
+    first.on_tick(&tick, &mut sink).expect("tick");
+    assert!(
+        first.broker().position().is_none(),
+        "target must have been hit"
+    );
+    // Restart from the saved broker state but with the session state lost: the same candle
+    // is replayed, and its order id must be refused.
+    let restored =
+        PaperBroker::from_state(broker_config(), first.broker().state()).expect("restore");
+    let mut second = engine_with(restored, 0, None);
+    let mut replay = Recorder::default();
+    second
+        .on_candle_closed(&bars[0], Provenance::Live, &mut replay)
+        .expect("candle");
+    assert_eq!(replay.outcomes, vec![Outcome::Duplicate]);
+    assert_eq!(fills(&replay.events), 0);
+    assert!(second.broker().position().is_none());
+}
+
+#[test]
+fn exit_on_tick_survives_a_broker_error() {
+    let bars = candles(2);
+    let mut engine = engine_with(PaperBroker::new(broker_config()).expect("broker"), 0, None);
+    let mut sink = Recorder::default();
+    engine
+        .on_candle_closed(&bars[0], Provenance::Live, &mut sink)
+        .expect("candle");
+    let position = engine.broker().position().expect("position open");
+    engine.halt("simulated invariant breach");
+    let crash = Price::new(position.stop_loss.get() - Decimal::from(50)).expect("price");
+    let tick = Tick::new(symbol(), bars[1].open_time(), crash, None, None).expect("tick");
+    engine.on_tick(&tick, &mut sink).expect("tick after halt");
+    assert!(
+        engine.broker().position().is_none(),
+        "the stop must still fire while halted"
+    );
+    assert!(
+        sink.events
+            .iter()
+            .any(|e| matches!(e, BrokerEvent::Exited(_)))
+    );
+    engine
+        .on_candle_closed(&bars[1], Provenance::Live, &mut sink)
+        .expect("candle");
+    assert!(
+        sink.events.iter().any(|e| matches!(
+            e,
+            BrokerEvent::OrderRejected {
+                reason: la_core::OrderRejectReason::TradingHalted,
+                ..
+            }
+        )),
+        "new entries are refused while halted"
+    );
+}
+
+#[test]
+fn candles_at_or_before_the_last_processed_are_ignored() {
+    let bars = candles(2);
+    let mut engine = engine_with(
+        PaperBroker::new(broker_config()).expect("broker"),
+        0,
+        Some(bars[1].open_time()),
+    );
+    let mut sink = Recorder::default();
+    engine
+        .on_candle_closed(&bars[0], Provenance::Backfilled, &mut sink)
+        .expect("candle");
+    engine
+        .on_candle_closed(&bars[1], Provenance::Live, &mut sink)
+        .expect("candle");
+    assert!(sink.outcomes.is_empty());
+    assert_eq!(engine.counters().candles_out_of_order, 2);
+}

@@ -1,0 +1,4 @@
+//! Unit tests of the session's building blocks; end-to-end tests live in `tests/e2e`.
+
+mod building_blocks;
+mod engine_tests;

@@ -1,0 +1,38 @@
+//! Wall-clock formatting helpers for file timestamps (never for trading logic, which runs on
+//! exchange time).
+
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+
+/// The current UTC time as RFC 3339 with milliseconds.
+pub fn now_rfc3339() -> String {
+    rfc3339(OffsetDateTime::now_utc())
+}
+
+/// Formats an epoch-millisecond instant as RFC 3339 UTC.
+pub fn ms_to_rfc3339(ms: i64) -> String {
+    let nanos = i128::from(ms) * 1_000_000;
+    OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .map(rfc3339)
+        .unwrap_or_else(|_| ms.to_string())
+}
+
+fn rfc3339(at: OffsetDateTime) -> String {
+    let truncated = at.replace_millisecond(at.millisecond()).unwrap_or(at);
+    truncated
+        .format(&Rfc3339)
+        .unwrap_or_else(|_| at.unix_timestamp().to_string())
+}
+
+/// Wall-clock epoch milliseconds.
+pub fn wall_now_ms() -> i64 {
+    let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
+    i64::try_from(nanos / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// A compact UTC stamp for run ids: `20261128T014633Z`.
+pub fn run_stamp() -> String {
+    let now = OffsetDateTime::now_utc();
+    let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    now.format(&format)
+        .unwrap_or_else(|_| now.unix_timestamp().to_string())
+}

@@ -1,0 +1,313 @@
+//! What a strategy is given and what it answers: [`StrategyContext`] in, a [`Decision`] out
+//! for **every** closed candle, with the [`OrderPlan`] when it wants to trade and the gate or
+//! filter that stopped it (`blocked_by`, one of the [`reason`] labels) when it does not, so
+//! "why did it not trade?" always has an answer.
+
+use la_core::{Decimal, OrderKind, Price, Qty, Side};
+use serde::{Deserialize, Serialize};
+
+use crate::indicators::{Divergence, SweepSide};
+
+/// Instrument rules that sizing and price rounding must respect.
+///
+/// Fields are public for convenience; a spec with a non-positive step, minimum or tick is
+/// not rejected here but blocks every order with [`reason::INVALID_SPEC`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SizingSpec {
+    /// Quantity increment (base asset). Quantities are floored to it.
+    pub qty_step: Decimal,
+    /// Smallest order quantity (base asset).
+    pub min_qty: Decimal,
+    /// Price increment (quote asset). Stops and targets are rounded to it.
+    pub tick_size: Decimal,
+}
+
+impl SizingSpec {
+    /// Bitunix BTCUSDT perpetual: tick 0.1, step 0.0001, minimum 0.0001
+    /// (`quotePrecision` 1, `basePrecision` 4, `minTradeVolume` "0.0001").
+    pub const BITUNIX_BTCUSDT: SizingSpec = SizingSpec {
+        qty_step: Decimal::from_parts(1, 0, 0, false, 4),
+        min_qty: Decimal::from_parts(1, 0, 0, false, 4),
+        tick_size: Decimal::from_parts(1, 0, 0, false, 1),
+    };
+
+    pub(crate) fn is_valid(&self) -> bool {
+        self.qty_step > Decimal::ZERO
+            && self.min_qty > Decimal::ZERO
+            && self.tick_size > Decimal::ZERO
+    }
+}
+
+impl Default for SizingSpec {
+    /// [`SizingSpec::BITUNIX_BTCUSDT`].
+    fn default() -> Self {
+        Self::BITUNIX_BTCUSDT
+    }
+}
+
+/// The account state a strategy decides against, supplied by the session on every candle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StrategyContext {
+    /// Current equity in quote currency (USDT); risk is a fraction of it.
+    pub equity: Decimal,
+    /// Whether a position (or a working entry order) is open; a strategy never stacks entries.
+    pub position_open: bool,
+    /// The latest funding rate as a **fraction per 8 h** (0.0001 = 0.01 %); `None` = unknown.
+    pub funding_rate: Option<Decimal>,
+    /// Instrument rules for sizing and rounding.
+    pub spec: SizingSpec,
+}
+
+/// The direction a strategy's conditions point to on this candle (before gates).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Signal {
+    /// No setup.
+    #[default]
+    None,
+    /// A long setup.
+    Long,
+    /// A short setup.
+    Short,
+}
+
+impl Signal {
+    /// The order side, if any.
+    pub const fn side(self) -> Option<Side> {
+        match self {
+            Self::None => None,
+            Self::Long => Some(Side::Long),
+            Self::Short => Some(Side::Short),
+        }
+    }
+
+    pub(crate) const fn from_side(side: Side) -> Self {
+        match side {
+            Side::Long => Self::Long,
+            Side::Short => Self::Short,
+        }
+    }
+}
+
+/// An entry the strategy wants, already sized and rounded; every plan satisfies
+/// `la_core::OrderIntent::new` (long: `stop_loss < entry < take_profit`, short: the mirror)
+/// and `qty >= spec.min_qty`, on `spec.qty_step`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct OrderPlan {
+    /// Entry direction.
+    pub side: Side,
+    /// Market (the default: fill at the next price) or a limit at a price.
+    pub kind: OrderKind,
+    /// Quantity in base asset.
+    pub qty: Qty,
+    /// The price the plan was computed at: the candle close (market) or the limit price.
+    pub entry_reference: Price,
+    /// Protective stop, rounded to the tick away from the entry.
+    pub stop_loss: Price,
+    /// Target, rounded to the tick toward the entry.
+    pub take_profit: Option<Price>,
+    /// The setup that produced it (`pullback_ribbon`, `sweep_invalidation`, `sma_cross`).
+    pub setup: &'static str,
+}
+
+/// Trend label of the market intake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trend {
+    /// EMA fast > EMA slow and close > EMA fast.
+    Up,
+    /// EMA fast < EMA slow and close < EMA fast.
+    Down,
+    /// Anything else.
+    Chop,
+}
+
+/// Volatility regime of the market intake, from ATR / close.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Regime {
+    /// ATR / close below the low-volatility threshold (default 0.2 %).
+    LowVol,
+    /// Between the thresholds.
+    Normal,
+    /// ATR / close above the high-volatility threshold (default 0.6 %).
+    HighVol,
+}
+
+/// The values a decision was based on. Fields a strategy does not compute, or that are not
+/// available yet (warm-up), are `None` and left out of the JSON.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Indicators {
+    /// Trend EMA (setups: EMA20) or the fast SMA (sma-cross).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ema_fast: Option<Decimal>,
+    /// Slow EMA (setups: EMA50).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ema_slow: Option<Decimal>,
+    /// Filter EMA of the sweep setup (EMA9).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ema_filter: Option<Decimal>,
+    /// Fast SMA (sma-cross).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sma_fast: Option<Decimal>,
+    /// Slow SMA (sma-cross).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sma_slow: Option<Decimal>,
+    /// ATR (simple mean of true ranges), quote units.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub atr: Option<Decimal>,
+    /// Rolling VWAP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vwap: Option<Decimal>,
+    /// Synthetic CVD, base units.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cvd: Option<Decimal>,
+    /// CVD/price divergence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cvd_divergence: Option<Divergence>,
+    /// Swing high (max high over the swing lookback).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub swing_high: Option<Decimal>,
+    /// Swing low.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub swing_low: Option<Decimal>,
+    /// Equal-highs level.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub equal_high: Option<Decimal>,
+    /// Equal-lows level.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub equal_low: Option<Decimal>,
+    /// Side of a reclaimed sweep on this candle.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepSide>,
+    /// The swept level.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sweep_level: Option<Decimal>,
+    /// Average volume over the volume-filter window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volume_avg: Option<Decimal>,
+    /// Trend label.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trend: Option<Trend>,
+    /// Volatility regime label.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regime: Option<Regime>,
+    /// The funding rate the gates saw (fraction per 8 h); `None` = unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub funding_rate: Option<Decimal>,
+    /// Size multiplier applied by the funding gates (1, or 0.5 when warm or unknown).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_mult: Option<Decimal>,
+    /// Why the size was reduced: `funding_warm` or `funding_unknown`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_reason: Option<&'static str>,
+    /// Reward/risk of the candidate order, from signed distances after tick rounding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rr: Option<Decimal>,
+}
+
+/// A strategy's answer for one closed candle.
+///
+/// Exactly one of `order` and `blocked_by` is set: an order when every gate passed, else
+/// the first gate or filter that stopped it. `signal`/`setup` show what the conditions
+/// pointed to even when a gate then blocked it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    /// Direction of the setup found on this candle (before gates).
+    pub signal: Signal,
+    /// Name of that setup.
+    pub setup: Option<&'static str>,
+    /// The gate or filter that blocked trading (a [`reason`] label); `None` iff `order` is set.
+    pub blocked_by: Option<&'static str>,
+    /// The values the decision was based on.
+    pub indicators: Indicators,
+    /// The order to place, if every gate passed.
+    pub order: Option<OrderPlan>,
+}
+
+impl Decision {
+    /// A decision with no order, blocked by `reason`.
+    pub fn blocked(reason: &'static str, indicators: Indicators) -> Self {
+        Self {
+            blocked_by: Some(reason),
+            indicators,
+            ..Self::default()
+        }
+    }
+}
+
+/// The labels `Decision::blocked_by` can take, in the order the strategies check them (the
+/// first that applies is reported).
+pub mod reason {
+    /// A candle whose open time is not after the previous one; indicators were not updated.
+    pub const STALE_CANDLE: &str = "stale_candle";
+    /// Not enough history yet (`Strategy::warmup_bars`).
+    pub const WARMUP: &str = "warmup";
+    /// A position (or working entry) is already open.
+    pub const POSITION_OPEN: &str = "position_open";
+    /// |funding| ≥ the extreme threshold: trading halted.
+    pub const FUNDING_EXTREME: &str = "funding_extreme";
+    /// |funding| ≥ the no-trade threshold.
+    pub const FUNDING_HOT: &str = "funding_hot";
+    /// Within the cooldown after a trade was opened.
+    pub const COOLDOWN: &str = "cooldown";
+    /// ATR / price below the minimum: too quiet to set a meaningful stop.
+    pub const LOW_VOLATILITY: &str = "low_volatility";
+    /// No setup's conditions hold.
+    pub const NO_CONDITIONS: &str = "no_conditions";
+    /// Sweep setup: the EMA filter opposes the trade (EMA9 vs EMA20).
+    pub const EMA_FILTER: &str = "ema_filter";
+    /// Sweep setup: the candle's volume is below the average × `min_vol_ratio`.
+    pub const VOLUME_FILTER: &str = "volume_filter";
+    /// Sweep setup: CVD confirmation required and absent.
+    pub const CVD_CONFIRMATION: &str = "cvd_confirmation";
+    /// SMA crossover: the averages did not cross on this candle.
+    pub const NO_CROSS: &str = "no_cross";
+    /// An indicator the order needs cannot be represented (prices beyond any market).
+    pub const INDICATOR_UNAVAILABLE: &str = "indicator_unavailable";
+    /// The sizing spec has a non-positive step, minimum or tick.
+    pub const INVALID_SPEC: &str = "invalid_spec";
+    /// Non-positive equity.
+    pub const NO_EQUITY: &str = "no_equity";
+    /// The stop would be at or below zero.
+    pub const STOP_NOT_POSITIVE: &str = "stop_not_positive";
+    /// The stop rounds onto the entry (zero risk distance).
+    pub const STOP_TOO_CLOSE: &str = "stop_too_close";
+    /// The target lies on the wrong side of the entry (or on it) after rounding.
+    pub const TP_WRONG_SIDE: &str = "tp_wrong_side";
+    /// Reward/risk below `rr_min`.
+    pub const RR_BELOW_MIN: &str = "rr_below_min";
+    /// Equity, leverage or quantity beyond what `Decimal`/`Qty` can represent.
+    pub const SIZING_OVERFLOW: &str = "sizing_overflow";
+    /// The sized quantity is below the instrument minimum.
+    pub const BELOW_MIN_QTY: &str = "below_min_qty";
+    /// The order notional is below the minimum notional.
+    pub const BELOW_MIN_NOTIONAL: &str = "below_min_notional";
+
+    /// Every label, in check order (for counters and reports).
+    pub const ALL: [&str; 22] = [
+        STALE_CANDLE,
+        WARMUP,
+        POSITION_OPEN,
+        FUNDING_EXTREME,
+        FUNDING_HOT,
+        COOLDOWN,
+        LOW_VOLATILITY,
+        NO_CONDITIONS,
+        EMA_FILTER,
+        VOLUME_FILTER,
+        CVD_CONFIRMATION,
+        NO_CROSS,
+        INDICATOR_UNAVAILABLE,
+        INVALID_SPEC,
+        NO_EQUITY,
+        STOP_NOT_POSITIVE,
+        STOP_TOO_CLOSE,
+        TP_WRONG_SIDE,
+        RR_BELOW_MIN,
+        SIZING_OVERFLOW,
+        BELOW_MIN_QTY,
+        BELOW_MIN_NOTIONAL,
+    ];
+}

@@ -1,0 +1,482 @@
+//! The default strategy, `setups`: the reference program's agent pipeline (§7), run
+//! incrementally on each closed candle, with its defects fixed.
+//!
+//! # Pipeline (per closed candle)
+//!
+//! 1. **Intake.** Update every indicator once. Trend: `up` if EMA20 > EMA50 and close >
+//!    EMA20, `down` mirrored, else `chop`. Regime from ATR14 / close: below 0.2 % `low_vol`,
+//!    above 0.6 % `high_vol`, else `normal` (a label only).
+//! 2. **Setups** (after warm-up; nothing if ATR / close < `min_atr_frac`: `low_volatility`).
+//!    - **A `pullback_ribbon`**: in an up trend, a candle whose low reaches the band
+//!      `EMA20 × (1 + entry_band_frac)` is a long at its close (default; or a limit at EMA20);
+//!      down trend mirrored. Stop `entry ∓ ATR × pullback_stop_atr_mult`, target
+//!      `entry ± |entry − stop| × pullback_tp_r_mult`.
+//!    - **B `sweep_invalidation`** (when A did not fire): a reclaimed sweep of the previous
+//!      `sweep_lookback` candles' low is a long at the close with stop `level − ATR ×
+//!      sweep_stop_atr_mult` and the VWAP as target; a sweep of the high is the mirrored
+//!      short. Filters: EMA9 below EMA20 blocks the long (above blocks the short:
+//!      `ema_filter`); volume below the 20-candle average × `min_vol_ratio` blocks
+//!      (`volume_filter`); optionally a CVD divergence in the trade's direction is required
+//!      (`cvd_confirmation`).
+//! 3. **Gates**, first failure wins: `position_open`, funding (`funding_extreme`,
+//!    `funding_hot`; warm or unknown funding halves the size), `cooldown` (5 candles after a
+//!    fill), the setup's own outcome (`low_volatility`, `no_conditions`, filters), then the
+//!    geometry and risk rules of [`crate::sizing`] (`tp_wrong_side`, `rr_below_min`,
+//!    `below_min_qty`, ...).
+//!
+//! `Decision::signal` and `setup` report what the conditions pointed to even when a gate then
+//! blocked it; only `Decision::order` means "place this".
+//!
+//! # Deviations from the reference, and why
+//!
+//! - The pullback entry is a **market order at the close of a candle that touched the band**,
+//!   not a limit at EMA20 re-placed on every trend candle: fills then happen at a known price
+//!   in backtests and live alike. The reference behaviour is `PullbackEntry::Limit`.
+//! - Funding that is unknown halves the size instead of being ignored (the reference session
+//!   never had a funding source), and the thresholds are real per-8 h fractions.
+//! - Gates the reference session skipped (cooldown, funding, reward/risk, risk limit) apply.
+//! - Reward/risk is signed, so a VWAP target on the wrong side of the entry is rejected
+//!   (`tp_wrong_side`) instead of passing.
+//! - Equal highs/lows are not recorded unless `record_equal_levels` (no setup uses them).
+//!
+//! Indicators run on exact fixed-point integers; only a candle whose gates all pass pays for
+//! `Decimal` geometry and sizing, so `on_candle` is O(1) and allocation-free.
+
+use la_core::{Candle, Decimal, Side, TimestampMs};
+
+use crate::{
+    decision::{Decision, Indicators, Regime, Signal, StrategyContext, Trend, reason},
+    gates::{Cooldown, FundingCheck, FundingVerdict},
+    indicators::{
+        Atr, CvdDivergence, Divergence, Ema, EqualLevels, FixedCandle, SweepDetector, SweepSide,
+        SwingHighLow, VolumeAverage, Vwap,
+        fixed::{self, ONE, PRICE_SCALE, VOLUME_SCALE},
+    },
+    setups_config::{PullbackEntry, SetupsConfig},
+    sizing::{Geometry, SizingRules, round_to_step, size_order},
+    strategy::Strategy,
+};
+
+/// Setup label of the pullback-ribbon setup.
+pub const PULLBACK_RIBBON: &str = "pullback_ribbon";
+/// Setup label of the sweep-invalidation setup.
+pub const SWEEP_INVALIDATION: &str = "sweep_invalidation";
+
+/// Which setup fired, with what it needs to build its order (computed lazily: most hits
+/// are blocked by a gate and never need `Decimal` geometry).
+#[derive(Clone, Copy, Debug)]
+enum Hit {
+    Pullback { side: Side },
+    Sweep { side: Side, level: i128 },
+}
+
+/// The setup stage's answer: a hit, or the reason there is none (with the side a filtered
+/// sweep pointed to).
+#[derive(Clone, Copy, Debug)]
+enum SetupOutcome {
+    Hit(Hit),
+    Filtered { side: Side, reason: &'static str },
+    Nothing(&'static str),
+}
+
+/// Fixed-point thresholds derived once from the configuration.
+#[derive(Clone, Copy, Debug)]
+struct Thresholds {
+    /// `regime_low_vol_frac × atr_period`: compared with the ATR *sum* to avoid a division.
+    low_vol: i128,
+    high_vol: i128,
+    min_atr: i128,
+    band_up: i128,
+    band_down: i128,
+    min_vol_ratio: i128,
+}
+
+/// The `setups` strategy. See the module docs for the pipeline.
+#[derive(Clone, Debug)]
+pub struct SetupsStrategy {
+    config: SetupsConfig,
+    thresholds: Thresholds,
+    rules: SizingRules,
+    funding: FundingCheck,
+    warmup: usize,
+    ema_fast: Ema,
+    ema_slow: Ema,
+    ema_filter: Ema,
+    atr: Atr,
+    vwap: Vwap,
+    swing: SwingHighLow,
+    /// Only when `record_equal_levels`.
+    equal: Option<EqualLevels>,
+    divergence: CvdDivergence,
+    sweep: SweepDetector,
+    volume: VolumeAverage,
+    cooldown: Cooldown,
+    seen: usize,
+    last_open_time: Option<TimestampMs>,
+    record: bool,
+}
+
+fn threshold(value: Decimal, times: usize) -> i128 {
+    fixed::fraction_fixed(value)
+        .unwrap_or(i128::MAX)
+        .saturating_mul(times as i128)
+}
+
+impl SetupsStrategy {
+    /// Builds the strategy after validating `config`.
+    ///
+    /// # Errors
+    /// [`crate::StrategyError::InvalidConfig`] naming the first bad parameter.
+    pub fn new(config: SetupsConfig) -> Result<Self, crate::StrategyError> {
+        config.validate()?;
+        let band = fixed::fraction_fixed(config.entry_band_frac).unwrap_or(0);
+        let thresholds = Thresholds {
+            low_vol: threshold(config.regime_low_vol_frac, config.atr_period),
+            high_vol: threshold(config.regime_high_vol_frac, config.atr_period),
+            min_atr: threshold(config.min_atr_frac, config.atr_period),
+            band_up: ONE + band,
+            band_down: ONE - band,
+            min_vol_ratio: threshold(config.min_vol_ratio, 1),
+        };
+        let rules = SizingRules {
+            risk_frac: config.risk_frac,
+            max_leverage: config.max_leverage,
+            max_notional: Some(config.max_notional),
+            min_notional: config.min_notional,
+            rr_min: Some(config.rr_min),
+        };
+        Ok(Self {
+            thresholds,
+            rules,
+            funding: config.funding.compile(),
+            warmup: config.warmup_bars(),
+            ema_fast: Ema::new(config.ema_fast)?,
+            ema_slow: Ema::new(config.ema_slow)?,
+            ema_filter: Ema::new(config.ema_filter)?,
+            atr: Atr::new(config.atr_period)?,
+            vwap: Vwap::new(config.vwap_window)?,
+            swing: SwingHighLow::new(config.swing_lookback)?,
+            equal: if config.record_equal_levels {
+                Some(EqualLevels::new(
+                    config.equal_levels_window,
+                    config.equal_levels_min,
+                    config.equal_tol_frac,
+                )?)
+            } else {
+                None
+            },
+            divergence: CvdDivergence::new(config.cvd_lookback)?,
+            sweep: SweepDetector::new(config.sweep_lookback)?,
+            volume: VolumeAverage::new(config.volume_avg_window),
+            cooldown: Cooldown::default(),
+            seen: 0,
+            last_open_time: None,
+            record: true,
+            config,
+        })
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &SetupsConfig {
+        &self.config
+    }
+
+    fn update_indicators(&mut self, candle: &FixedCandle) {
+        self.ema_fast.update_fixed(candle);
+        self.ema_slow.update_fixed(candle);
+        self.ema_filter.update_fixed(candle);
+        self.atr.update_fixed(candle);
+        self.vwap.update_fixed(candle);
+        self.swing.update_fixed(candle);
+        if let Some(equal) = &mut self.equal {
+            equal.update_fixed(candle);
+        }
+        self.divergence.update_fixed(candle);
+        self.sweep.update_fixed(candle);
+        self.volume.update(candle.volume);
+    }
+
+    fn trend(&self, close: i128) -> Option<Trend> {
+        let fast = self.ema_fast.value_fixed()?;
+        let slow = self.ema_slow.value_fixed()?;
+        Some(if fast > slow && close > fast {
+            Trend::Up
+        } else if fast < slow && close < fast {
+            Trend::Down
+        } else {
+            Trend::Chop
+        })
+    }
+
+    fn regime(&self, close: i128) -> Option<Regime> {
+        let atr_sum = self.atr.sum_fixed()?;
+        Some(
+            if fixed::cmp_scaled(atr_sum, close, self.thresholds.low_vol).is_lt() {
+                Regime::LowVol
+            } else if fixed::cmp_scaled(atr_sum, close, self.thresholds.high_vol).is_gt() {
+                Regime::HighVol
+            } else {
+                Regime::Normal
+            },
+        )
+    }
+
+    fn snapshot(&self, trend: Option<Trend>, regime: Option<Regime>) -> Indicators {
+        if !self.record {
+            return Indicators {
+                trend,
+                regime,
+                ..Indicators::default()
+            };
+        }
+        let price = |v: Option<i128>| v.and_then(|v| fixed::to_decimal(v, PRICE_SCALE));
+        let equal = self
+            .equal
+            .as_ref()
+            .and_then(EqualLevels::value)
+            .unwrap_or_default();
+        let sweep = self.sweep.sweep_fixed();
+        Indicators {
+            ema_fast: price(self.ema_fast.value_fixed()),
+            ema_slow: price(self.ema_slow.value_fixed()),
+            ema_filter: price(self.ema_filter.value_fixed()),
+            atr: price(self.atr.value_fixed()),
+            vwap: price(self.vwap.value_fixed()),
+            cvd: self.divergence.cvd().value(),
+            cvd_divergence: self.divergence.value(),
+            swing_high: price(self.swing.high_fixed()),
+            swing_low: price(self.swing.low_fixed()),
+            equal_high: equal.high,
+            equal_low: equal.low,
+            sweep: sweep.map(|(side, _)| side),
+            sweep_level: price(sweep.map(|(_, level)| level)),
+            volume_avg: self
+                .volume
+                .average()
+                .and_then(|v| fixed::to_decimal(v, VOLUME_SCALE)),
+            trend,
+            regime,
+            ..Indicators::default()
+        }
+    }
+
+    /// Stage 2: which setup (if any) the candle triggers.
+    fn find_setup(&self, candle: &FixedCandle, trend: Trend, atr_sum: i128) -> SetupOutcome {
+        if fixed::cmp_scaled(atr_sum, candle.close, self.thresholds.min_atr).is_lt() {
+            return SetupOutcome::Nothing(reason::LOW_VOLATILITY);
+        }
+        if self.config.pullback_enabled
+            && let Some(ema) = self.ema_fast.value_fixed()
+        {
+            let limit = self.config.pullback_entry == PullbackEntry::Limit;
+            match trend {
+                Trend::Up
+                    if limit
+                        || fixed::cmp_scaled(candle.low, ema, self.thresholds.band_up).is_le() =>
+                {
+                    return SetupOutcome::Hit(Hit::Pullback { side: Side::Long });
+                }
+                Trend::Down
+                    if limit
+                        || fixed::cmp_scaled(candle.high, ema, self.thresholds.band_down)
+                            .is_ge() =>
+                {
+                    return SetupOutcome::Hit(Hit::Pullback { side: Side::Short });
+                }
+                _ => {}
+            }
+        }
+        if !self.config.sweep_enabled {
+            return SetupOutcome::Nothing(reason::NO_CONDITIONS);
+        }
+        let Some((swept, level)) = self.sweep.sweep_fixed() else {
+            return SetupOutcome::Nothing(reason::NO_CONDITIONS);
+        };
+        let side = match swept {
+            SweepSide::Low => Side::Long,
+            SweepSide::High => Side::Short,
+        };
+        let filtered = |reason| SetupOutcome::Filtered { side, reason };
+        if let (Some(filter), Some(fast)) =
+            (self.ema_filter.value_fixed(), self.ema_fast.value_fixed())
+        {
+            let against = match side {
+                Side::Long => filter < fast,
+                Side::Short => filter > fast,
+            };
+            if against {
+                return filtered(reason::EMA_FILTER);
+            }
+        }
+        if self
+            .volume
+            .passes(candle.volume, self.thresholds.min_vol_ratio)
+            != Some(true)
+        {
+            return filtered(reason::VOLUME_FILTER);
+        }
+        if self.config.require_cvd_confirm {
+            let wanted = match side {
+                Side::Long => Divergence::Bullish,
+                Side::Short => Divergence::Bearish,
+            };
+            if self.divergence.value() != Some(wanted) {
+                return filtered(reason::CVD_CONFIRMATION);
+            }
+        }
+        SetupOutcome::Hit(Hit::Sweep { side, level })
+    }
+
+    /// Raw `Decimal` geometry of a hit; `None` if an indicator it needs is unavailable.
+    fn geometry(&self, hit: Hit, close: Decimal, ctx: &StrategyContext) -> Option<Geometry> {
+        let atr = fixed::to_decimal(self.atr.value_fixed()?, PRICE_SCALE)?;
+        match hit {
+            Hit::Pullback { side } => {
+                let limit = self.config.pullback_entry == PullbackEntry::Limit;
+                let entry = if limit {
+                    let ema = fixed::to_decimal(self.ema_fast.value_fixed()?, PRICE_SCALE)?;
+                    // A long buys at or below the EMA, a short sells at or above it.
+                    round_to_step(ema, ctx.spec.tick_size, side == Side::Short).unwrap_or(ema)
+                } else {
+                    close
+                };
+                let distance = atr.checked_mul(self.config.pullback_stop_atr_mult)?;
+                let reward = distance.checked_mul(self.config.pullback_tp_r_mult)?;
+                let sign = side.sign();
+                Some(Geometry {
+                    side,
+                    limit,
+                    entry,
+                    stop: entry - sign * distance,
+                    target: Some(entry + sign * reward),
+                    setup: PULLBACK_RIBBON,
+                })
+            }
+            Hit::Sweep { side, level } => {
+                let level = fixed::to_decimal(level, PRICE_SCALE)?;
+                let vwap = fixed::to_decimal(self.vwap.value_fixed()?, PRICE_SCALE)?;
+                let buffer = atr.checked_mul(self.config.sweep_stop_atr_mult)?;
+                Some(Geometry {
+                    side,
+                    limit: false,
+                    entry: close,
+                    stop: level - side.sign() * buffer,
+                    target: Some(vwap),
+                    setup: SWEEP_INVALIDATION,
+                })
+            }
+        }
+    }
+}
+
+impl Strategy for SetupsStrategy {
+    fn name(&self) -> &'static str {
+        "setups"
+    }
+
+    fn on_candle(&mut self, candle: &Candle, ctx: &StrategyContext) -> Decision {
+        if let Some(last) = self.last_open_time
+            && candle.open_time() <= last
+        {
+            let indicators = Indicators {
+                funding_rate: ctx.funding_rate,
+                ..Indicators::default()
+            };
+            return Decision::blocked(reason::STALE_CANDLE, indicators);
+        }
+        self.last_open_time = Some(candle.open_time());
+        let fixed_candle = FixedCandle::new(candle);
+        self.update_indicators(&fixed_candle);
+        self.seen = self.seen.saturating_add(1);
+        let cooling = self.cooldown.on_candle();
+
+        let trend = self.trend(fixed_candle.close);
+        let regime = self.regime(fixed_candle.close);
+        let mut indicators = self.snapshot(trend, regime);
+        indicators.funding_rate = ctx.funding_rate;
+        let (Some(trend), Some(atr_sum), true) =
+            (trend, self.atr.sum_fixed(), self.seen >= self.warmup)
+        else {
+            return Decision::blocked(reason::WARMUP, indicators);
+        };
+
+        let outcome = self.find_setup(&fixed_candle, trend, atr_sum);
+        let (signal, setup) = match outcome {
+            SetupOutcome::Hit(Hit::Pullback { side }) => {
+                (Signal::from_side(side), Some(PULLBACK_RIBBON))
+            }
+            SetupOutcome::Hit(Hit::Sweep { side, .. }) | SetupOutcome::Filtered { side, .. } => {
+                (Signal::from_side(side), Some(SWEEP_INVALIDATION))
+            }
+            SetupOutcome::Nothing(_) => (Signal::None, None),
+        };
+        let mut decision = Decision {
+            signal,
+            setup,
+            blocked_by: None,
+            indicators,
+            order: None,
+        };
+
+        let size_mult = match self.funding.check(ctx.funding_rate) {
+            FundingVerdict::Block(reason) => Err(reason),
+            FundingVerdict::Size { mult, reason } => {
+                decision.indicators.size_mult = Some(mult);
+                decision.indicators.size_reason = reason;
+                Ok(mult)
+            }
+        };
+        let gate = if ctx.position_open {
+            Some(reason::POSITION_OPEN)
+        } else if let Err(reason) = size_mult {
+            Some(reason)
+        } else if cooling {
+            Some(reason::COOLDOWN)
+        } else {
+            None
+        };
+        if let Some(gate) = gate {
+            decision.blocked_by = Some(gate);
+            return decision;
+        }
+        let hit = match outcome {
+            SetupOutcome::Hit(hit) => hit,
+            SetupOutcome::Filtered { reason, .. } | SetupOutcome::Nothing(reason) => {
+                decision.blocked_by = Some(reason);
+                return decision;
+            }
+        };
+        let Some(geometry) = self.geometry(hit, candle.close().get(), ctx) else {
+            decision.blocked_by = Some(reason::INDICATOR_UNAVAILABLE);
+            return decision;
+        };
+        match size_order(
+            &geometry,
+            &self.rules,
+            ctx,
+            size_mult.unwrap_or(Decimal::ONE),
+        ) {
+            Ok(sized) => {
+                decision.indicators.rr = sized.rr;
+                decision.order = Some(sized.plan);
+            }
+            Err((reason, rr)) => {
+                decision.indicators.rr = rr;
+                decision.blocked_by = Some(reason);
+            }
+        }
+        decision
+    }
+
+    fn warmup_bars(&self) -> usize {
+        self.warmup
+    }
+
+    fn notify_trade_opened(&mut self) {
+        self.cooldown.arm(self.config.cooldown_bars);
+    }
+
+    fn record_indicators(&mut self, enabled: bool) {
+        self.record = enabled;
+    }
+}

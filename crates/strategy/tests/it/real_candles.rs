@@ -1,0 +1,158 @@
+//! The default setups strategy on real recorded BTCUSDT candles from `../shared/data`.
+//! These tests fail (never skip) when the folder is missing.
+
+use std::collections::BTreeMap;
+
+use la_core::{ClientOrderId, Decimal, OrderIntent, Side};
+use la_strategy::{
+    OrderPlan, SetupsConfig, SetupsStrategy, SizingSpec, SmaCrossConfig, SmaCrossStrategy,
+    StrategyContext,
+};
+
+use crate::support::{Run, ctx, load_candles, shared_data_dir, simulate};
+
+const MONTH: &str = "candles/binance_spot_btcusdt_1m_2021-04-20_2021-05-20.csv.gz";
+const QUIET_DAY: &str = "candles/binance_spot_btcusdt_1m_2024-09-21.csv";
+
+/// Asserts a plan is a valid order for la-core and the spec, and risks at most the budget.
+pub(crate) fn assert_plan_valid(plan: &OrderPlan, context: &StrategyContext, risk_frac: Decimal) {
+    let intent = OrderIntent::new(
+        ClientOrderId::new("check").unwrap(),
+        plan.side,
+        plan.kind,
+        plan.qty,
+        plan.entry_reference,
+        plan.stop_loss,
+        plan.take_profit,
+    );
+    assert!(intent.is_ok(), "{plan:?}: {intent:?}");
+    let spec: SizingSpec = context.spec;
+    let qty = plan.qty.get();
+    assert!(qty >= spec.min_qty, "{plan:?}");
+    assert!((qty % spec.qty_step).is_zero(), "qty off step: {plan:?}");
+    for price in [Some(plan.stop_loss), plan.take_profit]
+        .into_iter()
+        .flatten()
+    {
+        assert!(
+            (price.get() % spec.tick_size).is_zero(),
+            "price off tick: {plan:?}"
+        );
+    }
+    let risk = (plan.entry_reference.get() - plan.stop_loss.get()).abs() * qty;
+    assert!(
+        risk <= context.equity * risk_frac,
+        "risk {risk} above budget {} in {plan:?}",
+        context.equity * risk_frac
+    );
+}
+
+fn summarize(name: &str, run: &Run) -> BTreeMap<&'static str, usize> {
+    let mut blocked: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for decision in &run.decisions {
+        *blocked
+            .entry(decision.blocked_by.unwrap_or("ORDER"))
+            .or_default() += 1;
+    }
+    let mut setups: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for (_, plan) in &run.orders {
+        *setups.entry(plan.setup).or_default() += 1;
+    }
+    let longs = run
+        .orders
+        .iter()
+        .filter(|(_, p)| p.side == Side::Long)
+        .count();
+    eprintln!(
+        "{name}: {} candles, {} orders ({longs} long) by setup {setups:?}; decisions by outcome {blocked:?}",
+        run.decisions.len(),
+        run.orders.len()
+    );
+    setups
+}
+
+#[test]
+fn setups_strategy_trades_on_real_candles() {
+    let candles = load_candles(&shared_data_dir().join(MONTH));
+    assert_eq!(candles.len(), 42_915, "the month file changed");
+    let mut strategy = SetupsStrategy::new(SetupsConfig::default()).unwrap();
+    let context = StrategyContext {
+        funding_rate: None, // a replay has no funding source: half size, still trading
+        ..ctx()
+    };
+    let run = simulate(&mut strategy, &candles, context);
+    let setups = summarize("month 2021-04-20..05-20", &run);
+
+    assert_eq!(
+        run.decisions.len(),
+        candles.len(),
+        "one decision per candle"
+    );
+    assert!(
+        run.orders.len() >= 200,
+        "defaults must trade: only {} orders in a month of 1m candles",
+        run.orders.len()
+    );
+    assert!(
+        setups.get("pullback_ribbon").copied().unwrap_or(0) >= 100,
+        "{setups:?}"
+    );
+    // Sweeps are found often, but most are filtered (EMA filter, VWAP target on the wrong
+    // side, reward/risk) or arrive while a pullback position is open.
+    let sweep_signals = run
+        .decisions
+        .iter()
+        .filter(|d| d.setup == Some("sweep_invalidation"))
+        .count();
+    assert!(sweep_signals >= 1_000, "only {sweep_signals} sweep signals");
+    let longs = run
+        .orders
+        .iter()
+        .filter(|(_, p)| p.side == Side::Long)
+        .count();
+    assert!(longs > 0 && longs < run.orders.len(), "both sides trade");
+    for (_, plan) in &run.orders {
+        // Unknown funding halves the size: the loss at the stop is at most half the budget.
+        assert_plan_valid(
+            plan,
+            &context,
+            SetupsConfig::default().risk_frac / Decimal::TWO,
+        );
+    }
+    for decision in &run.decisions {
+        assert_eq!(
+            decision.order.is_some(),
+            decision.blocked_by.is_none(),
+            "{decision:?}"
+        );
+    }
+}
+
+#[test]
+fn setups_strategy_trades_on_a_quiet_real_day() {
+    let candles = load_candles(&shared_data_dir().join(QUIET_DAY));
+    assert_eq!(candles.len(), 1_440);
+    let mut strategy = SetupsStrategy::new(SetupsConfig::default()).unwrap();
+    let run = simulate(&mut strategy, &candles, ctx());
+    summarize("quiet day 2024-09-21", &run);
+    assert!(
+        run.orders.len() >= 10,
+        "defaults must trade on a quiet day too: {} orders",
+        run.orders.len()
+    );
+    for (_, plan) in &run.orders {
+        assert_plan_valid(plan, &ctx(), SetupsConfig::default().risk_frac);
+    }
+}
+
+#[test]
+fn sma_cross_trades_on_real_candles() {
+    let candles = load_candles(&shared_data_dir().join(MONTH));
+    let mut strategy = SmaCrossStrategy::new(SmaCrossConfig::default()).unwrap();
+    let run = simulate(&mut strategy, &candles, ctx());
+    summarize("sma-cross month", &run);
+    assert!(run.orders.len() >= 100, "{} orders", run.orders.len());
+    for (_, plan) in &run.orders {
+        assert_plan_valid(plan, &ctx(), SmaCrossConfig::default().risk_frac);
+    }
+}

@@ -1,0 +1,149 @@
+//! The SMA-crossover strategy: crosses, the reference's worked sizing example, and gates.
+
+use la_core::{OrderKind, Side};
+use la_strategy::{
+    Decision, Signal, SmaCrossConfig, SmaCrossStrategy, Strategy, StrategyContext, reason,
+};
+
+use crate::{
+    real_candles::assert_plan_valid,
+    support::{ctx, dec, flat},
+};
+
+fn small() -> SmaCrossStrategy {
+    SmaCrossStrategy::new(SmaCrossConfig {
+        fast: 2,
+        slow: 4,
+        ..SmaCrossConfig::default()
+    })
+    .unwrap()
+}
+
+/// Feeds closes as flat candles; every decision.
+fn feed(strategy: &mut SmaCrossStrategy, closes: &[&str], ctx: &StrategyContext) -> Vec<Decision> {
+    closes
+        .iter()
+        .enumerate()
+        .map(|(i, close)| strategy.on_candle(&flat(i as i64, close), ctx))
+        .collect()
+}
+
+#[test]
+fn a_cross_up_goes_long_with_the_worked_example_geometry() {
+    // SMA2 vs SMA4 equal while flat at 99,000; a close at 100,000 lifts SMA2 above SMA4.
+    let mut strategy = small();
+    assert_eq!(strategy.warmup_bars(), 5);
+    let decisions = feed(
+        &mut strategy,
+        &["99000", "99000", "99000", "99000", "99000", "100000"],
+        &ctx(),
+    );
+    for d in &decisions[..4] {
+        assert_eq!(d.blocked_by, Some(reason::WARMUP), "needs slow + 1 candles");
+    }
+    assert_eq!(
+        decisions[4].blocked_by,
+        Some(reason::NO_CROSS),
+        "equal stays equal"
+    );
+    let d = &decisions[5];
+    assert_eq!((d.signal, d.setup), (Signal::Long, Some("sma_cross")));
+    let order = d.order.unwrap();
+    // Reference §9: equity 10,000, risk 1 %, stop 30 bps, tp 1.5 R, long at 100,000.
+    assert_eq!(order.kind, OrderKind::Market);
+    assert_eq!(order.entry_reference.get(), dec("100000"));
+    assert_eq!(order.stop_loss.get(), dec("99700"));
+    assert_eq!(order.take_profit.unwrap().get(), dec("100450"));
+    assert_eq!(order.qty.get(), dec("0.3333"));
+    assert_plan_valid(&order, &ctx(), dec("0.01"));
+}
+
+#[test]
+fn a_cross_down_goes_short() {
+    let mut strategy = small();
+    let decisions = feed(
+        &mut strategy,
+        &["101", "101", "101", "101", "101", "100"],
+        &ctx(),
+    );
+    let d = decisions.last().unwrap();
+    let order = d.order.unwrap_or_else(|| panic!("{d:#?}"));
+    assert_eq!((d.signal, order.side), (Signal::Short, Side::Short));
+    assert!(order.take_profit.unwrap() < order.entry_reference);
+    assert!(order.entry_reference < order.stop_loss);
+}
+
+#[test]
+fn no_cross_while_the_averages_keep_their_order() {
+    let mut strategy = small();
+    let decisions = feed(
+        &mut strategy,
+        &["1", "2", "3", "4", "5", "6", "7", "8"],
+        &ctx(),
+    );
+    for d in &decisions[5..] {
+        assert_eq!(
+            (d.signal, d.blocked_by),
+            (Signal::None, Some(reason::NO_CROSS))
+        );
+        assert!(d.indicators.sma_fast.unwrap() > d.indicators.sma_slow.unwrap());
+    }
+}
+
+#[test]
+fn leverage_caps_the_crossover_quantity() {
+    let mut strategy = SmaCrossStrategy::new(SmaCrossConfig {
+        fast: 2,
+        slow: 4,
+        stop_bps: dec("1"),
+        max_leverage: dec("3"),
+        ..SmaCrossConfig::default()
+    })
+    .unwrap();
+    let decisions = feed(
+        &mut strategy,
+        &["99000", "99000", "99000", "99000", "99000", "100000"],
+        &ctx(),
+    );
+    let order = decisions.last().unwrap().order.unwrap();
+    // Uncapped: 100 / 10 = 10 BTC; the cap is 30,000 / 100,000 = 0.3 BTC.
+    assert_eq!(order.qty.get(), dec("0.3"));
+}
+
+#[test]
+fn an_open_position_blocks_the_crossover() {
+    let mut strategy = small();
+    let open = StrategyContext {
+        position_open: true,
+        ..ctx()
+    };
+    let decisions = feed(
+        &mut strategy,
+        &["99000", "99000", "99000", "99000", "99000", "100000"],
+        &open,
+    );
+    let d = decisions.last().unwrap();
+    assert_eq!(
+        (d.signal, d.blocked_by, d.order),
+        (Signal::Long, Some(reason::POSITION_OPEN), None)
+    );
+}
+
+#[test]
+fn crossover_config_rejects_percent_risk_and_inverted_periods() {
+    let percent = SmaCrossConfig {
+        risk_frac: dec("1"),
+        ..SmaCrossConfig::default()
+    };
+    let message = SmaCrossStrategy::new(percent).unwrap_err().to_string();
+    assert!(
+        message.contains("risk_frac") && message.contains("not a percent"),
+        "{message}"
+    );
+    let inverted = SmaCrossConfig {
+        fast: 30,
+        slow: 10,
+        ..SmaCrossConfig::default()
+    };
+    assert!(SmaCrossStrategy::new(inverted).is_err());
+}
