@@ -124,6 +124,14 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) seed: Option<u64>,
+    /// Simulator fault, as `AT@SPEC` (sim source; repeatable; see `laptop-agents sim --help`).
+    #[arg(long = "fault")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) faults: Vec<String>,
+    /// Record every frame the in-process simulator sends (sim source) to this file.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) sim_record: Option<PathBuf>,
     /// Close any open position at the last price when the session stops.
     #[arg(long)]
     #[serde(skip_serializing_if = "std::ops::Not::not")]

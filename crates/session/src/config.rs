@@ -107,6 +107,9 @@ pub struct RawRunConfig {
     /// Simulator fault scenarios for the `sim` source, as `AT@SPEC` (see `laptop-agents sim
     /// --help`).
     pub faults: Vec<String>,
+    /// Record every frame the in-process simulator sends to this JSON-lines file (`sim`
+    /// source; used by the soak test to prove nothing was silently lost).
+    pub sim_record: Option<PathBuf>,
     /// Virtual start time (epoch ms) of the `mock` source; default: now.
     pub mock_start_ms: Option<i64>,
     /// Whether the `mock` source announces a funding rate (0.01 % per period).
@@ -145,6 +148,7 @@ impl Default for RawRunConfig {
             latency_ms: 0,
             slippage_bps: Decimal::ONE,
             faults: Vec::new(),
+            sim_record: None,
             mock_start_ms: None,
             mock_funding: true,
             setups: SetupsConfig::default(),
@@ -241,6 +245,8 @@ pub struct RunConfig {
     /// Simulator faults.
     #[serde(skip)]
     pub faults: Vec<la_bitunix_sim::ScheduledFault>,
+    /// Simulator record file.
+    pub sim_record: Option<PathBuf>,
     /// Mock start time.
     pub mock_start: Option<TimestampMs>,
     /// Mock funding announcements.
@@ -445,6 +451,7 @@ impl RawRunConfig {
                 latency_ms: self.latency_ms,
                 slippage_bps: self.slippage_bps,
                 faults,
+                sim_record: self.sim_record.clone(),
                 mock_start,
                 mock_funding: self.mock_funding,
             }),

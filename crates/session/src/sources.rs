@@ -112,6 +112,7 @@ pub async fn open_source(
                 speed: config.speed,
                 history_candles: history_bars as u64,
                 faults: config.faults.clone(),
+                record_path: config.sim_record.clone(),
                 ..SimConfig::default()
             };
             let sim = Arc::new(la_bitunix_sim::start(sim_config).await?);

@@ -8,10 +8,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::indicators::{Divergence, SweepSide};
 
-/// Instrument rules that sizing and price rounding must respect.
+/// Instrument rules and trading costs that sizing and price rounding must respect.
 ///
-/// Fields are public for convenience; a spec with a non-positive step, minimum or tick is
-/// not rejected here but blocks every order with [`reason::INVALID_SPEC`].
+/// Fields are public for convenience; a spec with a non-positive step, minimum or tick, or a
+/// round-trip cost outside `[0, MAX_ROUND_TRIP_COST_FRAC]`, is not rejected here but blocks
+/// every order with [`reason::INVALID_SPEC`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SizingSpec {
@@ -21,21 +22,45 @@ pub struct SizingSpec {
     pub min_qty: Decimal,
     /// Price increment (quote asset). Stops and targets are rounded to it.
     pub tick_size: Decimal,
+    /// What one round trip (entry and exit) costs, as a **fraction of the notional**:
+    /// `2 × taker fee + 2 × slippage`, i.e. a market entry and a stop-loss exit, the costliest
+    /// round trip (a take-profit exit pays the lower maker fee without slippage, so this is
+    /// conservative for winners). Bitunix BTCUSDT: `2 × 0.0006 + 2 × 0.0001 = 0.0014`
+    /// (0.14 %). Sizing adds `entry × round_trip_cost_frac` to the per-unit loss at the stop,
+    /// blocks stops that are not a multiple of it (`stop_too_close`), and nets it out of the
+    /// reward/risk. Zero gives cost-blind sizing (only sensible for tests of pure geometry).
+    pub round_trip_cost_frac: Decimal,
 }
+
+/// The largest accepted [`SizingSpec::round_trip_cost_frac`]: 0.05 (5 % of the notional per
+/// round trip). Anything above is a percent written where a fraction is expected.
+pub const MAX_ROUND_TRIP_COST_FRAC: Decimal = Decimal::from_parts(5, 0, 0, false, 2);
 
 impl SizingSpec {
     /// Bitunix BTCUSDT perpetual: tick 0.1, step 0.0001, minimum 0.0001
-    /// (`quotePrecision` 1, `basePrecision` 4, `minTradeVolume` "0.0001").
+    /// (`quotePrecision` 1, `basePrecision` 4, `minTradeVolume` "0.0001"), and a round trip
+    /// costing 0.0014 of the notional (taker 0.06 % on both legs plus 1 bp of slippage on
+    /// each, the paper broker's defaults).
     pub const BITUNIX_BTCUSDT: SizingSpec = SizingSpec {
         qty_step: Decimal::from_parts(1, 0, 0, false, 4),
         min_qty: Decimal::from_parts(1, 0, 0, false, 4),
         tick_size: Decimal::from_parts(1, 0, 0, false, 1),
+        round_trip_cost_frac: Decimal::from_parts(14, 0, 0, false, 4),
     };
+
+    /// `2 × taker_fee + 2 × slippage_frac`: the round-trip cost of a market entry and a
+    /// market (stop) exit, for [`SizingSpec::round_trip_cost_frac`]. Both inputs are
+    /// fractions (0.0006 = 0.06 %; 1 bp of slippage = 0.0001).
+    pub fn round_trip_cost(taker_fee: Decimal, slippage_frac: Decimal) -> Decimal {
+        Decimal::TWO * (taker_fee + slippage_frac)
+    }
 
     pub(crate) fn is_valid(&self) -> bool {
         self.qty_step > Decimal::ZERO
             && self.min_qty > Decimal::ZERO
             && self.tick_size > Decimal::ZERO
+            && self.round_trip_cost_frac >= Decimal::ZERO
+            && self.round_trip_cost_frac <= MAX_ROUND_TRIP_COST_FRAC
     }
 }
 
