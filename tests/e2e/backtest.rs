@@ -83,13 +83,22 @@ fn backtest_on_the_real_month_trades_and_reconciles_equity() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backtest_and_live_session_on_the_simulator_produce_identical_trades() {
-    // 70 warm-up candles (served over REST to the live session) + 330 streamed live.
-    let source = shared_data("candles/binance_spot_btcusdt_1m_2024-09-21.csv");
+    // 400 candles of the real month from 2021-04-22 19:22 UTC (a stretch where the default
+    // strategy trades): 70 warm-up candles (served over REST to the live session) + 330
+    // streamed live.
+    let source = shared_data("candles/binance_spot_btcusdt_1m_2021-04-20_2021-05-20.csv.gz");
     let dir = tempfile::tempdir().expect("tempdir");
     let slice = dir.path().join("slice.csv");
-    let text = std::fs::read_to_string(&source).expect("real data");
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(&source).expect("real data")),
+        &mut text,
+    )
+    .expect("gzip");
     let mut out = std::fs::File::create(&slice).expect("slice");
-    for line in text.lines().take(1 + 400) {
+    let mut lines = text.lines();
+    writeln!(out, "{}", lines.next().expect("header")).expect("write slice");
+    for line in lines.skip(2_800).take(400) {
         writeln!(out, "{line}").expect("write slice");
     }
     drop(out);
@@ -139,4 +148,59 @@ async fn backtest_and_live_session_on_the_simulator_produce_identical_trades() {
         closed(&bt_trades),
         "backtest and live disagree"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bitunix_source_downloads_pages_of_candles_caches_them_and_backtests() {
+    let sim = la_bitunix_sim::start(la_bitunix_sim::SimConfig {
+        history_candles: 2_000,
+        ..la_bitunix_sim::SimConfig::default()
+    })
+    .await
+    .expect("simulator");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let symbol = Symbol::new("BTCUSDT").expect("symbol");
+    let path = la_session::download::download_candles(
+        &sim.rest_url(),
+        symbol,
+        Interval::M1,
+        1,
+        dir.path(),
+    )
+    .await
+    .expect("download");
+    let rest_requests = total_rest(&sim.stats());
+    let text = std::fs::read_to_string(&path).expect("cache written");
+    assert_eq!(
+        text.lines().count(),
+        1 + 1_440,
+        "one day of 1m candles, paged 200 at a time"
+    );
+    let again = la_session::download::download_candles(
+        &sim.rest_url(),
+        symbol,
+        Interval::M1,
+        1,
+        dir.path(),
+    )
+    .await
+    .expect("cached");
+    assert_eq!(again, path);
+    assert_eq!(
+        total_rest(&sim.stats()),
+        rest_requests,
+        "the second run reads the cache"
+    );
+    sim.shutdown().await;
+    let stats = run_backtest(&backtest_config(&path, dir.path(), 50, false))
+        .expect("backtest on downloaded data");
+    assert_eq!(stats.candles, 1_440);
+}
+
+fn total_rest(stats: &la_bitunix_sim::SimStats) -> u64 {
+    stats
+        .rest_requests
+        .values()
+        .flat_map(|by_outcome| by_outcome.values())
+        .sum()
 }

@@ -4,5 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod backtest;
+mod hostile;
 mod live_session;
 mod support;

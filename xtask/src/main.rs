@@ -4,7 +4,20 @@
 //! test suite (cargo-nextest when installed, else `cargo test`) and a smoke run of the built
 //! binary. Every command is echoed before it runs. Dependencies: std only.
 
+mod bench;
+mod crash;
+mod crash_checks;
+mod crash_journal;
+mod diskfault;
+mod json;
+mod market_csv;
+mod procfs;
+mod reliability;
+mod report_check;
 mod smoke;
+mod soak;
+mod soak_checks;
+mod soak_plan;
 #[cfg(test)]
 mod tidy;
 
@@ -22,6 +35,11 @@ commands:
   clippy   cargo clippy --workspace --all-targets -- -D warnings
   test     the test suite (cargo-nextest if installed, else cargo test)
   smoke    runs the built binary: --version, --help, subcommand help
+  bench    [--quick] [--p4-real-rate] [--no-write]: benchmarks, regenerates BENCHMARKS.md
+  soak     --minutes N [--speed X]: chaos soak of the release binary (RELIABILITY.md)
+  crash    --rounds N [--seed S] [--faults]: SIGKILL/restart rounds (RELIABILITY.md)
+  diskfault  full disk (tmpfs) and read-only state dir during a live session (root)
+  report-check  renders a run report; checks its HTML, and in headless Chromium if installed
 ";
 
 fn main() -> ExitCode {
@@ -32,6 +50,11 @@ fn main() -> ExitCode {
         Some("clippy") => clippy(),
         Some("test") => test(),
         Some("smoke") => smoke::run(&project_root()),
+        Some("bench") => bench::run(&args[1..]),
+        Some("soak") => soak::run(&project_root(), &args[1..]),
+        Some("crash") => crash::run(&project_root(), &args[1..]),
+        Some("diskfault") => diskfault::run(&project_root()),
+        Some("report-check") => report_check::run(&project_root()),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             Ok(())

@@ -198,6 +198,10 @@ impl SimConfig {
 
 /// The WebSocket kline channel for an interval: 1m → `market_kline_1min`, 1h →
 /// `market_kline_60min`, 4h → `market_kline_4h`, 1d → `market_kline_1day`.
+///
+/// Deliberately written independently of the client's `ws_channel` (la-feed-bitunix): the
+/// simulator stands in for the exchange, so sharing the table would let one mapping bug
+/// pass both sides unnoticed.
 pub fn kline_channel(interval: Interval) -> &'static str {
     match interval {
         Interval::M1 => "market_kline_1min",

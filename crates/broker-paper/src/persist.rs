@@ -96,6 +96,15 @@ pub fn save_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), Brok
         source,
     })?;
     bytes.push(b'\n');
+    save_bytes_atomic(path, &bytes)
+}
+
+/// Writes `bytes` to `path` with the same atomic sequence as [`save_json_atomic`] (temp file,
+/// fsync, `.bak`, rename, directory fsync); used for other files that must never be torn.
+///
+/// # Errors
+/// [`BrokerError::Io`] (temp removed, the previous main file untouched).
+pub fn save_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<(), BrokerError> {
     let (dir, name) = split(path)?;
     let tag = format!(
         "{}-{}",
@@ -103,7 +112,7 @@ pub fn save_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), Brok
         SEQUENCE.fetch_add(1, Ordering::Relaxed)
     );
     let tmp = dir.join(format!(".{name}.tmp-{tag}"));
-    let result = write_and_replace(path, &dir, &name, &tmp, &tag, &bytes);
+    let result = write_and_replace(path, &dir, &name, &tmp, &tag, bytes);
     if result.is_err() {
         remove_quietly(&tmp);
     }

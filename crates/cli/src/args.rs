@@ -218,6 +218,15 @@ pub(crate) struct StopArgs {
 pub(crate) struct DoctorArgs {
     #[command(flatten)]
     pub(crate) workspace: WorkspaceArgs,
+    /// Configuration file (TOML) to validate, as `run --config` reads it.
+    #[arg(long)]
+    pub(crate) config: Option<PathBuf>,
+    /// REST base URL to probe [default: the configured rest_url, https://fapi.bitunix.com]
+    #[arg(long)]
+    pub(crate) rest_url: Option<String>,
+    /// Print the checks as one JSON object.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -28,10 +28,10 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Run(args) => commands::run::run(&args),
         Command::Backtest(args) => commands::backtest::run(&args),
-        Command::Report(_) => Err(Failure::not_implemented("report", "backtest/report issue")),
+        Command::Report(args) => commands::report::run(&args),
         Command::Status(args) => commands::status::status(&args),
         Command::Stop(args) => commands::status::stop(&args),
-        Command::Doctor(_) => Err(Failure::not_implemented("doctor", "backtest/report issue")),
+        Command::Doctor(args) => commands::doctor::run(&args),
         Command::Sim(args) => commands::sim::run(&args),
     };
     match outcome {
@@ -61,16 +61,6 @@ impl Failure {
         Self {
             report: miette::miette!("{message}"),
             code: 1,
-        }
-    }
-
-    fn not_implemented(subcommand: &str, issue: &str) -> Self {
-        Self {
-            report: miette::miette!(
-                help = "see README.md for what works today",
-                "`laptop-agents {subcommand}` is not implemented yet (tracked by the {issue})"
-            ),
-            code: 4,
         }
     }
 }

@@ -254,7 +254,24 @@ pub fn run_backtest(config: &BacktestConfig) -> Result<BacktestStats, SessionErr
         run_dir: run_dir.display().to_string(),
         stats,
     };
+    let config_value = serde_json::json!({
+        "data": config.data,
+        "symbol": config.symbol.as_str(),
+        "interval": config.interval.as_str(),
+        "strategy": config.strategy.as_str(),
+        "strategy_config": config.strategy_config,
+        "starting_balance": config.starting_balance,
+        "from": config.from.map(TimestampMs::as_ms),
+        "to": config.to.map(TimestampMs::as_ms),
+        "seed": config.seed,
+        "slippage_bps": config.slippage_bps,
+        "latency_ms": config.latency_ms,
+        "warmup_bars": config.warmup_bars,
+        "intrabar": config.intrabar,
+        "funding_rate": config.funding_rate,
+    });
     let summary = BacktestSummary {
+        config: config_value,
         run_id: &run_id,
         source: "backtest",
         data: &config.data,
@@ -273,6 +290,7 @@ struct BacktestSummary<'a> {
     data: &'a Path,
     written_at_ms: i64,
     decisions: &'a std::collections::BTreeMap<String, u64>,
+    config: serde_json::Value,
     #[serde(flatten)]
     result: &'a BacktestStats,
 }

@@ -179,6 +179,9 @@ impl Engine {
             qty_step: spec.qty_step,
             min_qty: spec.min_qty,
             tick_size: spec.tick_size,
+            // A market entry and a stop exit: 2 × taker fee + 2 × slippage. The broker's
+            // slippage is not passed here; 2 bp assumes its default of 1 bp per fill.
+            round_trip_cost_frac: Decimal::TWO * spec.taker_fee + Decimal::new(2, 4),
         };
         let breaker = CircuitBreaker::new(config.breaker, breaker_state);
         Self {
@@ -285,12 +288,7 @@ impl Engine {
         self.breaker.observe_time(now, self.broker.equity());
 
         self.bars_seen += 1;
-        let context = StrategyContext {
-            equity: self.broker.equity(),
-            position_open: self.broker.position().is_some(),
-            funding_rate: self.funding_rate,
-            spec: self.sizing,
-        };
+        let context = self.strategy_context();
         let decision = self.strategy.on_candle(candle, &context);
         let (order, mut outcome) = self.gate(&decision, candle);
         let order_id = order.as_ref().map(|o| o.client_order_id().clone());
@@ -329,6 +327,15 @@ impl Engine {
         execution
     }
 
+    fn strategy_context(&self) -> StrategyContext {
+        StrategyContext {
+            equity: self.broker.equity(),
+            position_open: self.broker.position().is_some(),
+            funding_rate: self.funding_rate,
+            spec: self.sizing,
+        }
+    }
+
     /// Feeds a historical candle (warm-up seeding) to the strategy: indicators update and
     /// the warm-up gate counts it, but it never trades and the broker does not see it.
     pub fn on_history_candle(
@@ -347,12 +354,7 @@ impl Engine {
         self.last_candle_open = Some(candle.open_time());
         self.last_price = Some(candle.close());
         self.bars_seen += 1;
-        let context = StrategyContext {
-            equity: self.broker.equity(),
-            position_open: self.broker.position().is_some(),
-            funding_rate: self.funding_rate,
-            spec: self.sizing,
-        };
+        let context = self.strategy_context();
         let decision = self.strategy.on_candle(candle, &context);
         let record = DecisionRecord {
             candle,

@@ -16,6 +16,7 @@ pub mod backtest;
 pub mod breaker;
 pub mod candle_file;
 pub mod config;
+pub mod download;
 pub mod engine;
 pub mod error;
 pub mod funding;

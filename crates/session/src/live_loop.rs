@@ -102,6 +102,8 @@ impl Live {
         rest: Option<Arc<RestClient>>,
     ) -> Self {
         let session_start_equity = la_core::Broker::equity(engine.broker());
+        let mut sink = sink;
+        sink.hold_broker_events();
         Self {
             config,
             workspace,
@@ -210,15 +212,26 @@ impl Live {
                 reason = stop.as_mut() => Some(reason),
                 () = &mut deadline => Some(StopReason::DurationReached),
                 event = feed.next_event() => match event {
-                    Some(event) => self.on_market_event(event, &mut feed, writer),
+                    Some(event) => self.on_market_event(event, &mut feed),
                     None => Some(StopReason::FeedEnded),
                 },
-                Some(aux) = aux_rx.recv() => self.on_aux(aux, writer),
+                Some(aux) = aux_rx.recv() => self.on_aux(aux),
                 Some(outcome) = writer.next_outcome() => { self.on_save_outcome(outcome); None },
                 _ = kill_check.tick() => self.stop_files(),
                 _ = heartbeat.tick() => self.on_heartbeat(&mut feed, hooks),
                 _ = checkpoint.tick() => { self.request_save(writer); None },
             };
+            if self.sink.holds_state_changes() {
+                // Write-ahead order: the state containing a fill or exit is on disk before the
+                // journal records it (see `FileSink::hold_broker_events`).
+                let saved = writer
+                    .save_now(self.snapshot(), Duration::from_secs(5))
+                    .await;
+                if !saved {
+                    tracing::warn!(symbol = %self.config.symbol, "journaling a fill or exit whose state save failed");
+                }
+            }
+            self.sink.release_held();
             if let Some(reason) = outcome.or_else(|| self.pending_stop.take()) {
                 break reason;
             }
@@ -235,21 +248,12 @@ impl Live {
         }
     }
 
-    fn on_market_event(
-        &mut self,
-        event: MarketEvent,
-        feed: &mut LiveFeed,
-        writer: &StateWriter,
-    ) -> Option<StopReason> {
+    fn on_market_event(&mut self, event: MarketEvent, feed: &mut LiveFeed) -> Option<StopReason> {
         match event {
             MarketEvent::Tick(tick) => {
                 self.mark_data();
-                let exits_before = self.engine.counters().exits;
                 if let Err(err) = self.engine.on_tick(&tick, &mut self.sink) {
                     return self.broker_failure(&err);
-                }
-                if self.engine.counters().exits != exits_before {
-                    self.request_save(writer);
                 }
                 self.maybe_settle_funding();
             }
@@ -259,11 +263,7 @@ impl Live {
                 if let Some(buffer) = self.seeding.as_mut() {
                     buffer.push((candle, provenance));
                 } else {
-                    let before = (self.engine.counters().fills, self.engine.counters().exits);
                     self.process_closed_candle(&candle, provenance);
-                    if before != (self.engine.counters().fills, self.engine.counters().exits) {
-                        self.request_save(writer);
-                    }
                 }
                 self.maybe_settle_funding();
             }
@@ -341,7 +341,7 @@ impl Live {
         Some(StopReason::FatalError)
     }
 
-    fn on_aux(&mut self, aux: Aux, writer: &StateWriter) -> Option<StopReason> {
+    fn on_aux(&mut self, aux: Aux) -> Option<StopReason> {
         match aux {
             Aux::Seed(Ok(candles)) => self.apply_history(candles),
             Aux::Seed(Err(message)) => {
@@ -355,14 +355,10 @@ impl Live {
             } => self.on_funding_lookup(funding_time, result),
             Aux::PolledPrice(Ok(price)) => {
                 let now = self.engine.last_event_time().unwrap_or(TimestampMs::MIN);
-                if let Ok(tick) = Tick::new(self.config.symbol, now, price, None, None) {
-                    let exits_before = self.engine.counters().exits;
-                    if let Err(err) = self.engine.on_tick(&tick, &mut self.sink) {
-                        return self.broker_failure(&err);
-                    }
-                    if self.engine.counters().exits != exits_before {
-                        self.request_save(writer);
-                    }
+                if let Ok(tick) = Tick::new(self.config.symbol, now, price, None, None)
+                    && let Err(err) = self.engine.on_tick(&tick, &mut self.sink)
+                {
+                    return self.broker_failure(&err);
                 }
             }
             Aux::PolledPrice(Err(message)) => {

@@ -120,6 +120,7 @@ impl Live {
                 self.last_error = Some(chain);
             }
         }
+        self.sink.release_held();
         // 5. Run artifacts.
         self.sink.journal().append(
             "session_stopped",
@@ -197,6 +198,7 @@ impl Live {
             state_save_failures: self.save_failures,
             decisions: self.sink.decision_counts().clone(),
             run_dir: self.run_dir.display().to_string(),
+            config: serde_json::to_value(&self.config).unwrap_or(serde_json::Value::Null),
         }
     }
 

@@ -76,4 +76,6 @@ pub struct SessionReport {
     pub decisions: BTreeMap<String, u64>,
     /// The run directory.
     pub run_dir: String,
+    /// The resolved configuration of the run (for the report and its fingerprint).
+    pub config: serde_json::Value,
 }

@@ -45,6 +45,11 @@ pub struct FileSink {
     pub trades: Vec<Exit>,
     write_errors: u64,
     symbol: String,
+    /// Live sessions hold broker events until the state that contains them is saved, so the
+    /// journal is never ahead of the state files (a crash in between replays the candle, and
+    /// the persisted processed ids then refuse a second fill).
+    hold_events: bool,
+    held: Vec<BrokerEvent>,
 }
 
 impl FileSink {
@@ -71,7 +76,30 @@ impl FileSink {
             trades: Vec::new(),
             write_errors: 0,
             symbol: symbol.to_owned(),
+            hold_events: false,
+            held: Vec::new(),
         })
+    }
+
+    /// Holds broker events until [`FileSink::release_held`] (live sessions).
+    pub fn hold_broker_events(&mut self) {
+        self.hold_events = true;
+    }
+
+    /// Whether a held fill or exit waits for a state save.
+    pub fn holds_state_changes(&self) -> bool {
+        self.held
+            .iter()
+            .any(|e| matches!(e, BrokerEvent::Filled(_) | BrokerEvent::Exited(_)))
+    }
+
+    /// Journals the held broker events (after the state containing them was saved, or
+    /// after the save failed and was alerted).
+    pub fn release_held(&mut self) {
+        for event in std::mem::take(&mut self.held) {
+            self.journal
+                .append(event_kind(&event), event_time(&event), &event);
+        }
     }
 
     /// The journal, for session events (connection changes, stops, alerts).
@@ -135,8 +163,12 @@ impl EngineSink for FileSink {
             }
             _ => {}
         }
-        self.journal
-            .append(event_kind(event), event_time(event), event);
+        if self.hold_events {
+            self.held.push(event.clone());
+        } else {
+            self.journal
+                .append(event_kind(event), event_time(event), event);
+        }
     }
 
     fn decision(&mut self, record: &DecisionRecord<'_>) {

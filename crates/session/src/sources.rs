@@ -141,7 +141,7 @@ fn open_exchange(
     sim: Option<Arc<SimHandle>>,
     history_bars: usize,
 ) -> Result<(LiveFeed, Seed), SessionError> {
-    let rest = Arc::new(RestClient::new(&feed_config)?);
+    let rest = Arc::new(RestClient::with_clock(&feed_config, Arc::clone(&clock))?);
     let (feed, handle) = BitunixFeed::spawn(feed_config, Arc::clone(&clock))?;
     let seed = Seed::Rest {
         rest: Arc::clone(&rest),

@@ -12,7 +12,10 @@ use std::path::PathBuf;
 use la_broker_paper::{BrokerError, BrokerState, persist};
 use la_core::Decimal;
 use serde::{Deserialize, Serialize};
-use tokio::{sync::mpsc, task::JoinHandle};
+use tokio::{
+    sync::{mpsc, oneshot},
+    task::JoinHandle,
+};
 
 use crate::breaker::BreakerState;
 
@@ -56,10 +59,17 @@ pub struct SaveOutcome {
     pub result: Result<(), BrokerError>,
 }
 
+/// One save request; `reply` is answered once the save (or a later, coalesced one) is done.
+#[derive(Debug)]
+struct Request {
+    snapshot: Snapshot,
+    reply: Option<oneshot::Sender<bool>>,
+}
+
 /// The supervisor's handle to the writer task.
 #[derive(Debug)]
 pub struct StateWriter {
-    sender: mpsc::Sender<Snapshot>,
+    sender: mpsc::Sender<Request>,
     outcomes: mpsc::UnboundedReceiver<SaveOutcome>,
     task: JoinHandle<()>,
 }
@@ -67,13 +77,16 @@ pub struct StateWriter {
 impl StateWriter {
     /// Spawns the writer for the two files.
     pub fn spawn(broker_path: PathBuf, session_path: PathBuf) -> Self {
-        let (sender, mut receiver) = mpsc::channel::<Snapshot>(4);
+        let (sender, mut receiver) = mpsc::channel::<Request>(4);
         let (outcome_tx, outcomes) = mpsc::unbounded_channel();
         let task = tokio::spawn(async move {
-            while let Some(mut snapshot) = receiver.recv().await {
+            while let Some(first) = receiver.recv().await {
+                let mut snapshot = first.snapshot;
+                let mut replies: Vec<oneshot::Sender<bool>> = first.reply.into_iter().collect();
                 let mut coalesced = 1;
                 while let Ok(newer) = receiver.try_recv() {
-                    snapshot = newer;
+                    snapshot = newer.snapshot;
+                    replies.extend(newer.reply);
                     coalesced += 1;
                 }
                 let (broker_file, session_file) = (broker_path.clone(), session_path.clone());
@@ -89,6 +102,10 @@ impl StateWriter {
                         source: std::io::Error::other(format!("state save task failed: {join}")),
                     }),
                 };
+                let saved_ok = result.is_ok();
+                for reply in replies {
+                    let _ = reply.send(saved_ok);
+                }
                 if outcome_tx.send(SaveOutcome { coalesced, result }).is_err() {
                     break;
                 }
@@ -104,7 +121,31 @@ impl StateWriter {
     /// Queues a snapshot without waiting; a full queue means a save is already pending and
     /// the next snapshot supersedes this one anyway.
     pub fn request(&self, snapshot: Snapshot) -> bool {
-        self.sender.try_send(snapshot).is_ok()
+        self.sender
+            .try_send(Request {
+                snapshot,
+                reply: None,
+            })
+            .is_ok()
+    }
+
+    /// Saves `snapshot` and waits until it (or a newer coalesced snapshot) is on disk, at
+    /// most `deadline`. Returns whether the save succeeded; the outcome is also reported on
+    /// [`StateWriter::next_outcome`] as usual.
+    pub async fn save_now(&self, snapshot: Snapshot, deadline: std::time::Duration) -> bool {
+        let (reply, done) = oneshot::channel();
+        let queued = tokio::time::timeout(
+            deadline,
+            self.sender.send(Request {
+                snapshot,
+                reply: Some(reply),
+            }),
+        )
+        .await;
+        if !matches!(queued, Ok(Ok(()))) {
+            return false;
+        }
+        matches!(tokio::time::timeout(deadline, done).await, Ok(Ok(true)))
     }
 
     /// The next save outcome (for the supervisor's `select!`).
@@ -124,7 +165,14 @@ impl StateWriter {
             mut outcomes,
             task,
         } = self;
-        let sent = tokio::time::timeout(deadline, sender.send(snapshot)).await;
+        let sent = tokio::time::timeout(
+            deadline,
+            sender.send(Request {
+                snapshot,
+                reply: None,
+            }),
+        )
+        .await;
         drop(sender);
         let mut results = Vec::new();
         if !matches!(sent, Ok(Ok(()))) {

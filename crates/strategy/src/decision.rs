@@ -51,8 +51,11 @@ impl SizingSpec {
     /// `2 × taker_fee + 2 × slippage_frac`: the round-trip cost of a market entry and a
     /// market (stop) exit, for [`SizingSpec::round_trip_cost_frac`]. Both inputs are
     /// fractions (0.0006 = 0.06 %; 1 bp of slippage = 0.0001).
-    pub fn round_trip_cost(taker_fee: Decimal, slippage_frac: Decimal) -> Decimal {
-        Decimal::TWO * (taker_fee + slippage_frac)
+    /// `None` when the sum overflows `Decimal` (no real fee does).
+    pub fn round_trip_cost(taker_fee: Decimal, slippage_frac: Decimal) -> Option<Decimal> {
+        taker_fee
+            .checked_add(slippage_frac)?
+            .checked_mul(Decimal::TWO)
     }
 
     pub(crate) fn is_valid(&self) -> bool {
@@ -227,9 +230,20 @@ pub struct Indicators {
     /// Why the size was reduced: `funding_warm` or `funding_unknown`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size_reason: Option<&'static str>,
-    /// Reward/risk of the candidate order, from signed distances after tick rounding.
+    /// **Net** reward/risk of the candidate order: `(reward − cost) / (risk + cost)`, with
+    /// signed distances after tick rounding and `cost = entry × round_trip_cost_frac` per
+    /// unit, i.e. what a win at the target earns over what a loss at the stop costs, both
+    /// after fees and slippage. Rounded to 4 decimals.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rr: Option<Decimal>,
+    /// Stop distance in multiples of the per-unit round-trip cost (`|entry − stop| /
+    /// (entry × round_trip_cost_frac)`), when a candidate order got that far and costs are
+    /// non-zero; below `min_stop_cost_multiple` it is blocked with `stop_too_close`.
+    /// Rounded to 2 decimals. From the tick-rounded stop, except for a market pullback
+    /// refused before rounding because even a tick more could not clear the gate, where it
+    /// is the unrounded ATR distance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_cost_multiple: Option<Decimal>,
 }
 
 /// A strategy's answer for one closed candle.
@@ -275,6 +289,9 @@ pub mod reason {
     pub const FUNDING_EXTREME: &str = "funding_extreme";
     /// |funding| ≥ the no-trade threshold.
     pub const FUNDING_HOT: &str = "funding_hot";
+    /// Realized equity fell more than `max_daily_loss_frac` below its value at the first
+    /// candle of the UTC day: no new entries until the next day.
+    pub const DAILY_LOSS_BUDGET: &str = "daily_loss_budget";
     /// Within the cooldown after a trade was opened.
     pub const COOLDOWN: &str = "cooldown";
     /// ATR / price below the minimum: too quiet to set a meaningful stop.
@@ -297,11 +314,13 @@ pub mod reason {
     pub const NO_EQUITY: &str = "no_equity";
     /// The stop would be at or below zero.
     pub const STOP_NOT_POSITIVE: &str = "stop_not_positive";
-    /// The stop rounds onto the entry (zero risk distance).
+    /// The stop is closer to the entry than `min_stop_cost_multiple` × the per-unit
+    /// round-trip cost (fees and slippage would be a large part of every loss: a
+    /// fee-dominated trade), or it rounds onto the entry.
     pub const STOP_TOO_CLOSE: &str = "stop_too_close";
     /// The target lies on the wrong side of the entry (or on it) after rounding.
     pub const TP_WRONG_SIDE: &str = "tp_wrong_side";
-    /// Reward/risk below `rr_min`.
+    /// Net reward/risk (after round-trip costs) below `rr_min`.
     pub const RR_BELOW_MIN: &str = "rr_below_min";
     /// Equity, leverage or quantity beyond what `Decimal`/`Qty` can represent.
     pub const SIZING_OVERFLOW: &str = "sizing_overflow";
@@ -311,12 +330,13 @@ pub mod reason {
     pub const BELOW_MIN_NOTIONAL: &str = "below_min_notional";
 
     /// Every label, in check order (for counters and reports).
-    pub const ALL: [&str; 22] = [
+    pub const ALL: [&str; 23] = [
         STALE_CANDLE,
         WARMUP,
         POSITION_OPEN,
         FUNDING_EXTREME,
         FUNDING_HOT,
+        DAILY_LOSS_BUDGET,
         COOLDOWN,
         LOW_VOLATILITY,
         NO_CONDITIONS,

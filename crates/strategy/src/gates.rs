@@ -1,6 +1,6 @@
 //! The gates between a setup and an order that do not depend on the setup's geometry:
-//! funding (halt, block, half size), the post-trade cooldown, and the size multiplier they
-//! produce. Geometry gates (reward/risk, wrong-side target, sizing) live in
+//! funding (halt, block, half size), the daily loss budget, the post-trade cooldown, and the
+//! size multiplier they produce. Geometry gates (reward/risk, wrong-side target, sizing) live in
 //! [`crate::sizing`].
 
 use la_core::Decimal;
@@ -170,5 +170,51 @@ impl Cooldown {
         } else {
             false
         }
+    }
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Stops new entries for the rest of the UTC day once realized equity has fallen more than
+/// a given fraction below its value at the day's first candle.
+///
+/// The paper broker (and an exchange's risk desk) refuses every order after a 5 % daily
+/// loss; a strategy that keeps signalling into that wall produces a day of rejected orders
+/// whose decisions look like trades. Stopping earlier, at a budget below the broker's
+/// limit, keeps the refusal in the strategy's own decision record (`daily_loss_budget`)
+/// and leaves room for the last trade's loss: at 3 % plus one 1 % stop-out the day ends
+/// near 4 %, under the broker's 5 %.
+///
+/// Days are UTC days of the candle's close time (when its decision is acted on), like the
+/// broker's. The state lives in memory: a restarted session starts a fresh day budget (the
+/// session's persisted circuit breaker still applies).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DailyLossGuard {
+    /// `1 − max_daily_loss_frac`.
+    keep_frac: Decimal,
+    day: Option<i64>,
+    /// Equity below this blocks entries for the rest of `day`.
+    floor: Decimal,
+}
+
+impl DailyLossGuard {
+    pub(crate) fn new(max_daily_loss_frac: Decimal) -> Self {
+        Self {
+            keep_frac: Decimal::ONE - max_daily_loss_frac,
+            day: None,
+            floor: Decimal::ZERO,
+        }
+    }
+
+    /// Called once per candle with its close time and the current realized equity; whether
+    /// the day's loss budget is spent.
+    pub(crate) fn spent(&mut self, close_time_ms: i64, equity: Decimal) -> bool {
+        let day = close_time_ms.div_euclid(DAY_MS);
+        if self.day != Some(day) {
+            self.day = Some(day);
+            // Equity is validated positive by sizing; a non-positive one blocks there.
+            self.floor = equity.checked_mul(self.keep_frac).unwrap_or(Decimal::ZERO);
+        }
+        self.keep_frac < Decimal::ONE && equity < self.floor
     }
 }

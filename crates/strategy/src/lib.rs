@@ -4,7 +4,7 @@
 //! # Brief overview
 //! - [`Strategy`]: the trait the session drives, one [`Decision`] per closed candle, given a
 //!   [`StrategyContext`] (equity, whether a position is open, the funding rate, the
-//!   instrument's [`SizingSpec`]).
+//!   instrument's [`SizingSpec`]: steps, tick and round-trip cost).
 //! - [`SetupsStrategy`] (`setups`, the default; parameters in [`SetupsConfig`]) and
 //!   [`SmaCrossStrategy`] (`sma-cross`, [`SmaCrossConfig`]); [`build`] picks one by
 //!   [`StrategyKind`].
@@ -26,16 +26,26 @@
 //!   [`MAX_RISK_FRAC`] with an error that says so.
 //! - A take-profit on the wrong side passed an absolute reward/risk check (defect 11): reward
 //!   and risk are signed here and a wrong-side target is blocked with `tp_wrong_side`.
+//! - Sizing ignored trading costs: on 1m BTC candles its ATR stops were often smaller than a
+//!   round trip's fees and slippage, so positions were several times too large (about 12×
+//!   leverage) and a stop-out lost 2–3 R net; a quiet day lost the broker's 5 % daily limit
+//!   in 9 trades. Here [`SizingSpec::round_trip_cost_frac`] is part of the loss at the stop,
+//!   stops under three round-trip costs are refused (`stop_too_close`), reward/risk is net,
+//!   leverage is capped at 3×, and a 3 % daily loss budget (`daily_loss_budget`) ends the
+//!   day before the broker's limit does. See [`sizing`] and [`SetupsConfig`].
 //!
 //! # Guarantees
 //! - Every produced [`OrderPlan`] passes `la_core::OrderIntent::new` (long: stop < entry <
 //!   target; short: the mirror), has `qty >= min_qty` on `qty_step`, prices on the tick, and
-//!   risks at most `equity × risk_frac × size_mult` at its stop (before fees and slippage).
+//!   loses at most `equity × risk_frac × size_mult` at its stop **including** the round-trip
+//!   fees and slippage of [`SizingSpec::round_trip_cost_frac`] (when the stop fills at its
+//!   level; a gap through it loses more).
 //! - A decision without an order always names what blocked it.
 //! - `on_candle` is O(1) amortised and allocation-free; the crate does no I/O. Indicators
 //!   run on exact fixed-point integers (see [`indicators`]); `Decimal` arithmetic is used only
 //!   for the few candles that become orders. `benches/setups.rs` measures the throughput.
 
+mod cost_gate;
 pub mod decision;
 pub mod error;
 pub mod gates;
@@ -47,7 +57,8 @@ pub mod sma_cross;
 pub mod strategy;
 
 pub use decision::{
-    Decision, Indicators, OrderPlan, Regime, Signal, SizingSpec, StrategyContext, Trend, reason,
+    Decision, Indicators, MAX_ROUND_TRIP_COST_FRAC, OrderPlan, Regime, Signal, SizingSpec,
+    StrategyContext, Trend, reason,
 };
 pub use error::StrategyError;
 pub use gates::FundingGates;

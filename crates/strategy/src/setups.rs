@@ -9,8 +9,10 @@
 //! 2. **Setups** (after warm-up; nothing if ATR / close < `min_atr_frac`: `low_volatility`).
 //!    - **A `pullback_ribbon`**: in an up trend, a candle whose low reaches the band
 //!      `EMA20 × (1 + entry_band_frac)` is a long at its close (default; or a limit at EMA20);
-//!      down trend mirrored. Stop `entry ∓ ATR × pullback_stop_atr_mult`, target
-//!      `entry ± |entry − stop| × pullback_tp_r_mult`.
+//!      down trend mirrored. Stop `entry ∓ d` with `d = ATR × pullback_stop_atr_mult`,
+//!      target `pullback_tp_r_mult` **net** R away: `entry ± (tp_r × (d + cost) + cost)` with
+//!      `cost = entry × round_trip_cost_frac`, so a win at the target nets `tp_r` times what a
+//!      stop-out loses, both after fees and slippage (with zero costs: `entry ± d × tp_r`).
 //!    - **B `sweep_invalidation`** (when A did not fire): a reclaimed sweep of the previous
 //!      `sweep_lookback` candles' low is a long at the close with stop `level − ATR ×
 //!      sweep_stop_atr_mult` and the VWAP as target; a sweep of the high is the mirrored
@@ -19,10 +21,11 @@
 //!      (`volume_filter`); optionally a CVD divergence in the trade's direction is required
 //!      (`cvd_confirmation`).
 //! 3. **Gates**, first failure wins: `position_open`, funding (`funding_extreme`,
-//!    `funding_hot`; warm or unknown funding halves the size), `cooldown` (5 candles after a
-//!    fill), the setup's own outcome (`low_volatility`, `no_conditions`, filters), then the
-//!    geometry and risk rules of [`crate::sizing`] (`tp_wrong_side`, `rr_below_min`,
-//!    `below_min_qty`, ...).
+//!    `funding_hot`; warm or unknown funding halves the size), `daily_loss_budget` (3 % of
+//!    the day's starting equity lost), `cooldown` (5 candles after a fill), the setup's own outcome (`low_volatility`, `no_conditions`, filters), then the
+//!    geometry, cost and risk rules of [`crate::sizing`] (`stop_too_close` when the stop
+//!    is under `min_stop_cost_multiple` round-trip costs, `tp_wrong_side`, `rr_below_min`
+//!    on the net reward/risk, `below_min_qty`, ...).
 //!
 //! `Decision::signal` and `setup` report what the conditions pointed to even when a gate then
 //! blocked it; only `Decision::order` means "place this".
@@ -34,19 +37,28 @@
 //!   in backtests and live alike. The reference behaviour is `PullbackEntry::Limit`.
 //! - Funding that is unknown halves the size instead of being ignored (the reference session
 //!   never had a funding source), and the thresholds are real per-8 h fractions.
+//! - **Costs count.** The reference sized from the stop distance alone; on 1m candles its
+//!   ATR stops are often smaller than a round trip's fees and slippage (0.14 % of the
+//!   notional at Bitunix taker rates), so positions were several times too large and a
+//!   stop-out lost 2–3 R net. Here the size includes the costs, fee-dominated stops are
+//!   refused (`stop_too_close`), reward/risk is net, and leverage is capped at 3 by default
+//!   (see [`SetupsConfig`]).
 //! - Gates the reference session skipped (cooldown, funding, reward/risk, risk limit) apply.
 //! - Reward/risk is signed, so a VWAP target on the wrong side of the entry is rejected
 //!   (`tp_wrong_side`) instead of passing.
 //! - Equal highs/lows are not recorded unless `record_equal_levels` (no setup uses them).
 //!
 //! Indicators run on exact fixed-point integers; only a candle whose gates all pass pays for
-//! `Decimal` geometry and sizing, so `on_candle` is O(1) and allocation-free.
+//! `Decimal` geometry and sizing, and a market pullback whose ATR stop is plainly inside the
+//! cost gate is refused in fixed point first ([`crate::cost_gate`]), so `on_candle` is O(1)
+//! and allocation-free.
 
 use la_core::{Candle, Decimal, Side, TimestampMs};
 
 use crate::{
+    cost_gate::CostPrecheck,
     decision::{Decision, Indicators, Regime, Signal, StrategyContext, Trend, reason},
-    gates::{Cooldown, FundingCheck, FundingVerdict},
+    gates::{Cooldown, DailyLossGuard, FundingCheck, FundingVerdict},
     indicators::{
         Atr, CvdDivergence, Divergence, Ema, EqualLevels, FixedCandle, SweepDetector, SweepSide,
         SwingHighLow, VolumeAverage, Vwap,
@@ -111,6 +123,13 @@ pub struct SetupsStrategy {
     sweep: SweepDetector,
     volume: VolumeAverage,
     cooldown: Cooldown,
+    daily_loss: DailyLossGuard,
+    cost_precheck: CostPrecheck,
+    /// Whether the fixed-point cost pre-check runs (tests compare with it off).
+    pub(crate) precheck_enabled: bool,
+    /// Candles the pre-check refused (tests check it is exercised).
+    #[cfg(test)]
+    pub(crate) precheck_hits: u64,
     seen: usize,
     last_open_time: Option<TimestampMs>,
     record: bool,
@@ -144,6 +163,7 @@ impl SetupsStrategy {
             max_notional: Some(config.max_notional),
             min_notional: config.min_notional,
             rr_min: Some(config.rr_min),
+            min_stop_cost_multiple: config.min_stop_cost_multiple,
         };
         Ok(Self {
             thresholds,
@@ -169,6 +189,15 @@ impl SetupsStrategy {
             sweep: SweepDetector::new(config.sweep_lookback)?,
             volume: VolumeAverage::new(config.volume_avg_window),
             cooldown: Cooldown::default(),
+            daily_loss: DailyLossGuard::new(config.max_daily_loss_frac),
+            cost_precheck: CostPrecheck::new(
+                config.pullback_stop_atr_mult,
+                config.min_stop_cost_multiple,
+                config.atr_period,
+            ),
+            precheck_enabled: true,
+            #[cfg(test)]
+            precheck_hits: 0,
             seen: 0,
             last_open_time: None,
             record: true,
@@ -341,7 +370,13 @@ impl SetupsStrategy {
                     close
                 };
                 let distance = atr.checked_mul(self.config.pullback_stop_atr_mult)?;
-                let reward = distance.checked_mul(self.config.pullback_tp_r_mult)?;
+                // The target is `tp_r` times what the stop loses, both net of the round
+                // trip: reward − cost = tp_r × (distance + cost).
+                let cost = entry.checked_mul(ctx.spec.round_trip_cost_frac)?;
+                let reward = distance
+                    .checked_add(cost)?
+                    .checked_mul(self.config.pullback_tp_r_mult)?
+                    .checked_add(cost)?;
                 let sign = side.sign();
                 Some(Geometry {
                     side,
@@ -389,6 +424,9 @@ impl Strategy for SetupsStrategy {
         self.update_indicators(&fixed_candle);
         self.seen = self.seen.saturating_add(1);
         let cooling = self.cooldown.on_candle();
+        let day_spent = self
+            .daily_loss
+            .spent(candle.close_time().as_ms(), ctx.equity);
 
         let trend = self.trend(fixed_candle.close);
         let regime = self.regime(fixed_candle.close);
@@ -430,6 +468,8 @@ impl Strategy for SetupsStrategy {
             Some(reason::POSITION_OPEN)
         } else if let Err(reason) = size_mult {
             Some(reason)
+        } else if day_spent {
+            Some(reason::DAILY_LOSS_BUDGET)
         } else if cooling {
             Some(reason::COOLDOWN)
         } else {
@@ -446,6 +486,27 @@ impl Strategy for SetupsStrategy {
                 return decision;
             }
         };
+        if self.precheck_enabled
+            && matches!(hit, Hit::Pullback { .. })
+            && self.config.pullback_entry == PullbackEntry::Market
+            && ctx.equity > Decimal::ZERO
+            && ctx.spec.is_valid()
+            && let Some(multiple) = self.cost_precheck.surely_too_close(
+                fixed_candle.close,
+                atr_sum,
+                ctx.spec.round_trip_cost_frac,
+                ctx.spec.tick_size,
+            )
+        {
+            // Fee-dominated for sure: skip the `Decimal` geometry (see `cost_gate`).
+            #[cfg(test)]
+            {
+                self.precheck_hits += 1;
+            }
+            decision.indicators.stop_cost_multiple = multiple;
+            decision.blocked_by = Some(reason::STOP_TOO_CLOSE);
+            return decision;
+        }
         let Some(geometry) = self.geometry(hit, candle.close().get(), ctx) else {
             decision.blocked_by = Some(reason::INDICATOR_UNAVAILABLE);
             return decision;
@@ -457,11 +518,11 @@ impl Strategy for SetupsStrategy {
             size_mult.unwrap_or(Decimal::ONE),
         ) {
             Ok(sized) => {
-                decision.indicators.rr = sized.rr;
+                sized.notes.record(&mut decision.indicators);
                 decision.order = Some(sized.plan);
             }
-            Err((reason, rr)) => {
-                decision.indicators.rr = rr;
+            Err((reason, notes)) => {
+                notes.record(&mut decision.indicators);
                 decision.blocked_by = Some(reason);
             }
         }

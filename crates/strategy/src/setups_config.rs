@@ -8,6 +8,18 @@
 //! **enabled** (the reference session shipped them disabled and never traded, defect 1),
 //! funding thresholds as real per-8 h fractions (the reference's 0.05/0.03 could never
 //! bind), and a market entry at the close for the pullback setup.
+//!
+//! Cost-related defaults (not in the reference, which ignored costs): stops must be at least
+//! 3 round-trip costs away (`min_stop_cost_multiple`), reward/risk is net of costs, leverage
+//! is capped at 3× (was 20×), and a 3 % daily loss budget stops entries for the UTC day.
+//! Measured with the real engine and paper broker (10,000 USDT, unknown funding so half
+//! size, taker 0.06 %, 1 bp slippage): on the quiet day 2024-09-21 the strategy now places
+//! no order (its 1m stops are under one round-trip cost; fee-blind sizing lost 5 % in 9
+//! trades); on the volatile month 2021-04-20..05-20 it places about 250 pullback trades,
+//! stop-outs lose 1.00–1.01 × the risk budget net of fees (the broker's R, which excludes
+//! costs from its denominator, reads about −1.2), fees are about a fifth of the gross moves,
+//! and the broker's daily limit never has to refuse an order. It still loses money on that
+//! month: the defaults are sane, not profitable, and were not tuned to make them so.
 
 use la_core::Decimal;
 use serde::{Deserialize, Serialize};
@@ -97,14 +109,30 @@ pub struct SetupsConfig {
 
     /// Risk per trade. Fraction of equity, at most [`MAX_RISK_FRAC`]. Default 0.01 (1 %).
     pub risk_frac: Decimal,
-    /// Minimum reward/risk. Default 1.5.
+    /// Minimum **net** reward/risk: `(reward − cost) / (risk + cost)` per unit, with the
+    /// round-trip cost of [`crate::SizingSpec::round_trip_cost_frac`]. Default 1.5.
     pub rr_min: Decimal,
-    /// Notional cap as a multiple of equity. Default 20.
+    /// Smallest stop distance in multiples of the per-unit round-trip cost
+    /// (`entry × round_trip_cost_frac`); closer stops are blocked with `stop_too_close`.
+    /// Default 3: costs are then at most a quarter of a stop-out's loss. At BTC 60,000 and
+    /// 0.14 % per round trip the stop must be at least 252 USDT (0.42 %) away. 0 disables.
+    pub min_stop_cost_multiple: Decimal,
+    /// Notional cap as a multiple of equity. Default 3.
+    ///
+    /// With cost-aware sizing and the stop gate, 1 % risk never needs more than about 1.8×
+    /// (a 0.42 % stop plus 0.14 % costs), so the cap only binds on misconfiguration; it
+    /// bounds what a gap through the stop can cost (a 5 % gap loses 15 % of equity at 3×,
+    /// all of it at 20×). The broker's own limit (20×) stays the hard backstop.
     pub max_leverage: Decimal,
     /// Notional cap per order. Quote currency. Default 200,000.
     pub max_notional: Decimal,
     /// Smallest order notional. Quote currency. Default 5.
     pub min_notional: Decimal,
+    /// Daily loss budget: once realized equity is this fraction below its value at the UTC
+    /// day's first candle, entries are blocked until the next day (`daily_loss_budget`).
+    /// Fraction, 0 disables. Default 0.03 (3 %): below the paper broker's 5 % daily limit
+    /// by more than one trade's risk, so the broker's limit is not what ends the day.
+    pub max_daily_loss_frac: Decimal,
     /// Candles blocked after a trade opened. Default 5.
     pub cooldown_bars: u32,
     /// Funding gates.
@@ -142,9 +170,11 @@ impl Default for SetupsConfig {
             require_cvd_confirm: false,
             risk_frac: Decimal::new(1, 2),
             rr_min: Decimal::new(15, 1),
-            max_leverage: Decimal::new(20, 0),
+            min_stop_cost_multiple: Decimal::new(3, 0),
+            max_leverage: Decimal::new(3, 0),
             max_notional: Decimal::new(200_000, 0),
             min_notional: Decimal::new(5, 0),
+            max_daily_loss_frac: Decimal::new(3, 2),
             cooldown_bars: 5,
             funding: FundingGates::default(),
         }
@@ -298,6 +328,14 @@ impl SetupsConfig {
         )?;
         check_range("rr_min", self.rr_min, zero, false, big, multiplier)?;
         check_range(
+            "min_stop_cost_multiple",
+            self.min_stop_cost_multiple,
+            zero,
+            false,
+            big,
+            multiplier,
+        )?;
+        check_range(
             "max_leverage",
             self.max_leverage,
             zero,
@@ -312,6 +350,14 @@ impl SetupsConfig {
             true,
             MAX_RISK_FRAC,
             "a fraction of equity (0.01 = 1 %, not a percent)",
+        )?;
+        check_range(
+            "max_daily_loss_frac",
+            self.max_daily_loss_frac,
+            zero,
+            false,
+            one,
+            "a fraction of equity (0.03 = 3 %, 0 disables)",
         )?;
         let money = "an amount of quote currency";
         let max_money = Decimal::new(1_000_000_000_000, 0);

@@ -1,19 +1,29 @@
-//! Execution-risk sizing and price rounding: turns a setup's raw geometry (entry, stop,
-//! target) into an [`OrderPlan`] that the exchange rules and `la_core::OrderIntent` accept,
-//! or into the [`reason`] it cannot be placed.
+//! Cost-aware sizing and price rounding: turns a setup's raw geometry (entry, stop, target)
+//! into an [`OrderPlan`] that the exchange rules and `la_core::OrderIntent` accept, or into
+//! the [`reason`] it cannot be placed.
 //!
 //! Rules, all in fractions (0.01 = 1 %), computed in exact `Decimal` arithmetic (this runs
-//! only on candles with a setup, so its cost does not matter):
+//! only on candles with a setup, so its cost does not matter). `cost` is the per-unit
+//! round-trip cost `entry × spec.round_trip_cost_frac` (fees and slippage of a market entry
+//! and a stop exit, see [`SizingSpec`]):
 //!
 //! 1. The stop is rounded to the tick **away** from the entry and the target **toward** it,
 //!    so rounding never adds risk or promises more reward.
-//! 2. The target must lie strictly on the profit side of the entry (`tp_wrong_side`
+//! 2. `risk = |entry − stop|` must be at least `min_stop_cost_multiple × cost`
+//!    (`stop_too_close`): with a default multiple of 3, costs are at most a quarter of every
+//!    loss. Tighter stops were the measured failure of the fee-blind sizing: a $50 stop on
+//!    BTC at $60,000 is 0.08 % while a round trip costs 0.14 %, so the position was sized
+//!    ~3× too large and every stop-out lost 2–3 R.
+//! 3. The target must lie strictly on the profit side of the entry (`tp_wrong_side`
 //!    otherwise; the reference's absolute-distance check let it pass, defect 11).
-//! 3. `rr = signed reward / signed risk` must be at least `rr_min`.
-//! 4. `qty = equity × risk_frac × size_mult / |entry − stop|`, using the rounded stop, capped
+//! 4. **Net** reward/risk `rr = (reward − cost) / (risk + cost)` (signed distances) must be at
+//!    least `rr_min`: a target that barely covers the fees is not a 1.5 R trade.
+//! 5. `qty = equity × risk_frac × size_mult / (risk + cost)`, using the rounded stop, capped
 //!    at `equity × max_leverage / entry` and `max_notional / entry`, floored to `qty_step`;
-//!    below `min_qty` or `min_notional` it is not placed. The loss at the stop is therefore
-//!    at most `equity × risk_frac × size_mult` before fees and slippage.
+//!    below `min_qty` or `min_notional` it is not placed. The loss at the stop **including
+//!    the round-trip costs** is therefore at most `equity × risk_frac × size_mult` (as long as
+//!    the stop fills at its level: a gap through it loses more), so a stop-out is about −1 R
+//!    net of fees rather than −2 or −3 R.
 
 use la_core::{Decimal, OrderKind, Price, Qty, Side};
 
@@ -39,14 +49,36 @@ pub(crate) struct SizingRules {
     pub(crate) max_notional: Option<Decimal>,
     pub(crate) min_notional: Decimal,
     pub(crate) rr_min: Option<Decimal>,
+    /// Smallest stop distance in multiples of the per-unit round-trip cost.
+    pub(crate) min_stop_cost_multiple: Decimal,
 }
 
-/// A sized plan plus its reward/risk (when it has a target).
+/// Diagnostics of a sizing attempt, recorded in the decision whether or not it traded.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct SizingNotes {
+    /// Net reward/risk, when there is a target and it got that far.
+    pub(crate) rr: Option<Decimal>,
+    /// Stop distance / per-unit round-trip cost, when costs are non-zero.
+    pub(crate) stop_cost_multiple: Option<Decimal>,
+}
+
+impl SizingNotes {
+    /// Copies the notes into a decision's indicators.
+    pub(crate) fn record(self, indicators: &mut crate::decision::Indicators) {
+        indicators.rr = self.rr;
+        indicators.stop_cost_multiple = self.stop_cost_multiple;
+    }
+}
+
+/// A sized plan plus its diagnostics.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Sized {
     pub(crate) plan: OrderPlan,
-    pub(crate) rr: Option<Decimal>,
+    pub(crate) notes: SizingNotes,
 }
+
+/// Why a geometry was not placed, plus the diagnostics gathered until then.
+pub(crate) type Refusal = (&'static str, SizingNotes);
 
 /// Rounds `value` down (`up == false`) or up to a multiple of `step`.
 pub(crate) fn round_to_step(value: Decimal, step: Decimal, up: bool) -> Option<Decimal> {
@@ -61,51 +93,66 @@ pub(crate) fn size_order(
     rules: &SizingRules,
     ctx: &StrategyContext,
     size_mult: Decimal,
-) -> Result<Sized, (&'static str, Option<Decimal>)> {
+) -> Result<Sized, Refusal> {
+    let mut notes = SizingNotes::default();
     let spec: &SizingSpec = &ctx.spec;
     if !spec.is_valid() {
-        return Err((reason::INVALID_SPEC, None));
+        return Err((reason::INVALID_SPEC, notes));
     }
     if ctx.equity <= Decimal::ZERO {
-        return Err((reason::NO_EQUITY, None));
+        return Err((reason::NO_EQUITY, notes));
     }
+    let overflow = reason::SIZING_OVERFLOW;
     let long = geometry.side == Side::Long;
     let entry = geometry.entry;
     // Long: stop down (away), target down (toward). Short: both up.
     let stop = round_to_step(geometry.stop, spec.tick_size, !long)
-        .ok_or((reason::STOP_NOT_POSITIVE, None))?;
+        .ok_or((reason::STOP_NOT_POSITIVE, notes))?;
     if stop <= Decimal::ZERO {
-        return Err((reason::STOP_NOT_POSITIVE, None));
+        return Err((reason::STOP_NOT_POSITIVE, notes));
     }
     let risk = if long { entry - stop } else { stop - entry };
     if risk <= Decimal::ZERO {
-        return Err((reason::STOP_TOO_CLOSE, None));
+        return Err((reason::STOP_TOO_CLOSE, notes));
     }
-    let (target, rr) = match geometry.target {
+    let cost = entry
+        .checked_mul(spec.round_trip_cost_frac)
+        .ok_or((overflow, notes))?;
+    if cost > Decimal::ZERO {
+        let multiple = risk.checked_div(cost).ok_or((overflow, notes))?;
+        notes.stop_cost_multiple = Some(multiple.round_dp(2));
+        if multiple < rules.min_stop_cost_multiple {
+            return Err((reason::STOP_TOO_CLOSE, notes));
+        }
+    }
+    let loss_per_unit = risk.checked_add(cost).ok_or((overflow, notes))?;
+    let target = match geometry.target {
         Some(raw) => {
             let target =
-                round_to_step(raw, spec.tick_size, !long).ok_or((reason::TP_WRONG_SIDE, None))?;
+                round_to_step(raw, spec.tick_size, !long).ok_or((reason::TP_WRONG_SIDE, notes))?;
             let reward = if long { target - entry } else { entry - target };
             if reward <= Decimal::ZERO || target <= Decimal::ZERO {
-                return Err((reason::TP_WRONG_SIDE, None));
+                return Err((reason::TP_WRONG_SIDE, notes));
             }
-            let rr = reward
-                .checked_div(risk)
-                .ok_or((reason::TP_WRONG_SIDE, None))?;
+            let rr = (reward - cost)
+                .checked_div(loss_per_unit)
+                .ok_or((overflow, notes))?;
+            notes.rr = Some(rr.round_dp(4));
             if let Some(rr_min) = rules.rr_min
                 && rr < rr_min
             {
-                return Err((reason::RR_BELOW_MIN, Some(rr.round_dp(4))));
+                return Err((reason::RR_BELOW_MIN, notes));
             }
-            (Some(target), Some(rr.round_dp(4)))
+            Some(target)
         }
-        None => (None, None),
+        None => None,
     };
-    let qty = size_qty(entry, risk, rules, ctx.equity, size_mult, spec).map_err(|r| (r, rr))?;
-    let entry_price = Price::new(entry).map_err(|_| (reason::STOP_NOT_POSITIVE, rr))?;
-    let stop_price = Price::new(stop).map_err(|_| (reason::STOP_NOT_POSITIVE, rr))?;
+    let qty = size_qty(entry, loss_per_unit, rules, ctx.equity, size_mult, spec)
+        .map_err(|r| (r, notes))?;
+    let entry_price = Price::new(entry).map_err(|_| (reason::STOP_NOT_POSITIVE, notes))?;
+    let stop_price = Price::new(stop).map_err(|_| (reason::STOP_NOT_POSITIVE, notes))?;
     let target_price = match target {
-        Some(t) => Some(Price::new(t).map_err(|_| (reason::TP_WRONG_SIDE, rr))?),
+        Some(t) => Some(Price::new(t).map_err(|_| (reason::TP_WRONG_SIDE, notes))?),
         None => None,
     };
     let kind = if geometry.limit {
@@ -123,13 +170,14 @@ pub(crate) fn size_order(
             take_profit: target_price,
             setup: geometry.setup,
         },
-        rr,
+        notes,
     })
 }
 
+/// `budget / loss_per_unit`, capped by leverage and notional, floored to the step.
 fn size_qty(
     entry: Decimal,
-    risk_per_unit: Decimal,
+    loss_per_unit: Decimal,
     rules: &SizingRules,
     equity: Decimal,
     size_mult: Decimal,
@@ -140,7 +188,7 @@ fn size_qty(
         .checked_mul(rules.risk_frac)
         .and_then(|b| b.checked_mul(size_mult))
         .ok_or(overflow)?;
-    let mut qty = budget.checked_div(risk_per_unit).ok_or(overflow)?;
+    let mut qty = budget.checked_div(loss_per_unit).ok_or(overflow)?;
     let leverage_cap = equity
         .checked_mul(rules.max_leverage)
         .and_then(|n| n.checked_div(entry))

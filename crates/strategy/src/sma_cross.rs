@@ -1,11 +1,19 @@
 //! The simple alternative strategy, `sma-cross`: a market entry when the fast SMA of closes
-//! crosses the slow one, with the reference's fixed-fractional geometry (§9).
+//! crosses the slow one, with the reference's fixed-fractional geometry (§9) made
+//! cost-aware.
 //!
 //! On a cross up (fast ≤ slow on the previous candle, fast > slow now) it goes long at the
-//! close; on a cross down, short. Stop distance `close × stop_bps / 10⁴`, target `tp_r`
-//! stop distances away, `qty = equity × risk_frac / stop distance` capped at
-//! `equity × max_leverage / close`, floored to the step. Worked example (defaults, equity
-//! 10,000, long at 100,000): stop 99,700, target 100,450, qty 0.3333 (a $100 loss at the stop).
+//! close; on a cross down, short. Stop distance `d = close × stop_bps / 10⁴`; with the
+//! per-unit round-trip cost `c = close × round_trip_cost_frac`, the target is `tp_r` net R
+//! away (`close ± (tp_r × (d + c) + c)`) and `qty = equity × risk_frac / (d + c)`, capped at
+//! `equity × max_leverage / close`, floored to the step; a stop under
+//! `min_stop_cost_multiple × c` is refused (`stop_too_close`), and entries stop for the UTC
+//! day after a `max_daily_loss_frac` loss (`daily_loss_budget`, see `setups`). Worked example (defaults,
+//! equity 10,000, Bitunix costs 0.14 %, long at 100,000): `d` = 500, `c` = 140, stop 99,500,
+//! target 101,100, qty 0.1562 (a 99.97 USDT loss at the stop including costs).
+//!
+//! The reference's 30 bp stop is below three round-trip costs (42 bp), so the default stop
+//! is 50 bp; its 20× leverage cap is 3× here, as for `setups`.
 
 use std::cmp::Ordering;
 
@@ -15,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     decision::{Decision, Indicators, Signal, StrategyContext, reason},
     error::StrategyError,
+    gates::DailyLossGuard,
     indicators::{FixedCandle, Sma, check_period},
     setups_config::MAX_RISK_FRAC,
     sizing::{Geometry, SizingRules, size_order},
@@ -34,12 +43,19 @@ pub struct SmaCrossConfig {
     pub slow: usize,
     /// Risk per trade. Fraction of equity (0.01 = 1 %), at most 0.02. Default 0.01.
     pub risk_frac: Decimal,
-    /// Stop distance from the entry. Basis points (30 = 0.3 %). Default 30.
+    /// Stop distance from the entry. Basis points (50 = 0.5 %). Default 50.
     pub stop_bps: Decimal,
-    /// Target in multiples of the stop distance (R). Default 1.5.
+    /// Target in net R: a win at the target nets `tp_r` times what a stop-out loses, both
+    /// after round-trip costs. Default 1.5.
     pub tp_r: Decimal,
-    /// Notional cap as a multiple of equity. Default 20.
+    /// Notional cap as a multiple of equity. Default 3.
     pub max_leverage: Decimal,
+    /// Smallest stop distance in multiples of the per-unit round-trip cost
+    /// (`stop_too_close` below). Default 3; 0 disables.
+    pub min_stop_cost_multiple: Decimal,
+    /// Daily loss budget as for `setups` (`daily_loss_budget`). Fraction, 0 disables.
+    /// Default 0.03.
+    pub max_daily_loss_frac: Decimal,
 }
 
 impl Default for SmaCrossConfig {
@@ -48,9 +64,11 @@ impl Default for SmaCrossConfig {
             fast: 10,
             slow: 30,
             risk_frac: Decimal::new(1, 2),
-            stop_bps: Decimal::new(30, 0),
+            stop_bps: Decimal::new(50, 0),
             tp_r: Decimal::new(15, 1),
-            max_leverage: Decimal::new(20, 0),
+            max_leverage: Decimal::new(3, 0),
+            min_stop_cost_multiple: Decimal::new(3, 0),
+            max_daily_loss_frac: Decimal::new(3, 2),
         }
     }
 }
@@ -97,6 +115,24 @@ impl SmaCrossConfig {
                 ));
             }
         }
+        if self.min_stop_cost_multiple.is_sign_negative() || self.min_stop_cost_multiple > limit {
+            return Err(StrategyError::invalid(
+                "min_stop_cost_multiple",
+                format!(
+                    "must be a multiplier in [0, {limit}], got {}",
+                    self.min_stop_cost_multiple
+                ),
+            ));
+        }
+        if self.max_daily_loss_frac.is_sign_negative() || self.max_daily_loss_frac > Decimal::ONE {
+            return Err(StrategyError::invalid(
+                "max_daily_loss_frac",
+                format!(
+                    "must be a fraction of equity in [0, 1] (0.03 = 3 %, 0 disables), got {}",
+                    self.max_daily_loss_frac
+                ),
+            ));
+        }
         Ok(())
     }
 }
@@ -109,6 +145,7 @@ pub struct SmaCrossStrategy {
     fast: Sma,
     slow: Sma,
     previous: Option<Ordering>,
+    daily_loss: DailyLossGuard,
     last_open_time: Option<TimestampMs>,
     record: bool,
 }
@@ -127,14 +164,29 @@ impl SmaCrossStrategy {
                 max_notional: None,
                 min_notional: Decimal::ZERO,
                 rr_min: None,
+                min_stop_cost_multiple: config.min_stop_cost_multiple,
             },
             fast: Sma::new(config.fast)?,
             slow: Sma::new(config.slow)?,
             previous: None,
+            daily_loss: DailyLossGuard::new(config.max_daily_loss_frac),
             last_open_time: None,
             record: true,
             config,
         })
+    }
+
+    /// Stop distance and target distance (net `tp_r` R) for an entry at `close`.
+    fn distances(&self, close: Decimal, ctx: &StrategyContext) -> Option<(Decimal, Decimal)> {
+        let distance = close
+            .checked_mul(self.config.stop_bps)?
+            .checked_div(Decimal::new(10_000, 0))?;
+        let cost = close.checked_mul(ctx.spec.round_trip_cost_frac)?;
+        let reward = distance
+            .checked_add(cost)?
+            .checked_mul(self.config.tp_r)?
+            .checked_add(cost)?;
+        Some((distance, reward))
     }
 
     /// How the fast average compares with the slow one, exactly (no division).
@@ -174,6 +226,9 @@ impl Strategy for SmaCrossStrategy {
             indicators.sma_slow = self.slow.value();
         }
 
+        let day_spent = self
+            .daily_loss
+            .spent(candle.close_time().as_ms(), ctx.equity);
         let now = self.relation();
         let previous = std::mem::replace(&mut self.previous, now);
         let (Some(now), Some(previous)) = (now, previous) else {
@@ -195,24 +250,31 @@ impl Strategy for SmaCrossStrategy {
             decision.blocked_by = Some(reason::POSITION_OPEN);
             return decision;
         }
+        if day_spent {
+            decision.blocked_by = Some(reason::DAILY_LOSS_BUDGET);
+            return decision;
+        }
         let close = candle.close().get();
-        let distance = close * self.config.stop_bps / Decimal::new(10_000, 0);
+        let Some((distance, reward)) = self.distances(close, ctx) else {
+            decision.blocked_by = Some(reason::SIZING_OVERFLOW);
+            return decision;
+        };
         let sign = side.sign();
         let geometry = Geometry {
             side,
             limit: false,
             entry: close,
             stop: close - sign * distance,
-            target: Some(close + sign * distance * self.config.tp_r),
+            target: Some(close + sign * reward),
             setup: SMA_CROSS,
         };
         match size_order(&geometry, &self.rules, ctx, Decimal::ONE) {
             Ok(sized) => {
-                decision.indicators.rr = sized.rr;
+                sized.notes.record(&mut decision.indicators);
                 decision.order = Some(sized.plan);
             }
-            Err((reason, rr)) => {
-                decision.indicators.rr = rr;
+            Err((reason, notes)) => {
+                notes.record(&mut decision.indicators);
                 decision.blocked_by = Some(reason);
             }
         }

@@ -28,22 +28,6 @@ fn parse_time(key: &str, text: &str) -> Result<TimestampMs, Failure> {
 }
 
 pub(crate) fn run(args: &BacktestArgs) -> Result<ExitCode, Failure> {
-    let Some(data) = args.data.clone() else {
-        return Err(match args.source.as_deref() {
-            Some("bitunix") => Failure {
-                report: miette::miette!(
-                    help = "download candles yourself and pass --data FILE for now",
-                    "`backtest --source bitunix --days N` is not implemented yet (tracked by the backtest issue)"
-                ),
-                code: 4,
-            },
-            _ => Failure::config(
-                "`data`: pass --data FILE (ts_ms,open,high,low,close,volume CSV, .gz allowed)"
-                    .into(),
-                "e.g. --data ../shared/data/candles/binance_spot_btcusdt_1m_2024-09-21.csv",
-            ),
-        });
-    };
     let workspace = args.workspace.resolve();
     let symbol = Symbol::normalize(&args.symbol)
         .map_err(|e| Failure::config(format!("`symbol`: {e}"), "e.g. BTCUSDT"))?;
@@ -53,6 +37,45 @@ pub(crate) fn run(args: &BacktestArgs) -> Result<ExitCode, Failure> {
             "one of 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d",
         )
     })?;
+    console::install_logging_with(
+        &workspace.join("logs").join("system.jsonl"),
+        symbol.as_str(),
+        "error",
+    )?;
+    let data = match (&args.data, args.source.as_deref()) {
+        (Some(data), None) => data.clone(),
+        (None, Some("bitunix")) => {
+            let days = args.days.filter(|d| (1..=365).contains(d)).ok_or_else(|| {
+                Failure::config(
+                    "`days`: --source bitunix needs --days N (1..=365)".into(),
+                    "e.g. --days 7",
+                )
+            })?;
+            let rest_url = args
+                .rest_url
+                .clone()
+                .unwrap_or_else(|| "https://fapi.bitunix.com".to_owned());
+            download(&rest_url, symbol, interval, days, &workspace)?
+        }
+        (Some(_), Some(_)) => {
+            return Err(Failure::config(
+                "`data` and `source` are exclusive".into(),
+                "pass either --data FILE or --source bitunix --days N",
+            ));
+        }
+        (None, Some(other)) => {
+            return Err(Failure::config(
+                format!("`source`: {other:?} is not a backtest source"),
+                "--source bitunix (with --days N), or --data FILE",
+            ));
+        }
+        (None, None) => {
+            return Err(Failure::config(
+                "`data`: pass --data FILE (ts_ms,open,high,low,close,volume CSV, .gz allowed) or --source bitunix --days N".into(),
+                "e.g. --data ../shared/data/candles/binance_spot_btcusdt_1m_2024-09-21.csv",
+            ));
+        }
+    };
     let strategy = args.strategy.parse().map_err(|_| {
         Failure::config(
             format!("`strategy`: {:?} is unknown", args.strategy),
@@ -123,15 +146,14 @@ pub(crate) fn run(args: &BacktestArgs) -> Result<ExitCode, Failure> {
         intrabar,
         funding_rate,
     };
-    console::install_logging_with(
-        &workspace.join("logs").join("system.jsonl"),
-        symbol.as_str(),
-        "error",
-    )?;
     let stats = run_backtest(&config).map_err(|err| {
         tracing::error!(symbol = %symbol, error = &err as &dyn std::error::Error, "backtest failed");
         Failure::runtime(format!("backtest failed: {}", error_chain(&err)))
     })?;
+    let report = la_report::render_run_report(std::path::Path::new(&stats.run_dir));
+    if let Err(err) = &report {
+        tracing::warn!(symbol = %symbol, error = err as &dyn std::error::Error, "cannot write the run report");
+    }
     if args.json {
         let text = serde_json::to_string(&stats)
             .map_err(|e| Failure::runtime(format!("cannot serialise stats: {e}")))?;
@@ -177,11 +199,41 @@ pub(crate) fn run(args: &BacktestArgs) -> Result<ExitCode, Failure> {
             ("exposure", s.exposure.to_string()),
             ("ambiguous bars", stats.ambiguous_bars.to_string()),
             ("run dir", stats.run_dir.clone()),
+            (
+                "report",
+                report
+                    .as_ref()
+                    .map_or_else(|e| format!("not written: {e}"), |p| p.display().to_string()),
+            ),
         ] {
             println!("  {name:<16} {value}");
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Downloads (or reuses the cached) candles over REST.
+fn download(
+    rest_url: &str,
+    symbol: Symbol,
+    interval: Interval,
+    days: u32,
+    workspace: &std::path::Path,
+) -> Result<std::path::PathBuf, Failure> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::runtime(format!("cannot start the async runtime: {e}")))?;
+    runtime
+        .block_on(la_session::download::download_candles(
+            rest_url, symbol, interval, days, workspace,
+        ))
+        .map_err(|err| {
+            Failure::runtime(format!(
+                "candle download from {rest_url} failed: {}",
+                error_chain(&err)
+            ))
+        })
 }
 
 fn fmt_ratio(value: Option<f64>) -> String {

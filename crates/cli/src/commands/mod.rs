@@ -2,6 +2,8 @@
 //! code.
 
 pub(crate) mod backtest;
+pub(crate) mod doctor;
+pub(crate) mod report;
 pub(crate) mod run;
 pub(crate) mod sim;
 pub(crate) mod status;

@@ -39,6 +39,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<ExitCode, Failure> {
     match outcome {
         Ok(report) => {
             console::print_summary(&report);
+            crate::commands::report::render_after_run(std::path::Path::new(&report.run_dir));
             let clean = report.stopped_reason.is_clean();
             Ok(if clean {
                 ExitCode::SUCCESS

@@ -2,3 +2,4 @@
 
 mod building_blocks;
 mod engine_tests;
+mod logging_tests;

@@ -11,12 +11,12 @@ use crate::{
     support::{candle, ctx, dec},
 };
 
-/// Feeds 70 up-trend candles with `base`, then a dip candle with `at_dip` (a long pullback
-/// when nothing blocks).
-fn at_pullback(at_dip: StrategyContext) -> Decision {
-    let mut feed = Feed::new(SetupsStrategy::new(SetupsConfig::default()).unwrap());
+/// Feeds 70 up-trend candles, then a dip candle (a long pullback when nothing blocks), all
+/// with `context`.
+fn at_pullback(context: StrategyContext) -> Decision {
+    let mut feed =
+        Feed::new(SetupsStrategy::new(SetupsConfig::default()).unwrap()).with_ctx(context);
     let before = trend(&mut feed, 70, false);
-    feed.ctx = at_dip;
     dip(&mut feed, &before, false)
 }
 
@@ -130,8 +130,10 @@ fn low_volatility_blocks_a_market_too_quiet_for_a_stop() {
 
 #[test]
 fn tiny_equity_is_below_the_minimum_quantity_or_notional() {
+    // 1 % of 2 USDT over a ~480 USDT loss per BTC (stop plus costs) is ~0.00004 BTC: below
+    // the 0.0001 minimum, and with a 0.00001 lot about 2.4 USDT of notional, below 5.
     let d = at_pullback(StrategyContext {
-        equity: dec("0.1"),
+        equity: dec("2"),
         ..ctx()
     });
     assert_eq!(d.blocked_by, Some(reason::BELOW_MIN_QTY));
@@ -139,10 +141,10 @@ fn tiny_equity_is_below_the_minimum_quantity_or_notional() {
     let fine_lots = SizingSpec {
         qty_step: dec("0.00001"),
         min_qty: dec("0.00001"),
-        tick_size: dec("0.1"),
+        ..SizingSpec::BITUNIX_BTCUSDT
     };
     let d = at_pullback(StrategyContext {
-        equity: dec("0.1"),
+        equity: dec("2"),
         spec: fine_lots,
         ..ctx()
     });
@@ -168,14 +170,16 @@ fn no_equity_and_a_broken_spec_block_instead_of_panicking() {
 
 #[test]
 fn leverage_caps_the_quantity() {
+    // Uncapped: 100 USDT over a ~475 USDT loss per BTC is ~0.21 BTC (~12,000 USDT at
+    // 57,100); at 1× the cap is 10,000 USDT.
     let config = SetupsConfig {
-        max_leverage: dec("2"),
+        max_leverage: dec("1"),
         ..SetupsConfig::default()
     };
     let mut feed = Feed::new(SetupsStrategy::new(config).unwrap());
     let before = trend(&mut feed, 70, false);
     let order = dip(&mut feed, &before, false).order.unwrap();
-    let cap = dec("20000") / order.entry_reference.get();
+    let cap = dec("10000") / order.entry_reference.get();
     assert!(
         order.qty.get() <= cap && order.qty.get() > cap - dec("0.0001"),
         "{order:?}"

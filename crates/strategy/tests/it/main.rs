@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api;
+mod costs;
 mod gates;
 mod indicators;
 mod props;

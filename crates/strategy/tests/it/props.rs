@@ -73,11 +73,13 @@ fn spec() -> impl Strategy<Value = SizingSpec> {
     (
         prop::sample::select(vec!["0.01", "0.1", "1"]),
         prop::sample::select(vec!["0.0001", "0.001"]),
+        prop::sample::select(vec!["0", "0.0004", "0.0014", "0.01"]),
     )
-        .prop_map(|(tick, step)| SizingSpec {
+        .prop_map(|(tick, step, cost)| SizingSpec {
             qty_step: dec(step),
             min_qty: dec(step),
             tick_size: dec(tick),
+            round_trip_cost_frac: dec(cost),
         })
 }
 

@@ -60,23 +60,40 @@ impl<S: Strategy> Feed<S> {
     }
 }
 
-/// A context with a fine tick for prices around 100 (tick 0.01, step/min 0.001).
+/// A context with a fine tick for prices around 100 (tick 0.01, step/min 0.001) and a
+/// low-cost venue (a round trip costs 0.02 %, 1 bp per leg), so the sweep tape's small
+/// geometry (stops 0.07–0.25 % away) clears the default three-costs stop gate.
 pub(crate) fn fine_ctx() -> StrategyContext {
     StrategyContext {
         spec: SizingSpec {
             qty_step: dec("0.001"),
             min_qty: dec("0.001"),
             tick_size: dec("0.01"),
+            round_trip_cost_frac: dec("0.0002"),
         },
         ..ctx()
     }
 }
 
-/// A trend of `bars` candles: +10 per candle from 50,000 (or −10 when `down`), each with a
-/// 3-point wick either side, volume 5. Returns the last decision.
+/// Trend step per candle of [`trend`]: large enough that 1.5 ATR clears three Bitunix
+/// round-trip costs (ATR ≈ 200 at ~57,000: stop ≈ 300 vs 3 × 80 = 240).
+pub(crate) const TREND_STEP: &str = "100";
+
+/// A trend of `bars` candles: +[`TREND_STEP`] per candle from 50,000 (or minus when
+/// `down`), each with a 50-point wick either side, volume 5. Returns the last decision.
 pub(crate) fn trend<S: Strategy>(feed: &mut Feed<S>, bars: usize, down: bool) -> Decision {
-    let step = if down { dec("-10") } else { dec("10") };
-    let wick = dec("3");
+    trend_by(feed, bars, down, dec(TREND_STEP), dec("50"))
+}
+
+/// [`trend`] with a chosen step and wick.
+pub(crate) fn trend_by<S: Strategy>(
+    feed: &mut Feed<S>,
+    bars: usize,
+    down: bool,
+    step: Decimal,
+    wick: Decimal,
+) -> Decision {
+    let step = if down { -step } else { step };
     let mut close = if feed.index == 0 {
         dec("50000")
     } else {
@@ -97,16 +114,17 @@ pub(crate) fn trend<S: Strategy>(feed: &mut Feed<S>, bars: usize, down: bool) ->
     last
 }
 
-/// One candle continuing the trend (+10, or −10 when `down`) whose low (high) reaches the
-/// trend EMA of `previous` (plus 10 toward the price): a pullback into the band.
+/// One candle continuing the trend (+[`TREND_STEP`], or minus when `down`) whose low (high)
+/// reaches the trend EMA of `previous` (plus 10 toward the price): a pullback into the band.
 pub(crate) fn dip<S: Strategy>(feed: &mut Feed<S>, previous: &Decision, down: bool) -> Decision {
     let ema = previous.indicators.ema_fast.unwrap();
     let open = feed.last_close;
+    let step = dec(TREND_STEP);
     if down {
-        let close = open - dec("10");
+        let close = open - step;
         feed.bar(open, ema - dec("10"), close - dec("3"), close, dec("5"))
     } else {
-        let close = open + dec("10");
+        let close = open + step;
         feed.bar(open, close + dec("3"), ema + dec("10"), close, dec("5"))
     }
 }

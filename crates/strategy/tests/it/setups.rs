@@ -51,19 +51,32 @@ fn pullback_long_fires_at_the_close_when_an_uptrend_dips_into_the_ema_band() {
     assert_eq!(order.side, Side::Long);
     assert_eq!(order.entry_reference.get(), feed.last_close);
 
-    // Stop 1.5 ATR below the close (rounded down to the 0.1 tick), target 2 R above
-    // (rounded down, toward the entry), qty = 1 % of 10,000 / stop distance, floored.
+    // Stop 1.5 ATR below the close (rounded down to the 0.1 tick); target 2 R net of the
+    // round-trip cost c = entry × 0.0014 above: entry + 2 × (1.5 ATR + c) + c (rounded down,
+    // toward the entry); qty = 1 % of 10,000 / (stop distance + c), floored.
     let atr = decision.indicators.atr.unwrap();
     let entry = feed.last_close;
     let tick = dec("0.1");
-    let stop = floor_to(entry - atr * dec("1.5"), tick);
-    let target = floor_to(entry + atr * dec("1.5") * dec("2"), tick);
+    let cost = entry * dec("0.0014");
+    let distance = atr * dec("1.5");
+    let stop = floor_to(entry - distance, tick);
+    let target = floor_to(entry + (distance + cost) * dec("2") + cost, tick);
     assert_eq!(order.stop_loss.get(), stop);
     assert_eq!(order.take_profit.unwrap().get(), target);
-    let qty = floor_to(dec("100") / (entry - stop), dec("0.0001"));
+    let qty = floor_to(dec("100") / (entry - stop + cost), dec("0.0001"));
     assert_eq!(order.qty.get(), qty);
+    // The loss at the stop, costs included, is within one quantity step of the budget.
+    let loss = (entry - stop + cost) * qty;
+    assert!(
+        loss <= dec("100") && loss > dec("100") - (entry - stop + cost) * dec("0.0001"),
+        "{loss}"
+    );
+    // Net reward/risk is the 2 R target less the tick rounding.
     let rr = decision.indicators.rr.unwrap();
-    assert!(rr > dec("1.9") && rr <= dec("2.01"), "rr {rr}");
+    assert!(rr > dec("1.99") && rr <= dec("2"), "rr {rr}");
+    let multiple = decision.indicators.stop_cost_multiple.unwrap();
+    assert_eq!(multiple, ((entry - stop) / cost).round_dp(2));
+    assert!(multiple >= dec("3"), "{multiple}");
     assert_eq!(decision.indicators.size_mult, Some(Decimal::ONE));
     assert_plan_valid(&order, &ctx(), dec("0.01"));
 }
@@ -79,6 +92,7 @@ fn pullback_short_fires_when_a_downtrend_rallies_into_the_ema_band() {
     assert_eq!((decision.signal, order.side), (Signal::Short, Side::Short));
     let atr = decision.indicators.atr.unwrap();
     let entry = feed.last_close;
+    let cost = entry * dec("0.0014");
     // Short: stop rounded up (away), target rounded up (toward the entry).
     assert_eq!(
         order.stop_loss.get(),
@@ -86,7 +100,10 @@ fn pullback_short_fires_when_a_downtrend_rallies_into_the_ema_band() {
     );
     assert_eq!(
         order.take_profit.unwrap().get(),
-        ceil_to(entry - atr * dec("3"), dec("0.1"))
+        ceil_to(
+            entry - (atr * dec("1.5") + cost) * dec("2") - cost,
+            dec("0.1")
+        )
     );
     assert_plan_valid(&order, &ctx(), dec("0.01"));
 }

@@ -49,12 +49,14 @@ fn a_cross_up_goes_long_with_the_worked_example_geometry() {
     let d = &decisions[5];
     assert_eq!((d.signal, d.setup), (Signal::Long, Some("sma_cross")));
     let order = d.order.unwrap();
-    // Reference §9: equity 10,000, risk 1 %, stop 30 bps, tp 1.5 R, long at 100,000.
+    // Module docs' example: equity 10,000, risk 1 %, stop 50 bp (d = 500), round-trip cost
+    // 0.14 % (c = 140), target 1.5 R net: 100,000 + 1.5 × 640 + 140; qty 100 / 640.
     assert_eq!(order.kind, OrderKind::Market);
     assert_eq!(order.entry_reference.get(), dec("100000"));
-    assert_eq!(order.stop_loss.get(), dec("99700"));
-    assert_eq!(order.take_profit.unwrap().get(), dec("100450"));
-    assert_eq!(order.qty.get(), dec("0.3333"));
+    assert_eq!(order.stop_loss.get(), dec("99500"));
+    assert_eq!(order.take_profit.unwrap().get(), dec("101100"));
+    assert_eq!(order.qty.get(), dec("0.1562"));
+    assert_eq!(d.indicators.rr, Some(dec("1.5")));
     assert_plan_valid(&order, &ctx(), dec("0.01"));
 }
 
@@ -97,6 +99,7 @@ fn leverage_caps_the_crossover_quantity() {
         slow: 4,
         stop_bps: dec("1"),
         max_leverage: dec("3"),
+        min_stop_cost_multiple: dec("0"),
         ..SmaCrossConfig::default()
     })
     .unwrap();
@@ -106,7 +109,7 @@ fn leverage_caps_the_crossover_quantity() {
         &ctx(),
     );
     let order = decisions.last().unwrap().order.unwrap();
-    // Uncapped: 100 / 10 = 10 BTC; the cap is 30,000 / 100,000 = 0.3 BTC.
+    // Uncapped: 100 / (10 + 140 of costs) = 0.66 BTC; the cap is 30,000 / 100,000 = 0.3 BTC.
     assert_eq!(order.qty.get(), dec("0.3"));
 }
 

@@ -1,0 +1,284 @@
+//! The real binary, as a user runs it: signals, the workspace lock, crash recovery, config
+//! errors and the status/stop commands. Waits poll files with a deadline; nothing sleeps its
+//! way to green.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::{
+    path::Path,
+    process::{Child, Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_laptop-agents");
+
+fn start_session(workspace: &Path, speed: &str) -> Child {
+    start_session_on(workspace, speed, None)
+}
+
+fn start_session_on(workspace: &Path, speed: &str, data: Option<&Path>) -> Child {
+    let mut command = Command::new(BIN);
+    command
+        .args([
+            "run",
+            "--source",
+            "sim",
+            "--speed",
+            speed,
+            "--duration",
+            "5m",
+            "--max-clock-skew",
+            "off",
+        ])
+        .arg("--workspace")
+        .arg(workspace);
+    if let Some(data) = data {
+        command.arg("--data").arg(data);
+    }
+    command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("binary starts")
+}
+
+/// 400 real candles from a stretch of the recorded month where the default strategy trades;
+/// fails loudly when `../shared/data` is missing.
+fn real_slice(dir: &Path) -> std::path::PathBuf {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/candles/binance_spot_btcusdt_1m_2021-04-20_2021-05-20.csv.gz");
+    assert!(
+        source.exists(),
+        "real data {} is missing: this test needs ../shared/data beside the repository",
+        source.display()
+    );
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(&source).unwrap()),
+        &mut text,
+    )
+    .unwrap();
+    let mut lines = text.lines();
+    let mut out = String::from(lines.next().unwrap());
+    out.push('\n');
+    for line in lines.skip(2_800).take(400) {
+        out.push_str(line);
+        out.push('\n');
+    }
+    let path = dir.join("slice.csv");
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+/// Polls `condition` every 50 ms until it holds or `deadline` passes.
+fn wait_for(what: &str, deadline: Duration, mut condition: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !condition() {
+        assert!(
+            started.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn wait_exit(child: &mut Child, deadline: Duration) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        if started.elapsed() > deadline {
+            let _ = child.kill();
+            panic!("process did not exit within {deadline:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn heartbeat_candles(workspace: &Path) -> u64 {
+    std::fs::read_to_string(workspace.join("heartbeat.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["candles_closed"].as_u64())
+        .unwrap_or(0)
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().expect("binary runs")
+}
+
+#[test]
+fn sigterm_saves_state_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = start_session(dir.path(), "120");
+    wait_for("two closed candles", Duration::from_secs(30), || {
+        heartbeat_candles(dir.path()) >= 2
+    });
+    signal(&child, "TERM");
+    let status = wait_exit(&mut child, Duration::from_secs(20));
+    assert_eq!(status.code(), Some(0), "SIGTERM is a clean stop");
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("runs/latest/summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["stopped_reason"], "signal");
+    for state in ["paper/broker_state.json", "paper/unified_state.json"] {
+        let text = std::fs::read_to_string(dir.path().join(state)).unwrap();
+        assert!(text.contains("schema_version"), "{state} saved");
+    }
+    assert!(!dir.path().join("session.lock").exists(), "lock released");
+}
+
+#[test]
+fn a_second_session_in_the_same_workspace_is_refused_with_exit_3_and_stop_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = start_session(dir.path(), "120");
+    wait_for("the first heartbeat", Duration::from_secs(30), || {
+        dir.path().join("heartbeat.json").exists()
+    });
+    let ws = dir.path().to_str().unwrap();
+    let second = run(&[
+        "run",
+        "--source",
+        "sim",
+        "--duration",
+        "1m",
+        "--workspace",
+        ws,
+    ]);
+    assert_eq!(
+        second.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    assert!(String::from_utf8_lossy(&second.stderr).contains("already running"));
+    let status = run(&["status", "--json", "--workspace", ws]);
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["running"], true);
+    assert_eq!(status["pid"], first.id());
+    let stop = run(&["stop", "--workspace", ws]);
+    assert_eq!(
+        stop.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&stop.stdout)
+    );
+    assert!(String::from_utf8_lossy(&stop.stdout).contains("stopped (stop_requested)"));
+    assert_eq!(
+        wait_exit(&mut first, Duration::from_secs(10)).code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn kill_9_then_restart_restores_state_and_never_fills_an_order_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = real_slice(dir.path());
+    let journal = dir.path().join("paper/events.jsonl");
+    let fills = || {
+        std::fs::read_to_string(&journal)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("\"kind\":\"fill\""))
+            .count()
+    };
+    let mut child = start_session_on(dir.path(), "600", Some(&data));
+    wait_for("a fill", Duration::from_secs(60), || fills() >= 1);
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    assert!(
+        dir.path().join("session.lock").exists(),
+        "a hard kill leaves the lock behind"
+    );
+    let before: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("paper/unified_state.json")).unwrap(),
+    )
+    .unwrap();
+
+    let restarted = run(&[
+        "run",
+        "--source",
+        "sim",
+        "--speed",
+        "600",
+        "--duration",
+        "8s",
+        "--max-clock-skew",
+        "off",
+        "--workspace",
+        dir.path().to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        restarted.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&restarted.stderr)
+    );
+    let after: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("paper/unified_state.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        before["starting_equity"], after["starting_equity"],
+        "the account continues"
+    );
+    let text = std::fs::read_to_string(&journal).unwrap();
+    assert!(
+        text.contains("took_over_stale_lock"),
+        "the dead owner's lock was taken over"
+    );
+    let mut ids = std::collections::BTreeMap::<String, u32>::new();
+    for line in text.lines().filter(|l| l.contains("\"kind\":\"fill\"")) {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        *ids.entry(value["client_order_id"].as_str().unwrap().to_owned())
+            .or_default() += 1;
+    }
+    assert!(
+        ids.values().all(|n| *n == 1),
+        "an order filled twice: {ids:?}"
+    );
+}
+
+#[test]
+fn an_invalid_setting_names_the_key_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(&[
+        "run",
+        "--duration",
+        "soon",
+        "--interval",
+        "7m",
+        "--workspace",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("`duration`") && stderr.contains("`interval`"),
+        "{stderr}"
+    );
+    let out = Command::new(BIN)
+        .args(["run", "--workspace", dir.path().to_str().unwrap()])
+        .env("LA_NOT_A_KEY", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not_a_key"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

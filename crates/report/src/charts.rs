@@ -1,0 +1,232 @@
+//! The two charts, drawn with plotters into SVG strings (no fonts needed: plotters' built-in
+//! layout estimates text size and the browser renders the `<text>` elements).
+//!
+//! - **Equity**: realized equity (the account balance after closed trades) and mark equity
+//!   (realized plus the open position's unrealized PnL) at every candle close.
+//! - **Drawdown**: how far realized equity is below its running peak, in percent of that
+//!   peak (0 at a new high). This is the same quantity as `max_drawdown_frac` in the summary.
+//!
+//! Long curves (a month of 1-minute candles is 40 000+ points) are thinned to at most
+//! [`MAX_POINTS`] by keeping the lowest and highest point of each bucket, so the extremes,
+//! and with them the drawdown, survive the thinning.
+
+use plotters::prelude::*;
+use rust_decimal::{Decimal, prelude::ToPrimitive};
+use time::{OffsetDateTime, macros::format_description};
+
+use crate::{error::ReportError, inputs::EquityRow};
+
+/// Chart size in SVG user units (the page scales it to its width).
+const WIDTH: u32 = 1100;
+const HEIGHT: u32 = 360;
+/// Most points drawn per series.
+pub(crate) const MAX_POINTS: usize = 2_000;
+
+const REALIZED: RGBColor = RGBColor(31, 119, 180);
+const MARK: RGBColor = RGBColor(255, 127, 14);
+const DRAWDOWN: RGBColor = RGBColor(214, 39, 40);
+const GRID: RGBColor = RGBColor(232, 232, 232);
+
+fn to_f64(value: Decimal) -> f64 {
+    value.to_f64().unwrap_or(0.0)
+}
+
+/// Keeps at most `max` points: the min and max of each of `max / 2` equal-count buckets, in
+/// time order. Shorter inputs are returned unchanged.
+pub(crate) fn thin(points: &[(i64, f64)], max: usize) -> Vec<(i64, f64)> {
+    if points.len() <= max || max < 2 {
+        return points.to_vec();
+    }
+    let buckets = max / 2;
+    let size = points.len().div_ceil(buckets);
+    let mut out = Vec::with_capacity(max);
+    for bucket in points.chunks(size) {
+        let lowest = bucket
+            .iter()
+            .enumerate()
+            .min_by(|a, b| a.1.1.total_cmp(&b.1.1));
+        let highest = bucket
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.1.total_cmp(&b.1.1));
+        if let (Some((li, low)), Some((hi, high))) = (lowest, highest) {
+            match li.cmp(&hi) {
+                std::cmp::Ordering::Less => out.extend([*low, *high]),
+                std::cmp::Ordering::Greater => out.extend([*high, *low]),
+                std::cmp::Ordering::Equal => out.push(*low),
+            }
+        }
+    }
+    out
+}
+
+/// Drawdown of realized equity below its running peak, in percent (≤ 0).
+pub(crate) fn drawdown_percent(points: &[EquityRow]) -> Vec<(i64, f64)> {
+    let mut peak: Option<Decimal> = None;
+    points
+        .iter()
+        .map(|p| {
+            let high = peak.map_or(p.equity, |h| h.max(p.equity));
+            peak = Some(high);
+            let dd = if high > Decimal::ZERO {
+                (p.equity - high) / high * Decimal::ONE_HUNDRED
+            } else {
+                Decimal::ZERO
+            };
+            (p.ts_ms, to_f64(dd))
+        })
+        .collect()
+}
+
+/// A time-axis label: date and time for short spans, the date alone for long ones.
+fn time_label(ms: i64, span_ms: i64) -> String {
+    let Ok(at) = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000) else {
+        return ms.to_string();
+    };
+    let formatted = if span_ms > 3 * 86_400_000 {
+        at.format(format_description!("[year]-[month]-[day]"))
+    } else {
+        at.format(format_description!("[month]-[day] [hour]:[minute]"))
+    };
+    formatted.unwrap_or_else(|_| ms.to_string())
+}
+
+/// The x range (padded when all points share one time) and y range (padded by 5 %, or by 1
+/// around a flat line) of some series.
+fn ranges<'a>(
+    series: impl IntoIterator<Item = &'a [(i64, f64)]>,
+) -> (std::ops::Range<i64>, std::ops::Range<f64>) {
+    let mut x = (i64::MAX, i64::MIN);
+    let mut y = (f64::INFINITY, f64::NEG_INFINITY);
+    for points in series {
+        for (ts, v) in points {
+            x = (x.0.min(*ts), x.1.max(*ts));
+            y = (y.0.min(*v), y.1.max(*v));
+        }
+    }
+    if x.0 > x.1 {
+        return (0..1, 0.0..1.0);
+    }
+    if x.0 == x.1 {
+        x = (x.0 - 60_000, x.1 + 60_000);
+    }
+    let pad = (y.1 - y.0) * 0.05;
+    let y = if pad > 0.0 {
+        (y.0 - pad, y.1 + pad)
+    } else {
+        (y.0 - 1.0, y.1 + 1.0)
+    };
+    (x.0..x.1, y.0..y.1)
+}
+
+/// Decimal places that keep about 8 axis labels on a range distinct.
+fn label_decimals(range: &std::ops::Range<f64>) -> usize {
+    let step = (range.end - range.start).abs() / 8.0;
+    if step >= 1.0 || step <= 0.0 {
+        0
+    } else {
+        // 0.3 → 1 place, 0.03 → 2, ...; capped for sanity.
+        let places = (-step.log10()).ceil();
+        if places >= 6.0 { 6 } else { places as usize }
+    }
+}
+
+fn chart_error(chart: &'static str) -> impl Fn(String) -> ReportError {
+    move |message| ReportError::Chart { chart, message }
+}
+
+/// Inline SVG in an HTML page needs no namespace; dropping it keeps the page free of URLs.
+fn strip_namespace(svg: String) -> String {
+    svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1)
+}
+
+/// The equity chart (realized and mark equity).
+pub(crate) fn equity_svg(points: &[EquityRow]) -> Result<String, ReportError> {
+    let realized: Vec<(i64, f64)> = points.iter().map(|p| (p.ts_ms, to_f64(p.equity))).collect();
+    let mark: Vec<(i64, f64)> = points
+        .iter()
+        .map(|p| (p.ts_ms, to_f64(p.mark_equity)))
+        .collect();
+    let realized = thin(&realized, MAX_POINTS);
+    let mark = thin(&mark, MAX_POINTS);
+    let (x_range, y_range) = ranges([realized.as_slice(), mark.as_slice()]);
+    let span = x_range.end - x_range.start;
+    let y_decimals = label_decimals(&y_range);
+    let error = chart_error("equity");
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| error(e.to_string()))?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(12)
+            .x_label_area_size(32)
+            .y_label_area_size(80)
+            .build_cartesian_2d(x_range, y_range)
+            .map_err(|e| error(e.to_string()))?;
+        chart
+            .configure_mesh()
+            .x_labels(8)
+            .y_labels(8)
+            .light_line_style(GRID)
+            .x_label_formatter(&|ms| time_label(*ms, span))
+            .max_light_lines(1)
+            .y_label_formatter(&|v| format!("{v:.y_decimals$}"))
+            .draw()
+            .map_err(|e| error(e.to_string()))?;
+        // Realized first and wider, mark on top and thinner: where they coincide (flat) both
+        // stay visible. The legend is HTML around the chart (see `html.rs`).
+        chart
+            .draw_series(LineSeries::new(realized, REALIZED.stroke_width(3)))
+            .map_err(|e| error(e.to_string()))?;
+        chart
+            .draw_series(LineSeries::new(mark, MARK.stroke_width(1)))
+            .map_err(|e| error(e.to_string()))?;
+        if points.is_empty() {
+            root.draw(&Text::new(
+                "no equity points in equity.csv",
+                (WIDTH as i32 / 2 - 120, HEIGHT as i32 / 2),
+                ("sans-serif", 18),
+            ))
+            .map_err(|e| error(e.to_string()))?;
+        }
+        root.present().map_err(|e| error(e.to_string()))?;
+    }
+    Ok(strip_namespace(svg))
+}
+
+/// The drawdown chart (percent below the running peak of realized equity).
+pub(crate) fn drawdown_svg(points: &[EquityRow]) -> Result<String, ReportError> {
+    let drawdown = thin(&drawdown_percent(points), MAX_POINTS);
+    let (x_range, _) = ranges([drawdown.as_slice()]);
+    let deepest = drawdown.iter().map(|p| p.1).fold(0.0_f64, f64::min);
+    let y_range = (deepest * 1.1).min(-0.01)..0.0;
+    let span = x_range.end - x_range.start;
+    let y_decimals = label_decimals(&y_range);
+    let error = chart_error("drawdown");
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT * 2 / 3)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| error(e.to_string()))?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(12)
+            .x_label_area_size(32)
+            .y_label_area_size(80)
+            .build_cartesian_2d(x_range, y_range)
+            .map_err(|e| error(e.to_string()))?;
+        chart
+            .configure_mesh()
+            .x_labels(8)
+            .y_labels(6)
+            .light_line_style(GRID)
+            .x_label_formatter(&|ms| time_label(*ms, span))
+            .max_light_lines(1)
+            .y_label_formatter(&|v| format!("{v:.y_decimals$} %"))
+            .draw()
+            .map_err(|e| error(e.to_string()))?;
+        chart
+            .draw_series(AreaSeries::new(drawdown, 0.0, DRAWDOWN.mix(0.25)).border_style(DRAWDOWN))
+            .map_err(|e| error(e.to_string()))?;
+        root.present().map_err(|e| error(e.to_string()))?;
+    }
+    Ok(strip_namespace(svg))
+}

@@ -1,0 +1,289 @@
+//! Reading a run directory: `summary.json` (kept as a JSON value, because live sessions and
+//! backtests write different shapes), `trades.csv`, `equity.csv` and `decisions.jsonl`.
+//!
+//! The CSV files are written by the session crate, so they are parsed strictly by header
+//! name: a missing column or a bad value is a [`ReportError::Malformed`] naming the file and
+//! line, never a silently wrong chart. `decisions.jsonl` can be large (one line per candle),
+//! so it is streamed; a line that is not a JSON object is counted, not fatal, because a
+//! session killed mid-write leaves a torn last line.
+
+use std::{
+    collections::BTreeMap,
+    fs::File,
+    io::{BufRead, BufReader},
+    path::Path,
+    str::FromStr,
+};
+
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::error::ReportError;
+
+/// One closed trade (`trades.csv`).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct TradeRow {
+    pub(crate) trade_id: String,
+    pub(crate) side: String,
+    pub(crate) entry_time_ms: i64,
+    pub(crate) exit_time_ms: i64,
+    pub(crate) entry_price: Decimal,
+    pub(crate) exit_price: Decimal,
+    pub(crate) qty: Decimal,
+    pub(crate) pnl: Decimal,
+    pub(crate) fees: Decimal,
+    pub(crate) r_multiple: Decimal,
+    pub(crate) exit_reason: String,
+}
+
+/// One point of the equity curve (`equity.csv`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct EquityRow {
+    pub(crate) ts_ms: i64,
+    pub(crate) equity: Decimal,
+    pub(crate) mark_equity: Decimal,
+}
+
+/// Where the decision counts came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DecisionSource {
+    /// Counted line by line from `decisions.jsonl`.
+    File,
+    /// `decisions.jsonl` is absent; the counts stored in `summary.json` are shown.
+    Summary,
+}
+
+/// Decision outcomes and blocking gates ("why no trade").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct DecisionCounts {
+    pub(crate) source: DecisionSource,
+    pub(crate) total: u64,
+    pub(crate) outcomes: BTreeMap<String, u64>,
+    pub(crate) blocked_by: BTreeMap<String, u64>,
+    pub(crate) unparsable_lines: u64,
+}
+
+/// Everything a report is drawn from.
+#[derive(Clone, Debug)]
+pub(crate) struct RunInputs {
+    pub(crate) summary: Map<String, Value>,
+    pub(crate) trades: Vec<TradeRow>,
+    pub(crate) equity: Vec<EquityRow>,
+    pub(crate) decisions: DecisionCounts,
+}
+
+/// Reads the four run files from `run_dir`.
+pub(crate) fn load(run_dir: &Path) -> Result<RunInputs, ReportError> {
+    let summary = load_summary(&run_dir.join("summary.json"))?;
+    let trades = load_trades(&run_dir.join("trades.csv"))?;
+    let equity = load_equity(&run_dir.join("equity.csv"))?;
+    let decisions_path = run_dir.join("decisions.jsonl");
+    let decisions = if decisions_path.exists() {
+        count_decisions(&decisions_path)?
+    } else {
+        decisions_from_summary(&summary)
+    };
+    Ok(RunInputs {
+        summary,
+        trades,
+        equity,
+        decisions,
+    })
+}
+
+fn read_text(path: &Path, what: &'static str) -> Result<String, ReportError> {
+    std::fs::read_to_string(path).map_err(|e| ReportError::from_read(path, what, e))
+}
+
+/// `summary.json` must be a JSON object; which keys it has depends on the kind of run.
+pub(crate) fn load_summary(path: &Path) -> Result<Map<String, Value>, ReportError> {
+    let text = read_text(path, "run summary")?;
+    match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ReportError::malformed(path, 1, "not a JSON object")),
+        Err(err) => Err(ReportError::malformed(path, err.line(), err.to_string())),
+    }
+}
+
+/// Data rows of a CSV file: `(1-based line number, fields)`.
+type CsvRows<'a> = Vec<(usize, Vec<&'a str>)>;
+
+/// A CSV file with a header row, read by column name. Fields never contain commas (the
+/// session writes ids, enums and numbers only), so no quoting is supported.
+struct Csv<'a> {
+    path: &'a Path,
+    columns: Vec<&'a str>,
+}
+
+impl<'a> Csv<'a> {
+    /// Checks the header names every column in `required` and returns the data rows as
+    /// `(line number, fields)`.
+    fn rows(
+        path: &'a Path,
+        text: &'a str,
+        required: &[&str],
+    ) -> Result<(Self, CsvRows<'a>), ReportError> {
+        let mut lines = text.lines().enumerate().map(|(i, line)| (i + 1, line));
+        let (_, header) = lines
+            .next()
+            .ok_or_else(|| ReportError::malformed(path, 1, "empty file (no header row)"))?;
+        let columns: Vec<&str> = header.split(',').map(str::trim).collect();
+        for name in required {
+            if !columns.contains(name) {
+                return Err(ReportError::malformed(
+                    path,
+                    1,
+                    format!("header lacks the `{name}` column"),
+                ));
+            }
+        }
+        let mut rows = Vec::new();
+        for (line_no, line) in lines {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+            if fields.len() != columns.len() {
+                return Err(ReportError::malformed(
+                    path,
+                    line_no,
+                    format!("{} fields, the header has {}", fields.len(), columns.len()),
+                ));
+            }
+            rows.push((line_no, fields));
+        }
+        Ok((Self { path, columns }, rows))
+    }
+
+    fn field<'r>(&self, fields: &[&'r str], name: &str) -> &'r str {
+        self.columns
+            .iter()
+            .position(|c| *c == name)
+            .and_then(|i| fields.get(i).copied())
+            .unwrap_or("")
+    }
+
+    fn parse<T: FromStr>(&self, line: usize, fields: &[&str], name: &str) -> Result<T, ReportError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        let raw = self.field(fields, name);
+        raw.parse::<T>().map_err(|e| {
+            ReportError::malformed(self.path, line, format!("`{name}` = {raw:?}: {e}"))
+        })
+    }
+}
+
+const TRADE_COLUMNS: &[&str] = &[
+    "trade_id",
+    "side",
+    "entry_time_ms",
+    "exit_time_ms",
+    "entry_price",
+    "exit_price",
+    "qty",
+    "pnl",
+    "fees",
+    "r_multiple",
+    "exit_reason",
+];
+
+pub(crate) fn load_trades(path: &Path) -> Result<Vec<TradeRow>, ReportError> {
+    let text = read_text(path, "trades file")?;
+    let (csv, rows) = Csv::rows(path, &text, TRADE_COLUMNS)?;
+    rows.iter()
+        .map(|(line, f)| {
+            Ok(TradeRow {
+                trade_id: csv.field(f, "trade_id").to_owned(),
+                side: csv.field(f, "side").to_owned(),
+                entry_time_ms: csv.parse(*line, f, "entry_time_ms")?,
+                exit_time_ms: csv.parse(*line, f, "exit_time_ms")?,
+                entry_price: csv.parse(*line, f, "entry_price")?,
+                exit_price: csv.parse(*line, f, "exit_price")?,
+                qty: csv.parse(*line, f, "qty")?,
+                pnl: csv.parse(*line, f, "pnl")?,
+                fees: csv.parse(*line, f, "fees")?,
+                r_multiple: csv.parse(*line, f, "r_multiple")?,
+                exit_reason: csv.field(f, "exit_reason").to_owned(),
+            })
+        })
+        .collect()
+}
+
+pub(crate) fn load_equity(path: &Path) -> Result<Vec<EquityRow>, ReportError> {
+    let text = read_text(path, "equity file")?;
+    let (csv, rows) = Csv::rows(path, &text, &["ts_ms", "equity", "mark_equity"])?;
+    rows.iter()
+        .map(|(line, f)| {
+            Ok(EquityRow {
+                ts_ms: csv.parse(*line, f, "ts_ms")?,
+                equity: csv.parse(*line, f, "equity")?,
+                mark_equity: csv.parse(*line, f, "mark_equity")?,
+            })
+        })
+        .collect()
+}
+
+/// The two fields of a decision line the report needs; the rest is ignored.
+#[derive(Deserialize)]
+struct DecisionLine {
+    #[serde(default)]
+    outcome: Option<String>,
+    #[serde(default)]
+    blocked_by: Option<String>,
+}
+
+pub(crate) fn count_decisions(path: &Path) -> Result<DecisionCounts, ReportError> {
+    let file = File::open(path).map_err(|e| ReportError::from_read(path, "decisions file", e))?;
+    let mut counts = DecisionCounts {
+        source: DecisionSource::File,
+        total: 0,
+        outcomes: BTreeMap::new(),
+        blocked_by: BTreeMap::new(),
+        unparsable_lines: 0,
+    };
+    for line in BufReader::new(file).lines() {
+        let line = line.map_err(|source| ReportError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let Ok(decision) = serde_json::from_str::<DecisionLine>(&line) else {
+            counts.unparsable_lines += 1;
+            continue;
+        };
+        counts.total += 1;
+        let outcome = decision.outcome.unwrap_or_else(|| "unknown".to_owned());
+        *counts.outcomes.entry(outcome).or_default() += 1;
+        if let Some(gate) = decision.blocked_by {
+            *counts.blocked_by.entry(gate).or_default() += 1;
+        }
+    }
+    Ok(counts)
+}
+
+/// The `decisions` map of `summary.json` (`outcome:X` / `blocked_by:Y` keys).
+fn decisions_from_summary(summary: &Map<String, Value>) -> DecisionCounts {
+    let mut counts = DecisionCounts {
+        source: DecisionSource::Summary,
+        total: 0,
+        outcomes: BTreeMap::new(),
+        blocked_by: BTreeMap::new(),
+        unparsable_lines: 0,
+    };
+    if let Some(Value::Object(map)) = summary.get("decisions") {
+        for (key, value) in map {
+            let n = value.as_u64().unwrap_or(0);
+            if let Some(outcome) = key.strip_prefix("outcome:") {
+                counts.total += n;
+                counts.outcomes.insert(outcome.to_owned(), n);
+            } else if let Some(gate) = key.strip_prefix("blocked_by:") {
+                counts.blocked_by.insert(gate.to_owned(), n);
+            }
+        }
+    }
+    counts
+}

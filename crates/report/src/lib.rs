@@ -1,0 +1,113 @@
+//! `la-report`: renders one self-contained HTML report of a run directory.
+//!
+//! A run directory (live session or backtest, see `la-session`'s `run_files`) holds
+//! `summary.json`, `trades.csv`, `equity.csv` and `decisions.jsonl`. [`render_run_report`]
+//! reads them and writes `report.html` next to them: the statistics, the equity and drawdown
+//! charts (inline SVG drawn with plotters), the decision counts ("why no trade"), the trades
+//! table, the configuration with its fingerprint, and the data-quality counters.
+//!
+//! **Invariants.** The page loads nothing: no scripts, no stylesheets, fonts or images from
+//! anywhere, no URLs at all, so it renders offline. Every string read from a run file is
+//! HTML-escaped. Missing or damaged input files are a typed [`ReportError`] naming the file,
+//! never a panic. The crate does no async and no network I/O.
+//!
+//! # Layout
+//! - `inputs`: reading and strictly parsing the run files.
+//! - `sections`: statistics, configuration and data-quality rows from the summary.
+//! - `fingerprint`: FNV-1a over canonical JSON.
+//! - `charts`: plotters SVG charts.
+//! - `html`: the document.
+
+mod charts;
+mod error;
+mod fingerprint;
+mod html;
+mod inputs;
+mod sections;
+
+use std::path::{Path, PathBuf};
+
+pub use error::ReportError;
+pub use fingerprint::config_fingerprint;
+pub use html::escape;
+
+/// The file name of the report inside a run directory.
+pub const REPORT_FILE: &str = "report.html";
+
+/// Renders `report.html` from the files of `run_dir` and returns its path (inside the
+/// canonical run directory, so a `runs/latest` symlink resolves to the real run).
+///
+/// `summary.json`, `trades.csv` and `equity.csv` are required; when `decisions.jsonl` is
+/// missing the decision counts stored in `summary.json` are shown instead. The file is
+/// written atomically (temporary file, then rename).
+///
+/// # Errors
+/// [`ReportError::Missing`] for a missing run directory or required file,
+/// [`ReportError::Read`] / [`ReportError::Malformed`] for unreadable or damaged files,
+/// [`ReportError::Chart`] if plotters fails, [`ReportError::Write`] if the report cannot be
+/// written.
+pub fn render_run_report(run_dir: &Path) -> Result<PathBuf, ReportError> {
+    let html = render_run_report_html(run_dir)?;
+    let dir = canonical_run_dir(run_dir)?;
+    let target = dir.join(REPORT_FILE);
+    let temporary = dir.join(format!(".{REPORT_FILE}.tmp"));
+    let write = |path: &Path, source| ReportError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    std::fs::write(&temporary, html).map_err(|e| write(&temporary, e))?;
+    std::fs::rename(&temporary, &target).map_err(|e| {
+        let _ = std::fs::remove_file(&temporary);
+        write(&target, e)
+    })?;
+    Ok(target)
+}
+
+/// The report of `run_dir` as an HTML string, without writing it.
+///
+/// # Errors
+/// As [`render_run_report`], except for writing.
+pub fn render_run_report_html(run_dir: &Path) -> Result<String, ReportError> {
+    let dir = canonical_run_dir(run_dir)?;
+    let inputs = inputs::load(&dir)?;
+    let config = sections::config_value(&inputs.summary);
+    let stats = sections::stats_rows(&inputs.summary, &inputs.trades);
+    let config_rows = sections::config_rows(&config);
+    let quality = sections::quality_rows(
+        &inputs.summary,
+        &inputs.decisions,
+        &inputs.equity,
+        &inputs.trades,
+    );
+    let equity_svg = charts::equity_svg(&inputs.equity)?;
+    let drawdown_svg = charts::drawdown_svg(&inputs.equity)?;
+    let fingerprint = config_fingerprint(&config);
+    let run_dir_text = dir.display().to_string();
+    Ok(html::render(&html::Page {
+        summary: &inputs.summary,
+        run_dir: &run_dir_text,
+        stats: &stats,
+        config: &config_rows,
+        fingerprint: &fingerprint,
+        quality: &quality,
+        decisions: &inputs.decisions,
+        trades: &inputs.trades,
+        equity_svg: &equity_svg,
+        drawdown_svg: &drawdown_svg,
+        equity_points: inputs.equity.len(),
+    }))
+}
+
+fn canonical_run_dir(run_dir: &Path) -> Result<PathBuf, ReportError> {
+    match std::fs::canonicalize(run_dir) {
+        Ok(dir) if dir.is_dir() => Ok(dir),
+        Ok(dir) => Err(ReportError::Missing {
+            path: dir,
+            what: "run directory",
+        }),
+        Err(err) => Err(ReportError::from_read(run_dir, "run directory", err)),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,171 @@
+//! Shared by the `tick_to_exit` bench and the `bench_probe` example (included with
+//! `#[path]`): an [`Engine`] whose strategy opens a long on every closed candle while flat,
+//! with its stop a fixed distance below the close, and a sink that timestamps the moment an
+//! exit event comes out of the engine. A tick through the stop is then one measured sample of
+//! P2 (tick → exit).
+//!
+//! The engine, broker and event path are the production ones (`Engine::on_tick` →
+//! `PaperBroker::on_tick` → `BrokerEvent::Exited` → `EngineSink`); only the strategy is a
+//! probe, because the measurement needs a position open on demand.
+
+// Each including target uses a different part of this file.
+#![allow(dead_code)]
+
+use std::time::Instant;
+
+use la_broker_paper::{BrokerConfig, MarketFillModel, PaperBroker};
+use la_core::{BrokerEvent, Candle, Decimal, OrderKind, Price, Qty, Side, Symbol, TimestampMs};
+use la_session::{
+    breaker::{BreakerLimits, BreakerState},
+    engine::{DecisionRecord, Engine, EngineConfig, EngineSink},
+};
+use la_strategy::{Decision, Indicators, OrderPlan, Signal, Strategy, StrategyContext, reason};
+
+/// Distance of the stop below the close (quote units): 0.1 % of the probe price.
+pub(crate) const STOP_DISTANCE: i64 = 60;
+
+/// The probe strategy: long at market on every closed candle while flat.
+#[derive(Debug, Default)]
+pub(crate) struct StopProbeStrategy;
+
+impl Strategy for StopProbeStrategy {
+    fn name(&self) -> &'static str {
+        "stop-probe"
+    }
+
+    fn on_candle(&mut self, candle: &Candle, ctx: &StrategyContext) -> Decision {
+        if ctx.position_open {
+            return Decision::blocked(reason::POSITION_OPEN, Indicators::default());
+        }
+        let close = candle.close().get();
+        let (Ok(stop_loss), Ok(take_profit), Ok(qty)) = (
+            Price::new(close - Decimal::from(STOP_DISTANCE)),
+            Price::new(close + Decimal::from(10 * STOP_DISTANCE)),
+            Qty::new(Decimal::new(1, 3)),
+        ) else {
+            return Decision::blocked(reason::STOP_NOT_POSITIVE, Indicators::default());
+        };
+        Decision {
+            signal: Signal::Long,
+            setup: Some("stop_probe"),
+            blocked_by: None,
+            indicators: Indicators::default(),
+            order: Some(OrderPlan {
+                side: Side::Long,
+                kind: OrderKind::Market,
+                qty,
+                entry_reference: candle.close(),
+                stop_loss,
+                take_profit: Some(take_profit),
+                setup: "stop_probe",
+            }),
+        }
+    }
+
+    fn warmup_bars(&self) -> usize {
+        0
+    }
+}
+
+/// The live session's engine settings around the probe strategy: the live market-fill model,
+/// no warm-up, the breaker off, and a balance large enough that months of losing probe trades
+/// never reach the broker's daily-loss limit.
+///
+/// # Errors
+/// An invalid broker configuration (a bug in this function).
+pub(crate) fn probe_engine(symbol: Symbol) -> Result<Engine, la_broker_paper::BrokerError> {
+    let config = BrokerConfig {
+        starting_balance: Decimal::from(10_000_000),
+        market_fill: MarketFillModel::DecisionPrice,
+        ..BrokerConfig::default()
+    };
+    let spec = config.spec.clone();
+    let broker = PaperBroker::new(config)?;
+    Ok(Engine::new(
+        EngineConfig {
+            symbol,
+            warmup_bars: 0,
+            dry_run: false,
+            order_queue_capacity: 16,
+            breaker: BreakerLimits {
+                max_daily_drawdown: Decimal::ONE,
+                max_consecutive_losses: 0,
+            },
+        },
+        broker,
+        Box::new(StopProbeStrategy),
+        &spec,
+        BreakerState::default(),
+        None,
+    ))
+}
+
+/// A sink that timestamps the exit: `decided_at` when the `Exited` event comes out of the
+/// engine, `recorded_at` once the wrapped sink (e.g. the live session's durable `FileSink`
+/// journal, fsync included) has taken it.
+#[derive(Default)]
+pub(crate) struct ExitStamp {
+    /// Instant the latest `Exited` event reached this sink.
+    pub(crate) decided_at: Option<Instant>,
+    /// Instant the wrapped sink returned from recording it (= `decided_at` without one).
+    pub(crate) recorded_at: Option<Instant>,
+    /// Its event time.
+    pub(crate) ts: Option<TimestampMs>,
+    /// Fills seen.
+    pub(crate) fills: u64,
+    /// Exits seen.
+    pub(crate) exits: u64,
+    inner: Option<Box<dyn EngineSink>>,
+}
+
+impl std::fmt::Debug for ExitStamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExitStamp")
+            .field("fills", &self.fills)
+            .field("exits", &self.exits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ExitStamp {
+    /// Stamps, and passes every event on to `inner` too.
+    pub(crate) fn wrapping(inner: Box<dyn EngineSink>) -> Self {
+        Self {
+            inner: Some(inner),
+            ..Self::default()
+        }
+    }
+}
+
+impl EngineSink for ExitStamp {
+    fn broker_event(&mut self, event: &BrokerEvent) {
+        let exited = matches!(event, BrokerEvent::Exited(_));
+        if exited {
+            self.decided_at = Some(Instant::now());
+        }
+        if let Some(inner) = self.inner.as_mut() {
+            inner.broker_event(event);
+        }
+        match event {
+            BrokerEvent::Exited(exit) => {
+                self.recorded_at = Some(Instant::now());
+                self.ts = Some(exit.ts);
+                self.exits += 1;
+            }
+            BrokerEvent::Filled(_) => self.fills += 1,
+            _ => {}
+        }
+    }
+
+    fn decision(&mut self, record: &DecisionRecord<'_>) {
+        if let Some(inner) = self.inner.as_mut() {
+            inner.decision(record);
+        }
+    }
+
+    fn breaker_tripped(&mut self, reason: &str, ts: TimestampMs) {
+        if let Some(inner) = self.inner.as_mut() {
+            inner.breaker_tripped(reason, ts);
+        }
+    }
+}

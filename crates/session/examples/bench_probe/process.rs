@@ -1,0 +1,309 @@
+//! The process-level probes: P5 start-up (process start → first subscribe) and P4
+//! footprint (peak RSS and CPU seconds of a live session), both measured on the real
+//! `laptop-agents` binary as a child process.
+//!
+//! The simulator runs in this probe process (so its work is not charged to the session),
+//! on generated candles whose virtual clock starts at the current wall time, so the
+//! session's own wall clock and the exchange timeline agree as they would live. The session
+//! is `laptop-agents run --source bitunix --ws-url ws://127.0.0.1:PORT/public/ --rest-url
+//! http://127.0.0.1:PORT --max-clock-skew off` (skew off only because an accelerated
+//! simulator runs ahead of the wall clock).
+//!
+//! Memory and CPU come from `/proc/<pid>/status` (`VmHWM`, the peak resident set) and
+//! `/proc/<pid>/stat` (`utime + stime`, in the kernel's fixed 100 Hz USER_HZ ticks, dead
+//! threads included), read while the child is alive — no `wait4`, which would need `unsafe`.
+
+use std::{
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use la_bitunix_sim::{MarketData, SimConfig, SimHandle};
+use la_core::{Decimal, TimestampMs};
+
+use crate::load_average;
+
+/// Candles of REST history before the virtual start (the session's warm-up fetch).
+const HISTORY: u64 = 200;
+/// `/proc/<pid>/stat` times are in USER_HZ, which is 100 on every Linux ABI.
+const USER_HZ: f64 = 100.0;
+
+fn wall_minute_ms() -> i64 {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    now - now.rem_euclid(60_000)
+}
+
+fn start_sim(
+    runtime: &tokio::runtime::Runtime,
+    speed: f64,
+    minutes: u64,
+) -> Result<SimHandle, String> {
+    let history_ms = HISTORY as i64 * 60_000;
+    let first_open = TimestampMs::new(wall_minute_ms() - history_ms).map_err(|e| e.to_string())?;
+    let config = SimConfig {
+        data: MarketData::Generated {
+            seed: 7,
+            start_price: Decimal::from(60_000),
+            start_time: first_open,
+            n_candles: (HISTORY + minutes + 30) as usize,
+        },
+        speed,
+        history_candles: HISTORY,
+        ..SimConfig::default()
+    };
+    runtime
+        .block_on(la_bitunix_sim::start(config))
+        .map_err(|e| format!("simulator: {e}"))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+fn session_command(bin: &Path, sim: Option<&SimHandle>, workspace: &Path) -> Command {
+    let mut command = Command::new(bin);
+    command.arg("run");
+    match sim {
+        Some(sim) => {
+            command.args(["--source", "bitunix", "--ws-url"]);
+            command.arg(sim.ws_url());
+            command.arg("--rest-url");
+            command.arg(sim.rest_url());
+        }
+        None => {
+            command.args(["--source", "sim"]);
+        }
+    }
+    command
+        .args([
+            "--max-clock-skew",
+            "off",
+            "--duration",
+            "off",
+            "--workspace",
+        ])
+        .arg(workspace)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    command
+}
+
+fn stop_child(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let index = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+/// P5: process start → the simulator has the session's subscribe frame, over `runs` runs.
+pub(crate) fn first_subscribe(bin: &Path, runs: usize, dir: &Path) -> Result<(), String> {
+    let runtime = runtime()?;
+    let sim = start_sim(&runtime, 1.0, 60)?;
+    let (mut to_connect, mut to_subscribe) = (Vec::new(), Vec::new());
+    for run in 0..runs {
+        let workspace = dir.join(format!("ws-{run}"));
+        let before = sim.stats();
+        let start = Instant::now();
+        let mut child = session_command(bin, Some(&sim), &workspace)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+        let mut connected = None;
+        let subscribed = loop {
+            let stats = sim.stats();
+            if connected.is_none() && stats.connections_accepted > before.connections_accepted {
+                connected = Some(start.elapsed());
+            }
+            if stats.client_frames > before.client_frames {
+                break Some(start.elapsed());
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                break None;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!("the session exited early: {status}"));
+            }
+            std::thread::sleep(Duration::from_micros(100));
+        };
+        stop_child(&mut child);
+        let subscribed = subscribed.ok_or("no subscribe within 10 s")?;
+        to_connect.push(connected.unwrap_or(subscribed).as_secs_f64() * 1e3);
+        to_subscribe.push(subscribed.as_secs_f64() * 1e3);
+        // Let the simulator see the close before the next run's baseline.
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    for values in [&mut to_connect, &mut to_subscribe] {
+        values.sort_by(f64::total_cmp);
+    }
+    for (name, values) in [
+        ("startup_connect", &to_connect),
+        ("startup_subscribe", &to_subscribe),
+    ] {
+        println!(
+            "probe/{name} runs={} median_ms={:.2} min_ms={:.2} p90_ms={:.2} max_ms={:.2} load={}",
+            values.len(),
+            quantile(values, 0.5),
+            quantile(values, 0.0),
+            quantile(values, 0.9),
+            quantile(values, 1.0),
+            load_average()
+        );
+    }
+    runtime.block_on(sim.shutdown());
+    Ok(())
+}
+
+/// Peak RSS and CPU of a live process.
+#[derive(Clone, Copy, Debug, Default)]
+struct Usage {
+    hwm_kib: u64,
+    rss_kib: u64,
+    cpu_ticks: u64,
+}
+
+fn read_usage(pid: u32) -> Option<Usage> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(Usage {
+        hwm_kib: field("VmHWM:")?,
+        rss_kib: field("VmRSS:")?,
+        cpu_ticks: utime + stime,
+    })
+}
+
+/// P4 settings.
+#[derive(Debug)]
+pub(crate) struct FootprintOptions {
+    /// Simulator speed (1 = the real push rate).
+    pub(crate) speed: f64,
+    /// Virtual minutes of market data to stream after the subscribe.
+    pub(crate) virtual_minutes: u64,
+    /// Use `run --source sim` (simulator inside the measured process) instead.
+    pub(crate) in_process_sim: bool,
+}
+
+/// P4: a live session for `virtual_minutes` of exchange time at `speed`.
+pub(crate) fn footprint(bin: &Path, options: &FootprintOptions, dir: &Path) -> Result<(), String> {
+    let runtime = runtime()?;
+    let sim = if options.in_process_sim {
+        None
+    } else {
+        Some(start_sim(&runtime, options.speed, options.virtual_minutes)?)
+    };
+    let workspace = dir.join("ws");
+    let mut command = session_command(bin, sim.as_ref(), &workspace);
+    if options.in_process_sim {
+        command.arg("--speed").arg(options.speed.to_string());
+    }
+    let start = Instant::now();
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+    let pid = child.id();
+    let wall_budget =
+        Duration::from_secs_f64(options.virtual_minutes as f64 * 60.0 / options.speed);
+    let mut subscribed_virtual = None;
+    let mut last = Usage::default();
+    let steady = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("the session exited early: {status}"));
+        }
+        if let Some(usage) = read_usage(pid) {
+            last = usage;
+        }
+        let done = match &sim {
+            Some(sim) => {
+                if subscribed_virtual.is_none() && sim.stats().client_frames > 0 {
+                    subscribed_virtual = Some(sim.virtual_now().as_ms());
+                }
+                subscribed_virtual.is_some_and(|v| {
+                    sim.virtual_now().as_ms() - v >= options.virtual_minutes as i64 * 60_000
+                })
+            }
+            None => start.elapsed() >= wall_budget + Duration::from_secs(1),
+        };
+        if done {
+            break last;
+        }
+        if start.elapsed() > wall_budget + Duration::from_secs(120) {
+            stop_child(&mut child);
+            return Err("the session never subscribed".to_owned());
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let wall = start.elapsed();
+    let frames: u64 = sim
+        .as_ref()
+        .map_or(0, |s| s.stats().frames_sent.values().sum());
+    // Graceful stop, then follow the process until it is gone.
+    std::fs::write(workspace.join("stop.request"), b"bench")
+        .map_err(|e| format!("cannot write stop.request: {e}"))?;
+    let stop_start = Instant::now();
+    let exit = loop {
+        if let Some(usage) = read_usage(pid) {
+            last = Usage {
+                hwm_kib: last.hwm_kib.max(usage.hwm_kib),
+                rss_kib: usage.rss_kib,
+                cpu_ticks: last.cpu_ticks.max(usage.cpu_ticks),
+            };
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            break status.code().map_or("signal".to_owned(), |c| c.to_string());
+        }
+        if stop_start.elapsed() > Duration::from_secs(30) {
+            stop_child(&mut child);
+            break "killed".to_owned();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let cpu_s = steady.cpu_ticks as f64 / USER_HZ;
+    let per_10_virtual_min = cpu_s * 10.0 / options.virtual_minutes.max(1) as f64;
+    println!(
+        "probe/footprint mode={} speed={} virtual_min={} wall_s={:.1} frames={} peak_rss_mib={:.1} rss_end_mib={:.1} cpu_s={:.2} cpu_s_per_10_virtual_min={:.2} peak_rss_with_shutdown_mib={:.1} cpu_s_with_shutdown={:.2} exit={exit} load={}",
+        if options.in_process_sim {
+            "in-process"
+        } else {
+            "external"
+        },
+        options.speed,
+        options.virtual_minutes,
+        wall.as_secs_f64(),
+        frames,
+        steady.hwm_kib as f64 / 1024.0,
+        steady.rss_kib as f64 / 1024.0,
+        cpu_s,
+        per_10_virtual_min,
+        last.hwm_kib as f64 / 1024.0,
+        last.cpu_ticks as f64 / USER_HZ,
+        load_average()
+    );
+    if let Some(sim) = sim {
+        runtime.block_on(sim.shutdown());
+    }
+    Ok(())
+}

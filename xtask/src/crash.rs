@@ -1,0 +1,426 @@
+//! `cargo xtask crash --rounds N [--seed S] [--faults]`: SIGKILL at random moments.
+//!
+//! Every round starts the release binary on one persistent workspace (`--source sim
+//! --speed 120 --duration 10m`, the `sma-cross` strategy with a tight stop so it trades
+//! every few seconds), kills it with SIGKILL, and checks what a restart will find:
+//!
+//! 1. **state loads**: `paper/broker_state.json` and `unified_state.json` (main, else
+//!    `.bak`, as the session loads them) parse with `schema_version` 1;
+//! 2. **no double fill**: no `client_order_id` has two `fill` lines in the whole journal;
+//! 3. **state = journal replay**: folding the killed run's journal segment (fill → open
+//!    with that id, side and qty; exit → flat, one more trade, balance += `pnl_net`;
+//!    funding → balance += amount) over the state the run restored reaches the saved
+//!    state at some point `k` (position, trade count and balance all equal). Money events
+//!    after `k` mean the journal is ahead of the state file; that is allowed only for
+//!    events journaled less than [`AHEAD_WINDOW_MS`] before the kill — the session saves
+//!    after every fill and exit, so an older unsaved event would be a lost save;
+//! 4. **equity continuity**: the run's first heartbeat (when no trade closed yet) shows
+//!    the balance of the state it restored, and (3) proves the balance moved only by
+//!    journaled trades and funding;
+//! 5. **stale lock taken over**: a lock left by the killed process is taken over (journal
+//!    `session_started` says `took_over_stale_lock_of_pid_<killed pid>`).
+//!
+//! Even rounds kill at a uniformly random moment 1–25 s after the start; odd rounds kill
+//! 0–9 ms after a new `fill` or `exit` line appears in the journal, i.e. while the state
+//! writer is saving. A restarted simulator would rewind to its first candle, which a
+//! real exchange never does, so each round is served the next slice of one long seeded
+//! series (`market_csv`), after a downtime gap. After the last round a clean 20 s run must
+//! stop with `duration_reached` and a summary whose `starting_equity` is the last saved
+//! balance.
+
+use std::{
+    fs,
+    io::{Read, Seek, SeekFrom},
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitStatus, Stdio},
+    thread,
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use crate::{
+    crash_checks::{before_round, check_after_kill, clean_final_run, heartbeat_of},
+    market_csv,
+    reliability::{Lcg, build_release, target_dir},
+    soak::path_text,
+};
+
+/// Journal events this close to the kill may be missing from the state file.
+pub(crate) const AHEAD_WINDOW_MS: i64 = 2_000;
+/// Candles each round's CSV slice holds after the warm-up history.
+const ROUND_CANDLES: usize = 600;
+/// More than the session's warm-up history (max(warmup_bars 50, sma slow 15 + 1) + 20), so
+/// each round's history lies wholly after the previous round's last candle.
+const HISTORY_GAP: usize = 100;
+const SPEED: f64 = 120.0;
+pub(crate) const STARTING_BALANCE: &str = "10000";
+
+const CONFIG_TOML: &str = r#"# Written by `cargo xtask crash`: trade often (tight stop, 1R target) and never let the
+# circuit breaker end a round, so kills land during fills, exits and their state saves.
+strategy = "sma-cross"
+max_consecutive_losses = 1000000
+max_daily_drawdown = "0.9"
+
+[sma_cross]
+fast = 5
+slow = 15
+stop_bps = "10"
+tp_r = "1"
+min_stop_cost_multiple = "0"
+"#;
+
+struct Options {
+    rounds: u32,
+    seed: u64,
+    faults: bool,
+}
+
+fn parse_options(args: &[String]) -> Result<Options, String> {
+    let mut options = Options {
+        rounds: 50,
+        seed: 1,
+        faults: false,
+    };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match arg.as_str() {
+            "--rounds" => {
+                options.rounds = value("--rounds")?
+                    .parse()
+                    .map_err(|e| format!("--rounds: {e}"))?;
+            }
+            "--seed" => {
+                options.seed = value("--seed")?
+                    .parse()
+                    .map_err(|e| format!("--seed: {e}"))?;
+            }
+            "--faults" => options.faults = true,
+            other => return Err(format!("crash: unknown argument {other:?}")),
+        }
+    }
+    if options.rounds == 0 {
+        return Err("--rounds must be at least 1".into());
+    }
+    Ok(options)
+}
+
+/// How a round's kill moment is chosen.
+#[derive(Clone, Copy, Debug)]
+enum KillMode {
+    /// At this long after the start.
+    At(Duration),
+    /// This many ms after the next new fill/exit line (or at 60 s if none comes).
+    AfterMoneyEvent(u64),
+}
+
+impl KillMode {
+    fn label(self) -> String {
+        match self {
+            Self::At(d) => format!("random {:.1}s", d.as_secs_f64()),
+            Self::AfterMoneyEvent(ms) => format!("fill/exit +{ms}ms"),
+        }
+    }
+}
+
+/// One round's outcome, a row of the table.
+pub(crate) struct Row {
+    pub(crate) round: u32,
+    pub(crate) mode: String,
+    pub(crate) killed_after_s: f64,
+    pub(crate) copy: String,
+    pub(crate) placement: String,
+    pub(crate) book: String,
+    pub(crate) equity: String,
+    pub(crate) lock: String,
+    pub(crate) problems: Vec<String>,
+}
+
+pub(crate) struct Env {
+    pub(crate) binary: PathBuf,
+    pub(crate) workspace: PathBuf,
+    pub(crate) csv: PathBuf,
+    pub(crate) config: PathBuf,
+    pub(crate) console_dir: PathBuf,
+    pub(crate) faults: bool,
+}
+
+/// Runs the crash rounds.
+pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
+    let options = parse_options(args)?;
+    let started = Instant::now();
+    let binary = build_release(root)?;
+    let target = target_dir(root);
+    let workspace = target.join("crash-workspace");
+    let _ = fs::remove_dir_all(&workspace);
+    let scratch = target.join("crash-scratch");
+    let _ = fs::remove_dir_all(&scratch);
+    let console_dir = scratch.join("console");
+    fs::create_dir_all(&console_dir)
+        .map_err(|e| format!("cannot create {}: {e}", console_dir.display()))?;
+    let config = scratch.join("crash.toml");
+    fs::write(&config, CONFIG_TOML)
+        .map_err(|e| format!("cannot write {}: {e}", config.display()))?;
+    let env = Env {
+        binary,
+        workspace,
+        csv: scratch.join("round.csv"),
+        config,
+        console_dir,
+        faults: options.faults,
+    };
+    let per_round = ROUND_CANDLES + HISTORY_GAP + 10;
+    let bars = market_csv::series(options.seed, per_round * (options.rounds as usize + 2));
+    let mut rng = Lcg::new(options.seed);
+    let mut cursor = 0usize;
+    let mut rows = Vec::new();
+    println!(
+        "crash: {} rounds, seed {}, faults {}, workspace {}",
+        options.rounds,
+        options.seed,
+        if options.faults { "on" } else { "off" },
+        env.workspace.display()
+    );
+    for round in 1..=options.rounds {
+        // Odd rounds kill right after a fill or exit (during its state save), even rounds at
+        // a random moment.
+        let mode = if round % 2 == 1 {
+            KillMode::AfterMoneyEvent(rng.below(10))
+        } else {
+            KillMode::At(Duration::from_millis(1_000 + rng.below(24_000)))
+        };
+        let slice = &bars[cursor..(cursor + ROUND_CANDLES + HISTORY_GAP).min(bars.len())];
+        market_csv::write_csv(&env.csv, slice)?;
+        let (row, elapsed) = crash_round(&env, round, mode)?;
+        print_row(&row);
+        rows.push(row);
+        // The next round's history starts after every candle this round could have seen.
+        let seen = (elapsed.as_secs_f64() * SPEED / 60.0).ceil();
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let seen = seen as usize;
+        cursor += HISTORY_GAP + seen + 3;
+    }
+    let slice = &bars[cursor..(cursor + ROUND_CANDLES + HISTORY_GAP).min(bars.len())];
+    market_csv::write_csv(&env.csv, slice)?;
+    let final_check = clean_final_run(&env);
+    let failed: Vec<&Row> = rows.iter().filter(|r| !r.problems.is_empty()).collect();
+    println!(
+        "\ncrash: {} rounds in {:.0} s, {} failed; final clean run: {}",
+        rows.len(),
+        started.elapsed().as_secs_f64(),
+        failed.len(),
+        match &final_check {
+            Ok(text) => format!("ok ({text})"),
+            Err(e) => format!("FAILED: {e}"),
+        }
+    );
+    let ahead = rows
+        .iter()
+        .filter(|r| r.placement.contains("ahead"))
+        .count();
+    let after_event = rows.iter().filter(|r| r.mode.starts_with("fill")).count();
+    println!(
+        "crash: {after_event} kills right after a fill/exit, {ahead} rounds with the journal ahead of the state file"
+    );
+    if failed.is_empty() && final_check.is_ok() {
+        Ok(())
+    } else {
+        let mut lines: Vec<String> = failed
+            .iter()
+            .map(|r| format!("round {}: {}", r.round, r.problems.join("; ")))
+            .collect();
+        if let Err(e) = final_check {
+            lines.push(format!("final clean run: {e}"));
+        }
+        Err(format!("crash test failed:\n  {}", lines.join("\n  ")))
+    }
+}
+
+fn print_row(row: &Row) {
+    println!(
+        "round {:>3} | {:<18} | killed at {:>5.1}s | state {:<4} | {:<22} | {:<44} | equity {:<20} | lock {:<10} | {}",
+        row.round,
+        row.mode,
+        row.killed_after_s,
+        row.copy,
+        row.placement,
+        row.book,
+        row.equity,
+        row.lock,
+        if row.problems.is_empty() {
+            "ok".to_owned()
+        } else {
+            format!("FAIL: {}", row.problems.join("; "))
+        }
+    );
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+pub(crate) fn session_args(env: &Env, duration: &str) -> Result<Vec<String>, String> {
+    let mut args: Vec<String> = [
+        "run",
+        "--source",
+        "sim",
+        "--speed",
+        "120",
+        "--duration",
+        duration,
+        "--workspace",
+        &path_text(&env.workspace)?,
+        "--max-clock-skew",
+        "off",
+        "--config",
+        &path_text(&env.config)?,
+        "--data",
+        &path_text(&env.csv)?,
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    if env.faults {
+        // Virtual offsets: at 120× one wall second is two minutes.
+        for fault in [
+            "240s@drop-tcp",
+            "600s@gap:2",
+            "900s@garbage:truncated",
+            "1500s@close-frame",
+        ] {
+            args.push("--fault".into());
+            args.push(fault.into());
+        }
+    }
+    Ok(args)
+}
+
+pub(crate) fn spawn(env: &Env, args: &[String], console: &Path) -> Result<Child, String> {
+    let out = fs::File::create(console)
+        .map_err(|e| format!("cannot create {}: {e}", console.display()))?;
+    let err = out.try_clone().map_err(|e| format!("console: {e}"))?;
+    Command::new(&env.binary)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", env.binary.display()))
+}
+
+fn crash_round(env: &Env, round: u32, mode: KillMode) -> Result<(Row, Duration), String> {
+    let before = before_round(&env.workspace)?;
+    let console = env.console_dir.join(format!("round-{round:03}.log"));
+    let mut child = spawn(env, &session_args(env, "10m")?, &console)?;
+    let pid = child.id();
+    let journal = env.workspace.join("paper").join("events.jsonl");
+    let started = Instant::now();
+    let mut first_beat = None;
+    let mut mode_text = mode.label();
+    let mut exited: Option<ExitStatus> = None;
+    let mut last_beat_poll = Instant::now() - Duration::from_secs(1);
+    let mut scanned = before.journal_len;
+    let kill_at = loop {
+        if let Some(status) = child.try_wait().map_err(|e| format!("wait: {e}"))? {
+            exited = Some(status);
+            break now_ms();
+        }
+        if first_beat.is_none() && last_beat_poll.elapsed() >= Duration::from_millis(100) {
+            last_beat_poll = Instant::now();
+            first_beat = heartbeat_of(&env.workspace, pid);
+        }
+        match mode {
+            KillMode::At(at) => {
+                if started.elapsed() >= at {
+                    break kill(&mut child);
+                }
+                thread::sleep(Duration::from_millis(20));
+            }
+            KillMode::AfterMoneyEvent(delay_ms) => {
+                let len = fs::metadata(&journal).map_or(0, |m| m.len());
+                if len > scanned {
+                    let fresh = read_range(&journal, scanned, len);
+                    if let Some(end) = fresh.rfind('\n') {
+                        let complete = &fresh[..=end];
+                        scanned += end as u64 + 1;
+                        if complete.contains("\"kind\":\"fill\"")
+                            || complete.contains("\"kind\":\"exit\"")
+                        {
+                            if delay_ms > 0 {
+                                thread::sleep(Duration::from_millis(delay_ms));
+                            }
+                            break kill(&mut child);
+                        }
+                    }
+                }
+                if started.elapsed() >= Duration::from_secs(60) {
+                    mode_text = "no fill/exit in 60s".into();
+                    break kill(&mut child);
+                }
+                thread::sleep(Duration::from_micros(500));
+            }
+        }
+    };
+    let elapsed = started.elapsed();
+    let mut row = Row {
+        round,
+        mode: mode_text,
+        killed_after_s: elapsed.as_secs_f64(),
+        copy: "-".into(),
+        placement: "-".into(),
+        book: "-".into(),
+        equity: "-".into(),
+        lock: "-".into(),
+        problems: Vec::new(),
+    };
+    if let Some(status) = exited {
+        let tail = fs::read_to_string(&console).unwrap_or_default();
+        let tail: String = tail.lines().rev().take(5).collect::<Vec<_>>().join(" / ");
+        row.problems.push(format!(
+            "the session exited by itself ({status}) before the kill: {tail}"
+        ));
+    }
+    check_after_kill(env, &before, pid, kill_at, first_beat, &mut row);
+    Ok((row, elapsed))
+}
+
+fn read_range(path: &Path, from: u64, to: u64) -> String {
+    let Ok(mut file) = fs::File::open(path) else {
+        return String::new();
+    };
+    if file.seek(SeekFrom::Start(from)).is_err() {
+        return String::new();
+    }
+    let mut buf = vec![0u8; usize::try_from(to - from).unwrap_or(0)];
+    match file.read_exact(&mut buf) {
+        Ok(()) => String::from_utf8_lossy(&buf).into_owned(),
+        Err(_) => String::new(),
+    }
+}
+
+/// SIGKILL (`Child::kill` sends SIGKILL on Unix) and reap; returns the kill time.
+fn kill(child: &mut Child) -> i64 {
+    let at = now_ms();
+    let _ = child.kill();
+    let _ = child.wait();
+    at
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_default_to_fifty_rounds() {
+        let o = parse_options(&[]).unwrap();
+        assert_eq!((o.rounds, o.seed, o.faults), (50, 1, false));
+        let o = parse_options(&["--rounds".into(), "3".into(), "--faults".into()]).unwrap();
+        assert_eq!((o.rounds, o.faults), (3, true));
+        assert!(parse_options(&["--rounds".into(), "0".into()]).is_err());
+    }
+}

@@ -1,0 +1,436 @@
+//! `cargo xtask diskfault`: real disk faults under a live session (needs root).
+//!
+//! The workspace's `paper/` directory (state files and journal) is a 2 MiB `tmpfs`. The
+//! release binary runs on the simulator with a strategy that trades every few seconds, and:
+//!
+//! 1. **full disk**: once a state file exists, a filler file takes every free byte
+//!    (`ENOSPC`). The session must keep running, raise the documented alert (an ERROR log
+//!    line with `alert: true`, "state save failed"), leave the last good state file
+//!    byte-for-byte intact with no temp file behind, and save again once the filler is
+//!    deleted;
+//! 2. **read-only state directory**: the tmpfs is remounted read-only (`EROFS`), with the
+//!    same expectations, then remounted read-write.
+//!
+//! Finally the session is asked to stop (`stop.request`) and must exit 0 with
+//! `state_save_failures >= 2` in its summary, every journal line must still be JSON, and the
+//! only ERROR lines in the log may be the alerts and the journal's own write failures.
+//! The tmpfs is always unmounted, also on failure. Without root, or where mounting is not
+//! permitted, the step is skipped with a loud message.
+
+use std::{
+    fs,
+    io::Write,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    thread,
+    time::{Duration, Instant},
+};
+
+use crate::{
+    json::Json,
+    reliability::{Checks, build_release, read_json, read_json_lines, target_dir},
+    soak::path_text,
+};
+
+const CONFIG_TOML: &str = r#"# Written by `cargo xtask diskfault`: trade often so state saves happen every few seconds.
+strategy = "sma-cross"
+max_consecutive_losses = 1000000
+max_daily_drawdown = "0.9"
+
+[sma_cross]
+fast = 5
+slow = 15
+stop_bps = "10"
+tp_r = "1"
+min_stop_cost_multiple = "0"
+"#;
+
+/// Kills the session and unmounts the tmpfs when dropped, whatever happened.
+struct Guard {
+    child: Option<Child>,
+    mount: PathBuf,
+    mounted: bool,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut()
+            && matches!(child.try_wait(), Ok(None))
+        {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if self.mounted {
+            let ok = Command::new("umount")
+                .arg(&self.mount)
+                .status()
+                .is_ok_and(|s| s.success());
+            if !ok {
+                let _ = Command::new("umount").arg("-l").arg(&self.mount).status();
+            }
+            println!("diskfault: unmounted {}", self.mount.display());
+        }
+    }
+}
+
+fn is_root() -> bool {
+    fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
+        })
+        .unwrap_or(false)
+}
+
+fn mount(args: &[&str], dir: &Path) -> Result<(), String> {
+    let out = Command::new("mount")
+        .args(args)
+        .arg(dir)
+        .output()
+        .map_err(|e| format!("cannot run mount: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "mount {} {} failed: {}",
+            args.join(" "),
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// Runs the disk-fault session.
+pub(crate) fn run(root: &Path) -> Result<(), String> {
+    if !is_root() {
+        println!(
+            "diskfault: SKIPPED — not root, cannot mount a tmpfs (run as root to prove disk-fault handling)"
+        );
+        return Ok(());
+    }
+    let binary = build_release(root)?;
+    let target = target_dir(root);
+    let workspace = target.join("diskfault-workspace");
+    let _ = fs::remove_dir_all(&workspace);
+    let paper = workspace.join("paper");
+    fs::create_dir_all(&paper).map_err(|e| format!("cannot create {}: {e}", paper.display()))?;
+    let mut guard = Guard {
+        child: None,
+        mount: paper.clone(),
+        mounted: false,
+    };
+    if let Err(e) = mount(&["-t", "tmpfs", "-o", "size=2m", "tmpfs"], &paper) {
+        println!("diskfault: SKIPPED — {e}");
+        return Ok(());
+    }
+    guard.mounted = true;
+    println!("diskfault: 2 MiB tmpfs on {}", paper.display());
+    let config = target.join("diskfault.toml");
+    fs::write(&config, CONFIG_TOML)
+        .map_err(|e| format!("cannot write {}: {e}", config.display()))?;
+    let console = target.join("diskfault-console.log");
+    let out = fs::File::create(&console).map_err(|e| format!("console: {e}"))?;
+    let err = out.try_clone().map_err(|e| format!("console: {e}"))?;
+    let args = [
+        "run",
+        "--source",
+        "sim",
+        "--speed",
+        "120",
+        "--duration",
+        "10m",
+        "--max-clock-skew",
+        "off",
+        "--workspace",
+        &path_text(&workspace)?,
+        "--config",
+        &path_text(&config)?,
+    ];
+    println!("$ {} {}", binary.display(), args.join(" "));
+    guard.child = Some(
+        Command::new(&binary)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?,
+    );
+    let mut checks = Checks::default();
+    let result = phases(&mut guard, &workspace, &mut checks);
+    if let Err(e) = &result {
+        checks.record("disk-fault phases ran", Err(e.clone()));
+    }
+    drop(guard);
+    final_checks(&workspace, &mut checks);
+    if checks.all_passed() {
+        println!("diskfault: all {} checks passed", checks.0.len());
+        Ok(())
+    } else {
+        Err(format!(
+            "diskfault failed:\n  {}\n(console: {})",
+            checks.failures().join("\n  "),
+            console.display()
+        ))
+    }
+}
+
+fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) -> Result<f64, String> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if ready() {
+            return Ok(start.elapsed().as_secs_f64());
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    Err(format!(
+        "timed out after {} s waiting for {what}",
+        limit.as_secs()
+    ))
+}
+
+fn alive(guard: &mut Guard) -> bool {
+    guard
+        .child
+        .as_mut()
+        .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+}
+
+fn alert_lines(workspace: &Path) -> usize {
+    fs::read_to_string(workspace.join("logs").join("system.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("\"alert\":true") && l.contains("\"level\":\"ERROR\""))
+        .count()
+}
+
+fn temp_files(paper: &Path) -> Vec<String> {
+    fs::read_dir(paper)
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+                .filter(|n| n.contains(".tmp-"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Fills the filesystem of `dir` with `dir/filler` until `ENOSPC`; returns the bytes written.
+fn fill_disk(dir: &Path) -> Result<u64, String> {
+    let path = dir.join("filler");
+    let mut file = fs::File::create(&path).map_err(|e| format!("cannot create filler: {e}"))?;
+    let chunk = vec![0xA5u8; 16 * 1024];
+    let mut written = 0u64;
+    loop {
+        match file.write(&chunk) {
+            Ok(0) => break,
+            Ok(n) => written += n as u64,
+            Err(e) if e.raw_os_error() == Some(28) => break,
+            Err(e) => return Err(format!("filler write failed with {e}, not ENOSPC")),
+        }
+    }
+    // The last partial block: single bytes until even those do not fit.
+    while file.write(&[0u8]).is_ok_and(|n| n == 1) {
+        written += 1;
+    }
+    Ok(written)
+}
+
+/// One fault phase: apply, wait for the alert, check the last good file, lift, wait for a
+/// successful save.
+fn phase(
+    guard: &mut Guard,
+    workspace: &Path,
+    checks: &mut Checks,
+    name: &str,
+    apply: &dyn Fn(&Path) -> Result<String, String>,
+    lift: &dyn Fn(&Path) -> Result<(), String>,
+) -> Result<(), String> {
+    let paper = workspace.join("paper");
+    let state = paper.join("broker_state.json");
+    let alerts_before = alert_lines(workspace);
+    let detail = apply(&paper)?;
+    let last_good = fs::read(&state).map_err(|e| format!("cannot read the state: {e}"))?;
+    println!("diskfault: {name}: {detail}");
+    let waited = wait_for(
+        &format!("a state-save alert under {name}"),
+        Duration::from_secs(100),
+        || alert_lines(workspace) > alerts_before,
+    );
+    checks.record(
+        &format!("{name}: state-save failure alerted (ERROR, alert=true)"),
+        waited.map(|s| format!("after {s:.1} s")),
+    );
+    thread::sleep(Duration::from_secs(3));
+    checks.record(
+        &format!("{name}: session keeps running"),
+        if alive(guard) {
+            Ok("running".into())
+        } else {
+            Err("the session exited".into())
+        },
+    );
+    let now = fs::read(&state).unwrap_or_default();
+    let intact = if now != last_good {
+        Err("the state file changed while saves were failing".to_owned())
+    } else {
+        let text = String::from_utf8_lossy(&now);
+        Json::parse(&text)
+            .map(|_| format!("{} bytes, unchanged, parses", now.len()))
+            .map_err(|e| format!("the last good state no longer parses: {e}"))
+    };
+    checks.record(&format!("{name}: last good state file intact"), intact);
+    let leftovers = temp_files(&paper);
+    checks.record(
+        &format!("{name}: no temp file left behind"),
+        if leftovers.is_empty() {
+            Ok("none".into())
+        } else {
+            Err(format!("{leftovers:?}"))
+        },
+    );
+    lift(&paper)?;
+    let recovered = wait_for(
+        &format!("a successful save after {name}"),
+        Duration::from_secs(100),
+        || {
+            fs::read(&state)
+                .is_ok_and(|b| b != last_good && Json::parse(&String::from_utf8_lossy(&b)).is_ok())
+        },
+    );
+    checks.record(
+        &format!("{name}: a later save succeeds after the fault is lifted"),
+        recovered.map(|s| format!("after {s:.1} s")),
+    );
+    Ok(())
+}
+
+fn phases(guard: &mut Guard, workspace: &Path, checks: &mut Checks) -> Result<(), String> {
+    let state = workspace.join("paper").join("broker_state.json");
+    let waited = wait_for("the first state save", Duration::from_secs(120), || {
+        state.exists()
+    });
+    checks.record(
+        "first state save",
+        waited.clone().map(|s| format!("after {s:.1} s")),
+    );
+    waited?;
+    phase(
+        guard,
+        workspace,
+        checks,
+        "full disk (ENOSPC)",
+        &|paper| fill_disk(paper).map(|n| format!("filled with {n} bytes")),
+        &|paper| {
+            fs::remove_file(paper.join("filler"))
+                .map_err(|e| format!("cannot delete the filler: {e}"))
+        },
+    )?;
+    phase(
+        guard,
+        workspace,
+        checks,
+        "read-only state dir (EROFS)",
+        &|paper| mount(&["-o", "remount,ro"], paper).map(|()| "remounted read-only".into()),
+        &|paper| mount(&["-o", "remount,rw"], paper),
+    )?;
+    fs::write(workspace.join("stop.request"), b"diskfault\n")
+        .map_err(|e| format!("cannot request a stop: {e}"))?;
+    let child = guard.child.as_mut().ok_or("no session")?;
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| format!("wait: {e}"))? {
+            break status;
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            return Err("the session did not stop within 60 s of stop.request".into());
+        }
+        thread::sleep(Duration::from_millis(100));
+    };
+    checks.record(
+        "clean exit after the faults",
+        if status.success() {
+            Ok(status.to_string())
+        } else {
+            Err(status.to_string())
+        },
+    );
+    // Checked before the tmpfs (and the files on it) goes away; copies are kept for review.
+    let paper = workspace.join("paper");
+    let evidence = workspace.join("paper-copy");
+    let _ = fs::create_dir_all(&evidence);
+    for name in ["events.jsonl", "broker_state.json", "unified_state.json"] {
+        let _ = fs::copy(paper.join(name), evidence.join(name));
+    }
+    checks.record(
+        "every journal line is still JSON",
+        read_json_lines(&paper.join("events.jsonl")).map(|lines| {
+            let failed = lines
+                .iter()
+                .filter(|l| l.get("kind").and_then(Json::as_str) == Some("state_save_failed"))
+                .count();
+            format!(
+                "{} lines, {failed} state_save_failed events journaled",
+                lines.len()
+            )
+        }),
+    );
+    Ok(())
+}
+
+fn final_checks(workspace: &Path, checks: &mut Checks) {
+    let summary = read_json(&workspace.join("runs").join("latest").join("summary.json"));
+    checks.record(
+        "summary counts the failed saves",
+        summary.and_then(|s| {
+            let failures = s
+                .get("state_save_failures")
+                .and_then(Json::as_i64)
+                .unwrap_or(0);
+            let reason = s
+                .get("stopped_reason")
+                .and_then(Json::as_str)
+                .unwrap_or("?")
+                .to_owned();
+            if failures >= 2 {
+                Ok(format!(
+                    "state_save_failures {failures}, stopped_reason {reason}"
+                ))
+            } else {
+                Err(format!("state_save_failures {failures} (expected >= 2)"))
+            }
+        }),
+    );
+    // The tmpfs is gone now; the journal and state files went with it. Their checks ran
+    // while mounted (above); here only the log on the real disk remains.
+    let text = fs::read_to_string(workspace.join("logs").join("system.jsonl")).unwrap_or_default();
+    let unexpected: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("\"level\":\"ERROR\""))
+        .filter(|l| {
+            !l.contains("\"alert\":true")
+                && !l.contains("journal write failed")
+                && !l.contains("journal flush failed")
+        })
+        .collect();
+    checks.record(
+        "only alerts and journal write failures at ERROR",
+        if unexpected.is_empty() {
+            Ok(format!(
+                "{} ERROR lines, all expected",
+                text.lines()
+                    .filter(|l| l.contains("\"level\":\"ERROR\""))
+                    .count()
+            ))
+        } else {
+            Err(unexpected
+                .iter()
+                .take(3)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" / "))
+        },
+    );
+}

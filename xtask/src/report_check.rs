@@ -1,0 +1,302 @@
+//! `cargo xtask report-check`: the run report as a user gets it, checked twice.
+//!
+//! A short accelerated mock session writes a run directory; `laptop-agents report` renders
+//! it. The HTML structure is always checked (two inline SVG charts, the trades and stats
+//! tables with their keys, the configuration fingerprint, the decision counts, and no URL,
+//! script or external resource). Where Chromium is installed (Debian's `chromium` package),
+//! the page is also rendered headless and offline: the DOM Chromium builds must still hold
+//! both charts with their drawn shapes, and the full-page screenshot must be a real image
+//! (> 10 KB). Without Chromium the rendering step is skipped with a message and the
+//! structure check alone decides.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    thread,
+    time::{Duration, Instant},
+};
+
+use crate::cargo;
+
+/// Longest a Chromium invocation may take.
+const CHROMIUM_DEADLINE: Duration = Duration::from_secs(90);
+/// Smallest plausible screenshot of the report page.
+const MIN_SCREENSHOT_BYTES: u64 = 10 * 1024;
+
+pub(crate) fn run(root: &Path) -> Result<(), String> {
+    cargo(&["build", "--package", "laptop-agents"])?;
+    let target = target_dir(root);
+    let binary = target.join("debug").join("laptop-agents");
+    let workspace = target.join("report-check");
+    let _ = fs::remove_dir_all(&workspace);
+    let workspace_arg = workspace.to_str().ok_or("non-UTF-8 workspace path")?;
+    output(
+        &binary,
+        &[
+            "run",
+            "--source",
+            "mock",
+            "--speed",
+            "600",
+            "--duration",
+            "5s",
+            "--workspace",
+            workspace_arg,
+        ],
+    )?;
+    let printed = output(&binary, &["report", "--workspace", workspace_arg])?;
+    let report = PathBuf::from(printed.trim());
+    let html = fs::read_to_string(&report)
+        .map_err(|e| format!("cannot read {}: {e}", report.display()))?;
+    check_structure(&html).map_err(|e| format!("{}: {e}", report.display()))?;
+    println!(
+        "report-check: HTML structure ok ({} bytes, 2 charts, tables, stats keys)",
+        html.len()
+    );
+    match chromium() {
+        Some(chromium) => render(&chromium, &report, &workspace),
+        None => {
+            println!("report-check: chromium not installed; rendering check skipped");
+            Ok(())
+        }
+    }
+}
+
+/// The cargo target directory (`CARGO_TARGET_DIR`, relative to the root, else `target`).
+fn target_dir(root: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => root.join(dir),
+        _ => root.join("target"),
+    }
+}
+
+/// Checks what the page must contain, whatever renders it.
+fn check_structure(html: &str) -> Result<(), String> {
+    let count = |needle: &str| html.matches(needle).count();
+    if count("<svg") != 2 || count("</svg>") != 2 {
+        return Err(format!(
+            "expected 2 inline SVG charts, found {} <svg and {} </svg>",
+            count("<svg"),
+            count("</svg>")
+        ));
+    }
+    for needle in [
+        "id=\"equity-chart\"",
+        "id=\"drawdown-chart\"",
+        "<polyline",
+        "<table class=\"kv\" id=\"stats-table\"",
+        "<table id=\"trades-table\"",
+        "id=\"config-fingerprint\">fnv1a64:",
+        "id=\"decision-outcomes\"",
+        "id=\"decision-blocked-by\"",
+        "id=\"quality-table\"",
+        "data-key=\"trades\"",
+        "data-key=\"net_pnl\"",
+        "data-key=\"starting_equity\"",
+        "data-key=\"ending_equity\"",
+        "data-key=\"max_drawdown\"",
+        "data-key=\"fees\"",
+        "data-key=\"reconnects\"",
+        "data-key=\"rejected_frames\"",
+        "data-key=\"backfilled_candles\"",
+    ] {
+        if !html.contains(needle) {
+            return Err(format!("the page lacks {needle}"));
+        }
+    }
+    for banned in [
+        "http://", "https://", "<script", " src=", "<link", "@import",
+    ] {
+        if html.contains(banned) {
+            return Err(format!(
+                "the page is not self-contained: it contains {banned:?}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `/usr/bin/chromium`, or `chromium` on `PATH`.
+fn chromium() -> Option<PathBuf> {
+    let standard = PathBuf::from("/usr/bin/chromium");
+    if standard.is_file() {
+        return Some(standard);
+    }
+    std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("chromium"))
+            .find(|candidate| candidate.is_file())
+    })
+}
+
+/// Renders the page headless, offline, and checks the DOM and the screenshot.
+fn render(chromium: &Path, report: &Path, workspace: &Path) -> Result<(), String> {
+    let url = format!("file://{}", report.display());
+    let profile = workspace.join("chromium-profile");
+    let screenshot = workspace.join("report.png");
+    let flags = |extra: Vec<String>| -> Vec<String> {
+        let mut args: Vec<String> = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-extensions",
+            "--hide-scrollbars",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        args.push(format!("--user-data-dir={}", profile.display()));
+        args.extend(extra);
+        args.push(url.clone());
+        args
+    };
+    let dom = run_with_deadline(chromium, &flags(vec!["--dump-dom".to_owned()]))?;
+    let svgs = dom.matches("<svg").count();
+    if svgs != 2 || !dom.contains("<polyline") || !dom.contains("<polygon") {
+        return Err(format!(
+            "Chromium's DOM of {} has {svgs} <svg elements (expected 2 with their lines and area)",
+            report.display()
+        ));
+    }
+    if !dom.contains("id=\"trades-table\"") || !dom.contains("id=\"stats-table\"") {
+        return Err("Chromium's DOM lacks the trades or stats table".into());
+    }
+    let _ = fs::remove_file(&screenshot);
+    run_with_deadline(
+        chromium,
+        &flags(vec![
+            format!("--screenshot={}", screenshot.display()),
+            "--window-size=1200,1600".to_owned(),
+        ]),
+    )?;
+    let bytes = fs::metadata(&screenshot)
+        .map_err(|e| format!("Chromium wrote no screenshot {}: {e}", screenshot.display()))?
+        .len();
+    if bytes <= MIN_SCREENSHOT_BYTES {
+        return Err(format!(
+            "the screenshot {} is only {bytes} bytes: the page did not render",
+            screenshot.display()
+        ));
+    }
+    println!(
+        "report-check: Chromium rendered the page offline: DOM has both charts, screenshot {} ({bytes} bytes)",
+        screenshot.display()
+    );
+    Ok(())
+}
+
+/// Runs `program args`, kills it after [`CHROMIUM_DEADLINE`], and returns its stdout.
+fn run_with_deadline(program: &Path, args: &[String]) -> Result<String, String> {
+    println!("$ {} {}", program.display(), args.join(" "));
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
+    let started = Instant::now();
+    // Read stdout on a thread so a large DOM cannot fill the pipe and stall the child.
+    let stdout = child.stdout.take();
+    let reader = thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(mut pipe) = stdout {
+            let _ = std::io::Read::read_to_string(&mut pipe, &mut text);
+        }
+        text
+    });
+    let stderr = child.stderr.take();
+    let err_reader = thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(mut pipe) = stderr {
+            let _ = std::io::Read::read_to_string(&mut pipe, &mut text);
+        }
+        text
+    });
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() > CHROMIUM_DEADLINE => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "{} did not finish within {} s",
+                    program.display(),
+                    CHROMIUM_DEADLINE.as_secs()
+                ));
+            }
+            Ok(None) => thread::sleep(Duration::from_millis(100)),
+            Err(e) => return Err(format!("cannot wait for {}: {e}", program.display())),
+        }
+    };
+    let out = reader.join().unwrap_or_default();
+    let err = err_reader.join().unwrap_or_default();
+    if status.success() {
+        Ok(out)
+    } else {
+        Err(format!(
+            "{} exited with {status}:\n{err}",
+            program.display()
+        ))
+    }
+}
+
+/// Runs the built binary and returns its stdout, or its output on failure.
+fn output(binary: &Path, args: &[&str]) -> Result<String, String> {
+    println!("$ {} {}", binary.display(), args.join(" "));
+    let out = Command::new(binary)
+        .args(args)
+        .output()
+        .map_err(|err| format!("could not run {}: {err}", binary.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "`{} {}` exited with {}:\n{}\n{}",
+            binary.display(),
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_structure;
+
+    const GOOD: &str = "<svg a><polyline/></svg><svg b></svg> id=\"equity-chart\" id=\"drawdown-chart\" \
+        <table class=\"kv\" id=\"stats-table\"><table id=\"trades-table\" id=\"config-fingerprint\">fnv1a64: \
+        id=\"decision-outcomes\" id=\"decision-blocked-by\" id=\"quality-table\" data-key=\"trades\" \
+        data-key=\"net_pnl\" data-key=\"starting_equity\" data-key=\"ending_equity\" data-key=\"max_drawdown\" \
+        data-key=\"fees\" data-key=\"reconnects\" data-key=\"rejected_frames\" data-key=\"backfilled_candles\"";
+
+    #[test]
+    fn structure_check_accepts_a_complete_page() {
+        assert_eq!(check_structure(GOOD), Ok(()));
+    }
+
+    #[test]
+    fn structure_check_rejects_a_missing_chart_a_missing_key_and_a_url() {
+        let one_chart = GOOD.replacen("<svg b></svg>", "", 1);
+        assert!(
+            check_structure(&one_chart)
+                .unwrap_err()
+                .contains("2 inline SVG")
+        );
+        let no_pnl = GOOD.replace("data-key=\"net_pnl\"", "");
+        assert!(check_structure(&no_pnl).unwrap_err().contains("net_pnl"));
+        let with_url = format!("{GOOD}<img src=\"https://cdn.example/x.png\">");
+        assert!(
+            check_structure(&with_url)
+                .unwrap_err()
+                .contains("self-contained")
+        );
+    }
+}

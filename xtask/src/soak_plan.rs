@@ -1,0 +1,219 @@
+//! The soak's fault timeline: every scenario of the simulator's catalogue, in a cycle, at
+//! least one fault every [`MAX_FAULT_SPACING_S`] wall seconds.
+//!
+//! Two rules shape it:
+//! - a *quiet* fault (`silence`, `pong-only`, `half-open`) stops all data frames, so a data
+//!   fault (a bad value, a duplicate, a gap) fired during one would be swallowed and prove
+//!   nothing. While a quiet fault lasts, only connection and REST faults fire (they still
+//!   act: the feed reconnects, REST answers 10006); the next data fault waits until data
+//!   flows again;
+//! - quiet faults last [`QUIET_MAX_S`] in long runs — longer than the feed's 30 s idle
+//!   timeout, so the reconnect path runs, and shorter than the session's stale timeout,
+//!   which by design stops a session — but never more than 45 virtual minutes (75 % of the
+//!   feed's one-hour `max_ts_jump`: at 60× a 40 s silence is 40 virtual minutes, and a
+//!   longer one would look like an exchange clock jump), and less in short runs so all steps
+//!   fit.
+//!
+//! Before the cycle, during the warm-up, one oversized and one deeply nested frame raise the
+//! decoder's reusable buffers to their high-water mark (1 MiB), so the RSS baseline taken
+//! after warm-up is not mistaken for a leak when the cycle sends them again.
+
+/// Longest gap between two faults, in wall time.
+pub(crate) const MAX_FAULT_SPACING_S: f64 = 20.0;
+/// Longest quiet fault (wall seconds).
+pub(crate) const QUIET_MAX_S: f64 = 40.0;
+/// The feed's idle timeout: a half-open socket is abandoned after this, so data resumes.
+const IDLE_TIMEOUT_S: f64 = 30.0;
+
+/// One slot of the cycle.
+#[derive(Clone, Copy, Debug)]
+enum Slot {
+    /// Specs fired together (so the second meets the first: a backfill while REST fails, a
+    /// reconnect while upgrades are refused).
+    Step(&'static [&'static str]),
+    /// A quiet fault (`name:<secs>s`) with non-data faults spread inside it.
+    Quiet {
+        name: &'static str,
+        inside: &'static [&'static [&'static str]],
+    },
+}
+
+const CYCLE: &[Slot] = &[
+    Slot::Step(&["garbage:non-json"]),
+    Slot::Quiet {
+        name: "silence",
+        inside: &[&["drop-tcp"], &["refuse-upgrade:8s", "close-frame"]],
+    },
+    Slot::Step(&["bad-value:nan"]),
+    Slot::Step(&["garbage:binary"]),
+    Slot::Step(&["bad-value:infinity"]),
+    Slot::Step(&["gap:3"]),
+    Slot::Step(&["garbage:truncated"]),
+    Slot::Step(&["bad-value:negative"]),
+    Slot::Step(&["rest-10006:8s", "gap:2"]),
+    Slot::Step(&["bad-value:zero"]),
+    Slot::Step(&["garbage:oversized"]),
+    Slot::Quiet {
+        name: "pong-only",
+        inside: &[&["close-frame"], &["slow-accept:2s:10s", "drop-tcp"]],
+    },
+    Slot::Step(&["bad-value:empty-string"]),
+    Slot::Step(&["bad-value:huge-string"]),
+    Slot::Step(&["rest-429:8s", "gap:2"]),
+    Slot::Step(&["garbage:deeply-nested"]),
+    Slot::Step(&["bad-value:number-not-string"]),
+    Slot::Step(&["duplicate:3"]),
+    Slot::Step(&["bad-value:missing-field"]),
+    Slot::Step(&["rest-5xx:8s", "gap:2"]),
+    Slot::Quiet {
+        name: "half-open",
+        inside: &[&["rest-10006:5s"]],
+    },
+    Slot::Step(&["garbage:empty-text"]),
+    Slot::Step(&["bad-value:extra-field"]),
+    Slot::Step(&["bad-value:high-below-low"]),
+    Slot::Step(&["reorder"]),
+    Slot::Step(&["bad-value:wrong-symbol"]),
+    Slot::Step(&["rest-slow:2s:10s", "gap:2"]),
+    Slot::Step(&["bad-value:future-timestamp"]),
+    Slot::Step(&["bad-value:backwards-timestamp"]),
+    Slot::Step(&["drop-tcp"]),
+    Slot::Step(&["close-frame"]),
+];
+
+fn all_specs() -> impl Iterator<Item = &'static str> {
+    CYCLE.iter().flat_map(|slot| match slot {
+        Slot::Step(specs) => specs.to_vec(),
+        Slot::Quiet { name, inside } => {
+            let mut specs = vec![*name];
+            specs.extend(inside.iter().flat_map(|s| s.iter().copied()));
+            specs
+        }
+    })
+}
+
+/// The scenario names the cycle covers (the simulator's whole catalogue).
+pub(crate) fn covered_scenarios() -> Vec<&'static str> {
+    let mut names: Vec<&str> = all_specs()
+        .map(|spec| spec.split(':').next().unwrap_or(spec))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+/// Every `bad-value` and `garbage` kind the cycle sends, with the counter label the feed
+/// must file it under (`summary.rejected_frames`); `None` for a kind that is valid (an
+/// extra field).
+pub(crate) fn expected_rejections() -> Vec<(&'static str, Option<&'static str>)> {
+    all_specs()
+        .filter_map(|spec| {
+            let label = match spec {
+                "garbage:non-json" | "garbage:truncated" | "garbage:empty-text" => "not_json",
+                "garbage:binary" => "not_text",
+                "garbage:oversized" => "too_large",
+                "garbage:deeply-nested" => "not_an_object",
+                "bad-value:nan" => "not_a_number",
+                "bad-value:infinity" => "infinite",
+                "bad-value:negative" => "negative",
+                "bad-value:zero" => "zero",
+                "bad-value:empty-string" => "empty",
+                "bad-value:huge-string" => "out_of_range",
+                "bad-value:number-not-string" => "wrong_type",
+                "bad-value:missing-field" => "missing_field",
+                "bad-value:high-below-low" => "ohlc_inconsistent",
+                "bad-value:wrong-symbol" => "wrong_symbol",
+                // With clock-skew checking off, a day-ahead push is an exchange-time jump.
+                "bad-value:future-timestamp" => "timestamp_jump",
+                "bad-value:backwards-timestamp" => "out_of_order_dropped",
+                "bad-value:extra-field" => return Some((spec, None)),
+                _ => return None,
+            };
+            Some((spec, Some(label)))
+        })
+        .collect()
+}
+
+/// How long one slot lasts when quiet faults last `quiet_s` and steps `spacing` apart.
+fn slot_len(slot: &Slot, quiet_s: f64, spacing: f64) -> f64 {
+    match slot {
+        Slot::Step(_) => spacing,
+        Slot::Quiet { name, .. } => quiet_len(name, quiet_s),
+    }
+}
+
+/// Wall seconds until data flows again after a quiet fault, plus a margin.
+fn quiet_len(name: &str, quiet_s: f64) -> f64 {
+    let quiet = if name == "half-open" {
+        quiet_s.min(IDLE_TIMEOUT_S)
+    } else {
+        quiet_s
+    };
+    quiet + 4.0
+}
+
+/// `--fault` values (`<virtual ms>ms@<spec>`) for a run of `run_s` wall seconds at `speed`.
+///
+/// Faults start after 20 s, stop `tail` (45 s in long runs) before the end so the last
+/// recovery and backfill finish inside the run, and every slot fires at least once.
+pub(crate) fn fault_plan(run_s: f64, speed: f64) -> Vec<String> {
+    let start = 20.0_f64.min(run_s / 6.0);
+    let tail = 45.0_f64.min(run_s / 4.0);
+    let window = (run_s - start - tail).max(1.0);
+    let steps = CYCLE.iter().filter(|s| matches!(s, Slot::Step(_))).count();
+    #[allow(clippy::cast_precision_loss)]
+    let steps = steps as f64;
+    // Quiet faults as long as allowed while steps keep at least 1.5 s apart.
+    let mut quiet_s = QUIET_MAX_S.min(0.75 * 3600.0 / speed).floor();
+    while quiet_s > 5.0 {
+        let quiet_total: f64 = CYCLE.iter().map(|s| slot_len(s, quiet_s, 0.0)).sum();
+        if (window - quiet_total) / steps >= 1.5 {
+            break;
+        }
+        quiet_s -= 5.0;
+    }
+    let quiet_total: f64 = CYCLE.iter().map(|s| slot_len(s, quiet_s, 0.0)).sum();
+    let spacing = ((window - quiet_total) / steps).clamp(1.0, MAX_FAULT_SPACING_S);
+    let to_virtual = |wall_s: f64| -> u64 {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let ms = (wall_s * speed * 1000.0).round() as u64;
+        ms
+    };
+    let mut plan = Vec::new();
+    let mut fire = |wall_s: f64, specs: &[&str]| {
+        for spec in specs {
+            plan.push(format!("{}ms@{spec}", to_virtual(wall_s)));
+        }
+    };
+    // Buffer high-water marks during warm-up (see the module docs).
+    fire(start / 2.0, &["garbage:oversized", "garbage:deeply-nested"]);
+    let mut t = start;
+    let mut fired_all = false;
+    'cycles: loop {
+        for slot in CYCLE {
+            let len = slot_len(slot, quiet_s, spacing);
+            if fired_all && t + len > run_s - tail {
+                break 'cycles;
+            }
+            match slot {
+                Slot::Step(specs) => fire(t, specs),
+                Slot::Quiet { name, inside } => {
+                    fire(t, &[&format!("{name}:{quiet_s}s")]);
+                    #[allow(clippy::cast_precision_loss)]
+                    let parts = (inside.len() + 1) as f64;
+                    for (i, specs) in inside.iter().enumerate() {
+                        #[allow(clippy::cast_precision_loss)]
+                        let at = t + len * (i + 1) as f64 / parts;
+                        fire(at, specs);
+                    }
+                }
+            }
+            t += len;
+        }
+        fired_all = true;
+    }
+    plan
+}
+
+#[cfg(test)]
+mod tests;
