@@ -229,3 +229,31 @@ async fn state_save_failure_keeps_session_running() {
     let journal = read_jsonl(&paper.join("events.jsonl"));
     assert!(journal.iter().any(|e| e["kind"] == "state_save_failed"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_file_engages_the_kill_switch() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let workspace = dir.path().to_path_buf();
+    let config = validated(&sim_config(&workspace, "5m"));
+    let session = tokio::spawn(run_session(config, GUARD));
+    // Wait for the session to be up (its heartbeat), then drop the kill file.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !workspace.join("heartbeat.json").exists() {
+        assert!(std::time::Instant::now() < deadline, "no heartbeat");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    std::fs::write(workspace.join("kill.txt"), "stop").expect("kill file");
+    let report = session.await.expect("session task");
+    assert_eq!(report.stopped_reason, StopReason::KillSwitch);
+    assert!(!workspace.join("kill.txt").exists(), "the kill file is consumed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_ceiling_stops_the_session() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // 16 MiB is below what any test process occupies, so the first check (after 5 s) trips.
+    let raw = RawRunConfig { max_rss_mb: 16, ..sim_config(dir.path(), "5m") };
+    let report = run_session(validated(&raw), GUARD).await;
+    assert_eq!(report.stopped_reason, StopReason::MemoryLimit);
+    assert!(!report.stopped_reason.is_clean());
+}

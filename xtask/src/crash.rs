@@ -6,23 +6,30 @@
 //!
 //! 1. **state loads**: `paper/broker_state.json` and `unified_state.json` (main, else
 //!    `.bak`, as the session loads them) parse with `schema_version` 1;
-//! 2. **no double fill**: no `client_order_id` has two `fill` lines in the whole journal;
-//! 3. **state = journal replay**: folding the killed run's journal segment (fill → open
-//!    with that id, side and qty; exit → flat, one more trade, balance += `pnl_net`;
-//!    funding → balance += amount) over the state the run restored reaches the saved
-//!    state at some point `k` (position, trade count and balance all equal). Money events
-//!    after `k` mean the journal is ahead of the state file; that is allowed only for
-//!    events journaled less than [`AHEAD_WINDOW_MS`] before the kill — the session saves
-//!    after every fill and exit, so an older unsaved event would be a lost save;
+//! 2. **state = journal replay**: folding the killed run's journal segment (fill → open
+//!    with that id, side and qty; exit → flat, one more trade, balance and realized total
+//!    += `pnl_net`; funding → balance and funding total += amount) over the state the run
+//!    restored must reach the saved state (position, trades, balance, realized and funding
+//!    totals all equal), and the state must satisfy the broker's ledger identity
+//!    `balance = starting_balance + realized_net_total + funding_total`. One offset is
+//!    allowed: the *state ahead* by one fill and/or exit that no journal line records —
+//!    the session saves the state containing a fill or exit before journaling it
+//!    (write-ahead), so a kill between the two leaves the journal one step behind; allowed
+//!    only if the state file was written within [`AHEAD_WINDOW_MS`] before the kill. The
+//!    *journal ahead* of the state (a journaled money event the state lacks, which the
+//!    restarted account would never book) is a failure;
+//! 3. **no double fill or exit**: no `client_order_id` has two `fill` (or two `exit`)
+//!    lines in the whole journal;
 //! 4. **equity continuity**: the run's first heartbeat (when no trade closed yet) shows
-//!    the balance of the state it restored, and (3) proves the balance moved only by
+//!    the balance of the state it restored, and (2) proves the balance moved only by
 //!    journaled trades and funding;
 //! 5. **stale lock taken over**: a lock left by the killed process is taken over (journal
 //!    `session_started` says `took_over_stale_lock_of_pid_<killed pid>`).
 //!
-//! Even rounds kill at a uniformly random moment 1–25 s after the start; odd rounds kill
-//! 0–9 ms after a new `fill` or `exit` line appears in the journal, i.e. while the state
-//! writer is saving. A restarted simulator would rewind to its first candle, which a
+//! Even rounds kill at a uniformly random moment 1–25 s after the start; rounds 1, 5, 9, …
+//! kill 0–9 ms after `broker_state.json` is replaced (between the write-ahead save and its
+//! journal line, or while `unified_state.json` is being written); rounds 3, 7, 11, … kill
+//! 0–9 ms after a new `fill` or `exit` line appears in the journal. A restarted simulator would rewind to its first candle, which a
 //! real exchange never does, so each round is served the next slice of one long seeded
 //! series (`market_csv`), after a downtime gap. After the last round a clean 20 s run must
 //! stop with `duration_reached` and a summary whose `starting_equity` is the last saved
@@ -44,7 +51,8 @@ use crate::{
     soak::path_text,
 };
 
-/// Journal events this close to the kill may be missing from the state file.
+/// A state file holding an unjournaled fill/exit must have been written this close to the
+/// kill.
 pub(crate) const AHEAD_WINDOW_MS: i64 = 2_000;
 /// Candles each round's CSV slice holds after the warm-up history.
 const ROUND_CANDLES: usize = 600;
@@ -115,6 +123,8 @@ enum KillMode {
     At(Duration),
     /// This many ms after the next new fill/exit line (or at 60 s if none comes).
     AfterMoneyEvent(u64),
+    /// This many ms after `broker_state.json` is next replaced (or at 60 s).
+    AfterStateSave(u64),
 }
 
 impl KillMode {
@@ -122,6 +132,7 @@ impl KillMode {
         match self {
             Self::At(d) => format!("random {:.1}s", d.as_secs_f64()),
             Self::AfterMoneyEvent(ms) => format!("fill/exit +{ms}ms"),
+            Self::AfterStateSave(ms) => format!("state save +{ms}ms"),
         }
     }
 }
@@ -137,6 +148,8 @@ pub(crate) struct Row {
     pub(crate) equity: String,
     pub(crate) lock: String,
     pub(crate) problems: Vec<String>,
+    /// Facts worth reading that are not failures (an unjournaled fill/exit).
+    pub(crate) notes: Vec<String>,
 }
 
 pub(crate) struct Env {
@@ -185,12 +198,10 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
         env.workspace.display()
     );
     for round in 1..=options.rounds {
-        // Odd rounds kill right after a fill or exit (during its state save), even rounds at
-        // a random moment.
-        let mode = if round % 2 == 1 {
-            KillMode::AfterMoneyEvent(rng.below(10))
-        } else {
-            KillMode::At(Duration::from_millis(1_000 + rng.below(24_000)))
+        let mode = match round % 4 {
+            1 => KillMode::AfterStateSave(rng.below(10)),
+            3 => KillMode::AfterMoneyEvent(rng.below(10)),
+            _ => KillMode::At(Duration::from_millis(1_000 + rng.below(24_000))),
         };
         let slice = &bars[cursor..(cursor + ROUND_CANDLES + HISTORY_GAP).min(bars.len())];
         market_csv::write_csv(&env.csv, slice)?;
@@ -217,14 +228,31 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
             Err(e) => format!("FAILED: {e}"),
         }
     );
-    let ahead = rows
-        .iter()
-        .filter(|r| r.placement.contains("ahead"))
-        .count();
+    let count = |needle: &str| {
+        rows.iter()
+            .filter(|r| r.placement.starts_with(needle))
+            .count()
+    };
     let after_event = rows.iter().filter(|r| r.mode.starts_with("fill")).count();
-    println!(
-        "crash: {after_event} kills right after a fill/exit, {ahead} rounds with the journal ahead of the state file"
+    let after_save = rows
+        .iter()
+        .filter(|r| r.mode.starts_with("state save"))
+        .count();
+    let totals = format!(
+        "{after_save} kills right after a state save, {after_event} right after a fill/exit line; state in step with the journal in {} rounds, journal ahead in {}, state ahead (unjournaled fill/exit) in {}",
+        count("in step"),
+        count("journal"),
+        count("state")
     );
+    println!("crash: {totals}");
+    write_report(
+        &target,
+        &options,
+        &rows,
+        &totals,
+        &final_check,
+        started.elapsed(),
+    )?;
     if failed.is_empty() && final_check.is_ok() {
         Ok(())
     } else {
@@ -239,9 +267,21 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
     }
 }
 
+fn verdict(row: &Row) -> String {
+    let mut text = if row.problems.is_empty() {
+        "ok".to_owned()
+    } else {
+        format!("FAIL: {}", row.problems.join("; "))
+    };
+    if !row.notes.is_empty() {
+        text.push_str(&format!(" ({})", row.notes.join("; ")));
+    }
+    text
+}
+
 fn print_row(row: &Row) {
     println!(
-        "round {:>3} | {:<18} | killed at {:>5.1}s | state {:<4} | {:<22} | {:<44} | equity {:<20} | lock {:<10} | {}",
+        "round {:>3} | {:<18} | killed at {:>5.1}s | state {:<4} | {:<16} | {:<44} | equity {:<20} | lock {:<10} | {}",
         row.round,
         row.mode,
         row.killed_after_s,
@@ -250,12 +290,47 @@ fn print_row(row: &Row) {
         row.book,
         row.equity,
         row.lock,
-        if row.problems.is_empty() {
-            "ok".to_owned()
-        } else {
-            format!("FAIL: {}", row.problems.join("; "))
+        verdict(row)
+    );
+}
+
+/// `<target>/crash-report.md`: the table and the totals.
+fn write_report(
+    target: &Path,
+    options: &Options,
+    rows: &[Row],
+    totals: &str,
+    final_check: &Result<String, String>,
+    wall: Duration,
+) -> Result<(), String> {
+    let (date, commit) = crate::soak::provenance(&crate::project_root());
+    let mut md = format!(
+        "# Crash report\n\n- date: {date}\n- commit: {commit}\n- command: `cargo xtask crash --rounds {} --seed {}{}`\n- wall time: {:.0} s\n- {totals}\n- final clean run: {}\n\n| round | kill | after (s) | state copy | state vs journal | account | first heartbeat equity | lock | verdict |\n|---|---|---|---|---|---|---|---|---|\n",
+        options.rounds,
+        options.seed,
+        if options.faults { " --faults" } else { "" },
+        wall.as_secs_f64(),
+        match final_check {
+            Ok(text) => format!("ok ({text})"),
+            Err(e) => format!("FAILED: {e}"),
         }
     );
+    for r in rows {
+        md.push_str(&format!(
+            "| {} | {} | {:.1} | {} | {} | {} | {} | {} | {} |\n",
+            r.round,
+            r.mode,
+            r.killed_after_s,
+            r.copy,
+            r.placement,
+            r.book,
+            r.equity,
+            r.lock,
+            verdict(r).replace('|', "\\|")
+        ));
+    }
+    let path = target.join("crash-report.md");
+    fs::write(&path, md).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 fn now_ms() -> i64 {
@@ -319,6 +394,8 @@ fn crash_round(env: &Env, round: u32, mode: KillMode) -> Result<(Row, Duration),
     let mut child = spawn(env, &session_args(env, "10m")?, &console)?;
     let pid = child.id();
     let journal = env.workspace.join("paper").join("events.jsonl");
+    let state_file = env.workspace.join("paper").join("broker_state.json");
+    let state_before = modified(&state_file);
     let started = Instant::now();
     let mut first_beat = None;
     let mut mode_text = mode.label();
@@ -351,15 +428,24 @@ fn crash_round(env: &Env, round: u32, mode: KillMode) -> Result<(Row, Duration),
                         if complete.contains("\"kind\":\"fill\"")
                             || complete.contains("\"kind\":\"exit\"")
                         {
-                            if delay_ms > 0 {
-                                thread::sleep(Duration::from_millis(delay_ms));
-                            }
+                            thread::sleep(Duration::from_millis(delay_ms));
                             break kill(&mut child);
                         }
                     }
                 }
                 if started.elapsed() >= Duration::from_secs(60) {
                     mode_text = "no fill/exit in 60s".into();
+                    break kill(&mut child);
+                }
+                thread::sleep(Duration::from_micros(500));
+            }
+            KillMode::AfterStateSave(delay_ms) => {
+                if modified(&state_file) != state_before {
+                    thread::sleep(Duration::from_millis(delay_ms));
+                    break kill(&mut child);
+                }
+                if started.elapsed() >= Duration::from_secs(60) {
+                    mode_text = "no state save in 60s".into();
                     break kill(&mut child);
                 }
                 thread::sleep(Duration::from_micros(500));
@@ -377,6 +463,7 @@ fn crash_round(env: &Env, round: u32, mode: KillMode) -> Result<(Row, Duration),
         equity: "-".into(),
         lock: "-".into(),
         problems: Vec::new(),
+        notes: Vec::new(),
     };
     if let Some(status) = exited {
         let tail = fs::read_to_string(&console).unwrap_or_default();
@@ -401,6 +488,11 @@ fn read_range(path: &Path, from: u64, to: u64) -> String {
         Ok(()) => String::from_utf8_lossy(&buf).into_owned(),
         Err(_) => String::new(),
     }
+}
+
+/// The modification time of `path` (`None` while it does not exist).
+fn modified(path: &Path) -> Option<SystemTime> {
+    fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 /// SIGKILL (`Child::kill` sends SIGKILL on Unix) and reap; returns the kill time.

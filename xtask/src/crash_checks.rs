@@ -12,7 +12,9 @@ use std::{
 
 use crate::{
     crash::{AHEAD_WINDOW_MS, Env, Row, STARTING_BALANCE, session_args, spawn},
-    crash_journal::{Book, double_fills, place_state, rfc3339_ms},
+    crash_journal::{
+        Book, Placement, filled_ids, ledger_consistent, place_state, repeated_ids, rfc3339_ms,
+    },
     json::{Json, normalize_decimal},
     reliability::{StateCopy, load_state, read_json, read_json_lines},
 };
@@ -77,6 +79,20 @@ fn journal_since(path: &Path, offset: u64) -> Result<Vec<Json>, String> {
     Ok(out)
 }
 
+/// Modification time (epoch ms) of the broker state copy that was loaded.
+fn state_file_mtime_ms(paper: &Path, copy: Option<StateCopy>) -> Option<i64> {
+    let name = match copy? {
+        StateCopy::Main => "broker_state.json",
+        StateCopy::Backup => "broker_state.json.bak",
+    };
+    let modified = fs::metadata(paper.join(name)).ok()?.modified().ok()?;
+    let ms = modified
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_millis();
+    i64::try_from(ms).ok()
+}
+
 /// The first heartbeat written by `pid`: `(equity, trades)`.
 pub(crate) fn heartbeat_of(workspace: &Path, pid: u32) -> Option<(String, i64)> {
     let beat = read_json(&workspace.join("heartbeat.json")).ok()?;
@@ -106,7 +122,7 @@ pub(crate) fn check_after_kill(
             Vec::new()
         }
     };
-    let state = if paper.join("broker_state.json").exists()
+    let state_json = if paper.join("broker_state.json").exists()
         || paper.join("broker_state.json.bak").exists()
     {
         match load_state(&paper, "broker_state.json") {
@@ -115,9 +131,10 @@ pub(crate) fn check_after_kill(
                 if let Err(e) = load_state(&paper, "unified_state.json") {
                     row.problems.push(format!("unified_state.json: {e}"));
                 }
-                Book::from_state(&state)
-                    .map_err(|e| row.problems.push(e))
-                    .ok()
+                if let Err(e) = ledger_consistent(&state) {
+                    row.problems.push(e);
+                }
+                Some((state, copy))
             }
             Err(e) => {
                 row.problems
@@ -127,40 +144,76 @@ pub(crate) fn check_after_kill(
         }
     } else {
         row.copy = "none".into();
-        Some(Book::fresh(STARTING_BALANCE))
+        None
     };
-    if let Ok(whole) = read_json_lines(&paper.join("events.jsonl")) {
-        let doubles = double_fills(&whole);
-        if !doubles.is_empty() {
+    let state = match &state_json {
+        Some((json, _)) => Book::from_state(json)
+            .map_err(|e| row.problems.push(e))
+            .ok(),
+        None if row.copy == "none" => Some(Book::fresh(STARTING_BALANCE)),
+        None => None,
+    };
+    let whole = match read_json_lines(&paper.join("events.jsonl")) {
+        Ok(whole) => whole,
+        Err(e) if paper.join("events.jsonl").exists() => {
+            row.problems
+                .push(format!("the journal does not parse: {e}"));
+            Vec::new()
+        }
+        Err(_) => Vec::new(),
+    };
+    for kind in ["fill", "exit"] {
+        let repeated = repeated_ids(&whole, kind);
+        if !repeated.is_empty() {
             row.problems.push(format!(
-                "client order ids filled more than once: {doubles:?}"
+                "client order ids with more than one {kind}: {repeated:?}"
             ));
         }
-    } else if paper.join("events.jsonl").exists() {
-        row.problems
-            .push("the journal has a line that is not JSON".into());
     }
     if let Some(state) = &state {
         row.book = state.describe();
-        match place_state(&before.book, &segment, state) {
-            Ok(placed) => {
-                row.placement = if placed.ahead.is_empty() {
-                    format!("in step ({} events)", placed.reflected)
-                } else {
-                    format!("{} + {} ahead", placed.reflected, placed.ahead.len())
-                };
-                for event in &placed.ahead {
-                    let written = event
-                        .get("written_at")
-                        .and_then(Json::as_str)
-                        .and_then(rfc3339_ms);
-                    match written {
-                        Some(ms) if ms >= kill_at - AHEAD_WINDOW_MS => {}
-                        _ => row.problems.push(format!(
-                            "journal event {:?} is missing from the state file and was written more than {AHEAD_WINDOW_MS} ms before the kill",
-                            event.get("seq")
-                        )),
-                    }
+        match place_state(&before.book, &segment, state, &filled_ids(&whole)) {
+            Ok(Placement::InStep { events }) => row.placement = format!("in step ({events})"),
+            Ok(Placement::JournalAhead { reflected, ahead }) => {
+                // The session writes the state before journaling a money event
+                // (`FileSink::hold_broker_events`), so the journal must never be ahead.
+                row.placement = format!("journal +{} ({reflected})", ahead.len());
+                let events: Vec<String> = ahead
+                    .iter()
+                    .map(|e| {
+                        format!(
+                            "{} seq {} written {}",
+                            e.get("kind").and_then(Json::as_str).unwrap_or("?"),
+                            e.get("seq").and_then(Json::as_i64).unwrap_or(-1),
+                            e.get("written_at").and_then(Json::as_str).unwrap_or("?")
+                        )
+                    })
+                    .collect();
+                let before_kill: Vec<i64> = ahead
+                    .iter()
+                    .filter_map(|e| {
+                        e.get("written_at")
+                            .and_then(Json::as_str)
+                            .and_then(rfc3339_ms)
+                    })
+                    .map(|ms| kill_at - ms)
+                    .collect();
+                row.problems.push(format!(
+                    "the journal is ahead of the state file by {events:?} (journaled {before_kill:?} ms before the kill): the account lost them on restart"
+                ));
+            }
+            Ok(Placement::StateAhead {
+                events,
+                unjournaled,
+            }) => {
+                row.placement = format!("state +1 ({events})");
+                row.notes.push(unjournaled);
+                let saved_at = state_file_mtime_ms(&paper, state_json.as_ref().map(|(_, c)| *c));
+                match saved_at {
+                    Some(ms) if ms >= kill_at - AHEAD_WINDOW_MS => {}
+                    other => row.problems.push(format!(
+                        "the state holds an unjournaled fill/exit but was saved at {other:?}, more than {AHEAD_WINDOW_MS} ms before the kill at {kill_at}"
+                    )),
                 }
             }
             Err(e) => row.problems.push(e),
@@ -248,11 +301,17 @@ pub(crate) fn clean_final_run(env: &Env) -> Result<String, String> {
         &env.workspace.join("paper").join("events.jsonl"),
         before.journal_len,
     )?;
-    let placed = place_state(&before.book, &segment, &Book::from_state(&state)?)?;
-    if !placed.ahead.is_empty() {
+    ledger_consistent(&state)?;
+    let whole = read_json_lines(&env.workspace.join("paper").join("events.jsonl"))?;
+    let placed = place_state(
+        &before.book,
+        &segment,
+        &Book::from_state(&state)?,
+        &filled_ids(&whole),
+    )?;
+    if !matches!(placed, Placement::InStep { .. }) {
         return Err(format!(
-            "after a clean stop the journal is {} events ahead",
-            placed.ahead.len()
+            "after a clean stop the state and the journal differ: {placed:?}"
         ));
     }
     Ok(format!(

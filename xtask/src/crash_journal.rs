@@ -1,14 +1,17 @@
 //! Replaying `paper/events.jsonl` against the broker's state file, for `cargo xtask crash`.
 //!
 //! The account's money facts are a fold over the journal: a `fill` opens the position with
-//! its id, side and quantity; an `exit` closes it (count one trade, add `pnl_net` to the
-//! balance); `funding_applied` adds its `amount`. After a SIGKILL the state file must equal
-//! that fold at some point `k` of the killed run's journal segment, starting from the state
-//! the run restored. Events after `k` are the journal being *ahead* of the state file (the
-//! journal is fsynced before the state writer saves); see `crash.rs` for when that is
-//! allowed. Amounts are added exactly with a small fixed-point decimal (no `f64`).
+//! its id, side and quantity; an `exit` closes it (one more trade, `pnl_net` added to the
+//! balance and the realized total); `funding_applied` adds its `amount` to the balance and
+//! the funding total. After a SIGKILL the state file must sit on that fold of the killed
+//! run's journal segment, starting from the state the run restored: at its end (in step),
+//! at an earlier point (the journal ahead: it was written first), or one unjournaled fill
+//! and/or exit past its end (the state ahead: the session saves the state containing a fill
+//! or exit *before* journaling it, so a kill in between leaves the journal one step
+//! behind). `crash.rs` decides when each is allowed. Amounts are added exactly with a small
+//! fixed-point decimal (no `f64`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::json::{Json, normalize_decimal};
 
@@ -92,6 +95,10 @@ pub(crate) struct Book {
     pub(crate) trades: i64,
     /// Normalised decimal text of the realized balance.
     pub(crate) balance: String,
+    /// Σ `pnl_net` of closed trades (normalised).
+    pub(crate) realized: String,
+    /// Σ funding cash flows (normalised).
+    pub(crate) funding: String,
 }
 
 impl Book {
@@ -101,6 +108,8 @@ impl Book {
             position: None,
             trades: 0,
             balance: normalize_decimal(starting_balance),
+            realized: "0".into(),
+            funding: "0".into(),
         }
     }
 
@@ -134,10 +143,19 @@ impl Book {
                 })
             }
         };
+        let decimal = |key: &str| {
+            state
+                .get(key)
+                .and_then(Json::as_number_text)
+                .map(normalize_decimal)
+                .ok_or_else(|| format!("broker state has no {key}"))
+        };
         Ok(Book {
             position,
             trades,
             balance: normalize_decimal(balance),
+            realized: decimal("realized_net_total")?,
+            funding: decimal("funding_total")?,
         })
     }
 
@@ -168,6 +186,39 @@ fn amount(event: &Json, key: &str) -> Result<Dec, String> {
         .and_then(Json::as_number_text)
         .and_then(Dec::parse)
         .ok_or_else(|| format!("event without a decimal {key:?}"))
+}
+
+fn add_text(text: &str, value: Dec) -> Result<String, String> {
+    Dec::parse(text)
+        .and_then(|d| d.checked_add(value))
+        .map(Dec::text)
+        .ok_or_else(|| format!("cannot add to {text:?}"))
+}
+
+/// The broker's own ledger identity: `balance = starting_balance + realized_net_total +
+/// funding_total`.
+pub(crate) fn ledger_consistent(state: &Json) -> Result<(), String> {
+    let get = |key: &str| {
+        state
+            .get(key)
+            .and_then(Json::as_number_text)
+            .and_then(Dec::parse)
+            .ok_or_else(|| format!("broker state has no decimal {key}"))
+    };
+    let sum = get("starting_balance")?
+        .checked_add(get("realized_net_total")?)
+        .and_then(|d| d.checked_add(get("funding_total").ok()?))
+        .ok_or("ledger overflow")?;
+    let balance = get("balance")?;
+    if sum.text() == balance.text() {
+        Ok(())
+    } else {
+        Err(format!(
+            "balance {} != starting_balance + realized_net_total + funding_total = {}",
+            balance.text(),
+            sum.text()
+        ))
+    }
 }
 
 /// Whether a journal line changes the account (`fill`, `exit`, `funding_applied`).
@@ -220,38 +271,55 @@ pub(crate) fn apply(book: &Book, event: &Json) -> Result<Book, String> {
                     ));
                 }
             }
+            let pnl = amount(event, "pnl_net")?;
             next.position = None;
             next.trades += 1;
-            next.balance = balance
-                .checked_add(amount(event, "pnl_net")?)
-                .ok_or("balance overflow")?
-                .text();
+            next.balance = balance.checked_add(pnl).ok_or("balance overflow")?.text();
+            next.realized = add_text(&book.realized, pnl)?;
         }
         "funding_applied" => {
-            next.balance = balance
-                .checked_add(amount(event, "amount")?)
-                .ok_or("balance overflow")?
-                .text();
+            let cash = amount(event, "amount")?;
+            next.balance = balance.checked_add(cash).ok_or("balance overflow")?.text();
+            next.funding = add_text(&book.funding, cash)?;
         }
         _ => {}
     }
     Ok(next)
 }
 
-/// Where in a journal segment a state file sits.
+/// How a state file relates to the killed run's journal segment.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Placement {
-    /// Money events of the segment the state reflects.
-    pub(crate) reflected: usize,
-    /// Money events of the segment after that point (the journal ahead of the state).
-    pub(crate) ahead: Vec<Json>,
+pub(crate) enum Placement {
+    /// The state is the fold of every money event of the segment.
+    InStep {
+        /// Money events in the segment.
+        events: usize,
+    },
+    /// The journal holds money events the state does not (journal written first).
+    JournalAhead {
+        /// Money events the state reflects.
+        reflected: usize,
+        /// The events after them.
+        ahead: Vec<Json>,
+    },
+    /// The state holds one fill and/or one exit the journal does not (state written first,
+    /// killed before the journal line).
+    StateAhead {
+        /// Money events in the segment.
+        events: usize,
+        /// What the state has that the journal lacks.
+        unjournaled: String,
+    },
 }
 
-/// Folds `segment`'s money events over `base` and finds the latest point equal to `state`.
+/// Folds `segment`'s money events over `base` and finds where `state` sits: at the end, at
+/// an earlier point (journal ahead), or one unjournaled fill/exit past the end (state
+/// ahead). `journaled_fills` are the ids with a `fill` line anywhere in the journal.
 pub(crate) fn place_state(
     base: &Book,
     segment: &[Json],
     state: &Book,
+    journaled_fills: &BTreeSet<String>,
 ) -> Result<Placement, String> {
     let money: Vec<&Json> = segment.iter().filter(|e| is_money_event(e)).collect();
     let mut books = vec![base.clone()];
@@ -259,26 +327,73 @@ pub(crate) fn place_state(
         let next = apply(books.last().ok_or("empty fold")?, event)?;
         books.push(next);
     }
-    let k = books.iter().rposition(|b| b == state).ok_or_else(|| {
-        format!(
-            "the state ({}) matches no point of the journal fold from {} over {} money events (fold ends at {})",
+    let end = books.last().ok_or("empty fold")?;
+    if let Some(k) = books.iter().rposition(|b| b == state) {
+        return Ok(if k == money.len() {
+            Placement::InStep { events: k }
+        } else {
+            Placement::JournalAhead {
+                reflected: k,
+                ahead: money[k..].iter().map(|e| (*e).clone()).collect(),
+            }
+        });
+    }
+    let unjournaled_fill = |p: &OpenPosition| !journaled_fills.contains(&p.client_order_id);
+    let same_funding = state.funding == end.funding;
+    let unjournaled = match (state.trades - end.trades, &end.position, &state.position) {
+        (0, None, Some(new))
+            if unjournaled_fill(new) && state.balance == end.balance && same_funding =>
+        {
+            Some(format!("fill of {} not journaled", new.client_order_id))
+        }
+        (1, Some(old), None) if same_funding => {
+            Some(format!("exit of {} not journaled", old.client_order_id))
+        }
+        (1, Some(old), Some(new))
+            if new.client_order_id != old.client_order_id
+                && unjournaled_fill(new)
+                && same_funding =>
+        {
+            Some(format!(
+                "exit of {} and fill of {} not journaled",
+                old.client_order_id, new.client_order_id
+            ))
+        }
+        _ => None,
+    };
+    match unjournaled {
+        Some(unjournaled) => Ok(Placement::StateAhead {
+            events: money.len(),
+            unjournaled,
+        }),
+        None => Err(format!(
+            "the state ({}) matches no point of the journal fold from {} over {} money events, nor one unjournaled fill/exit after it (fold ends at {})",
             state.describe(),
             base.describe(),
             money.len(),
-            books.last().map_or_else(String::new, Book::describe)
-        )
-    })?;
-    Ok(Placement {
-        reflected: k,
-        ahead: money[k..].iter().map(|e| (*e).clone()).collect(),
-    })
+            end.describe()
+        )),
+    }
 }
 
-/// Client order ids with more than one `fill` line in the whole journal.
-pub(crate) fn double_fills(journal: &[Json]) -> BTreeMap<String, usize> {
+/// Client order ids with a `fill` line in the journal.
+pub(crate) fn filled_ids(journal: &[Json]) -> BTreeSet<String> {
+    journal
+        .iter()
+        .filter(|e| e.get("kind").and_then(Json::as_str) == Some("fill"))
+        .filter_map(|e| {
+            e.get("client_order_id")
+                .and_then(Json::as_str)
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+/// Client order ids with more than one `kind` line (`fill` or `exit`) in the whole journal.
+pub(crate) fn repeated_ids(journal: &[Json], kind: &str) -> BTreeMap<String, usize> {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for event in journal {
-        if event.get("kind").and_then(Json::as_str) == Some("fill")
+        if event.get("kind").and_then(Json::as_str) == Some(kind)
             && let Some(id) = event.get("client_order_id").and_then(Json::as_str)
         {
             *counts.entry(id.to_owned()).or_default() += 1;

@@ -1,8 +1,9 @@
 //! Project automation, in Rust instead of shell scripts (the rust-analyzer `xtask` pattern).
 //!
 //! `cargo xtask ci` is the one command CI runs: formatting, clippy with warnings denied, the
-//! test suite (cargo-nextest when installed, else `cargo test`) and a smoke run of the built
-//! binary. Every command is echoed before it runs. Dependencies: std only.
+//! test suite (cargo-nextest when installed, else `cargo test`; it includes backtest ↔ live
+//! parity), a smoke session of the built binary against the simulator, the report check, and
+//! short soak and crash runs. Every command is echoed before it runs. Dependencies: std only.
 
 mod bench;
 mod crash;
@@ -40,6 +41,7 @@ commands:
   crash    --rounds N [--seed S] [--faults]: SIGKILL/restart rounds (RELIABILITY.md)
   diskfault  full disk (tmpfs) and read-only state dir during a live session (root)
   report-check  renders a run report; checks its HTML, and in headless Chromium if installed
+  parity   the same real candles through `backtest` and a live session on the simulator
 ";
 
 fn main() -> ExitCode {
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         Some("crash") => crash::run(&project_root(), &args[1..]),
         Some("diskfault") => diskfault::run(&project_root()),
         Some("report-check") => report_check::run(&project_root()),
+        Some("parity") => parity(),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             Ok(())
@@ -75,8 +78,23 @@ fn ci() -> Result<(), String> {
     clippy()?;
     test()?;
     smoke::run(&project_root())?;
+    report_check::run(&project_root())?;
     println!("xtask ci: all steps passed");
     Ok(())
+}
+
+/// Backtest ↔ live parity on real data (also part of the test suite).
+fn parity() -> Result<(), String> {
+    cargo(&[
+        "test",
+        "-p",
+        "la-tests",
+        "--test",
+        "e2e",
+        "--",
+        "--exact",
+        "backtest::backtest_and_live_session_on_the_simulator_produce_identical_trades",
+    ])
 }
 
 fn fmt() -> Result<(), String> {

@@ -6,7 +6,8 @@
 //!   fault (a bad value, a duplicate, a gap) fired during one would be swallowed and prove
 //!   nothing. While a quiet fault lasts, only connection and REST faults fire (they still
 //!   act: the feed reconnects, REST answers 10006); the next data fault waits until data
-//!   flows again;
+//!   flows again. Refused upgrades come first inside a quiet fault, so the reconnect
+//!   backoff they cause (up to ~15 s) is over before the next data fault;
 //! - quiet faults last [`QUIET_MAX_S`] in long runs — longer than the feed's 30 s idle
 //!   timeout, so the reconnect path runs, and shorter than the session's stale timeout,
 //!   which by design stops a session — but never more than 45 virtual minutes (75 % of the
@@ -42,7 +43,7 @@ const CYCLE: &[Slot] = &[
     Slot::Step(&["garbage:non-json"]),
     Slot::Quiet {
         name: "silence",
-        inside: &[&["drop-tcp"], &["refuse-upgrade:8s", "close-frame"]],
+        inside: &[&["refuse-upgrade:8s", "close-frame"], &["drop-tcp"]],
     },
     Slot::Step(&["bad-value:nan"]),
     Slot::Step(&["garbage:binary"]),
@@ -55,7 +56,7 @@ const CYCLE: &[Slot] = &[
     Slot::Step(&["garbage:oversized"]),
     Slot::Quiet {
         name: "pong-only",
-        inside: &[&["close-frame"], &["slow-accept:2s:10s", "drop-tcp"]],
+        inside: &[&["slow-accept:2s:10s", "drop-tcp"], &["close-frame"]],
     },
     Slot::Step(&["bad-value:empty-string"]),
     Slot::Step(&["bad-value:huge-string"]),

@@ -1,6 +1,6 @@
 //! Tidiness checks as tests, so plain `cargo test` enforces them (rust-analyzer's `tidy.rs`):
 //! every `.rs` file under `crates/` opens with a `//!` paragraph, no file passes 600 lines,
-//! and nobody reaches for `#[should_panic]` or `#[ignore]`.
+//! and nobody reaches for the should-panic or ignore test attributes.
 
 use std::{
     fs,

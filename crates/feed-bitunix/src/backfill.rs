@@ -142,7 +142,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_gap_during_the_cooldown_waits_and_is_not_forgotten() {
+    async fn backfill_is_rate_limited_and_a_gap_during_the_cooldown_is_not_forgotten() {
         let mut q = BackfillQueue::new(Interval::M1, Duration::from_secs(30));
         q.push_gap(ts(T0), 3);
         let now = Instant::now();

@@ -163,7 +163,7 @@ pub async fn run(
     let (reason, feed) = live
         .run_loop(feed, &mut writer, aux_rx, &mut stop, &mut hooks)
         .await;
-    let report = live.shutdown(reason, feed, writer, &hooks).await;
+    let report = live.shutdown(reason, feed, writer, Arc::clone(&hooks.hurry)).await;
     lock.release();
     Ok(report)
 }
@@ -196,8 +196,8 @@ pub(crate) fn session_state(live: &Live) -> SessionState {
 }
 
 /// How long shutdown steps may take.
-pub(crate) fn step_deadline(hooks: &SessionHooks) -> Duration {
-    if hooks.hurry.load(Ordering::Relaxed) {
+pub(crate) fn step_deadline(hurry: &AtomicBool) -> Duration {
+    if hurry.load(Ordering::Relaxed) {
         Duration::from_millis(500)
     } else {
         Duration::from_secs(5)

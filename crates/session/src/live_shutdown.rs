@@ -10,7 +10,7 @@ use la_core::{Broker, Decimal, ExitReason};
 use serde::Serialize;
 
 use crate::{
-    live::{SessionHooks, step_deadline},
+    live::step_deadline,
     live_loop::Live,
     report::SessionReport,
     run_files::{write_equity_csv, write_json, write_trades_csv},
@@ -82,10 +82,10 @@ impl Live {
         reason: StopReason,
         feed: LiveFeed,
         writer: StateWriter,
-        hooks: &SessionHooks,
+        hurry: std::sync::Arc<std::sync::atomic::AtomicBool>,
     ) -> SessionReport {
         tracing::info!(symbol = %self.config.symbol, stopped_reason = reason.as_str(), "session stopping");
-        let deadline = step_deadline(hooks);
+        let deadline = step_deadline(&hurry);
         let final_beat = self.heartbeat(&feed, Some(reason));
         let feed_counters = feed.counters();
         let mut rejected = Live::feed_rejections(&feed);

@@ -100,55 +100,24 @@ pub(crate) fn probe_engine(symbol: Symbol) -> Result<Engine, la_broker_paper::Br
     ))
 }
 
-/// A sink that timestamps the exit: `decided_at` when the `Exited` event comes out of the
-/// engine, `recorded_at` once the wrapped sink (e.g. the live session's durable `FileSink`
-/// journal, fsync included) has taken it.
-#[derive(Default)]
+/// A sink that timestamps the moment the `Exited` event comes out of the engine.
+#[derive(Debug, Default)]
 pub(crate) struct ExitStamp {
     /// Instant the latest `Exited` event reached this sink.
     pub(crate) decided_at: Option<Instant>,
-    /// Instant the wrapped sink returned from recording it (= `decided_at` without one).
-    pub(crate) recorded_at: Option<Instant>,
     /// Its event time.
     pub(crate) ts: Option<TimestampMs>,
     /// Fills seen.
     pub(crate) fills: u64,
     /// Exits seen.
     pub(crate) exits: u64,
-    inner: Option<Box<dyn EngineSink>>,
-}
-
-impl std::fmt::Debug for ExitStamp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ExitStamp")
-            .field("fills", &self.fills)
-            .field("exits", &self.exits)
-            .finish_non_exhaustive()
-    }
-}
-
-impl ExitStamp {
-    /// Stamps, and passes every event on to `inner` too.
-    pub(crate) fn wrapping(inner: Box<dyn EngineSink>) -> Self {
-        Self {
-            inner: Some(inner),
-            ..Self::default()
-        }
-    }
 }
 
 impl EngineSink for ExitStamp {
     fn broker_event(&mut self, event: &BrokerEvent) {
-        let exited = matches!(event, BrokerEvent::Exited(_));
-        if exited {
-            self.decided_at = Some(Instant::now());
-        }
-        if let Some(inner) = self.inner.as_mut() {
-            inner.broker_event(event);
-        }
         match event {
             BrokerEvent::Exited(exit) => {
-                self.recorded_at = Some(Instant::now());
+                self.decided_at = Some(Instant::now());
                 self.ts = Some(exit.ts);
                 self.exits += 1;
             }
@@ -157,15 +126,5 @@ impl EngineSink for ExitStamp {
         }
     }
 
-    fn decision(&mut self, record: &DecisionRecord<'_>) {
-        if let Some(inner) = self.inner.as_mut() {
-            inner.decision(record);
-        }
-    }
-
-    fn breaker_tripped(&mut self, reason: &str, ts: TimestampMs) {
-        if let Some(inner) = self.inner.as_mut() {
-            inner.breaker_tripped(reason, ts);
-        }
-    }
+    fn decision(&mut self, _record: &DecisionRecord<'_>) {}
 }

@@ -1,9 +1,11 @@
 //! Throughput per core measured in **on-CPU time** of the measuring thread, so the figures
-//! hold on a shared machine: criterion measures wall time, which on a 2-core VM running
+//! hold better on a shared machine: criterion measures wall time, which on a 2-core VM running
 //! other builds includes every moment the bench thread waited for a core (the decode figures
-//! of one run moved 3× with the load average). The thread's CPU time is read from
-//! `/proc/thread-self/schedstat` (nanoseconds on the CPU; updated at scheduler events, so
-//! each round runs ≥ 1 s of CPU to make that granularity negligible).
+//! of one run moved 3× with the load average). CPU time still moves with the load (caches and
+//! sibling hardware threads are shared), so the best and worst rounds are reported too. The
+//! thread's CPU time is read from `/proc/thread-self/schedstat` (nanoseconds on the CPU;
+//! updated at scheduler events, so each round runs ≥ 1 s of CPU to make that granularity
+//! negligible).
 //!
 //! - `decode-cpu`: the feed's `FrameDecoder` on the kline and ticker frames of
 //!   `crates/feed-bitunix/benches/decode.rs` (simd-json and serde_json back ends).

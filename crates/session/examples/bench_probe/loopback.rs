@@ -5,17 +5,21 @@
 //! threads sits between the simulator and the client and stamps `Instant::now()` just before
 //! it writes each chunk to the client's socket, noting the `ts` of every ticker frame in the
 //! chunk; the real `BitunixFeed` (WebSocket, decoder, candle tracker) delivers events to the
-//! live session's engine with the live durable journal (`FileSink`, fsync per line) and the
-//! live JSON log layer. On every closed candle the probe strategy opens a long with its stop
-//! 60 below; the next bar's dip arrives as a ticker frame through the stop.
+//! live session's engine, with the live session's recording path: the `FileSink` holding
+//! broker events, the write-ahead state save (`StateWriter::save_now` of both state files)
+//! awaited before the held events are journaled (fsync per line), and the JSON log layer —
+//! the same sequence as `live_loop.rs` runs after every event. On every closed candle the
+//! probe strategy opens a long with its stop 60 below; the next bar's dip arrives as a ticker
+//! frame through the stop.
 //!
 //! Per sample: `decided` = relay write of that ticker frame → `Exited` out of the engine;
-//! `recorded` = the same → its journal line written and fsynced. Covered: the client-side
-//! socket read, the WebSocket layer, decoding, the feed's channel to the consumer task, the
-//! engine and broker, and (for `recorded`) the journal. Not covered: the simulator's own
-//! work before its write and the relay's extra hop (its read side is before the stamp).
-//! The relay exists because the simulator's record file only has virtual time; frames are
-//! matched by their `ts`, unique per ticker frame.
+//! `recorded` = the same → state saved and the exit journaled (the live session's "exit
+//! recorded"). Covered: the client-side socket read, the WebSocket layer, decoding, the
+//! feed's channel to the consumer task, the engine and broker, and (for `recorded`) the state
+//! files and the journal. Not covered: the simulator's own work before its write and the
+//! relay's extra hop (its read side is before the stamp). The relay exists because the
+//! simulator's record file only has virtual time; frames are matched by their `ts`, unique
+//! per ticker frame.
 
 use std::{
     collections::HashMap,
@@ -29,9 +33,17 @@ use std::{
 
 use hdrhistogram::Histogram;
 use la_bitunix_sim::{MarketData, SimConfig};
-use la_core::{Candle, Clock, Decimal, Interval, MarketEvent, Price, Symbol, TimestampMs, Volume};
+use la_core::{
+    BrokerEvent, Candle, Clock, Decimal, Interval, MarketEvent, Price, Symbol, TimestampMs, Volume,
+};
 use la_feed_bitunix::{BitunixFeed, FeedConfig};
-use la_session::{logging::JsonLogLayer, run_files::FileSink};
+use la_session::{
+    engine::{DecisionRecord, Engine, EngineSink},
+    logging::JsonLogLayer,
+    run_files::FileSink,
+    state::{SESSION_SCHEMA_VERSION, SessionState, Snapshot, StateWriter},
+    time_fmt::now_rfc3339,
+};
 use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt, util::SubscriberInitExt};
 
 use crate::{
@@ -49,6 +61,52 @@ const DIP: i64 = 180;
 const KLINE_PUSH_MS: u64 = 10_000;
 
 type Stamps = Arc<Mutex<HashMap<i64, Instant>>>;
+
+/// The live session's sink (run files, events held for the write-ahead save) plus the stamp.
+struct LiveSink {
+    stamp: ExitStamp,
+    files: FileSink,
+}
+
+impl EngineSink for LiveSink {
+    fn broker_event(&mut self, event: &BrokerEvent) {
+        self.stamp.broker_event(event);
+        self.files.broker_event(event);
+    }
+
+    fn decision(&mut self, record: &DecisionRecord<'_>) {
+        self.files.decision(record);
+    }
+
+    fn breaker_tripped(&mut self, reason: &str, ts: TimestampMs) {
+        self.files.breaker_tripped(reason, ts);
+    }
+}
+
+impl LiveSink {
+    /// What `live_loop.rs` does after each event: save the state that contains a held fill
+    /// or exit, then journal the held events.
+    async fn record(&mut self, engine: &Engine, writer: &StateWriter) -> Result<(), String> {
+        if self.files.holds_state_changes() {
+            let snapshot = Snapshot {
+                broker: engine.broker().state(),
+                session: SessionState {
+                    schema_version: SESSION_SCHEMA_VERSION,
+                    starting_equity: Decimal::from(10_000_000),
+                    last_candle_open_ms: engine.last_candle_open().map(TimestampMs::as_ms),
+                    breaker: engine.breaker().state().clone(),
+                    run_id: "bench-probe".to_owned(),
+                    saved_at: now_rfc3339(),
+                },
+            };
+            if !writer.save_now(snapshot, Duration::from_secs(5)).await {
+                return Err("state save failed".to_owned());
+            }
+        }
+        self.files.release_held();
+        Ok(())
+    }
+}
 
 fn probe_candles(n: usize) -> Result<Vec<Candle>, String> {
     let p = |v: i64| Price::new(Decimal::from(v)).map_err(|e| e.to_string());
@@ -207,9 +265,17 @@ async fn measure(samples: usize, speed: f64, dir: &Path) -> Result<(), String> {
         BitunixFeed::spawn(feed_config, clock).map_err(|e| format!("feed: {e}"))?;
     let run_dir = dir.join("run");
     std::fs::create_dir_all(&run_dir).map_err(|e| e.to_string())?;
-    let journal = FileSink::open(&dir.join("events.jsonl"), true, &run_dir, symbol.as_str())
+    let mut files = FileSink::open(&dir.join("events.jsonl"), true, &run_dir, symbol.as_str())
         .map_err(|e| format!("journal: {e}"))?;
-    let mut sink = ExitStamp::wrapping(Box::new(journal));
+    files.hold_broker_events();
+    let writer = StateWriter::spawn(
+        dir.join("broker_state.json"),
+        dir.join("unified_state.json"),
+    );
+    let mut sink = LiveSink {
+        stamp: ExitStamp::default(),
+        files,
+    };
     let mut engine = probe_engine(symbol).map_err(|e| e.to_string())?;
     let (mut decided, mut recorded) = (histogram()?, histogram()?);
     let mut unmatched = 0u64;
@@ -231,15 +297,17 @@ async fn measure(samples: usize, speed: f64, dir: &Path) -> Result<(), String> {
         match event {
             MarketEvent::Tick(tick) => {
                 ticks += 1;
-                sink.decided_at = None;
+                sink.stamp.decided_at = None;
                 engine
                     .on_tick(&tick, &mut sink)
                     .map_err(|e| e.to_string())?;
+                sink.record(&engine, &writer).await?;
+                let done = Instant::now();
                 let written = stamps
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .remove(&tick.ts().as_ms());
-                if let (Some(at), Some(done)) = (sink.decided_at, sink.recorded_at) {
+                if let Some(at) = sink.stamp.decided_at {
                     match written {
                         Some(written) => {
                             record(&mut decided, written, at)?;
@@ -249,9 +317,12 @@ async fn measure(samples: usize, speed: f64, dir: &Path) -> Result<(), String> {
                     }
                 }
             }
-            MarketEvent::CandleClosed { candle, provenance } => engine
-                .on_candle_closed(&candle, provenance, &mut sink)
-                .map_err(|e| e.to_string())?,
+            MarketEvent::CandleClosed { candle, provenance } => {
+                engine
+                    .on_candle_closed(&candle, provenance, &mut sink)
+                    .map_err(|e| e.to_string())?;
+                sink.record(&engine, &writer).await?;
+            }
             _ => {}
         }
     }

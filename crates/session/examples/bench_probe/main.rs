@@ -2,12 +2,14 @@
 //! criterion bench cannot make because they need sockets, a simulator or a child process:
 //!
 //! - `decode-cpu` (P1) and `backtest-cpu` (P3): throughput per core in on-CPU time of the
-//!   measuring thread, which a busy shared machine does not distort (see `cpu.rs`).
+//!   measuring thread, which a busy shared machine distorts far less than wall time (see
+//!   `cpu.rs`).
 //! - `loopback` (P2 over real sockets): the simulator, a timestamping TCP relay, the real
-//!   `BitunixFeed` and the live session's engine and durable journal in one process; each
+//!   `BitunixFeed` and the live session's engine and recording path in one process; each
 //!   sample is a ticker frame crossing an open position's stop, timed from the instant the
-//!   relay hands the frame to the client's socket to the exit event (decided) and to its
-//!   fsynced journal line (recorded). See `loopback.rs` for exactly what is covered.
+//!   relay hands the frame to the client's socket to the exit event (decided) and to the exit
+//!   recorded as the live loop records it: state saved write-ahead, then journaled (fsyncs).
+//!   See `loopback.rs` for exactly what is covered.
 //! - `first-subscribe` (P5): spawns `laptop-agents run --source bitunix` against an
 //!   in-process simulator and times process start → the simulator receiving the subscribe.
 //! - `footprint` (P4): a live session as a child process against an in-process simulator,
