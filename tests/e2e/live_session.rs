@@ -245,14 +245,20 @@ async fn kill_file_engages_the_kill_switch() {
     std::fs::write(workspace.join("kill.txt"), "stop").expect("kill file");
     let report = session.await.expect("session task");
     assert_eq!(report.stopped_reason, StopReason::KillSwitch);
-    assert!(!workspace.join("kill.txt").exists(), "the kill file is consumed");
+    assert!(
+        !workspace.join("kill.txt").exists(),
+        "the kill file is consumed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_ceiling_stops_the_session() {
     let dir = tempfile::tempdir().expect("tempdir");
     // 16 MiB is below what any test process occupies, so the first check (after 5 s) trips.
-    let raw = RawRunConfig { max_rss_mb: 16, ..sim_config(dir.path(), "5m") };
+    let raw = RawRunConfig {
+        max_rss_mb: 16,
+        ..sim_config(dir.path(), "5m")
+    };
     let report = run_session(validated(&raw), GUARD).await;
     assert_eq!(report.stopped_reason, StopReason::MemoryLimit);
     assert!(!report.stopped_reason.is_clean());

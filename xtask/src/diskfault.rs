@@ -8,8 +8,10 @@
 //!    line with `alert: true`, "state save failed"), leave the last good state file
 //!    byte-for-byte intact with no temp file behind, and save again once the filler is
 //!    deleted;
-//! 2. **read-only state directory**: the tmpfs is remounted read-only (`EROFS`), with the
-//!    same expectations, then remounted read-write.
+//! 2. **read-only state directory**: a read-only bind mount is stacked on `paper/`
+//!    (`EROFS` for new files such as the state's temp files; `mount -o remount,ro` of the
+//!    tmpfs itself is refused while the journal is open), with the same expectations, then
+//!    unmounted.
 //!
 //! Finally the session is asked to stop (`stop.request`) and must exit 0 with
 //! `state_save_failures >= 2` in its summary, every journal line must still be JSON, and the
@@ -61,16 +63,33 @@ impl Drop for Guard {
             let _ = child.wait();
         }
         if self.mounted {
-            let ok = Command::new("umount")
-                .arg(&self.mount)
-                .status()
-                .is_ok_and(|s| s.success());
-            if !ok {
+            // The read-only phase stacks a bind mount on the tmpfs; unmount until neither is
+            // left (at most the two layers, plus one try that fails when nothing is left).
+            for _ in 0..3 {
+                let ok = Command::new("umount")
+                    .arg(&self.mount)
+                    .stderr(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success());
+                if !ok {
+                    break;
+                }
+            }
+            if is_mount_point(&self.mount) {
                 let _ = Command::new("umount").arg("-l").arg(&self.mount).status();
             }
             println!("diskfault: unmounted {}", self.mount.display());
         }
     }
+}
+
+/// Whether `dir` is a mount point (listed in `/proc/self/mounts`).
+fn is_mount_point(dir: &Path) -> bool {
+    let wanted = dir.to_string_lossy();
+    fs::read_to_string("/proc/self/mounts")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.split_whitespace().nth(1) == Some(wanted.as_ref()))
 }
 
 fn is_root() -> bool {
@@ -328,13 +347,30 @@ fn phases(guard: &mut Guard, workspace: &Path, checks: &mut Checks) -> Result<()
                 .map_err(|e| format!("cannot delete the filler: {e}"))
         },
     )?;
+    // A read-only bind mount stacked on the tmpfs: new files (the state's temp files) get
+    // EROFS, while descriptors opened before (the journal) keep writing to the tmpfs below.
+    // (`mount -o remount,ro` on the tmpfs itself is refused while the journal is open.)
     phase(
         guard,
         workspace,
         checks,
         "read-only state dir (EROFS)",
-        &|paper| mount(&["-o", "remount,ro"], paper).map(|()| "remounted read-only".into()),
-        &|paper| mount(&["-o", "remount,rw"], paper),
+        &|paper| {
+            mount(&["--bind", &paper.to_string_lossy()], paper)?;
+            mount(&["-o", "remount,bind,ro"], paper)?;
+            Ok("read-only bind mount over paper/".into())
+        },
+        &|paper| {
+            let status = Command::new("umount")
+                .arg(paper)
+                .status()
+                .map_err(|e| format!("cannot run umount: {e}"))?;
+            if status.success() {
+                Ok(())
+            } else {
+                Err(format!("umount of the read-only bind failed: {status}"))
+            }
+        },
     )?;
     fs::write(workspace.join("stop.request"), b"diskfault\n")
         .map_err(|e| format!("cannot request a stop: {e}"))?;

@@ -105,8 +105,16 @@ fn check_structure(html: &str) -> Result<(), String> {
             return Err(format!("the page lacks {needle}"));
         }
     }
+    // Self-contained: nothing that loads a resource. URLs may appear as escaped text (the
+    // configuration shows the exchange URLs), never as something a browser fetches.
     for banned in [
-        "http://", "https://", "<script", " src=", "<link", "@import",
+        "<script",
+        " src=",
+        "<link",
+        "@import",
+        "url(",
+        "href=\"http",
+        "href='http",
     ] {
         if html.contains(banned) {
             return Err(format!(

@@ -163,7 +163,9 @@ pub async fn run(
     let (reason, feed) = live
         .run_loop(feed, &mut writer, aux_rx, &mut stop, &mut hooks)
         .await;
-    let report = live.shutdown(reason, feed, writer, Arc::clone(&hooks.hurry)).await;
+    let report = live
+        .shutdown(reason, feed, writer, Arc::clone(&hooks.hurry))
+        .await;
     lock.release();
     Ok(report)
 }
