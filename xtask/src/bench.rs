@@ -247,7 +247,7 @@ fn p2_tick_to_exit(options: Options, report: &mut Report, probe: &Path) -> Resul
             fields(&output, &format!("tick_to_exit/{variant} "))?,
         ));
     }
-    let loopback_samples = if options.quick { "1000" } else { "3000" };
+    let loopback_samples = if options.quick { "600" } else { "2000" };
     let output = capture(
         Command::new(probe)
             .args([
@@ -255,7 +255,7 @@ fn p2_tick_to_exit(options: Options, report: &mut Report, probe: &Path) -> Resul
                 "--samples",
                 loopback_samples,
                 "--speed",
-                "3000",
+                "1000",
                 "--dir",
             ])
             .arg(target_dir()),

@@ -3,7 +3,7 @@
 //! here (see ARCHITECTURE.md).
 //!
 //! Exit codes: 0 clean stop; 1 runtime failure or risk halt; 2 usage or configuration error;
-//! 3 another session holds the workspace lock; 4 subcommand not implemented yet.
+//! 3 another session holds the workspace lock.
 
 mod args;
 mod commands;

@@ -228,6 +228,31 @@ fn install_logging(dir: &Path) -> Result<(), String> {
         .map_err(|e| format!("logging: {e}"))
 }
 
+/// The disk's synced-append latency right now (p50, p99 in µs): 100 appends of a 300-byte
+/// line, each followed by `sync_data`, as the journal does. Context for the `recorded` figure.
+fn fsync_latency(dir: &Path) -> Result<(f64, f64), String> {
+    let path = dir.join("fsync-probe");
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let line = [b'x'; 300];
+    let mut h = histogram()?;
+    for _ in 0..100 {
+        let start = Instant::now();
+        file.write_all(&line)
+            .and_then(|()| file.sync_data())
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        record(&mut h, start, Instant::now())?;
+    }
+    let _ = std::fs::remove_file(&path);
+    Ok((
+        h.value_at_quantile(0.5) as f64 / 1e3,
+        h.value_at_quantile(0.99) as f64 / 1e3,
+    ))
+}
+
 /// Runs the probe until `samples` exits were measured.
 pub(crate) fn run(samples: usize, speed: f64, dir: &Path) -> Result<(), String> {
     install_logging(dir)?;
@@ -280,7 +305,7 @@ async fn measure(samples: usize, speed: f64, dir: &Path) -> Result<(), String> {
     let (mut decided, mut recorded) = (histogram()?, histogram()?);
     let mut unmatched = 0u64;
     let mut ticks = 0u64;
-    let budget = Duration::from_secs_f64(bars as f64 * 60.0 / speed + 30.0);
+    let budget = Duration::from_secs_f64(bars as f64 * 60.0 / speed * 1.5 + 30.0);
     let deadline = tokio::time::Instant::now() + budget;
     eprintln!("loopback: {samples} samples at speed {speed} (≤ {budget:?})");
     while decided.len() < samples as u64 {
@@ -329,7 +354,11 @@ async fn measure(samples: usize, speed: f64, dir: &Path) -> Result<(), String> {
     let counters = handle.counters();
     handle.shutdown().await;
     sim.shutdown().await;
-    let extra = format!("speed={speed} ticks={ticks} unmatched={unmatched}");
+    let dropped: u64 = counters.events_dropped.values().sum();
+    let (fsync_p50, fsync_p99) = fsync_latency(dir)?;
+    let extra = format!(
+        "speed={speed} ticks={ticks} unmatched={unmatched} dropped={dropped} fsync_p50_us={fsync_p50:.0} fsync_p99_us={fsync_p99:.0}"
+    );
     print("loopback_decided", &decided, &extra);
     print("loopback_recorded", &recorded, &extra);
     eprintln!("loopback: feed counters {counters:?}");

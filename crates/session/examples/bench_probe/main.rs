@@ -91,7 +91,7 @@ fn main() -> ExitCode {
         Some("loopback") => scratch_dir(&args, "loopback").and_then(|dir| {
             let outcome = loopback::run(
                 flag(&args, "--samples", 2_000)?,
-                flag(&args, "--speed", 3_000.0)?,
+                flag(&args, "--speed", 1_000.0)?,
                 &dir,
             );
             let _ = std::fs::remove_dir_all(&dir);
