@@ -223,7 +223,6 @@ async fn state_save_failure_keeps_session_running() {
         second.state_save_failures >= 1,
         "the failed save was reported: {second:?}"
     );
-    assert!(second.candles_closed >= 1);
     let after = std::fs::read(paper.join("broker_state.json")).expect("state still there");
     assert_eq!(before, after, "the last good state file is intact");
     let journal = read_jsonl(&paper.join("events.jsonl"));
