@@ -260,16 +260,12 @@ fn p2_tick_to_exit(options: Options, report: &mut Report, probe: &Path) -> Resul
             ])
             .arg(target_dir()),
     )?;
-    let decided = fields(&output, "probe/loopback_decided ")?;
-    let recorded = fields(&output, "probe/loopback_recorded ")?;
-    report.p2(
-        &in_process,
-        &load,
-        samples,
-        &decided,
-        &recorded,
-        loopback_samples,
-    );
+    let loopback = markdown::Loopback {
+        decided: fields(&output, "probe/loopback_decided ")?,
+        idle: fields(&output, "probe/loopback_decided_idle ")?,
+        recorded: fields(&output, "probe/loopback_recorded ")?,
+    };
+    report.p2(&in_process, &load, samples, &loopback, loopback_samples);
     report.tick_path(&tick_path, &load);
     Ok(())
 }

@@ -47,7 +47,7 @@ use std::{
 use crate::{
     crash_checks::{before_round, check_after_kill, clean_final_run, heartbeat_of},
     market_csv,
-    reliability::{Lcg, build_release, target_dir},
+    reliability::{FAST_TRADING_TOML, Lcg, build_release, target_dir},
     soak::path_text,
 };
 
@@ -61,20 +61,6 @@ const ROUND_CANDLES: usize = 600;
 const HISTORY_GAP: usize = 100;
 const SPEED: f64 = 120.0;
 pub(crate) const STARTING_BALANCE: &str = "10000";
-
-const CONFIG_TOML: &str = r#"# Written by `cargo xtask crash`: trade often (tight stop, 1R target) and never let the
-# circuit breaker end a round, so kills land during fills, exits and their state saves.
-strategy = "sma-cross"
-max_consecutive_losses = 1000000
-max_daily_drawdown = "0.9"
-
-[sma_cross]
-fast = 5
-slow = 15
-stop_bps = "10"
-tp_r = "1"
-min_stop_cost_multiple = "0"
-"#;
 
 struct Options {
     rounds: u32,
@@ -175,7 +161,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
     fs::create_dir_all(&console_dir)
         .map_err(|e| format!("cannot create {}: {e}", console_dir.display()))?;
     let config = scratch.join("crash.toml");
-    fs::write(&config, CONFIG_TOML)
+    fs::write(&config, FAST_TRADING_TOML)
         .map_err(|e| format!("cannot write {}: {e}", config.display()))?;
     let env = Env {
         binary,

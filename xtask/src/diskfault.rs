@@ -30,22 +30,11 @@ use std::{
 
 use crate::{
     json::Json,
-    reliability::{Checks, build_release, read_json, read_json_lines, target_dir},
+    reliability::{
+        Checks, FAST_TRADING_TOML, build_release, read_json, read_json_lines, target_dir,
+    },
     soak::path_text,
 };
-
-const CONFIG_TOML: &str = r#"# Written by `cargo xtask diskfault`: trade often so state saves happen every few seconds.
-strategy = "sma-cross"
-max_consecutive_losses = 1000000
-max_daily_drawdown = "0.9"
-
-[sma_cross]
-fast = 5
-slow = 15
-stop_bps = "10"
-tp_r = "1"
-min_stop_cost_multiple = "0"
-"#;
 
 /// Kills the session and unmounts the tmpfs when dropped, whatever happened.
 struct Guard {
@@ -147,7 +136,7 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
     guard.mounted = true;
     println!("diskfault: 2 MiB tmpfs on {}", paper.display());
     let config = target.join("diskfault.toml");
-    fs::write(&config, CONFIG_TOML)
+    fs::write(&config, FAST_TRADING_TOML)
         .map_err(|e| format!("cannot write {}: {e}", config.display()))?;
     let console = target.join("diskfault-console.log");
     let out = fs::File::create(&console).map_err(|e| format!("console: {e}"))?;

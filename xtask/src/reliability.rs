@@ -13,6 +13,24 @@ use crate::{
     run_echoed,
 };
 
+/// Session configuration (`--config`) for the reliability runs: the `sma-cross` strategy
+/// with a 0.1 % stop and a 1 R target trades every few seconds at 60–120×, and the circuit
+/// breaker is out of the way, so kills, faults and full disks land on fills, exits and
+/// their state saves. (The default `setups` strategy takes no trade on the simulator's
+/// generated data.)
+pub(crate) const FAST_TRADING_TOML: &str = r#"# Written by cargo xtask (soak, crash, diskfault): trade often.
+strategy = "sma-cross"
+max_consecutive_losses = 1000000
+max_daily_drawdown = "0.9"
+
+[sma_cross]
+fast = 5
+slow = 15
+stop_bps = "10"
+tp_r = "1"
+min_stop_cost_multiple = "0"
+"#;
+
 /// The cargo target directory: `CARGO_TARGET_DIR` (relative paths are taken from the
 /// project root, as cargo does from its working directory), else `<root>/target`.
 pub(crate) fn target_dir(root: &Path) -> PathBuf {

@@ -6,6 +6,10 @@
 //! memory every 5 s, and then proves from the files the session left behind that nothing
 //! was lost or leaked (see `soak_checks`). Writes `<target>/soak-report.md` and `.json`
 //! and fails on any failed check.
+//!
+//! The session trades every few seconds ([`FAST_TRADING_TOML`]): the default `setups`
+//! strategy takes no trade on the simulator's generated data (0 fills in a 10-minute soak),
+//! which would leave fills, exits and their state saves untested under faults.
 
 use std::{
     fs,
@@ -18,7 +22,7 @@ use std::{
 use crate::{
     json,
     procfs::{self, Sample, Trend},
-    reliability::{Checks, build_release, target_dir},
+    reliability::{Checks, FAST_TRADING_TOML, build_release, target_dir},
     soak_checks,
     soak_plan::{covered_scenarios, fault_plan},
 };
@@ -89,6 +93,9 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
     let run_for = Duration::from_secs(options.minutes * 60);
     let faults = fault_plan(run_for.as_secs_f64(), options.speed);
     let record = workspace.join("sim_record.jsonl");
+    let config = target.join("soak.toml");
+    fs::write(&config, FAST_TRADING_TOML)
+        .map_err(|e| format!("cannot write {}: {e}", config.display()))?;
     let console = target.join("soak-console.log");
     let mut args: Vec<String> = [
         "run",
@@ -106,6 +113,8 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
         &format!("{STALE_TIMEOUT_S}s"),
         "--sim-record",
         &path_text(&record)?,
+        "--config",
+        &path_text(&config)?,
     ]
     .iter()
     .map(|s| (*s).to_owned())

@@ -15,7 +15,7 @@
 //!   longer one would look like an exchange clock jump), and less in short runs so all steps
 //!   fit.
 //!
-//! Before the cycle, during the warm-up, one oversized and one deeply nested frame raise the
+//! Before the cycle, during the warm-up (at half the start time), one oversized and one deeply nested frame raise the
 //! decoder's reusable buffers to their high-water mark (1 MiB), so the RSS baseline taken
 //! after warm-up is not mistaken for a leak when the cycle sends them again.
 
@@ -43,7 +43,7 @@ const CYCLE: &[Slot] = &[
     Slot::Step(&["garbage:non-json"]),
     Slot::Quiet {
         name: "silence",
-        inside: &[&["refuse-upgrade:8s", "close-frame"], &["drop-tcp"]],
+        inside: &[&["refuse-upgrade:{d}s", "close-frame"], &["drop-tcp"]],
     },
     Slot::Step(&["bad-value:nan"]),
     Slot::Step(&["garbage:binary"]),
@@ -56,7 +56,7 @@ const CYCLE: &[Slot] = &[
     Slot::Step(&["garbage:oversized"]),
     Slot::Quiet {
         name: "pong-only",
-        inside: &[&["slow-accept:2s:10s", "drop-tcp"], &["close-frame"]],
+        inside: &[&["slow-accept:{d}s:{d}s", "drop-tcp"], &["close-frame"]],
     },
     Slot::Step(&["bad-value:empty-string"]),
     Slot::Step(&["bad-value:huge-string"]),
@@ -143,23 +143,34 @@ fn slot_len(slot: &Slot, quiet_s: f64, spacing: f64) -> f64 {
     }
 }
 
-/// Wall seconds until data flows again after a quiet fault, plus a margin.
+/// Wall seconds until data flows again after a quiet fault, plus a margin for the
+/// reconnect backoff that its refused or slowed reconnects built up (the feed resets its
+/// backoff only once a connection delivers data).
 fn quiet_len(name: &str, quiet_s: f64) -> f64 {
     let quiet = if name == "half-open" {
         quiet_s.min(IDLE_TIMEOUT_S)
     } else {
         quiet_s
     };
-    quiet + 4.0
+    quiet + if quiet_s >= IDLE_TIMEOUT_S { 4.0 } else { 6.0 }
+}
+
+/// Duration (whole seconds, 1..=8) of the refusals and slow accepts inside a quiet fault:
+/// an 8 s refusal drives the reconnect backoff to ~15 s, which fits only in a long silence.
+fn companion_s(quiet_s: f64) -> f64 {
+    (quiet_s / 5.0).round().clamp(1.0, 8.0)
 }
 
 /// `--fault` values (`<virtual ms>ms@<spec>`) for a run of `run_s` wall seconds at `speed`.
 ///
-/// Faults start after 20 s, stop `tail` (45 s in long runs) before the end so the last
-/// recovery and backfill finish inside the run, and every slot fires at least once.
+/// Faults start after 32 s (after the 30 s warm-up sample that the descriptor and memory
+/// checks take as their baseline) and stop `tail` before the end — 45 s in long runs, at
+/// least 35 s otherwise: longer than the REST client's 30 s pool idle timeout, so pooled
+/// connections of the last backfill are closed before the final descriptor sample — and
+/// every slot fires at least once.
 pub(crate) fn fault_plan(run_s: f64, speed: f64) -> Vec<String> {
-    let start = 20.0_f64.min(run_s / 6.0);
-    let tail = 45.0_f64.min(run_s / 4.0);
+    let start = 32.0_f64.min(run_s / 3.0);
+    let tail = 45.0_f64.min(35.0_f64.max(run_s / 4.0)).min(run_s / 3.0);
     let window = (run_s - start - tail).max(1.0);
     let steps = CYCLE.iter().filter(|s| matches!(s, Slot::Step(_))).count();
     #[allow(clippy::cast_precision_loss)]
@@ -174,7 +185,7 @@ pub(crate) fn fault_plan(run_s: f64, speed: f64) -> Vec<String> {
         quiet_s -= 5.0;
     }
     let quiet_total: f64 = CYCLE.iter().map(|s| slot_len(s, quiet_s, 0.0)).sum();
-    let spacing = ((window - quiet_total) / steps).clamp(1.0, MAX_FAULT_SPACING_S);
+    let spacing = ((window - quiet_total) / steps).clamp(0.5, MAX_FAULT_SPACING_S);
     let to_virtual = |wall_s: f64| -> u64 {
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let ms = (wall_s * speed * 1000.0).round() as u64;
@@ -202,10 +213,14 @@ pub(crate) fn fault_plan(run_s: f64, speed: f64) -> Vec<String> {
                     fire(t, &[&format!("{name}:{quiet_s}s")]);
                     #[allow(clippy::cast_precision_loss)]
                     let parts = (inside.len() + 1) as f64;
+                    let d = companion_s(quiet_s).to_string();
                     for (i, specs) in inside.iter().enumerate() {
                         #[allow(clippy::cast_precision_loss)]
                         let at = t + len * (i + 1) as f64 / parts;
-                        fire(at, specs);
+                        let specs: Vec<String> =
+                            specs.iter().map(|s| s.replace("{d}", &d)).collect();
+                        let specs: Vec<&str> = specs.iter().map(String::as_str).collect();
+                        fire(at, &specs);
                     }
                 }
             }

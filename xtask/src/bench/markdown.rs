@@ -21,6 +21,14 @@ const PY_VERSION_MS: f64 = 320.0;
 
 type Fields = Vec<(String, String)>;
 
+/// The three lines of `bench_probe loopback`.
+#[derive(Debug)]
+pub(crate) struct Loopback {
+    pub(crate) decided: Fields,
+    pub(crate) idle: Fields,
+    pub(crate) recorded: Fields,
+}
+
 /// Collected results.
 #[derive(Debug)]
 pub(crate) struct Report {
@@ -207,10 +215,10 @@ impl Report {
         in_process: &[(&str, Fields)],
         load: &str,
         samples: &str,
-        decided: &Fields,
-        recorded: &Fields,
+        loopback: &Loopback,
         loopback_samples: &str,
     ) {
+        let (decided, idle, recorded) = (&loopback.decided, &loopback.idle, &loopback.recorded);
         let mut s = format!(
             "### P2 tick → exit\n\nIn process (load {load}; {samples} samples per variant after \
              20 000 warm-up samples; HDR histogram):\n\n\
@@ -238,6 +246,10 @@ impl Report {
         ));
         for (name, f) in [
             ("frame written → exit decided", decided),
+            (
+                "… of which frames written while the session was idle (no save in progress)",
+                idle,
+            ),
             (
                 "frame written → exit recorded (write-ahead state save, then journal)",
                 recorded,
@@ -273,6 +285,10 @@ impl Report {
             (
                 "loopback: frame written → exit decided (p50 / p99)",
                 decided,
+            ),
+            (
+                "loopback: the same, session idle when the frame was written (p50 / p99)",
+                idle,
             ),
             (
                 "loopback: frame written → exit recorded: state saved + journaled (p50 / p99)",

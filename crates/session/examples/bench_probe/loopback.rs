@@ -303,6 +303,10 @@ async fn measure(samples: usize, speed: f64, dir: &Path) -> Result<(), String> {
     };
     let mut engine = probe_engine(symbol).map_err(|e| e.to_string())?;
     let (mut decided, mut recorded) = (histogram()?, histogram()?);
+    // Samples whose frame was written while the session was idle (its previous event fully
+    // processed and recorded): the path alone, without queueing behind a state save.
+    let mut decided_idle = histogram()?;
+    let mut idle_since = Instant::now();
     let mut unmatched = 0u64;
     let mut ticks = 0u64;
     let budget = Duration::from_secs_f64(bars as f64 * 60.0 / speed * 1.5 + 30.0);
@@ -336,6 +340,9 @@ async fn measure(samples: usize, speed: f64, dir: &Path) -> Result<(), String> {
                     match written {
                         Some(written) => {
                             record(&mut decided, written, at)?;
+                            if written >= idle_since {
+                                record(&mut decided_idle, written, at)?;
+                            }
                             record(&mut recorded, written, done)?;
                         }
                         None => unmatched += 1,
@@ -350,6 +357,7 @@ async fn measure(samples: usize, speed: f64, dir: &Path) -> Result<(), String> {
             }
             _ => {}
         }
+        idle_since = Instant::now();
     }
     let counters = handle.counters();
     handle.shutdown().await;
@@ -361,6 +369,7 @@ async fn measure(samples: usize, speed: f64, dir: &Path) -> Result<(), String> {
     );
     print("loopback_decided", &decided, &extra);
     print("loopback_recorded", &recorded, &extra);
+    print("loopback_decided_idle", &decided_idle, &extra);
     eprintln!("loopback: feed counters {counters:?}");
     Ok(())
 }
