@@ -16,7 +16,7 @@
 mod markdown;
 
 use std::{
-    env, fs,
+    fs,
     path::{Path, PathBuf},
     process::{Command, Stdio},
     time::Instant,
@@ -58,10 +58,7 @@ impl Options {
 
 /// The target directory: `CARGO_TARGET_DIR` (relative to the project root) or `target/`.
 pub(crate) fn target_dir() -> PathBuf {
-    match env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) if !dir.is_empty() => project_root().join(dir),
-        _ => project_root().join("target"),
-    }
+    crate::reliability::target_dir(&project_root())
 }
 
 /// The 1-minute load average now.

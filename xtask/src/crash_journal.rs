@@ -5,10 +5,10 @@
 //! balance and the realized total); `funding_applied` adds its `amount` to the balance and
 //! the funding total. After a SIGKILL the state file must sit on that fold of the killed
 //! run's journal segment, starting from the state the run restored: at its end (in step),
-//! at an earlier point (the journal ahead: it was written first), or one unjournaled fill
-//! and/or exit past its end (the state ahead: the session saves the state containing a fill
-//! or exit *before* journaling it, so a kill in between leaves the journal one step
-//! behind). `crash.rs` decides when each is allowed. Amounts are added exactly with a small
+//! at an earlier point (the journal ahead: it was written first), or one unjournaled fill,
+//! exit and/or funding payment past its end (the state ahead: the session saves the state
+//! containing a money event *before* journaling it, so a kill in between leaves the journal
+//! one step behind). `crash.rs` decides when each is allowed. Amounts are added exactly with a small
 //! fixed-point decimal (no `f64`).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -339,26 +339,48 @@ pub(crate) fn place_state(
         });
     }
     let unjournaled_fill = |p: &OpenPosition| !journaled_fills.contains(&p.client_order_id);
-    let same_funding = state.funding == end.funding;
-    let unjournaled = match (state.trades - end.trades, &end.position, &state.position) {
-        (0, None, Some(new))
-            if unjournaled_fill(new) && state.balance == end.balance && same_funding =>
-        {
-            Some(format!("fill of {} not journaled", new.client_order_id))
-        }
-        (1, Some(old), None) if same_funding => {
-            Some(format!("exit of {} not journaled", old.client_order_id))
-        }
-        (1, Some(old), Some(new))
-            if new.client_order_id != old.client_order_id
-                && unjournaled_fill(new)
-                && same_funding =>
-        {
-            Some(format!(
-                "exit of {} and fill of {} not journaled",
-                old.client_order_id, new.client_order_id
-            ))
-        }
+    // A funding payment is held for the write-ahead save like a fill or exit: the state may
+    // hold one the journal lacks. Credit it to the fold's end, then compare the rest.
+    let funding_delta = funding_difference(&state.funding, &end.funding)?;
+    let end = match funding_delta {
+        Some(delta) => Book {
+            balance: add_text(&end.balance, delta)?,
+            funding: state.funding.clone(),
+            ..end.clone()
+        },
+        None => end.clone(),
+    };
+    let funding_note = funding_delta.map(|d| format!("funding of {} not journaled", d.text()));
+    let (position_note, balance_must_match) =
+        match (state.trades - end.trades, &end.position, &state.position) {
+            (0, old, new) if old == new => (None, true),
+            (0, None, Some(new)) if unjournaled_fill(new) => (
+                Some(format!("fill of {} not journaled", new.client_order_id)),
+                true,
+            ),
+            (1, Some(old), None) => (
+                Some(format!("exit of {} not journaled", old.client_order_id)),
+                false,
+            ),
+            (1, Some(old), Some(new))
+                if new.client_order_id != old.client_order_id && unjournaled_fill(new) =>
+            {
+                (
+                    Some(format!(
+                        "exit of {} and fill of {} not journaled",
+                        old.client_order_id, new.client_order_id
+                    )),
+                    false,
+                )
+            }
+            _ => (None, false),
+        };
+    let balance_ok = !balance_must_match || state.balance == end.balance;
+    let unjournaled = match (position_note, funding_note) {
+        _ if !balance_ok => None,
+        (Some(p), Some(f)) => Some(format!("{p}, {f}")),
+        (Some(p), None) => Some(p),
+        (None, Some(f)) if state.position == end.position && state.trades == end.trades => Some(f),
         _ => None,
     };
     match unjournaled {
@@ -374,6 +396,21 @@ pub(crate) fn place_state(
             end.describe()
         )),
     }
+}
+
+/// `state − end` of two funding totals, `None` when equal.
+fn funding_difference(state: &str, end: &str) -> Result<Option<Dec>, String> {
+    let (state, end) = (Dec::parse(state), Dec::parse(end));
+    let (Some(state), Some(end)) = (state, end) else {
+        return Err("unparsable funding total".to_owned());
+    };
+    let delta = state
+        .checked_add(Dec {
+            mantissa: -end.mantissa,
+            scale: end.scale,
+        })
+        .ok_or("funding overflow")?;
+    Ok((delta.mantissa != 0).then_some(delta))
 }
 
 /// Client order ids with a `fill` line in the journal.

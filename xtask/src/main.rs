@@ -3,7 +3,8 @@
 //! `cargo xtask ci` is the one command CI runs: formatting, clippy with warnings denied, the
 //! test suite (cargo-nextest when installed, else `cargo test`; it includes backtest ↔ live
 //! parity), a smoke session of the built binary against the simulator, the report check, and
-//! short soak and crash runs. Every command is echoed before it runs. Dependencies: std only.
+//! the short soak, crash and disk-fault runs. Every command is echoed before it runs.
+//! Dependencies: std only.
 
 mod bench;
 mod crash;
@@ -31,7 +32,7 @@ use std::{
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  ci       fmt --check, clippy -D warnings, tests, smoke (what CI runs)
+  ci       fmt --check, clippy, tests, smoke, report-check, soak 2m, crash 10, diskfault
   fmt      cargo fmt --all --check
   clippy   cargo clippy --workspace --all-targets -- -D warnings
   test     the test suite (cargo-nextest if installed, else cargo test)
@@ -79,8 +80,21 @@ fn ci() -> Result<(), String> {
     test()?;
     smoke::run(&project_root())?;
     report_check::run(&project_root())?;
+    // The short reliability runs (RELIABILITY.md §6): the release binary under every
+    // simulator fault for two accelerated minutes, ten SIGKILL/restart rounds, and real
+    // disk faults (skipped, with a message, where tmpfs cannot be mounted).
+    soak::run(
+        &project_root(),
+        &strings(&["--minutes", "2", "--speed", "60"]),
+    )?;
+    crash::run(&project_root(), &strings(&["--rounds", "10"]))?;
+    diskfault::run(&project_root())?;
     println!("xtask ci: all steps passed");
     Ok(())
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| (*s).to_owned()).collect()
 }
 
 /// Backtest ↔ live parity on real data (also part of the test suite).

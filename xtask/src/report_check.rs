@@ -17,7 +17,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::cargo;
+use crate::{cargo, reliability::target_dir};
 
 /// Longest a Chromium invocation may take.
 const CHROMIUM_DEADLINE: Duration = Duration::from_secs(90);
@@ -60,14 +60,6 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
             println!("report-check: chromium not installed; rendering check skipped");
             Ok(())
         }
-    }
-}
-
-/// The cargo target directory (`CARGO_TARGET_DIR`, relative to the root, else `target`).
-fn target_dir(root: &Path) -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) if !dir.is_empty() => root.join(dir),
-        _ => root.join("target"),
     }
 }
 

@@ -9,11 +9,11 @@ use std::{
     process::Command,
 };
 
-use crate::cargo;
+use crate::{cargo, reliability::target_dir};
 
 pub(crate) fn run(root: &Path) -> Result<(), String> {
     cargo(&["build", "--package", "laptop-agents"])?;
-    let binary = root.join("target").join("debug").join("laptop-agents");
+    let binary = target_dir(root).join("debug").join("laptop-agents");
     let version = output(&binary, &["--version"])?;
     let expected = format!("laptop-agents {}", env!("CARGO_PKG_VERSION"));
     if !version.trim().starts_with(&expected) {
@@ -41,7 +41,7 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
 
 /// A 30-second session on the simulator at 60× (one candle per second).
 fn live_session(root: &Path, binary: &Path) -> Result<(), String> {
-    let workspace = root.join("target").join("smoke-workspace");
+    let workspace = target_dir(root).join("smoke-workspace");
     let _ = fs::remove_dir_all(&workspace);
     let args = [
         "run",

@@ -280,12 +280,18 @@ fn candles_accounted(
     };
     let mut decided = BTreeSet::new();
     let mut provenance: BTreeMap<String, usize> = BTreeMap::new();
+    // Candles that arrived after a later one was decided (a backfill behind the live
+    // stream): recorded, never traded on.
+    let mut late = 0usize;
     for d in &decisions {
         if let Some(open) = d.get("open_time").and_then(Json::as_i64) {
             decided.insert(open);
         }
         let p = d.get("provenance").and_then(Json::as_str).unwrap_or("?");
         *provenance.entry(p.to_owned()).or_default() += 1;
+        if d.get("outcome").and_then(Json::as_str) == Some("out_of_order") {
+            late += 1;
+        }
     }
     #[allow(clippy::cast_possible_truncation)]
     let tail_ms = (TAIL_WALL_S * speed * 1000.0) as i64;
@@ -313,6 +319,10 @@ fn candles_accounted(
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join(", "),
+    ));
+    facts.push((
+        "late candles (recorded as out_of_order, not traded on)".into(),
+        late.to_string(),
     ));
     if judged.is_empty() {
         return (

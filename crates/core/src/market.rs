@@ -171,16 +171,47 @@ impl Candle {
     /// piecewise linear between the waypoints at [`path_offsets`](Self::path_offsets),
     /// rounded to the candle's own decimal places (at least one, the BTCUSDT tick), so it
     /// stays inside `[low, high]`. Before the open it is the open; from `last_offset_ms` on,
-    /// the close.
+    /// the close. To sample one candle many times, build its [`PathSampler`] once.
     pub fn path_price_at(&self, elapsed_ms: i64, last_offset_ms: i64) -> Price {
-        let points = self.path_waypoints();
+        self.path(last_offset_ms).price_at(elapsed_ms)
+    }
+
+    /// The candle's intrabar path ending at `last_offset_ms`, with its waypoints, offsets
+    /// and rounding scale computed once.
+    pub fn path(&self, last_offset_ms: i64) -> PathSampler {
+        let scale = [self.open, self.high, self.low, self.close]
+            .iter()
+            .map(|p| p.get().normalize().scale())
+            .max()
+            .unwrap_or(1)
+            .max(1);
+        PathSampler {
+            points: self.path_waypoints(),
+            offsets: Self::path_offsets(last_offset_ms),
+            scale,
+        }
+    }
+}
+
+/// One candle's intrabar path, ready to be sampled ([`Candle::path`]): what
+/// [`Candle::path_price_at`] would recompute on every call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PathSampler {
+    points: [Price; 4],
+    offsets: [i64; 4],
+    scale: u32,
+}
+
+impl PathSampler {
+    /// See [`Candle::path_price_at`].
+    pub fn price_at(&self, elapsed_ms: i64) -> Price {
+        let (points, offsets) = (&self.points, &self.offsets);
         if elapsed_ms <= 0 {
             return points[0];
         }
-        if elapsed_ms >= last_offset_ms {
+        if elapsed_ms >= offsets[3] {
             return points[3];
         }
-        let offsets = Self::path_offsets(last_offset_ms);
         let segment = (0..3)
             .find(|&seg| elapsed_ms < offsets[seg + 1])
             .unwrap_or(2);
@@ -189,16 +220,10 @@ impl Candle {
         if end <= start {
             return to;
         }
-        let scale = [self.open, self.high, self.low, self.close]
-            .iter()
-            .map(|p| p.get().normalize().scale())
-            .max()
-            .unwrap_or(1)
-            .max(1);
         let moved = (to.get() - from.get()) * Decimal::from(elapsed_ms - start)
             / Decimal::from(end - start);
         // A convex combination of two valid prices, rounded to their scale, stays between them.
-        Price::new((from.get() + moved).round_dp(scale)).unwrap_or(from)
+        Price::new((from.get() + moved).round_dp(self.scale)).unwrap_or(from)
     }
 }
 

@@ -22,7 +22,15 @@ pub const MAX_SCALE: u32 = 12;
 /// Upper sanity bound for prices and quantities: 10^12.
 pub const MAX_MAGNITUDE: Decimal = Decimal::from_parts(3_567_587_328, 232, 0, false, 0);
 
+/// [`MAX_MAGNITUDE`] as an integer mantissa (10^12).
+const MAX_MAGNITUDE_MANTISSA: i128 = 1_000_000_000_000;
+
 fn check_scale(field: &'static str, value: Decimal) -> Result<Decimal, DataError> {
+    // Normalizing only strips trailing zeros, so it can only lower the scale: a scale
+    // already within bounds never fails, and the hot path skips the normalize.
+    if value.scale() <= MAX_SCALE {
+        return Ok(value);
+    }
     let normalized = value.normalize();
     if normalized.scale() > MAX_SCALE {
         return Err(DataError::new(field, RejectReason::TooPrecise, value));
@@ -37,7 +45,9 @@ fn check_positive(field: &'static str, value: Decimal) -> Result<Decimal, DataEr
     if value.is_zero() {
         return Err(DataError::new(field, RejectReason::Zero, value));
     }
-    if value > MAX_MAGNITUDE {
+    // With scale >= 0, `value <= mantissa`: a mantissa within the bound proves the value
+    // is, without the cross-scale `Decimal` compare (every real price takes this branch).
+    if value.mantissa() > MAX_MAGNITUDE_MANTISSA && value > MAX_MAGNITUDE {
         return Err(DataError::new(field, RejectReason::OutOfRange, value));
     }
     check_scale(field, value)

@@ -13,7 +13,7 @@ use la_core::{
     Broker, BrokerEvent, Candle, ClientOrderId, Decimal, ExitReason, OrderIntent, Price,
     Provenance, Symbol, Tick, TimestampMs,
 };
-use la_strategy::{Decision, SizingSpec, Strategy, StrategyContext};
+use la_strategy::{Decision, Indicators, SizingSpec, Strategy, StrategyContext, reason};
 
 use crate::breaker::{BreakerLimits, BreakerState, CircuitBreaker};
 
@@ -120,7 +120,8 @@ pub struct EngineCounters {
     pub candles_closed: u64,
     /// Of which were backfilled.
     pub candles_backfilled: u64,
-    /// Candles ignored because they were not newer than the last one.
+    /// Candles not newer than the last one: repeats of it (dropped) and late ones (recorded
+    /// as `out_of_order` decisions, never traded on; see `Engine::on_candle_closed`).
     pub candles_out_of_order: u64,
     /// Ticks processed.
     pub ticks: u64,
@@ -270,8 +271,13 @@ impl Engine {
         sink: &mut dyn EngineSink,
     ) -> Result<(), BrokerError> {
         let open_time = candle.open_time();
-        if self.last_candle_open.is_some_and(|last| open_time <= last) {
+        if let Some(last) = self.last_candle_open
+            && open_time <= last
+        {
             self.counters.candles_out_of_order += 1;
+            if open_time < last {
+                self.record_late_candle(candle, provenance, last, sink);
+            }
             return Ok(());
         }
         let now = candle.close_time();
@@ -325,6 +331,37 @@ impl Engine {
         };
         sink.decision(&record);
         execution
+    }
+
+    /// A candle older than the last processed one — typically a REST backfill that
+    /// arrived after the live candle that revealed the gap. Trading on it now would act on
+    /// a stale price, and the strategy's indicators cannot be rewound, so neither the
+    /// strategy nor the broker sees it; it is recorded (decision outcome `out_of_order`,
+    /// blocked by `stale_candle`) and logged, so a candle is never lost silently.
+    fn record_late_candle(
+        &mut self,
+        candle: &Candle,
+        provenance: Provenance,
+        last: TimestampMs,
+        sink: &mut dyn EngineSink,
+    ) {
+        tracing::warn!(
+            symbol = %self.config.symbol,
+            open_time = candle.open_time().as_ms(),
+            last_processed = last.as_ms(),
+            provenance = provenance.as_str(),
+            "candle arrived after a later one was processed; recorded, not traded on"
+        );
+        let decision = Decision::blocked(reason::STALE_CANDLE, Indicators::default());
+        sink.decision(&DecisionRecord {
+            candle,
+            provenance,
+            bar_index: self.bars_seen,
+            decision: &decision,
+            client_order_id: None,
+            outcome: Outcome::OutOfOrder,
+            equity: self.broker.equity(),
+        });
     }
 
     fn strategy_context(&self) -> StrategyContext {

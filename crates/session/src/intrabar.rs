@@ -37,9 +37,12 @@ pub fn for_each_path_tick(
     let last = last_push_offset(interval_ms, KLINE_PUSH_MS);
     let open = candle.open_time();
     let waypoints = Candle::path_offsets(last);
+    // One sampler per candle: the waypoints and the rounding scale are computed once, not
+    // once per tick (the cadence model samples a 1m bar ~120 times).
+    let path = candle.path(last);
     let mut at = |offset: i64| {
         if let Some(ts) = open.checked_add_ms(offset) {
-            emit(ts, candle.path_price_at(offset, last));
+            emit(ts, path.price_at(offset));
         }
     };
     match model {

@@ -222,13 +222,13 @@ impl Live {
                 _ = checkpoint.tick() => { self.request_save(writer); None },
             };
             if self.sink.holds_state_changes() {
-                // Write-ahead order: the state containing a fill or exit is on disk before the
+                // Write-ahead order: the state containing a fill, exit or funding is on disk before the
                 // journal records it (see `FileSink::hold_broker_events`).
                 let saved = writer
                     .save_now(self.snapshot(), Duration::from_secs(5))
                     .await;
                 if !saved {
-                    tracing::warn!(symbol = %self.config.symbol, "journaling a fill or exit whose state save failed");
+                    tracing::warn!(symbol = %self.config.symbol, "journaling a money event whose state save failed");
                 }
             }
             self.sink.release_held();

@@ -13,7 +13,6 @@ use std::{
 
 use la_core::{BrokerEvent, Decimal, Exit, TimestampMs};
 use serde::Serialize;
-use serde_json::{Map, Value};
 
 use crate::{
     engine::{DecisionRecord, EngineSink},
@@ -39,6 +38,8 @@ pub struct FileSink {
     decisions: BufWriter<File>,
     decisions_path: PathBuf,
     decision_counts: BTreeMap<String, u64>,
+    /// Scratch buffer for `decision_counts` keys.
+    count_key: String,
     /// Equity after every candle.
     pub equity_curve: Vec<EquityPoint>,
     /// Trades closed during this run.
@@ -72,6 +73,7 @@ impl FileSink {
             decisions: BufWriter::new(file),
             decisions_path,
             decision_counts: BTreeMap::new(),
+            count_key: String::new(),
             equity_curve: Vec::new(),
             trades: Vec::new(),
             write_errors: 0,
@@ -86,11 +88,18 @@ impl FileSink {
         self.hold_events = true;
     }
 
-    /// Whether a held fill or exit waits for a state save.
+    /// Whether a held money event — a fill, an exit or a funding payment — waits for a
+    /// state save. Funding moves the balance as surely as an exit does: journaling it before
+    /// the state that contains it would let a crash leave the journal ahead of the account.
     pub fn holds_state_changes(&self) -> bool {
-        self.held
-            .iter()
-            .any(|e| matches!(e, BrokerEvent::Filled(_) | BrokerEvent::Exited(_)))
+        self.held.iter().any(|e| {
+            matches!(
+                e,
+                BrokerEvent::Filled(_)
+                    | BrokerEvent::Exited(_)
+                    | BrokerEvent::FundingApplied { .. }
+            )
+        })
     }
 
     /// Journals the held broker events (after the state containing them was saved, or
@@ -99,6 +108,19 @@ impl FileSink {
         for event in std::mem::take(&mut self.held) {
             self.journal
                 .append(event_kind(&event), event_time(&event), &event);
+        }
+    }
+
+    /// Bumps the count of `prefix` + `label` without allocating once the key exists.
+    fn count_decision(&mut self, prefix: &str, label: &str) {
+        self.count_key.clear();
+        self.count_key.push_str(prefix);
+        self.count_key.push_str(label);
+        match self.decision_counts.get_mut(self.count_key.as_str()) {
+            Some(count) => *count += 1,
+            None => {
+                self.decision_counts.insert(self.count_key.clone(), 1);
+            }
         }
     }
 
@@ -172,39 +194,29 @@ impl EngineSink for FileSink {
     }
 
     fn decision(&mut self, record: &DecisionRecord<'_>) {
-        let candle = record.candle;
         let outcome = record.outcome.as_str();
-        *self
-            .decision_counts
-            .entry(format!("outcome:{outcome}"))
-            .or_default() += 1;
+        self.count_decision("outcome:", outcome);
         if let Some(gate) = record.decision.blocked_by {
-            *self
-                .decision_counts
-                .entry(format!("blocked_by:{gate}"))
-                .or_default() += 1;
+            self.count_decision("blocked_by:", gate);
         }
-        let mut line = Map::new();
-        line.insert("open_time".into(), Value::from(candle.open_time().as_ms()));
-        line.insert("open".into(), Value::from(candle.open().to_string()));
-        line.insert("high".into(), Value::from(candle.high().to_string()));
-        line.insert("low".into(), Value::from(candle.low().to_string()));
-        line.insert("close".into(), Value::from(candle.close().to_string()));
-        line.insert("volume".into(), Value::from(candle.volume().to_string()));
-        line.insert("provenance".into(), Value::from(record.provenance.as_str()));
-        line.insert("bar_index".into(), Value::from(record.bar_index));
-        if let Ok(Value::Object(fields)) = serde_json::to_value(record.decision) {
-            line.extend(fields);
-        }
-        line.insert(
-            "client_order_id".into(),
-            record
-                .client_order_id
-                .map_or(Value::Null, |id| Value::from(id.as_str())),
-        );
-        line.insert("outcome".into(), Value::from(outcome));
-        line.insert("equity".into(), Value::from(record.equity.to_string()));
-        let written = serde_json::to_writer(&mut self.decisions, &Value::Object(line))
+        let candle = record.candle;
+        // Serialized straight from borrowed fields (no `serde_json::Value` tree, no
+        // intermediate strings): one line per candle is most of a backtest's output.
+        let line = DecisionLine {
+            open_time: candle.open_time().as_ms(),
+            open: Shown(candle.open()),
+            high: Shown(candle.high()),
+            low: Shown(candle.low()),
+            close: Shown(candle.close()),
+            volume: Shown(candle.volume()),
+            provenance: record.provenance.as_str(),
+            bar_index: record.bar_index,
+            decision: record.decision,
+            client_order_id: record.client_order_id.map(|id| id.as_str()),
+            outcome,
+            equity: Shown(record.equity),
+        };
+        let written = serde_json::to_writer(&mut self.decisions, &line)
             .map_err(std::io::Error::other)
             .and_then(|()| self.decisions.write_all(b"\n"));
         if let Err(err) = written {
@@ -281,4 +293,32 @@ pub fn write_json<T: Serialize>(
 ) -> Result<(), SessionError> {
     let _ = what;
     la_broker_paper::persist::save_json_atomic(path, value).map_err(SessionError::from)
+}
+
+/// One line of `decisions.jsonl`: the candle, the strategy's decision (its fields inline)
+/// and what the session did with it. Prices and amounts are JSON strings (exact decimals).
+#[derive(Serialize)]
+struct DecisionLine<'a> {
+    open_time: i64,
+    open: Shown<la_core::Price>,
+    high: Shown<la_core::Price>,
+    low: Shown<la_core::Price>,
+    close: Shown<la_core::Price>,
+    volume: Shown<la_core::Volume>,
+    provenance: &'static str,
+    bar_index: u64,
+    #[serde(flatten)]
+    decision: &'a la_strategy::Decision,
+    client_order_id: Option<&'a str>,
+    outcome: &'static str,
+    equity: Shown<Decimal>,
+}
+
+/// Serializes a value as the JSON string of its `Display` form, without allocating.
+struct Shown<T>(T);
+
+impl<T: std::fmt::Display> Serialize for Shown<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
+    }
 }

@@ -131,6 +131,42 @@ fn a_state_one_unjournaled_fill_or_exit_ahead_is_recognised() {
 }
 
 #[test]
+fn a_state_one_unjournaled_funding_payment_ahead_is_recognised() {
+    let base = Book::fresh("10000");
+    let opened = vec![fill(1, "a", "0.5")];
+    let journaled: BTreeSet<String> = ["a".to_owned()].into();
+    // Funding of -1.5 was saved (balance and funding total) but not journaled.
+    let saved = Book {
+        balance: "9998.5".into(),
+        funding: "-1.5".into(),
+        ..book(Some(("a", "0.5")), 0, "10000", "0")
+    };
+    let placed = place_state(&base, &opened, &saved, &journaled).unwrap();
+    assert!(
+        matches!(placed, Placement::StateAhead { ref unjournaled, .. } if unjournaled == "funding of -1.5 not journaled"),
+        "{placed:?}"
+    );
+    // Funding and an exit saved together.
+    let saved = Book {
+        balance: "10003.5".into(),
+        realized: "5".into(),
+        funding: "-1.5".into(),
+        ..book(None, 1, "10000", "0")
+    };
+    let placed = place_state(&base, &opened, &saved, &journaled).unwrap();
+    assert!(
+        matches!(placed, Placement::StateAhead { ref unjournaled, .. } if unjournaled == "exit of a not journaled, funding of -1.5 not journaled"),
+        "{placed:?}"
+    );
+    // A funding total that moved without the balance is no unjournaled payment.
+    let inconsistent = Book {
+        funding: "-1.5".into(),
+        ..book(Some(("a", "0.5")), 0, "10000", "0")
+    };
+    assert!(place_state(&base, &opened, &inconsistent, &journaled).is_err());
+}
+
+#[test]
 fn a_state_that_no_fold_point_explains_is_an_error() {
     let base = Book::fresh("10000");
     let segment = vec![fill(1, "a", "0.5"), exit(2, "a", "5")];

@@ -202,7 +202,7 @@ fn exit_on_tick_survives_a_broker_error() {
 }
 
 #[test]
-fn candles_at_or_before_the_last_processed_are_ignored() {
+fn a_late_candle_is_recorded_as_out_of_order_and_a_repeat_is_dropped() {
     let bars = candles(2);
     let mut engine = engine_with(
         PaperBroker::new(broker_config()).expect("broker"),
@@ -216,6 +216,62 @@ fn candles_at_or_before_the_last_processed_are_ignored() {
     engine
         .on_candle_closed(&bars[1], Provenance::Live, &mut sink)
         .expect("candle");
-    assert!(sink.outcomes.is_empty());
+    // The earlier candle is recorded (never traded on), the repeat of the last is not.
+    assert_eq!(sink.outcomes, vec![Outcome::OutOfOrder]);
+    assert!(
+        sink.events.is_empty(),
+        "the broker never sees a late candle"
+    );
     assert_eq!(engine.counters().candles_out_of_order, 2);
+    assert_eq!(engine.counters().candles_closed, 0);
+}
+
+#[test]
+fn decision_lines_carry_the_candle_the_decision_and_the_outcome_as_exact_strings() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut sink = crate::run_files::FileSink::open(
+        &dir.path().join("events.jsonl"),
+        false,
+        dir.path(),
+        "BTCUSDT",
+    )
+    .expect("sink");
+    let bars = candles(3);
+    let mut engine = engine_with(PaperBroker::new(broker_config()).expect("broker"), 0, None);
+    engine
+        .on_candle_closed(&bars[0], Provenance::Live, &mut sink)
+        .expect("candle");
+    engine
+        .on_candle_closed(&bars[2], Provenance::Live, &mut sink)
+        .expect("candle");
+    // Late: recorded, not traded on.
+    engine
+        .on_candle_closed(&bars[1], Provenance::Backfilled, &mut sink)
+        .expect("candle");
+    sink.flush();
+    let text = std::fs::read_to_string(dir.path().join("decisions.jsonl")).expect("read");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 3);
+    let first = &lines[0];
+    assert_eq!(first["open_time"], bars[0].open_time().as_ms());
+    assert_eq!(first["close"], bars[0].close().to_string());
+    assert_eq!(first["volume"], bars[0].volume().to_string());
+    assert_eq!(first["provenance"], "live");
+    assert_eq!(first["bar_index"], 1);
+    assert_eq!(first["setup"], "test", "decision fields are inline");
+    assert_eq!(first["outcome"], "submitted");
+    assert!(first["client_order_id"].is_string());
+    assert!(first["equity"].is_string());
+    let late = &lines[2];
+    assert_eq!(late["open_time"], bars[1].open_time().as_ms());
+    assert_eq!(late["outcome"], "out_of_order");
+    assert_eq!(late["blocked_by"], "stale_candle");
+    assert_eq!(late["provenance"], "backfilled");
+    assert!(late["client_order_id"].is_null());
+    let counts = sink.decision_counts();
+    assert_eq!(counts.get("outcome:out_of_order"), Some(&1));
+    assert_eq!(counts.get("blocked_by:stale_candle"), Some(&1));
 }
