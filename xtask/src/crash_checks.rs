@@ -13,7 +13,8 @@ use std::{
 use crate::{
     crash::{AHEAD_WINDOW_MS, Env, Row, STARTING_BALANCE, session_args, spawn},
     crash_journal::{
-        Book, Placement, filled_ids, ledger_consistent, place_state, repeated_ids, rfc3339_ms,
+        Book, Placement, filled_ids, is_money_event, is_recovered, ledger_consistent, place_state,
+        repeated_ids, rfc3339_ms,
     },
     json::{Json, normalize_decimal},
     reliability::{StateCopy, load_state, read_json, read_json_lines},
@@ -115,13 +116,23 @@ pub(crate) fn check_after_kill(
     row: &mut Row,
 ) {
     let paper = env.workspace.join("paper");
-    let segment = match journal_since(&paper.join("events.jsonl"), before.journal_len) {
+    let mut segment = match journal_since(&paper.join("events.jsonl"), before.journal_len) {
         Ok(segment) => segment,
         Err(e) => {
             row.problems.push(e);
             Vec::new()
         }
     };
+    let recovered = segment
+        .iter()
+        .filter(|e| is_recovered(e) && is_money_event(e))
+        .count();
+    if recovered > 0 {
+        row.notes.push(format!(
+            "{recovered} money event(s) of the last kill recovered into the journal"
+        ));
+    }
+    segment.retain(|e| !is_recovered(e));
     let state_json = if paper.join("broker_state.json").exists()
         || paper.join("broker_state.json.bak").exists()
     {
@@ -297,26 +308,37 @@ pub(crate) fn clean_final_run(env: &Env) -> Result<String, String> {
     if copy != StateCopy::Main {
         return Err("after a clean stop only the .bak state loads".into());
     }
-    let segment = journal_since(
+    let mut segment = journal_since(
         &env.workspace.join("paper").join("events.jsonl"),
         before.journal_len,
     )?;
+    segment.retain(|e| !is_recovered(e));
     ledger_consistent(&state)?;
     let whole = read_json_lines(&env.workspace.join("paper").join("events.jsonl"))?;
-    let placed = place_state(
-        &before.book,
-        &segment,
-        &Book::from_state(&state)?,
-        &filled_ids(&whole),
-    )?;
+    let book = Book::from_state(&state)?;
+    let placed = place_state(&before.book, &segment, &book, &filled_ids(&whole))?;
     if !matches!(placed, Placement::InStep { .. }) {
         return Err(format!(
             "after a clean stop the state and the journal differ: {placed:?}"
         ));
     }
+    // The whole journal, every killed run included (recovered lines too), replayed from
+    // the fresh account must give exactly the final state: nothing the account holds is
+    // missing from the journal, nothing journaled is missing from the account.
+    let replayed = place_state(
+        &Book::fresh(STARTING_BALANCE),
+        &whole,
+        &book,
+        &filled_ids(&whole),
+    )?;
+    let Placement::InStep { events } = replayed else {
+        return Err(format!(
+            "the whole journal replayed from the fresh account does not give the final state: {replayed:?}"
+        ));
+    };
     Ok(format!(
-        "starting_equity {starting} = last saved balance, ending {}",
-        Book::from_state(&state)?.describe()
+        "starting_equity {starting} = last saved balance, ending {}; the whole journal ({events} money events) replays to it",
+        book.describe()
     ))
 }
 

@@ -221,6 +221,14 @@ pub(crate) fn ledger_consistent(state: &Json) -> Result<(), String> {
     }
 }
 
+/// Whether a journal line was written at start-up from the restored broker state's `outbox`:
+/// an event the state already held when the previous run was killed (see
+/// `FileSink::recover_unjournaled`). A segment fold starts from that state, so it skips
+/// these; the whole-journal fold counts them.
+pub(crate) fn is_recovered(event: &Json) -> bool {
+    matches!(event.get("recovered"), Some(Json::Bool(true)))
+}
+
 /// Whether a journal line changes the account (`fill`, `exit`, `funding_applied`).
 pub(crate) fn is_money_event(event: &Json) -> bool {
     matches!(

@@ -168,6 +168,7 @@ impl PaperBroker {
             funding_pruned_through: self.funding.pruned_through(),
             jitter_draws: self.jitter_draws,
             counters: self.counters.clone(),
+            outbox: Vec::new(),
         }
     }
 

@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use la_core::{ClientOrderId, Price, Qty, Side, Symbol, TimestampMs};
+use la_core::{BrokerEvent, ClientOrderId, Price, Qty, Side, Symbol, TimestampMs};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -56,6 +56,14 @@ pub struct BrokerState {
     pub jitter_draws: u64,
     /// Statistics counters.
     pub counters: Counters,
+    /// Events this state already reflects that its owner had not yet acknowledged when it
+    /// was saved (a transactional outbox). The session sets it to the fill, exit or funding
+    /// events it will journal right after the save, so they are saved in the same atomic
+    /// write as the account they changed; a restart journals those the journal lacks. The
+    /// broker itself never reads it; [`PaperBroker::state`](crate::PaperBroker::state)
+    /// leaves it empty (and absent from the file).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outbox: Vec<BrokerEvent>,
 }
 
 /// One FIFO entry lot.

@@ -6,8 +6,9 @@
 //! identical events, defect 16); each line carries a sequence number instead.
 
 use std::{
+    collections::HashSet,
     fs::{File, OpenOptions},
-    io::{BufWriter, Write},
+    io::{BufRead, BufReader, BufWriter, Write},
     path::{Path, PathBuf},
 };
 
@@ -105,4 +106,40 @@ impl Journal {
             tracing::error!(path = %self.path.display(), error = &err as &dyn std::error::Error, "journal flush failed");
         }
     }
+}
+
+/// What identifies an event line: its kind, event time and client order id (if any).
+pub type EventKey = (String, Option<i64>, Option<String>);
+
+/// The keys of every line already in the journal at `path` (a missing file has none; a
+/// torn or foreign line is skipped). Used once at start-up, to recover events a crash kept
+/// out of the journal without writing any of them twice.
+///
+/// # Errors
+/// The file exists but cannot be read.
+pub fn recorded_keys(path: &Path) -> Result<HashSet<EventKey>, SessionError> {
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashSet::new()),
+        Err(e) => return Err(SessionError::io("cannot read journal", path, e)),
+    };
+    let mut keys = HashSet::new();
+    for line in BufReader::new(file).lines() {
+        let line = line.map_err(|e| SessionError::io("cannot read journal", path, e))?;
+        let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(&line) else {
+            continue;
+        };
+        let Some(kind) = fields.get("kind").and_then(Value::as_str) else {
+            continue;
+        };
+        keys.insert((
+            kind.to_owned(),
+            fields.get("ts_ms").and_then(Value::as_i64),
+            fields
+                .get("client_order_id")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        ));
+    }
+    Ok(keys)
 }

@@ -18,7 +18,7 @@ use std::{
     time::Duration,
 };
 
-use la_broker_paper::{BrokerConfig, MarketFillModel, PaperBroker, persist};
+use la_broker_paper::{BrokerConfig, BrokerState, MarketFillModel, PaperBroker, persist};
 use tokio::sync::mpsc;
 
 use crate::{
@@ -92,10 +92,12 @@ pub async fn run(
 
     let broker_cfg = broker_config(&config);
     let spec = broker_cfg.spec.clone();
-    let loaded_broker = persist::load_json(&workspace.broker_state())?;
+    let loaded_broker = persist::load_json::<BrokerState>(&workspace.broker_state())?;
     report_quarantine(&config, &loaded_broker.quarantined);
+    let mut outbox = Vec::new();
     let broker = match loaded_broker.value {
-        Some(state) => {
+        Some(mut state) => {
+            outbox = std::mem::take(&mut state.outbox);
             tracing::info!(symbol = %config.symbol, "restored broker state");
             PaperBroker::from_state(broker_cfg, state)?
         }
@@ -132,12 +134,13 @@ pub async fn run(
             .and_then(|s| s.last_candle_open_ms)
             .and_then(|ms| la_core::TimestampMs::new(ms).ok()),
     );
-    let sink = FileSink::open(
+    let mut sink = FileSink::open(
         &workspace.events_journal(),
         true,
         &run_dir,
         config.symbol.as_str(),
     )?;
+    sink.recover_unjournaled(&outbox);
     let mut writer = StateWriter::spawn(workspace.broker_state(), workspace.unified_state());
     let (feed, seed) = open_source(&config, warmup_bars + 20).await?;
 

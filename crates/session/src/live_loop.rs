@@ -382,8 +382,12 @@ impl Live {
     }
 
     pub(crate) fn snapshot(&self) -> Snapshot {
+        let mut broker = self.engine.broker().state();
+        // Held events go into the same atomic write as the account they changed (see
+        // `BrokerState::outbox` and `FileSink::recover_unjournaled`).
+        broker.outbox = self.sink.held_events().to_vec();
         Snapshot {
-            broker: self.engine.broker().state(),
+            broker,
             session: session_state(self),
         }
     }

@@ -102,6 +102,59 @@ impl FileSink {
         })
     }
 
+    /// The held broker events, in order (saved with the account as its `BrokerState::outbox`).
+    pub fn held_events(&self) -> &[BrokerEvent] {
+        &self.held
+    }
+
+    /// Appends the events of a restored broker state's outbox that the journal lacks
+    /// (a crash came between the write-ahead save and the journal lines), each marked
+    /// `"recovered": true`; returns how many. If the journal cannot be read, nothing is
+    /// appended (a duplicate line would be worse than the logged gap).
+    pub fn recover_unjournaled(&mut self, events: &[BrokerEvent]) -> usize {
+        if events.is_empty() {
+            return 0;
+        }
+        let recorded = match crate::journal::recorded_keys(self.journal.path()) {
+            Ok(keys) => keys,
+            Err(err) => {
+                tracing::error!(symbol = %self.symbol, error = &err as &dyn std::error::Error, "cannot read the journal to recover unjournaled events");
+                return 0;
+            }
+        };
+        let mut recovered = 0;
+        for event in events {
+            let kind = event_kind(event);
+            let key = (
+                kind.to_owned(),
+                event_time(event),
+                event_order_id(event).map(str::to_owned),
+            );
+            if recorded.contains(&key) {
+                continue;
+            }
+            #[derive(Serialize)]
+            struct Recovered<'a> {
+                #[serde(flatten)]
+                event: &'a BrokerEvent,
+                recovered: bool,
+            }
+            self.journal.append(
+                kind,
+                event_time(event),
+                &Recovered {
+                    event,
+                    recovered: true,
+                },
+            );
+            recovered += 1;
+        }
+        if recovered > 0 {
+            tracing::warn!(symbol = %self.symbol, recovered, "journaled events the last run saved but did not journal before it stopped");
+        }
+        recovered
+    }
+
     /// Journals the held broker events (after the state containing them was saved, or
     /// after the save failed and was alerted).
     pub fn release_held(&mut self) {
@@ -158,6 +211,26 @@ fn event_time(event: &BrokerEvent) -> Option<i64> {
         BrokerEvent::Filled(fill) => Some(fill.ts.as_ms()),
         BrokerEvent::Exited(exit) => Some(exit.ts.as_ms()),
         BrokerEvent::FundingApplied { funding_time, .. } => Some(funding_time.as_ms()),
+    }
+}
+
+fn event_order_id(event: &BrokerEvent) -> Option<&str> {
+    match event {
+        BrokerEvent::OrderAccepted {
+            client_order_id, ..
+        }
+        | BrokerEvent::OrderRejected {
+            client_order_id, ..
+        }
+        | BrokerEvent::OrderCancelled {
+            client_order_id, ..
+        }
+        | BrokerEvent::TrailingActivated {
+            client_order_id, ..
+        } => Some(client_order_id.as_str()),
+        BrokerEvent::Filled(fill) => Some(fill.client_order_id.as_str()),
+        BrokerEvent::Exited(exit) => Some(exit.client_order_id.as_str()),
+        BrokerEvent::FundingApplied { .. } => None,
     }
 }
 

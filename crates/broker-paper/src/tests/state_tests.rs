@@ -283,3 +283,31 @@ fn position_qty_must_equal_the_sum_of_lots() {
         "{err}"
     );
 }
+
+#[test]
+fn the_outbox_is_saved_with_the_account_and_never_written_by_the_broker() {
+    let broker = long_at_100k(quiet_config());
+    let plain = broker.state();
+    assert!(plain.outbox.is_empty());
+    let json = serde_json::to_string(&plain).unwrap();
+    assert!(
+        !json.contains("outbox"),
+        "an empty outbox is left out of the file"
+    );
+    let funding = BrokerEvent::FundingApplied {
+        funding_time: TimestampMs::new(1_700_006_400_000).unwrap(),
+        rate: d("0.0001"),
+        mark_price: px("100000"),
+        amount: d("-1"),
+    };
+    let with_outbox = BrokerState {
+        outbox: vec![funding.clone()],
+        ..plain.clone()
+    };
+    let back: BrokerState =
+        serde_json::from_str(&serde_json::to_string(&with_outbox).unwrap()).unwrap();
+    assert_eq!(back.outbox, vec![funding]);
+    // Restoring ignores it: the account is the same either way.
+    let restored = PaperBroker::from_state(quiet_config(), back).unwrap();
+    assert_eq!(restored.state(), plain);
+}

@@ -275,3 +275,45 @@ fn decision_lines_carry_the_candle_the_decision_and_the_outcome_as_exact_strings
     assert_eq!(counts.get("outcome:out_of_order"), Some(&1));
     assert_eq!(counts.get("blocked_by:stale_candle"), Some(&1));
 }
+
+#[test]
+fn events_saved_but_not_journaled_before_a_crash_are_recovered_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal = dir.path().join("events.jsonl");
+    let open =
+        || crate::run_files::FileSink::open(&journal, false, dir.path(), "BTCUSDT").expect("sink");
+    let mut sink = open();
+    sink.hold_broker_events();
+    let mut engine = engine_with(PaperBroker::new(broker_config()).expect("broker"), 0, None);
+    for bar in candles(2) {
+        engine
+            .on_candle_closed(&bar, Provenance::Live, &mut sink)
+            .expect("candle");
+    }
+    assert!(sink.holds_state_changes(), "the entry fill is held");
+    // The write-ahead save stored these; the process dies before journaling them.
+    let saved: Vec<BrokerEvent> = sink.held_events().to_vec();
+    drop(sink);
+    let mut restarted = open();
+    assert_eq!(restarted.recover_unjournaled(&saved), saved.len());
+    restarted.flush();
+    let mut again = open();
+    assert_eq!(
+        again.recover_unjournaled(&saved),
+        0,
+        "never journaled twice"
+    );
+    again.flush();
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&journal)
+        .expect("journal")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(lines.len(), saved.len());
+    assert!(lines.iter().all(|l| l["recovered"] == true));
+    let fill = lines
+        .iter()
+        .find(|l| l["kind"] == "fill")
+        .expect("a fill line");
+    assert!(fill["client_order_id"].is_string() && fill["qty"].is_string());
+}
