@@ -71,16 +71,7 @@ pub(crate) fn load_average() -> String {
 
 /// Runs a command, echoing it, and returns its standard output (also printed).
 fn capture(command: &mut Command) -> Result<String, String> {
-    let shown = format!(
-        "{} {}",
-        command.get_program().to_string_lossy(),
-        command
-            .get_args()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
-    println!("$ {shown}");
+    let shown = crate::echo(command);
     let output = command
         .stderr(Stdio::inherit())
         .output()

@@ -47,7 +47,7 @@ use std::{
 use crate::{
     crash_checks::{before_round, check_after_kill, clean_final_run, heartbeat_of},
     market_csv,
-    reliability::{FAST_TRADING_TOML, Lcg, build_release, target_dir},
+    reliability::{FAST_TRADING_TOML, Lcg, build_release, option_value, target_dir},
     soak::path_text,
 };
 
@@ -76,21 +76,12 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
-        let mut value = |name: &str| {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
         match arg.as_str() {
             "--rounds" => {
-                options.rounds = value("--rounds")?
-                    .parse()
-                    .map_err(|e| format!("--rounds: {e}"))?;
+                options.rounds = option_value(&mut it, "--rounds")?;
             }
             "--seed" => {
-                options.seed = value("--seed")?
-                    .parse()
-                    .map_err(|e| format!("--seed: {e}"))?;
+                options.seed = option_value(&mut it, "--seed")?;
             }
             "--faults" => options.faults = true,
             other => return Err(format!("crash: unknown argument {other:?}")),

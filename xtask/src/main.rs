@@ -163,8 +163,8 @@ pub(crate) fn cargo(args: &[&str]) -> Result<(), String> {
     )
 }
 
-/// Runs a command, echoing it, and turns a non-zero exit into an error.
-pub(crate) fn run_echoed(command: &mut Command) -> Result<(), String> {
+/// Prints `$ program args…` and returns that text, for error messages.
+pub(crate) fn echo(command: &Command) -> String {
     let shown = format!(
         "{} {}",
         command.get_program().to_string_lossy(),
@@ -175,6 +175,12 @@ pub(crate) fn run_echoed(command: &mut Command) -> Result<(), String> {
             .join(" ")
     );
     println!("$ {shown}");
+    shown
+}
+
+/// Runs a command, echoing it, and turns a non-zero exit into an error.
+pub(crate) fn run_echoed(command: &mut Command) -> Result<(), String> {
+    let shown = echo(command);
     let status = command
         .status()
         .map_err(|err| format!("could not start `{shown}`: {err}"))?;

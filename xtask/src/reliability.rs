@@ -31,6 +31,21 @@ tp_r = "1"
 min_stop_cost_multiple = "0"
 "#;
 
+/// The value after a command-line option (`--rounds 50`), parsed.
+pub(crate) fn option_value<T>(
+    it: &mut std::slice::Iter<'_, String>,
+    name: &str,
+) -> Result<T, String>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    it.next()
+        .ok_or_else(|| format!("{name} needs a value"))?
+        .parse()
+        .map_err(|e| format!("{name}: {e}"))
+}
+
 /// The cargo target directory: `CARGO_TARGET_DIR` (relative paths are taken from the
 /// project root, as cargo does from its working directory), else `<root>/target`.
 pub(crate) fn target_dir(root: &Path) -> PathBuf {

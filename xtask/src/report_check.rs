@@ -17,7 +17,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::{cargo, reliability::target_dir};
+use crate::{cargo, reliability::target_dir, smoke::output};
 
 /// Longest a Chromium invocation may take.
 const CHROMIUM_DEADLINE: Duration = Duration::from_secs(90);
@@ -245,26 +245,6 @@ fn run_with_deadline(program: &Path, args: &[String]) -> Result<String, String> 
             program.display()
         ))
     }
-}
-
-/// Runs the built binary and returns its stdout, or its output on failure.
-fn output(binary: &Path, args: &[&str]) -> Result<String, String> {
-    println!("$ {} {}", binary.display(), args.join(" "));
-    let out = Command::new(binary)
-        .args(args)
-        .output()
-        .map_err(|err| format!("could not run {}: {err}", binary.display()))?;
-    if !out.status.success() {
-        return Err(format!(
-            "`{} {}` exited with {}:\n{}\n{}",
-            binary.display(),
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 #[cfg(test)]

@@ -126,7 +126,8 @@ fn json_number(text: &str, key: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-fn output(binary: &Path, args: &[&str]) -> Result<String, String> {
+/// Runs `binary` with `args`, echoing it; its stdout, or all of its output on failure.
+pub(crate) fn output(binary: &Path, args: &[&str]) -> Result<String, String> {
     println!("$ {} {}", binary.display(), args.join(" "));
     let out = Command::new(binary)
         .args(args)

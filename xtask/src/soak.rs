@@ -22,7 +22,7 @@ use std::{
 use crate::{
     json,
     procfs::{self, Sample, Trend},
-    reliability::{Checks, FAST_TRADING_TOML, build_release, target_dir},
+    reliability::{Checks, FAST_TRADING_TOML, build_release, option_value, target_dir},
     soak_checks,
     soak_plan::{covered_scenarios, fault_plan},
 };
@@ -52,21 +52,12 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
-        let mut value = |name: &str| {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
         match arg.as_str() {
             "--minutes" => {
-                options.minutes = value("--minutes")?
-                    .parse()
-                    .map_err(|e| format!("--minutes: {e}"))?;
+                options.minutes = option_value(&mut it, "--minutes")?;
             }
             "--speed" => {
-                options.speed = value("--speed")?
-                    .parse()
-                    .map_err(|e| format!("--speed: {e}"))?;
+                options.speed = option_value(&mut it, "--speed")?;
             }
             other => return Err(format!("soak: unknown argument {other:?}")),
         }

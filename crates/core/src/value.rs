@@ -22,8 +22,8 @@ pub const MAX_SCALE: u32 = 12;
 /// Upper sanity bound for prices and quantities: 10^12.
 pub const MAX_MAGNITUDE: Decimal = Decimal::from_parts(3_567_587_328, 232, 0, false, 0);
 
-/// [`MAX_MAGNITUDE`] as an integer mantissa (10^12).
-const MAX_MAGNITUDE_MANTISSA: i128 = 1_000_000_000_000;
+/// [`MAX_MAGNITUDE`]'s mantissa (its scale is 0, so this is the bound itself).
+const MAX_MAGNITUDE_MANTISSA: i128 = MAX_MAGNITUDE.mantissa();
 
 fn check_scale(field: &'static str, value: Decimal) -> Result<Decimal, DataError> {
     // Normalizing only strips trailing zeros, so it can only lower the scale: a scale
