@@ -3,6 +3,7 @@
 //! Every rejection of untrusted data names *what* was wrong ([`RejectReason`]) and *where*
 //! (`field`). The reason is a small `Copy` enum so the feed can keep one counter per reason
 //! without allocating, and so reports can print stable, documented labels.
+//! [`error_chain`] renders any error with its causes on one line, for every crate's logs.
 
 use std::fmt;
 
@@ -135,4 +136,17 @@ impl DataError {
             sample: text,
         }
     }
+}
+
+/// Formats an error and all its sources as `outer: inner: root`: the one-line form every log
+/// line, journal entry and CLI message uses, so a failure reads without a backtrace.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

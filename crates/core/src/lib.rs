@@ -21,7 +21,7 @@ pub mod time;
 pub mod value;
 
 pub use broker::{Broker, BrokerEvent, Exit, OrderRejectReason};
-pub use error::{DataError, RejectReason};
+pub use error::{DataError, RejectReason, error_chain};
 pub use feed::MarketFeed;
 pub use market::{
     Candle, ConnectionEvent, FundingInfo, MarketEvent, PathSampler, Provenance, Tick,

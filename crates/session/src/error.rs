@@ -77,3 +77,7 @@ impl SessionError {
         }
     }
 }
+
+/// Formats an error and all its sources as `outer: inner: root` (shared with the feed, so
+/// every log line, journal entry and CLI message renders a cause chain the same way).
+pub use la_core::error_chain;

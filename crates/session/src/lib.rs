@@ -3,8 +3,10 @@
 //!
 //! # Layout
 //! - [`engine`]: the synchronous trading engine both modes drive (parity by construction).
-//! - [`live`] / `live_loop` / `live_shutdown`: the supervisor loop, its timers and the one
-//!   shutdown path that records exactly one [`StopReason`].
+//! - [`live`]: start-up, the supervisor loop, its timers and the one shutdown path that
+//!   records exactly one [`StopReason`].
+//! - [`backtest`]: historical candles through the same engine; [`funding`] is the pure
+//!   funding schedule both modes use.
 //! - [`sources`]: Bitunix, the in-process simulator, or the mock generator.
 //! - [`state`], [`journal`], [`run_files`], [`status`], [`workspace`]: everything on disk.
 //! - [`config`]: raw and validated run configuration.
@@ -23,8 +25,6 @@ pub mod funding;
 pub mod intrabar;
 pub mod journal;
 pub mod live;
-mod live_loop;
-mod live_shutdown;
 pub mod logging;
 pub mod mock_feed;
 pub mod report;
@@ -41,8 +41,7 @@ pub mod workspace;
 mod tests;
 
 pub use config::{RawRunConfig, RunConfig, Source};
-pub use error::SessionError;
+pub use error::{SessionError, error_chain};
 pub use live::{SessionHooks, run};
-pub use live_loop::error_chain;
 pub use report::SessionReport;
 pub use stop::StopReason;

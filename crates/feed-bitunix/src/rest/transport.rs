@@ -93,17 +93,6 @@ impl std::fmt::Debug for Transport {
     }
 }
 
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    text
-}
-
 impl Transport {
     pub(crate) fn new(config: &FeedConfig, counters: Counters) -> Result<Self, FeedError> {
         config.validate()?;
@@ -211,7 +200,7 @@ impl Transport {
                 .client
                 .request(request)
                 .await
-                .map_err(|e| FeedError::Transport(error_chain(&e)))?;
+                .map_err(|e| FeedError::Transport(la_core::error_chain(&e)))?;
             let status = response.status();
             let body = Limited::new(response.into_body(), MAX_BODY_BYTES)
                 .collect()

@@ -8,7 +8,7 @@
 //! live session's engine, with the live session's recording path: the `FileSink` holding
 //! broker events, the write-ahead state save (`StateWriter::save_now` of both state files)
 //! awaited before the held events are journaled (fsync per line), and the JSON log layer —
-//! the same sequence as `live_loop.rs` runs after every event. On every closed candle the
+//! the same sequence as `live/supervisor.rs` runs after every event. On every closed candle the
 //! probe strategy opens a long with its stop 60 below; the next bar's dip arrives as a ticker
 //! frame through the stop.
 //!
@@ -84,7 +84,7 @@ impl EngineSink for LiveSink {
 }
 
 impl LiveSink {
-    /// What `live_loop.rs` does after each event: save the state that contains a held fill
+    /// What `live/supervisor.rs` does after each event: save the state that contains a held fill
     /// or exit, then journal the held events.
     async fn record(&mut self, engine: &Engine, writer: &StateWriter) -> Result<(), String> {
         if self.files.holds_state_changes() {

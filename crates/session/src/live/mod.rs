@@ -8,9 +8,29 @@
 //! [`StopReason`], and the shutdown sequence after it always runs to the end:
 //! stop intake → cancel working orders → drain the queue → optional force-close → save
 //! state (time-limited) → write run artifacts → release the lock.
+//!
+//! # Layout
+//! - this file: start-up (lock, restored state, engine, journal, source) and [`Live`], the
+//!   state the supervisor owns;
+//! - `supervisor`: the `select!` loop and the market-event, helper-task and save-outcome arms;
+//! - `warmup`: warm-up history (applied at once, or fetched over REST off the data path);
+//! - `heartbeat`: the per-second status, memory ceiling and error budget;
+//! - `stale`: the stale-data ladder (warn → reconnect → REST poll → stop);
+//! - `stop_files`: the kill switch and the stop-request file;
+//! - `funding`: settling funding at funding times, with the rate lookup off the data path;
+//! - `shutdown`: the shutdown sequence and the run summary.
+
+mod funding;
+mod heartbeat;
+mod shutdown;
+mod stale;
+mod stop_files;
+mod supervisor;
+mod warmup;
 
 use std::{
     future::Future,
+    path::PathBuf,
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -19,14 +39,18 @@ use std::{
 };
 
 use la_broker_paper::{BrokerConfig, BrokerState, MarketFillModel, PaperBroker, persist};
-use tokio::sync::mpsc;
+use la_core::{Candle, Decimal, Provenance, TimestampMs};
+use la_feed_bitunix::RestClient;
+use serde::Serialize;
+use tokio::{sync::mpsc, time::Instant};
 
+use self::{stale::StaleStage, supervisor::Aux};
 use crate::{
     breaker::BreakerLimits,
     config::RunConfig,
     engine::{Engine, EngineConfig},
     error::SessionError,
-    live_loop::Live,
+    funding::FundingSchedule,
     report::SessionReport,
     run_files::FileSink,
     sources::{Seed, open_source},
@@ -86,9 +110,12 @@ pub async fn run(
         tracing::warn!(symbol = %config.symbol, previous_pid, "took over the lock of a dead session");
     }
     let run_id = format!("{}-{}", crate::time_fmt::run_stamp(), std::process::id());
-    let run_dir = workspace.create_run_dir(&run_id)?;
-    let started_wall_ms = wall_now_ms();
-    tracing::info!(symbol = %config.symbol, run_id = %run_id, source = config.source.as_str(), "session starting");
+    let run = RunIdentity {
+        run_dir: workspace.create_run_dir(&run_id)?,
+        run_id,
+        started_wall_ms: wall_now_ms(),
+    };
+    tracing::info!(symbol = %config.symbol, run_id = %run.run_id, source = config.source.as_str(), "session starting");
 
     let broker_cfg = broker_config(&config);
     let spec = broker_cfg.spec.clone();
@@ -137,26 +164,15 @@ pub async fn run(
     let mut sink = FileSink::open(
         &workspace.events_journal(),
         true,
-        &run_dir,
+        &run.run_dir,
         config.symbol.as_str(),
     )?;
     sink.recover_unjournaled(&outbox);
     let mut writer = StateWriter::spawn(workspace.broker_state(), workspace.unified_state());
     let (feed, seed) = open_source(&config, warmup_bars + 20).await?;
 
-    let (aux_tx, aux_rx) = mpsc::unbounded_channel();
-    let mut live = Live::new(
-        config,
-        workspace,
-        run_id,
-        run_dir,
-        started_wall_ms,
-        engine,
-        sink,
-        starting_equity,
-        aux_tx,
-        feed.rest(),
-    );
+    let rest = feed.rest();
+    let (mut live, aux_rx) = Live::new(config, workspace, run, engine, sink, starting_equity, rest);
     live.journal_session_event("session_started", &lock_outcome_label(&lock_outcome));
     match seed {
         Seed::Ready(history) => live.apply_history(history),
@@ -188,23 +204,128 @@ fn report_quarantine(config: &RunConfig, quarantined: &[std::path::PathBuf]) {
     }
 }
 
-/// Builds the session state for a snapshot.
-pub(crate) fn session_state(live: &Live) -> SessionState {
-    SessionState {
-        schema_version: SESSION_SCHEMA_VERSION,
-        starting_equity: live.starting_equity,
-        last_candle_open_ms: live.engine.last_candle_open().map(|ts| ts.as_ms()),
-        breaker: live.engine.breaker().state().clone(),
-        run_id: live.run_id.clone(),
-        saved_at: now_rfc3339(),
-    }
-}
-
 /// How long shutdown steps may take.
-pub(crate) fn step_deadline(hurry: &AtomicBool) -> Duration {
+fn step_deadline(hurry: &AtomicBool) -> Duration {
     if hurry.load(Ordering::Relaxed) {
         Duration::from_millis(500)
     } else {
         Duration::from_secs(5)
+    }
+}
+
+/// Which run this is: its id, directory and wall-clock start.
+struct RunIdentity {
+    run_id: String,
+    run_dir: PathBuf,
+    started_wall_ms: i64,
+}
+
+/// What the supervisor counts for the heartbeat, the error budget and the summary.
+#[derive(Debug, Default)]
+struct LiveCounters {
+    /// Errors counted against the error budget.
+    errors: u32,
+    /// The most recent error's cause chain.
+    last_error: Option<String>,
+    /// Feed reconnect attempts seen as connection events.
+    reconnects: u64,
+    /// Failed state saves (each one alerted).
+    save_failures: u64,
+    /// Successful background state saves.
+    saves_ok: u64,
+    /// Heartbeat ticks so far (the memory check and journal flush run on multiples).
+    heartbeats: u64,
+}
+
+/// Everything the supervisor owns while running. The fields are private to `live`: the
+/// submodules are the loop's arms, and nothing outside the session loop touches them.
+struct Live {
+    config: RunConfig,
+    workspace: Workspace,
+    run: RunIdentity,
+    /// Monotonic start, for uptime and the duration limit.
+    started: Instant,
+    engine: Engine,
+    sink: FileSink,
+    /// Account equity when this workspace's account was created (persisted across runs).
+    starting_equity: Decimal,
+    /// Account equity when this run started (the summary's baseline).
+    session_start_equity: Decimal,
+    aux_tx: mpsc::UnboundedSender<Aux>,
+    rest: Option<Arc<RestClient>>,
+    /// Live candles buffered while the warm-up history is being fetched.
+    seeding: Option<Vec<(Candle, Provenance)>>,
+    last_data: Instant,
+    stale: StaleStage,
+    last_poll: Option<Instant>,
+    funding: FundingSchedule,
+    counters: LiveCounters,
+    /// A stop decided inside a handler that could not return it directly.
+    pending_stop: Option<StopReason>,
+}
+
+#[derive(Serialize)]
+struct Note<'a> {
+    detail: &'a str,
+}
+
+impl Live {
+    /// The supervisor's state at start-up, and the receiver of its helper tasks' results.
+    fn new(
+        config: RunConfig,
+        workspace: Workspace,
+        run: RunIdentity,
+        engine: Engine,
+        mut sink: FileSink,
+        starting_equity: Decimal,
+        rest: Option<Arc<RestClient>>,
+    ) -> (Self, mpsc::UnboundedReceiver<Aux>) {
+        let session_start_equity = la_core::Broker::equity(engine.broker());
+        // Money events wait for the state save that contains them (write-ahead).
+        sink.hold_broker_events();
+        let (aux_tx, aux_rx) = mpsc::unbounded_channel();
+        let live = Self {
+            config,
+            workspace,
+            run,
+            started: Instant::now(),
+            engine,
+            sink,
+            starting_equity,
+            session_start_equity,
+            aux_tx,
+            rest,
+            seeding: None,
+            last_data: Instant::now(),
+            stale: StaleStage::Fresh,
+            last_poll: None,
+            funding: FundingSchedule::default(),
+            counters: LiveCounters::default(),
+            pending_stop: None,
+        };
+        (live, aux_rx)
+    }
+
+    /// Writes a session-level event to the journal.
+    fn journal_session_event(&mut self, kind: &str, detail: &str) {
+        let ts = self.engine.last_event_time().map(TimestampMs::as_ms);
+        self.sink.journal().append(kind, ts, &Note { detail });
+    }
+
+    fn record_error(&mut self, message: String) {
+        self.counters.errors = self.counters.errors.saturating_add(1);
+        self.counters.last_error = Some(message);
+    }
+
+    /// The session state for a snapshot.
+    fn session_state(&self) -> SessionState {
+        SessionState {
+            schema_version: SESSION_SCHEMA_VERSION,
+            starting_equity: self.starting_equity,
+            last_candle_open_ms: self.engine.last_candle_open().map(|ts| ts.as_ms()),
+            breaker: self.engine.breaker().state().clone(),
+            run_id: self.run.run_id.clone(),
+            saved_at: now_rfc3339(),
+        }
     }
 }

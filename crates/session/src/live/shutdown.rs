@@ -1,4 +1,4 @@
-//! The live session's heartbeat and its single shutdown sequence.
+//! The live session's single shutdown sequence and its run summary.
 //!
 //! Shutdown always runs to the end, in this order: stop intake → cancel working and queued
 //! orders (each logged) → optional force-close at the last price → final state save
@@ -9,16 +9,16 @@
 use la_core::{Broker, Decimal, ExitReason};
 use serde::Serialize;
 
+use super::{Live, step_deadline};
 use crate::{
-    live::step_deadline,
-    live_loop::Live,
+    error::error_chain,
     report::SessionReport,
     run_files::{write_equity_csv, write_json, write_trades_csv},
     sources::LiveFeed,
     state::StateWriter,
-    status::{Heartbeat, PositionView, rss_bytes, write_json_replace},
+    status::write_json_replace,
     stop::StopReason,
-    time_fmt::{ms_to_rfc3339, now_rfc3339, wall_now_ms},
+    time_fmt::{ms_to_rfc3339, now_rfc3339},
 };
 
 #[derive(Serialize)]
@@ -28,56 +28,8 @@ struct Stopped<'a> {
 }
 
 impl Live {
-    /// The heartbeat as of now.
-    pub(crate) fn heartbeat(&self, feed: &LiveFeed, stopping: Option<StopReason>) -> Heartbeat {
-        let broker = self.engine.broker();
-        let equity = broker.equity();
-        let last_price = self.engine.last_price();
-        let mark_equity = last_price.map_or(equity, |p| broker.mark_to_market(p));
-        let uptime = self.started.elapsed();
-        let reconnects = feed
-            .counters()
-            .map_or(self.reconnects, |c| c.reconnects.max(self.reconnects));
-        Heartbeat {
-            pid: std::process::id(),
-            run_id: self.run_id.clone(),
-            source: self.config.source.as_str().to_owned(),
-            symbol: self.config.symbol.to_string(),
-            interval: self.config.interval.to_string(),
-            started_at: ms_to_rfc3339(self.started_wall_ms),
-            updated_at: now_rfc3339(),
-            updated_at_ms: wall_now_ms(),
-            uptime_s: uptime.as_secs(),
-            time_left_s: self
-                .config
-                .duration
-                .map(|d| d.saturating_sub(uptime).as_secs()),
-            last_price: last_price.map(|p| p.get()),
-            equity,
-            mark_equity,
-            pnl: mark_equity - self.starting_equity,
-            position: broker.position().map(|p| PositionView {
-                side: p.side.as_str().to_owned(),
-                qty: p.qty.get(),
-                avg_entry: p.avg_entry,
-                stop_loss: p.stop_loss.get(),
-                take_profit: p.take_profit.map(|t| t.get()),
-            }),
-            candles_closed: self.engine.counters().candles_closed,
-            last_candle_open_ms: self.engine.last_candle_open().map(|t| t.as_ms()),
-            last_data_age_ms: u64::try_from(self.last_data.elapsed().as_millis())
-                .unwrap_or(u64::MAX),
-            reconnects,
-            trades: self.engine.counters().exits,
-            errors: self.errors,
-            last_error: self.last_error.clone(),
-            rss_bytes: rss_bytes(),
-            stopping: stopping.map(|r| r.as_str().to_owned()),
-        }
-    }
-
     /// Runs the shutdown sequence and returns the run summary.
-    pub(crate) async fn shutdown(
+    pub(super) async fn shutdown(
         mut self,
         reason: StopReason,
         feed: LiveFeed,
@@ -88,7 +40,10 @@ impl Live {
         let deadline = step_deadline(&hurry);
         let final_beat = self.heartbeat(&feed, Some(reason));
         let feed_counters = feed.counters();
-        let mut rejected = Live::feed_rejections(&feed);
+        let mut rejected = feed_counters
+            .as_ref()
+            .map(|c| c.rejections_by_reason.clone())
+            .unwrap_or_default();
         // 1. Stop intake.
         feed.shutdown(deadline).await;
         // 2. Cancel working and queued orders.
@@ -108,16 +63,16 @@ impl Live {
                 self.engine
                     .close_position(price, now, ExitReason::ForceClose, &mut self.sink)
         {
-            self.record_error(crate::live_loop::error_chain(&err));
+            self.record_error(error_chain(&err));
         }
         // 4. Final state save, time-limited.
         for outcome in writer.finish(self.snapshot(), deadline).await {
             if let Err(err) = outcome.result {
-                self.save_failures += 1;
+                self.counters.save_failures += 1;
                 tracing::error!(symbol = %self.config.symbol, error = &err as &dyn std::error::Error, alert = true, "ALERT: final state save failed; the last good state file is intact");
-                let chain = crate::live_loop::error_chain(&err);
+                let chain = error_chain(&err);
                 self.journal_session_event("state_save_failed", &chain);
-                self.last_error = Some(chain);
+                self.counters.last_error = Some(chain);
             }
         }
         self.sink.release_held();
@@ -127,7 +82,7 @@ impl Live {
             Some(now.as_ms()),
             &Stopped {
                 stopped_reason: reason.as_str(),
-                errors: self.errors,
+                errors: self.counters.errors,
             },
         );
         self.sink.flush();
@@ -165,9 +120,9 @@ impl Live {
             - self.session_start_equity
             - trades.iter().map(|t| t.pnl_net).sum::<Decimal>();
         SessionReport {
-            run_id: self.run_id.clone(),
+            run_id: self.run.run_id.clone(),
             stopped_reason: reason,
-            started_at: ms_to_rfc3339(self.started_wall_ms),
+            started_at: ms_to_rfc3339(self.run.started_wall_ms),
             ended_at: now_rfc3339(),
             duration_s: self.started.elapsed().as_secs_f64(),
             source: self.config.source.as_str().to_owned(),
@@ -181,8 +136,8 @@ impl Live {
             losses: trades.len() as u64 - wins,
             fills: counters.fills,
             orders_rejected: counters.orders_rejected,
-            errors: self.errors,
-            last_error: self.last_error.clone(),
+            errors: self.counters.errors,
+            last_error: self.counters.last_error.clone(),
             starting_equity: self.session_start_equity,
             ending_equity,
             net_pnl: ending_equity - self.session_start_equity,
@@ -190,23 +145,26 @@ impl Live {
             funding,
             max_drawdown: stats.max_drawdown,
             max_drawdown_frac: stats.max_drawdown_frac,
-            reconnects: feed_reconnects.max(self.reconnects),
+            reconnects: feed_reconnects.max(self.counters.reconnects),
             rejected_frames,
             backfilled_candles: counters.candles_backfilled,
             funding_events: counters.funding_events,
             funding_skipped: self.funding.skipped,
-            state_save_failures: self.save_failures,
+            state_save_failures: self.counters.save_failures,
             decisions: self.sink.decision_counts().clone(),
-            run_dir: self.run_dir.display().to_string(),
+            run_dir: self.run.run_dir.display().to_string(),
             config: serde_json::to_value(&self.config).unwrap_or(serde_json::Value::Null),
         }
     }
 
     fn write_artifacts(&mut self, report: &SessionReport) {
         let results = [
-            write_trades_csv(&self.run_dir.join("trades.csv"), &self.sink.trades),
-            write_equity_csv(&self.run_dir.join("equity.csv"), &self.sink.equity_curve),
-            write_json(&self.run_dir.join("summary.json"), "summary", report),
+            write_trades_csv(&self.run.run_dir.join("trades.csv"), &self.sink.trades),
+            write_equity_csv(
+                &self.run.run_dir.join("equity.csv"),
+                &self.sink.equity_curve,
+            ),
+            write_json(&self.run.run_dir.join("summary.json"), "summary", report),
         ];
         for result in results {
             if let Err(err) = result {

@@ -1,0 +1,82 @@
+//! The stale-data ladder, climbed on every heartbeat while no market data arrives:
+//! warn (15 s) → ask the feed to reconnect (30 s) → poll the last price over REST every
+//! 10 s (45 s) → stop with `stale_data` at the stale timeout. Each rung is capped at a
+//! fraction of the timeout (¼, ½, ¾) so a short timeout still climbs every rung. Data
+//! arriving again resets the ladder and is journaled.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::{Live, supervisor::Aux};
+use crate::{error::error_chain, sources::LiveFeed, stop::StopReason};
+
+/// The stage of the stale-data ladder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum StaleStage {
+    Fresh,
+    Warned,
+    ReconnectRequested,
+    PollingRest,
+}
+
+impl Live {
+    /// Market data arrived: leave the ladder if it was climbed.
+    pub(super) fn stale_recovered(&mut self) {
+        if self.stale != StaleStage::Fresh {
+            tracing::info!(symbol = %self.config.symbol, "market data resumed");
+            self.journal_session_event("stale_data_recovered", "market data resumed");
+            self.stale = StaleStage::Fresh;
+        }
+    }
+
+    pub(super) fn stale_ladder(&mut self, feed: &mut LiveFeed) -> Option<StopReason> {
+        let timeout = self.config.stale_timeout;
+        let age = self.last_data.elapsed();
+        let warn_after = Duration::from_secs(15).min(timeout / 4);
+        let reconnect_after = Duration::from_secs(30).min(timeout / 2);
+        let poll_after = Duration::from_secs(45).min(timeout * 3 / 4);
+        if age >= timeout {
+            tracing::error!(symbol = %self.config.symbol, age_s = age.as_secs(), "no market data for the stale timeout; stopping");
+            self.journal_session_event(
+                "stale_data_halt",
+                &format!("no data for {}s", age.as_secs()),
+            );
+            return Some(StopReason::StaleData);
+        }
+        if age >= warn_after && self.stale < StaleStage::Warned {
+            tracing::warn!(symbol = %self.config.symbol, age_s = age.as_secs(), "no market data");
+            self.journal_session_event(
+                "stale_data_warning",
+                &format!("no data for {}s", age.as_secs()),
+            );
+            self.stale = StaleStage::Warned;
+        }
+        if age >= reconnect_after && self.stale < StaleStage::ReconnectRequested {
+            tracing::warn!(symbol = %self.config.symbol, age_s = age.as_secs(), "stale data: asking the feed to reconnect");
+            feed.request_reconnect();
+            self.stale = StaleStage::ReconnectRequested;
+        }
+        if age >= poll_after {
+            self.stale = StaleStage::PollingRest;
+            let due = self
+                .last_poll
+                .is_none_or(|at| at.elapsed() >= Duration::from_secs(10));
+            if let (true, Some(rest)) = (due, feed.rest()) {
+                self.last_poll = Some(Instant::now());
+                let (symbol, tx) = (self.config.symbol, self.aux_tx.clone());
+                tokio::spawn(async move {
+                    let polled =
+                        tokio::time::timeout(Duration::from_secs(5), rest.last_price(symbol)).await;
+                    let result = match polled {
+                        Ok(Ok(price)) => Ok(price),
+                        Ok(Err(err)) => Err(error_chain(&err)),
+                        Err(_) => Err("timed out".to_owned()),
+                    };
+                    let _ = tx.send(Aux::PolledPrice(result));
+                });
+            }
+        }
+        None
+    }
+}

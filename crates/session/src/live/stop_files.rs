@@ -1,0 +1,37 @@
+//! Stop conditions the user sets from outside the process, checked every 500 ms: the kill
+//! switch (`kill.txt` in the workspace, or `LA_KILL_SWITCH=1`) and the stop-request file
+//! that `laptop-agents stop` writes. Each file is removed once read, so a later run does
+//! not stop at once.
+
+use super::Live;
+use crate::stop::StopReason;
+
+impl Live {
+    /// Checks the kill switch and the stop-request file.
+    pub(super) fn stop_files(&mut self) -> Option<StopReason> {
+        if self.kill_switch_engaged() {
+            return Some(StopReason::KillSwitch);
+        }
+        let request = self.workspace.stop_request_file();
+        if request.exists() {
+            let _ = std::fs::remove_file(&request);
+            tracing::info!(symbol = %self.config.symbol, "stop requested");
+            return Some(StopReason::StopRequested);
+        }
+        None
+    }
+
+    fn kill_switch_engaged(&mut self) -> bool {
+        let env = std::env::var("LA_KILL_SWITCH")
+            .is_ok_and(|v| matches!(v.trim(), "1" | "true" | "TRUE" | "yes"));
+        let kill_file = self.workspace.kill_file();
+        let file = kill_file.exists();
+        if file {
+            let _ = std::fs::remove_file(&kill_file);
+        }
+        if env || file {
+            tracing::warn!(symbol = %self.config.symbol, from_file = file, "kill switch engaged");
+        }
+        env || file
+    }
+}

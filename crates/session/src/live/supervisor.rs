@@ -1,0 +1,244 @@
+//! The supervisor loop and its event arms (see `live/mod.rs` for the overview).
+//!
+//! Every arm of the loop returns `Option<StopReason>`; the first `Some` ends the loop. The
+//! handlers count and log failures instead of propagating them, so one bad event never
+//! takes the session down — only the error budget, an invariant breach or a stop condition
+//! does, and each of those is a named reason.
+
+use std::{pin::Pin, time::Duration};
+
+use la_core::{
+    Candle, ConnectionEvent, FundingInfo, MarketEvent, Price, Provenance, Tick, TimestampMs,
+};
+use tokio::{
+    sync::mpsc,
+    time::{Instant, MissedTickBehavior, interval, interval_at, sleep},
+};
+
+use super::{Live, SessionHooks};
+use crate::{
+    error::error_chain,
+    run_files::EquityPoint,
+    sources::LiveFeed,
+    state::{SaveOutcome, Snapshot, StateWriter},
+    stop::StopReason,
+};
+
+/// Results of spawned helper tasks, reported back to the loop.
+#[derive(Debug)]
+pub(super) enum Aux {
+    /// Warm-up history arrived (or failed).
+    Seed(Result<Vec<Candle>, String>),
+    /// A funding-rate lookup for a funding time finished.
+    FundingRate {
+        funding_time: TimestampMs,
+        result: Result<FundingInfo, String>,
+    },
+    /// A fallback REST price poll finished.
+    PolledPrice(Result<Price, String>),
+}
+
+impl Live {
+    pub(super) async fn run_loop(
+        &mut self,
+        mut feed: LiveFeed,
+        writer: &mut StateWriter,
+        mut aux_rx: mpsc::UnboundedReceiver<Aux>,
+        stop: &mut Pin<&mut impl std::future::Future<Output = StopReason>>,
+        hooks: &mut SessionHooks,
+    ) -> (StopReason, LiveFeed) {
+        let mut heartbeat = interval(Duration::from_secs(1));
+        heartbeat.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let mut kill_check = interval(Duration::from_millis(500));
+        kill_check.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let checkpoint_every = Duration::from_secs(60);
+        let mut checkpoint = interval_at(Instant::now() + checkpoint_every, checkpoint_every);
+        checkpoint.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let duration = self
+            .config
+            .duration
+            .unwrap_or(Duration::from_secs(100 * 365 * 86_400));
+        let deadline = sleep(duration);
+        tokio::pin!(deadline);
+        let reason = loop {
+            let outcome: Option<StopReason> = tokio::select! {
+                biased;
+                reason = stop.as_mut() => Some(reason),
+                () = &mut deadline => Some(StopReason::DurationReached),
+                event = feed.next_event() => match event {
+                    Some(event) => self.on_market_event(event, &mut feed),
+                    None => Some(StopReason::FeedEnded),
+                },
+                Some(aux) = aux_rx.recv() => self.on_aux(aux),
+                Some(outcome) = writer.next_outcome() => { self.on_save_outcome(outcome); None },
+                _ = kill_check.tick() => self.stop_files(),
+                _ = heartbeat.tick() => self.on_heartbeat(&mut feed, hooks),
+                _ = checkpoint.tick() => { self.request_save(writer); None },
+            };
+            if self.sink.holds_state_changes() {
+                // Write-ahead order: the state containing a fill, exit or funding is on disk before the
+                // journal records it (see `FileSink::hold_broker_events`).
+                let saved = writer
+                    .save_now(self.snapshot(), Duration::from_secs(5))
+                    .await;
+                if !saved {
+                    tracing::warn!(symbol = %self.config.symbol, "journaling a money event whose state save failed");
+                }
+            }
+            self.sink.release_held();
+            if let Some(reason) = outcome.or_else(|| self.pending_stop.take()) {
+                break reason;
+            }
+        };
+        (reason, feed)
+    }
+
+    fn mark_data(&mut self) {
+        self.last_data = Instant::now();
+        self.stale_recovered();
+    }
+
+    fn on_market_event(&mut self, event: MarketEvent, feed: &mut LiveFeed) -> Option<StopReason> {
+        match event {
+            MarketEvent::Tick(tick) => {
+                self.mark_data();
+                if let Err(err) = self.engine.on_tick(&tick, &mut self.sink) {
+                    return self.broker_failure(&err);
+                }
+                self.maybe_settle_funding();
+            }
+            MarketEvent::CandleUpdate(_) => self.mark_data(),
+            MarketEvent::CandleClosed { candle, provenance } => {
+                self.mark_data();
+                if let Some(buffer) = self.seeding.as_mut() {
+                    buffer.push((candle, provenance));
+                } else {
+                    self.process_closed_candle(&candle, provenance);
+                }
+                self.maybe_settle_funding();
+            }
+            MarketEvent::Funding(info) => {
+                self.mark_data();
+                self.funding.observe(info);
+                self.engine.observe_funding_rate(info.rate);
+            }
+            MarketEvent::Connection(change) => self.on_connection(&change, feed),
+            MarketEvent::Gap {
+                first_missing,
+                missing,
+            } => {
+                tracing::warn!(symbol = %self.config.symbol, first_missing = first_missing.as_ms(), missing, "gap in live candles; backfill requested");
+                self.journal_session_event(
+                    "gap_detected",
+                    &format!("{missing} candles from {}", first_missing.as_ms()),
+                );
+            }
+        }
+        self.pending_stop.take()
+    }
+
+    pub(super) fn process_closed_candle(&mut self, candle: &Candle, provenance: Provenance) {
+        if let Err(err) = self
+            .engine
+            .on_candle_closed(candle, provenance, &mut self.sink)
+            && let Some(reason) = self.broker_failure(&err)
+        {
+            self.pending_stop = Some(reason);
+        }
+        let equity = la_core::Broker::equity(self.engine.broker());
+        let mark = self.engine.broker().mark_to_market(candle.close());
+        self.sink.equity_curve.push(EquityPoint {
+            ts_ms: candle.close_time().as_ms(),
+            equity,
+            mark_equity: mark,
+        });
+        if let Some(reason) = self.engine.breaker().tripped() {
+            let reason = reason.to_owned();
+            tracing::error!(symbol = %self.config.symbol, reason = %reason, "circuit breaker tripped; stopping the session");
+            self.pending_stop = Some(StopReason::CircuitBreaker);
+        }
+    }
+
+    fn on_connection(&mut self, change: &ConnectionEvent, _feed: &mut LiveFeed) {
+        match change {
+            ConnectionEvent::Connected => {
+                tracing::info!(symbol = %self.config.symbol, "feed connected");
+                self.journal_session_event("feed_connected", "connected");
+            }
+            ConnectionEvent::Disconnected { reason } => {
+                tracing::warn!(symbol = %self.config.symbol, reason = %reason, "feed disconnected");
+                self.journal_session_event("feed_disconnected", reason);
+            }
+            ConnectionEvent::Reconnecting { attempt, delay_ms } => {
+                self.counters.reconnects += 1;
+                tracing::warn!(symbol = %self.config.symbol, attempt, delay_ms, "feed reconnecting");
+                self.journal_session_event(
+                    "feed_reconnecting",
+                    &format!("attempt {attempt} in {delay_ms} ms"),
+                );
+            }
+        }
+    }
+
+    /// A broker error is an invariant breach: halt trading, count it, and stop fatally.
+    fn broker_failure(&mut self, err: &la_broker_paper::BrokerError) -> Option<StopReason> {
+        let chain = error_chain(err);
+        tracing::error!(symbol = %self.config.symbol, error = err as &dyn std::error::Error, "broker failure; trading halted");
+        self.record_error(chain.clone());
+        self.engine.halt(&chain);
+        self.journal_session_event("trading_halted", &chain);
+        Some(StopReason::FatalError)
+    }
+
+    fn on_aux(&mut self, aux: Aux) -> Option<StopReason> {
+        match aux {
+            Aux::Seed(result) => self.on_seed(result),
+            Aux::FundingRate {
+                funding_time,
+                result,
+            } => self.on_funding_lookup(funding_time, result),
+            Aux::PolledPrice(Ok(price)) => {
+                let now = self.engine.last_event_time().unwrap_or(TimestampMs::MIN);
+                if let Ok(tick) = Tick::new(self.config.symbol, now, price, None, None)
+                    && let Err(err) = self.engine.on_tick(&tick, &mut self.sink)
+                {
+                    return self.broker_failure(&err);
+                }
+            }
+            Aux::PolledPrice(Err(message)) => {
+                tracing::warn!(symbol = %self.config.symbol, error = %message, "REST fallback poll failed");
+            }
+        }
+        self.pending_stop.take()
+    }
+
+    fn on_save_outcome(&mut self, outcome: SaveOutcome) {
+        match outcome.result {
+            Ok(()) => self.counters.saves_ok += 1,
+            Err(err) => {
+                self.counters.save_failures += 1;
+                let chain = error_chain(&err);
+                tracing::error!(symbol = %self.config.symbol, error = &err as &dyn std::error::Error, alert = true, "ALERT: state save failed; trading continues on in-memory state, the last good file is intact");
+                self.counters.last_error = Some(chain.clone());
+                self.journal_session_event("state_save_failed", &chain);
+            }
+        }
+    }
+
+    pub(super) fn snapshot(&self) -> Snapshot {
+        let mut broker = self.engine.broker().state();
+        // Held events go into the same atomic write as the account they changed (see
+        // `BrokerState::outbox` and `FileSink::recover_unjournaled`).
+        broker.outbox = self.sink.held_events().to_vec();
+        Snapshot {
+            broker,
+            session: self.session_state(),
+        }
+    }
+
+    fn request_save(&mut self, writer: &StateWriter) {
+        if !writer.request(self.snapshot()) {
+            tracing::debug!(symbol = %self.config.symbol, "state save already queued");
+        }
+    }
+}
