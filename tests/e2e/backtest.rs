@@ -7,33 +7,29 @@ use la_core::{Decimal, Interval, Symbol};
 use la_session::{
     RawRunConfig, StopReason,
     backtest::{BacktestConfig, run_backtest},
+    engine::EngineSettings,
     intrabar::IntrabarTicks,
 };
 use la_strategy::StrategyKind;
 
 use crate::support::{run_dir, run_session, shared_data, validated};
 
+/// A backtest of `data` with the engine `engine` (built by the same factory as the live
+/// session's), bars replayed as their four waypoints and funding unknown unless `parity`:
+/// then the simulator's 1 s ticker cadence and its funding rate (0.01 % = 0.0001).
 fn backtest_config(
     data: &Path,
     workspace: &Path,
-    warmup_bars: usize,
+    engine: EngineSettings,
     parity: bool,
 ) -> BacktestConfig {
     BacktestConfig {
+        engine,
         data: data.to_path_buf(),
-        symbol: Symbol::new("BTCUSDT").expect("symbol"),
         interval: Interval::M1,
-        strategy: StrategyKind::Setups,
-        strategy_config: la_strategy::StrategyConfig::default(),
-        starting_balance: Decimal::from(10_000),
         from: None,
         to: None,
         workspace: workspace.to_path_buf(),
-        seed: 7,
-        slippage_bps: Decimal::ONE,
-        latency_ms: 0,
-        warmup_bars,
-        // Parity: the simulator's ticker cadence and its funding rate (0.01 % = 0.0001).
         intrabar: if parity {
             IntrabarTicks::Cadence { ticker_ms: 1_000 }
         } else {
@@ -41,6 +37,14 @@ fn backtest_config(
         },
         funding_rate: parity.then(|| Decimal::new(1, 4)),
     }
+}
+
+/// The engine `laptop-agents backtest` builds with its default flags.
+fn cli_engine() -> EngineSettings {
+    EngineSettings::new(
+        Symbol::new("BTCUSDT").expect("symbol"),
+        StrategyKind::Setups,
+    )
 }
 
 /// `trade_id,side,entry_time_ms,exit_time_ms,entry_price,exit_price,qty,pnl,fees,r_multiple,exit_reason`
@@ -57,8 +61,8 @@ fn read_trades(path: &Path) -> Vec<Vec<String>> {
 fn backtest_on_the_real_month_trades_and_reconciles_equity() {
     let data = shared_data("candles/binance_spot_btcusdt_1m_2021-04-20_2021-05-20.csv.gz");
     let dir = tempfile::tempdir().expect("tempdir");
-    let stats =
-        run_backtest(&backtest_config(&data, dir.path(), 50, false)).expect("backtest runs");
+    let stats = run_backtest(&backtest_config(&data, dir.path(), cli_engine(), false))
+        .expect("backtest runs");
     assert_eq!(stats.candles, 42_915);
     assert!(
         stats.stats.trades >= 10,
@@ -114,19 +118,30 @@ async fn backtest_and_live_session_on_the_simulator_produce_identical_trades() {
         stale_timeout: "5s".into(),
         max_clock_skew: "off".into(),
         force_close_on_stop: true,
-        // The backtest runs without the session's circuit breaker; align the live run.
+        // A tripped breaker stops a live session but only blocks entries in a backtest:
+        // keep it out of the way of the comparison.
         max_daily_drawdown: Decimal::new(99, 2),
         max_consecutive_losses: 0,
         ..RawRunConfig::default()
     };
-    let live = run_session(validated(&live_raw), Duration::from_secs(240)).await;
+    let live_config = validated(&live_raw);
+    // The backtest's engine is the live session's, from the same factory and settings; only
+    // the warm-up gate differs (the live session gets its first 70 candles as history).
+    let mut bt_engine = live_config.engine_settings();
+    bt_engine.warmup_bars = 71;
+    let live = run_session(live_config, Duration::from_secs(240)).await;
     assert_eq!(
         live.stopped_reason,
         StopReason::StaleData,
         "the data ran out, then the feed went quiet"
     );
-    let backtest =
-        run_backtest(&backtest_config(&slice, &dir.path().join("bt"), 71, true)).expect("backtest");
+    let backtest = run_backtest(&backtest_config(
+        &slice,
+        &dir.path().join("bt"),
+        bt_engine,
+        true,
+    ))
+    .expect("backtest");
 
     let live_trades = read_trades(&run_dir(&live).join("trades.csv"));
     let bt_trades = read_trades(&Path::new(&backtest.run_dir).join("trades.csv"));
@@ -192,7 +207,7 @@ async fn bitunix_source_downloads_pages_of_candles_caches_them_and_backtests() {
         "the second run reads the cache"
     );
     sim.shutdown().await;
-    let stats = run_backtest(&backtest_config(&path, dir.path(), 50, false))
+    let stats = run_backtest(&backtest_config(&path, dir.path(), cli_engine(), false))
         .expect("backtest on downloaded data");
     assert_eq!(stats.candles, 1_440);
 }

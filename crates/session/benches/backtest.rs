@@ -5,7 +5,7 @@
 //! warm-up gate, the strategy and the broker, with the equity curve kept. Decisions go to a
 //! [`NullSink`] (not serialised), so the figure is the engine's, not the JSON writer's.
 //!
-//! Variants, all on the real file with the CLI's defaults (`BacktestConfig` as
+//! Variants, all on the real file with the CLI's defaults (`EngineSettings::new` as
 //! `laptop-agents backtest` builds it):
 //! - `setups_waypoints`: the setups strategy, bars replayed as their four waypoints (the
 //!   backtest default; the issue's figure);
@@ -29,14 +29,14 @@ use std::{
 };
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use la_core::{Candle, Decimal, Interval, Symbol};
+use la_core::{Candle, Interval, Symbol};
 use la_session::{
-    backtest::{BacktestConfig, ReplayOptions, backtest_engine, replay_candles},
+    backtest::{ReplayOptions, replay_candles},
     candle_file::load_candles,
-    engine::NullSink,
+    engine::{EngineSettings, NullSink, RestoredState, build_engine},
     intrabar::IntrabarTicks,
 };
-use la_strategy::{StrategyConfig, StrategyKind};
+use la_strategy::StrategyKind;
 
 /// The real month the issue names.
 const DATA_FILE: &str = "binance_spot_btcusdt_1m_2021-04-20_2021-05-20.csv.gz";
@@ -68,25 +68,9 @@ fn load() -> Vec<Candle> {
     file.candles
 }
 
-/// The configuration `laptop-agents backtest --data FILE` uses (see `crates/cli`).
-fn config(strategy: StrategyKind, intrabar: IntrabarTicks) -> BacktestConfig {
-    BacktestConfig {
-        data: data_path(),
-        symbol: Symbol::new("BTCUSDT").unwrap(),
-        interval: Interval::M1,
-        strategy,
-        strategy_config: StrategyConfig::default(),
-        starting_balance: Decimal::from(10_000),
-        from: None,
-        to: None,
-        workspace: std::env::temp_dir(),
-        seed: 7,
-        slippage_bps: Decimal::ONE,
-        latency_ms: 0,
-        warmup_bars: 50,
-        intrabar,
-        funding_rate: None,
-    }
+/// The engine `laptop-agents backtest --data FILE` builds with its default flags.
+fn settings(strategy: StrategyKind) -> EngineSettings {
+    EngineSettings::new(Symbol::new("BTCUSDT").unwrap(), strategy)
 }
 
 fn bench_backtest(c: &mut Criterion) {
@@ -112,14 +96,14 @@ fn bench_backtest(c: &mut Criterion) {
             IntrabarTicks::Waypoints,
         ),
     ] {
-        let cfg = config(strategy, intrabar);
+        let cfg = settings(strategy);
         let options = ReplayOptions {
             intrabar,
             funding_rate: None,
         };
         // One untimed pass proves the run trades at all (a bench of a strategy that never
         // orders would measure nothing of the broker).
-        let mut engine = backtest_engine(&cfg).unwrap();
+        let mut engine = build_engine(&cfg, RestoredState::default()).unwrap();
         let mut curve = Vec::with_capacity(candles.len());
         replay_candles(
             &mut engine,
@@ -142,7 +126,7 @@ fn bench_backtest(c: &mut Criterion) {
             b.iter_batched(
                 || {
                     (
-                        backtest_engine(&cfg).unwrap(),
+                        build_engine(&cfg, RestoredState::default()).unwrap(),
                         Vec::with_capacity(candles.len()),
                     )
                 },

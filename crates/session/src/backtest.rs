@@ -8,17 +8,15 @@
 
 use std::path::{Path, PathBuf};
 
-use la_broker_paper::{PaperBroker, persist};
+use la_broker_paper::persist;
 use la_core::{
     Broker, Candle, Decimal, ExitReason, Interval, Provenance, Symbol, Tick, TimestampMs,
 };
-use la_strategy::StrategyKind;
 use serde::Serialize;
 
 use crate::{
-    breaker::{BreakerLimits, BreakerState},
     candle_file::load_candles,
-    engine::{Engine, EngineConfig, EngineSink},
+    engine::{Engine, EngineSettings, EngineSink, RestoredState, build_engine},
     error::SessionError,
     funding::FundingSchedule,
     intrabar::{IntrabarTicks, for_each_path_tick},
@@ -31,32 +29,19 @@ use crate::{
 /// Backtest settings.
 #[derive(Clone, Debug)]
 pub struct BacktestConfig {
+    /// The engine: strategy, broker costs, warm-up, breaker (built by
+    /// [`crate::engine::build_engine`], as in the live session).
+    pub engine: EngineSettings,
     /// Candle file (`ts_ms,open,high,low,close,volume`, `.gz` allowed).
     pub data: PathBuf,
-    /// Instrument.
-    pub symbol: Symbol,
     /// Candle interval of the file.
     pub interval: Interval,
-    /// Strategy.
-    pub strategy: StrategyKind,
-    /// Strategy parameters.
-    pub strategy_config: la_strategy::StrategyConfig,
-    /// Starting balance.
-    pub starting_balance: Decimal,
     /// First candle open time to use (inclusive).
     pub from: Option<TimestampMs>,
     /// Last candle open time to use (inclusive).
     pub to: Option<TimestampMs>,
     /// Workspace (the run directory goes under `runs/`).
     pub workspace: PathBuf,
-    /// Broker seed.
-    pub seed: u64,
-    /// Adverse slippage (bps).
-    pub slippage_bps: Decimal,
-    /// Order latency (ms, event time).
-    pub latency_ms: i64,
-    /// Warm-up gate.
-    pub warmup_bars: usize,
     /// How bars are replayed as ticks.
     pub intrabar: IntrabarTicks,
     /// Assumed constant funding rate (fraction per 8 h); `None` = unknown.
@@ -139,41 +124,6 @@ pub fn replay_candles(
     Ok(exposure_bars)
 }
 
-/// Builds a fresh engine for a backtest.
-///
-/// # Errors
-/// Invalid broker configuration or strategy.
-pub fn backtest_engine(config: &BacktestConfig) -> Result<Engine, SessionError> {
-    let broker_config = la_broker_paper::BrokerConfig {
-        starting_balance: config.starting_balance,
-        slippage_bps: config.slippage_bps,
-        seed: config.seed,
-        latency_ms: config.latency_ms,
-        market_fill: la_broker_paper::MarketFillModel::DecisionPrice,
-        ..la_broker_paper::BrokerConfig::default()
-    };
-    let spec = broker_config.spec.clone();
-    let broker = PaperBroker::new(broker_config)?;
-    let strategy = la_strategy::build(config.strategy, &config.strategy_config)?;
-    Ok(Engine::new(
-        EngineConfig {
-            symbol: config.symbol,
-            warmup_bars: config.warmup_bars,
-            dry_run: false,
-            order_queue_capacity: 16,
-            breaker: BreakerLimits {
-                max_daily_drawdown: Decimal::ONE,
-                max_consecutive_losses: 0,
-            },
-        },
-        broker,
-        strategy,
-        &spec,
-        BreakerState::default(),
-        None,
-    ))
-}
-
 /// Runs a backtest over a candle file and writes a run directory like a live run's.
 ///
 /// # Errors
@@ -200,12 +150,13 @@ pub fn run_backtest(config: &BacktestConfig) -> Result<BacktestStats, SessionErr
         std::process::id()
     );
     let run_dir = workspace.create_run_dir(&run_id)?;
-    let mut engine = backtest_engine(config)?;
+    let mut engine = build_engine(&config.engine, RestoredState::default())?;
+    let symbol = config.engine.symbol;
     let mut sink = FileSink::open(
         &run_dir.join("events.jsonl"),
         false,
         &run_dir,
-        config.symbol.as_str(),
+        symbol.as_str(),
     )?;
     let mut curve = Vec::with_capacity(candles.len());
     let options = ReplayOptions {
@@ -214,7 +165,7 @@ pub fn run_backtest(config: &BacktestConfig) -> Result<BacktestStats, SessionErr
     };
     let exposure_bars = replay_candles(
         &mut engine,
-        config.symbol,
+        symbol,
         &candles,
         options,
         &mut sink,
@@ -237,7 +188,7 @@ pub fn run_backtest(config: &BacktestConfig) -> Result<BacktestStats, SessionErr
     sink.flush();
     let broker = engine.broker();
     let stats = compute_stats(
-        config.starting_balance,
+        config.engine.broker.starting_balance,
         broker.equity(),
         &sink.trades,
         &curve,
@@ -256,17 +207,17 @@ pub fn run_backtest(config: &BacktestConfig) -> Result<BacktestStats, SessionErr
     };
     let config_value = serde_json::json!({
         "data": config.data,
-        "symbol": config.symbol.as_str(),
+        "symbol": symbol.as_str(),
         "interval": config.interval.as_str(),
-        "strategy": config.strategy.as_str(),
-        "strategy_config": config.strategy_config,
-        "starting_balance": config.starting_balance,
+        "strategy": config.engine.strategy.as_str(),
+        "strategy_config": config.engine.strategy_config,
+        "starting_balance": config.engine.broker.starting_balance,
         "from": config.from.map(TimestampMs::as_ms),
         "to": config.to.map(TimestampMs::as_ms),
-        "seed": config.seed,
-        "slippage_bps": config.slippage_bps,
-        "latency_ms": config.latency_ms,
-        "warmup_bars": config.warmup_bars,
+        "seed": config.engine.broker.seed,
+        "slippage_bps": config.engine.broker.slippage_bps,
+        "latency_ms": config.engine.broker.latency_ms,
+        "warmup_bars": config.engine.warmup_bars,
         "intrabar": config.intrabar,
         "funding_rate": config.funding_rate,
     });

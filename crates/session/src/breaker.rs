@@ -21,6 +21,14 @@ pub struct BreakerLimits {
     pub max_consecutive_losses: u32,
 }
 
+impl BreakerLimits {
+    /// Never trips: a drawdown of the whole day's equity, and no loss-streak limit (0).
+    pub const OFF: Self = Self {
+        max_daily_drawdown: Decimal::ONE,
+        max_consecutive_losses: 0,
+    };
+}
+
 /// Persisted breaker state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

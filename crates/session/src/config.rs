@@ -7,9 +7,12 @@
 
 use std::{path::PathBuf, str::FromStr, time::Duration};
 
+use la_broker_paper::BrokerConfig;
 use la_core::{Decimal, Interval, Symbol, TimestampMs};
 use la_strategy::{SetupsConfig, SmaCrossConfig, StrategyConfig, StrategyKind};
 use serde::{Deserialize, Serialize};
+
+use crate::{breaker::BreakerLimits, engine::EngineSettings};
 
 /// Where market data comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,7 +124,10 @@ pub struct RawRunConfig {
 }
 
 impl Default for RawRunConfig {
+    /// The broker's costs (starting balance, slippage, latency, seed) default to the paper
+    /// broker's own documented defaults, so the live session and the backtest start equal.
     fn default() -> Self {
+        let broker = BrokerConfig::default();
         Self {
             mode: "live-session".into(),
             source: "mock".into(),
@@ -134,19 +140,19 @@ impl Default for RawRunConfig {
             rest_url: "https://fapi.bitunix.com".into(),
             stale_timeout: "120s".into(),
             max_clock_skew: "5m".into(),
-            starting_balance: Decimal::from(10_000),
+            starting_balance: broker.starting_balance,
             strategy: "setups".into(),
             warmup_bars: 50,
             data: None,
             speed: 1.0,
-            seed: 7,
+            seed: broker.seed,
             error_budget: 20,
             max_rss_mb: 512,
             max_daily_drawdown: Decimal::new(5, 2),
             max_consecutive_losses: 5,
             force_close_on_stop: false,
-            latency_ms: 0,
-            slippage_bps: Decimal::ONE,
+            latency_ms: broker.latency_ms,
+            slippage_bps: broker.slippage_bps,
             faults: Vec::new(),
             sim_record: None,
             mock_start_ms: None,
@@ -283,6 +289,30 @@ fn parse_optional_duration(text: &str) -> Result<Option<Duration>, String> {
         Ok(None)
     } else {
         parse_duration(text).map(Some)
+    }
+}
+
+impl RunConfig {
+    /// The engine this configuration describes (see [`crate::engine::build_engine`]).
+    pub fn engine_settings(&self) -> EngineSettings {
+        let defaults = EngineSettings::new(self.symbol, self.strategy);
+        EngineSettings {
+            strategy_config: self.strategy_config.clone(),
+            broker: BrokerConfig {
+                starting_balance: self.starting_balance,
+                slippage_bps: self.slippage_bps,
+                seed: self.seed,
+                latency_ms: self.latency_ms,
+                ..defaults.broker
+            },
+            warmup_bars: self.warmup_bars,
+            dry_run: self.dry_run,
+            breaker: BreakerLimits {
+                max_daily_drawdown: self.max_daily_drawdown,
+                max_consecutive_losses: self.max_consecutive_losses,
+            },
+            ..defaults
+        }
     }
 }
 

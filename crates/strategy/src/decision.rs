@@ -3,7 +3,7 @@
 //! filter that stopped it (`blocked_by`, one of the [`reason`] labels) when it does not, so
 //! "why did it not trade?" always has an answer.
 
-use la_core::{Decimal, OrderKind, Price, Qty, Side};
+use la_core::{ClientOrderId, DataError, Decimal, OrderIntent, OrderKind, Price, Qty, Side};
 use serde::{Deserialize, Serialize};
 
 use crate::indicators::{Divergence, SweepSide};
@@ -137,6 +137,24 @@ pub struct OrderPlan {
     pub take_profit: Option<Price>,
     /// The setup that produced it (`pullback_ribbon`, `sweep_invalidation`, `sma_cross`).
     pub setup: &'static str,
+}
+
+impl OrderPlan {
+    /// The broker order for this plan under client order id `id`.
+    ///
+    /// # Errors
+    /// A plan whose geometry `OrderIntent::new` refuses (a strategy bug, never expected).
+    pub fn to_intent(&self, id: ClientOrderId) -> Result<OrderIntent, DataError> {
+        OrderIntent::new(
+            id,
+            self.side,
+            self.kind,
+            self.qty,
+            self.entry_reference,
+            self.stop_loss,
+            self.take_profit,
+        )
+    }
 }
 
 /// Trend label of the market intake.

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use la_core::{Decimal, Interval, Symbol, TimestampMs};
 use la_session::{
     backtest::{BacktestConfig, run_backtest},
+    engine::EngineSettings,
     error_chain,
     intrabar::IntrabarTicks,
 };
@@ -121,13 +122,13 @@ pub(crate) fn run(args: &BacktestArgs) -> Result<ExitCode, Failure> {
             ));
         }
     };
+    let mut engine = EngineSettings::new(symbol, strategy);
+    engine.broker.starting_balance = starting_balance;
+    engine.warmup_bars = args.warmup_bars;
     let config = BacktestConfig {
+        engine,
         data,
-        symbol,
         interval,
-        strategy,
-        strategy_config: la_strategy::StrategyConfig::default(),
-        starting_balance,
         from: args
             .from
             .as_deref()
@@ -139,10 +140,6 @@ pub(crate) fn run(args: &BacktestArgs) -> Result<ExitCode, Failure> {
             .map(|t| parse_time("to", t))
             .transpose()?,
         workspace: workspace.clone(),
-        seed: 7,
-        slippage_bps: Decimal::ONE,
-        latency_ms: 0,
-        warmup_bars: args.warmup_bars,
         intrabar,
         funding_rate,
     };

@@ -13,12 +13,11 @@
 
 use std::time::Instant;
 
-use la_broker_paper::{BrokerConfig, MarketFillModel, PaperBroker};
 use la_core::{BrokerEvent, Candle, Decimal, OrderKind, Price, Qty, Side, Symbol, TimestampMs};
-use la_session::{
-    breaker::{BreakerLimits, BreakerState},
-    engine::{DecisionRecord, Engine, EngineConfig, EngineSink},
+use la_session::engine::{
+    DecisionRecord, Engine, EngineSettings, EngineSink, RestoredState, build_engine_with_strategy,
 };
+use la_strategy::StrategyKind;
 use la_strategy::{Decision, Indicators, OrderPlan, Signal, Strategy, StrategyContext, reason};
 
 /// Distance of the stop below the close (quote units): 0.1 % of the probe price.
@@ -67,37 +66,21 @@ impl Strategy for StopProbeStrategy {
     }
 }
 
-/// The live session's engine settings around the probe strategy: the live market-fill model,
-/// no warm-up, the breaker off, and a balance large enough that months of losing probe trades
+/// The engine factory's settings around the probe strategy: the live market-fill model, no
+/// warm-up, the breaker off, and a balance large enough that months of losing probe trades
 /// never reach the broker's daily-loss limit.
 ///
 /// # Errors
 /// An invalid broker configuration (a bug in this function).
 pub(crate) fn probe_engine(symbol: Symbol) -> Result<Engine, la_broker_paper::BrokerError> {
-    let config = BrokerConfig {
-        starting_balance: Decimal::from(10_000_000),
-        market_fill: MarketFillModel::DecisionPrice,
-        ..BrokerConfig::default()
-    };
-    let spec = config.spec.clone();
-    let broker = PaperBroker::new(config)?;
-    Ok(Engine::new(
-        EngineConfig {
-            symbol,
-            warmup_bars: 0,
-            dry_run: false,
-            order_queue_capacity: 16,
-            breaker: BreakerLimits {
-                max_daily_drawdown: Decimal::ONE,
-                max_consecutive_losses: 0,
-            },
-        },
-        broker,
+    let mut settings = EngineSettings::new(symbol, StrategyKind::Setups);
+    settings.broker.starting_balance = Decimal::from(10_000_000);
+    settings.warmup_bars = 0;
+    build_engine_with_strategy(
+        &settings,
         Box::new(StopProbeStrategy),
-        &spec,
-        BreakerState::default(),
-        None,
-    ))
+        RestoredState::default(),
+    )
 }
 
 /// A sink that timestamps the moment the `Exited` event comes out of the engine.

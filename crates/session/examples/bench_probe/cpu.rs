@@ -17,15 +17,15 @@ use std::{
     time::Instant,
 };
 
-use la_core::{Decimal, Interval, Symbol};
+use la_core::{Interval, Symbol};
 use la_feed_bitunix::decode::{FrameDecoder, JsonBackend};
 use la_session::{
-    backtest::{BacktestConfig, ReplayOptions, backtest_engine, replay_candles},
+    backtest::{ReplayOptions, replay_candles},
     candle_file::load_candles,
-    engine::NullSink,
+    engine::{EngineSettings, NullSink, RestoredState, build_engine},
     intrabar::IntrabarTicks,
 };
-use la_strategy::{StrategyConfig, StrategyKind};
+use la_strategy::StrategyKind;
 
 use crate::load_average;
 
@@ -152,34 +152,21 @@ pub(crate) fn backtest(rounds: usize, data: Option<PathBuf>, only: &str) -> Resu
         if !only.is_empty() && only != name {
             continue;
         }
-        let config = BacktestConfig {
-            data: path.clone(),
-            symbol: Symbol::new("BTCUSDT").map_err(|e| e.to_string())?,
-            interval: Interval::M1,
-            strategy,
-            strategy_config: StrategyConfig::default(),
-            starting_balance: Decimal::from(10_000),
-            from: None,
-            to: None,
-            workspace: std::env::temp_dir(),
-            seed: 7,
-            slippage_bps: Decimal::ONE,
-            latency_ms: 0,
-            warmup_bars: 50,
-            intrabar,
-            funding_rate: None,
-        };
+        // The engine `laptop-agents backtest --data FILE` builds with its default flags.
+        let settings =
+            EngineSettings::new(Symbol::new("BTCUSDT").map_err(|e| e.to_string())?, strategy);
         let options = ReplayOptions {
             intrabar,
             funding_rate: None,
         };
         let mut exits = 0;
         let mut pass = || -> Result<(), String> {
-            let mut engine = backtest_engine(&config).map_err(|e| e.to_string())?;
+            let mut engine =
+                build_engine(&settings, RestoredState::default()).map_err(|e| e.to_string())?;
             let mut curve = Vec::with_capacity(candles.len());
             replay_candles(
                 &mut engine,
-                config.symbol,
+                settings.symbol,
                 black_box(&candles),
                 options,
                 &mut NullSink,

@@ -38,7 +38,7 @@ use std::{
     time::Duration,
 };
 
-use la_broker_paper::{BrokerConfig, BrokerState, MarketFillModel, PaperBroker, persist};
+use la_broker_paper::{BrokerState, persist};
 use la_core::{Candle, Decimal, Provenance, TimestampMs};
 use la_feed_bitunix::RestClient;
 use serde::Serialize;
@@ -46,9 +46,8 @@ use tokio::{sync::mpsc, time::Instant};
 
 use self::{stale::StaleStage, supervisor::Aux};
 use crate::{
-    breaker::BreakerLimits,
     config::RunConfig,
-    engine::{Engine, EngineConfig},
+    engine::{Engine, RestoredState, build_engine},
     error::SessionError,
     funding::FundingSchedule,
     report::SessionReport,
@@ -81,18 +80,6 @@ impl std::fmt::Debug for SessionHooks {
     }
 }
 
-/// Broker settings derived from the run configuration.
-pub fn broker_config(config: &RunConfig) -> BrokerConfig {
-    BrokerConfig {
-        starting_balance: config.starting_balance,
-        slippage_bps: config.slippage_bps,
-        seed: config.seed,
-        latency_ms: config.latency_ms,
-        market_fill: MarketFillModel::DecisionPrice,
-        ..BrokerConfig::default()
-    }
-}
-
 /// Runs a live session until `stop` resolves or an internal condition stops it.
 ///
 /// # Errors
@@ -117,50 +104,38 @@ pub async fn run(
     };
     tracing::info!(symbol = %config.symbol, run_id = %run.run_id, source = config.source.as_str(), "session starting");
 
-    let broker_cfg = broker_config(&config);
-    let spec = broker_cfg.spec.clone();
     let loaded_broker = persist::load_json::<BrokerState>(&workspace.broker_state())?;
     report_quarantine(&config, &loaded_broker.quarantined);
-    let mut outbox = Vec::new();
-    let broker = match loaded_broker.value {
-        Some(mut state) => {
-            outbox = std::mem::take(&mut state.outbox);
-            tracing::info!(symbol = %config.symbol, "restored broker state");
-            PaperBroker::from_state(broker_cfg, state)?
-        }
-        None => PaperBroker::new(broker_cfg)?,
-    };
+    let mut saved_broker = loaded_broker.value;
+    // Events held for the journal when the state was saved: journaled below if missing.
+    let outbox = saved_broker
+        .as_mut()
+        .map(|state| std::mem::take(&mut state.outbox))
+        .unwrap_or_default();
+    if saved_broker.is_some() {
+        tracing::info!(symbol = %config.symbol, "restored broker state");
+    }
     let loaded_session = persist::load_json::<SessionState>(&workspace.unified_state())?;
     report_quarantine(&config, &loaded_session.quarantined);
     let restored = loaded_session.value;
     let starting_equity = restored
         .as_ref()
         .map_or(config.starting_balance, |s| s.starting_equity);
-    let strategy = la_strategy::build(config.strategy, &config.strategy_config)?;
-    let warmup_bars = config.warmup_bars.max(strategy.warmup_bars());
-    let engine = Engine::new(
-        EngineConfig {
-            symbol: config.symbol,
-            warmup_bars: config.warmup_bars,
-            dry_run: config.dry_run,
-            order_queue_capacity: 16,
-            breaker: BreakerLimits {
-                max_daily_drawdown: config.max_daily_drawdown,
-                max_consecutive_losses: config.max_consecutive_losses,
-            },
+    let engine = build_engine(
+        &config.engine_settings(),
+        RestoredState {
+            broker: saved_broker,
+            breaker: restored
+                .as_ref()
+                .map(|s| s.breaker.clone())
+                .unwrap_or_default(),
+            last_candle_open: restored
+                .as_ref()
+                .and_then(|s| s.last_candle_open_ms)
+                .and_then(|ms| TimestampMs::new(ms).ok()),
         },
-        broker,
-        strategy,
-        &spec,
-        restored
-            .as_ref()
-            .map(|s| s.breaker.clone())
-            .unwrap_or_default(),
-        restored
-            .as_ref()
-            .and_then(|s| s.last_candle_open_ms)
-            .and_then(|ms| la_core::TimestampMs::new(ms).ok()),
-    );
+    )?;
+    let warmup_bars = config.warmup_bars.max(engine.strategy_warmup_bars());
     let mut sink = FileSink::open(
         &workspace.events_journal(),
         true,

@@ -1,7 +1,9 @@
-//! Engine tests: the warm-up gate, duplicate protection across a restart, and exits that
-//! keep working when trading is halted.
+//! Engine tests: the warm-up gate, duplicate protection across a restart, exits that keep
+//! working when trading is halted, and sizing that uses the configured costs.
 
-use la_broker_paper::{BrokerConfig, InstrumentSpec, MarketFillModel, PaperBroker};
+use std::sync::{Arc, Mutex};
+
+use la_broker_paper::BrokerState;
 use la_core::{
     Broker, BrokerEvent, Candle, Decimal, Interval, OrderKind, Price, Provenance, Qty, Side,
     Symbol, Tick, TimestampMs,
@@ -9,8 +11,10 @@ use la_core::{
 use la_strategy::{Decision, Indicators, OrderPlan, Signal, Strategy, StrategyContext};
 
 use crate::{
-    breaker::{BreakerLimits, BreakerState},
-    engine::{DecisionRecord, Engine, EngineConfig, EngineSink, Outcome},
+    engine::{
+        DecisionRecord, Engine, EngineSettings, EngineSink, Outcome, RestoredState,
+        build_engine_with_strategy,
+    },
     mock_feed::CandleGenerator,
 };
 
@@ -67,36 +71,30 @@ fn symbol() -> Symbol {
     Symbol::new("BTCUSDT").expect("symbol")
 }
 
-fn broker_config() -> BrokerConfig {
-    BrokerConfig {
-        market_fill: MarketFillModel::DecisionPrice,
-        trailing: None,
-        ..BrokerConfig::default()
-    }
+/// The test engine's settings: no trailing stop, a small queue.
+fn settings(warmup_bars: usize) -> EngineSettings {
+    let mut settings = EngineSettings::new(symbol(), la_strategy::StrategyKind::Setups);
+    settings.broker.trailing = None;
+    settings.warmup_bars = warmup_bars;
+    settings.order_queue_capacity = 4;
+    settings
 }
 
 fn engine_with(
-    broker: PaperBroker,
+    saved_broker: Option<BrokerState>,
     warmup_bars: usize,
     last_candle: Option<TimestampMs>,
 ) -> Engine {
-    Engine::new(
-        EngineConfig {
-            symbol: symbol(),
-            warmup_bars,
-            dry_run: false,
-            order_queue_capacity: 4,
-            breaker: BreakerLimits {
-                max_daily_drawdown: Decimal::ONE,
-                max_consecutive_losses: 0,
-            },
-        },
-        broker,
+    build_engine_with_strategy(
+        &settings(warmup_bars),
         Box::new(AlwaysLong),
-        &InstrumentSpec::btcusdt(),
-        BreakerState::default(),
-        last_candle,
+        RestoredState {
+            broker: saved_broker,
+            last_candle_open: last_candle,
+            ..RestoredState::default()
+        },
     )
+    .expect("engine")
 }
 
 fn candles(n: usize) -> Vec<Candle> {
@@ -116,7 +114,7 @@ fn fills(events: &[BrokerEvent]) -> usize {
 
 #[test]
 fn strategy_waits_for_warmup() {
-    let mut engine = engine_with(PaperBroker::new(broker_config()).expect("broker"), 5, None);
+    let mut engine = engine_with(None, 5, None);
     let mut sink = Recorder::default();
     for candle in candles(6) {
         engine
@@ -135,7 +133,7 @@ fn strategy_waits_for_warmup() {
 #[test]
 fn duplicate_client_order_id_never_fills_twice() {
     let bars = candles(3);
-    let mut first = engine_with(PaperBroker::new(broker_config()).expect("broker"), 0, None);
+    let mut first = engine_with(None, 0, None);
     let mut sink = Recorder::default();
     first
         .on_candle_closed(&bars[0], Provenance::Live, &mut sink)
@@ -152,9 +150,7 @@ fn duplicate_client_order_id_never_fills_twice() {
     );
     // Restart from the saved broker state but with the session state lost: the same candle
     // is replayed, and its order id must be refused.
-    let restored =
-        PaperBroker::from_state(broker_config(), first.broker().state()).expect("restore");
-    let mut second = engine_with(restored, 0, None);
+    let mut second = engine_with(Some(first.broker().state()), 0, None);
     let mut replay = Recorder::default();
     second
         .on_candle_closed(&bars[0], Provenance::Live, &mut replay)
@@ -167,7 +163,7 @@ fn duplicate_client_order_id_never_fills_twice() {
 #[test]
 fn exit_on_tick_survives_a_broker_error() {
     let bars = candles(2);
-    let mut engine = engine_with(PaperBroker::new(broker_config()).expect("broker"), 0, None);
+    let mut engine = engine_with(None, 0, None);
     let mut sink = Recorder::default();
     engine
         .on_candle_closed(&bars[0], Provenance::Live, &mut sink)
@@ -204,11 +200,7 @@ fn exit_on_tick_survives_a_broker_error() {
 #[test]
 fn a_late_candle_is_recorded_as_out_of_order_and_a_repeat_is_dropped() {
     let bars = candles(2);
-    let mut engine = engine_with(
-        PaperBroker::new(broker_config()).expect("broker"),
-        0,
-        Some(bars[1].open_time()),
-    );
+    let mut engine = engine_with(None, 0, Some(bars[1].open_time()));
     let mut sink = Recorder::default();
     engine
         .on_candle_closed(&bars[0], Provenance::Backfilled, &mut sink)
@@ -237,7 +229,7 @@ fn decision_lines_carry_the_candle_the_decision_and_the_outcome_as_exact_strings
     )
     .expect("sink");
     let bars = candles(3);
-    let mut engine = engine_with(PaperBroker::new(broker_config()).expect("broker"), 0, None);
+    let mut engine = engine_with(None, 0, None);
     engine
         .on_candle_closed(&bars[0], Provenance::Live, &mut sink)
         .expect("candle");
@@ -284,7 +276,7 @@ fn events_saved_but_not_journaled_before_a_crash_are_recovered_once() {
         || crate::run_files::FileSink::open(&journal, false, dir.path(), "BTCUSDT").expect("sink");
     let mut sink = open();
     sink.hold_broker_events();
-    let mut engine = engine_with(PaperBroker::new(broker_config()).expect("broker"), 0, None);
+    let mut engine = engine_with(None, 0, None);
     for bar in candles(2) {
         engine
             .on_candle_closed(&bar, Provenance::Live, &mut sink)
@@ -316,4 +308,45 @@ fn events_saved_but_not_journaled_before_a_crash_are_recovered_once() {
         .find(|l| l["kind"] == "fill")
         .expect("a fill line");
     assert!(fill["client_order_id"].is_string() && fill["qty"].is_string());
+}
+
+/// Records the round-trip cost the engine hands the strategy for sizing.
+struct CostProbe(Arc<Mutex<Vec<Decimal>>>);
+
+impl Strategy for CostProbe {
+    fn name(&self) -> &'static str {
+        "cost-probe"
+    }
+    fn on_candle(&mut self, _candle: &Candle, ctx: &StrategyContext) -> Decision {
+        if let Ok(mut seen) = self.0.lock() {
+            seen.push(ctx.spec.round_trip_cost_frac);
+        }
+        Decision::blocked("probe", Indicators::default())
+    }
+    fn warmup_bars(&self) -> usize {
+        0
+    }
+}
+
+#[test]
+fn sizing_uses_the_configured_fees_and_slippage() {
+    let mut settings = settings(0);
+    settings.broker.slippage_bps = Decimal::from(10);
+    settings.broker.spec.taker_fee = Decimal::new(5, 4);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut engine = build_engine_with_strategy(
+        &settings,
+        Box::new(CostProbe(Arc::clone(&seen))),
+        RestoredState::default(),
+    )
+    .expect("engine");
+    let mut sink = Recorder::default();
+    for candle in candles(2) {
+        engine
+            .on_candle_closed(&candle, Provenance::Live, &mut sink)
+            .expect("candle");
+    }
+    // A market entry and a stop exit: 2 × 0.05 % taker + 2 × 10 bp slippage = 0.3 %.
+    let expected = Decimal::new(3, 3);
+    assert_eq!(*seen.lock().expect("probe"), vec![expected, expected]);
 }

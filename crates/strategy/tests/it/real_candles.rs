@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use la_core::{ClientOrderId, Decimal, OrderIntent, Side};
+use la_core::{ClientOrderId, Decimal, Side};
 use la_strategy::{
     OrderPlan, SetupsConfig, SetupsStrategy, SizingSpec, SmaCrossConfig, SmaCrossStrategy,
     StrategyContext, reason,
@@ -17,15 +17,7 @@ const QUIET_DAY: &str = "candles/binance_spot_btcusdt_1m_2024-09-21.csv";
 /// Asserts a plan is a valid order for la-core and the spec, and that its loss at the stop
 /// **including the spec's round-trip costs** is at most the budget.
 pub(crate) fn assert_plan_valid(plan: &OrderPlan, context: &StrategyContext, risk_frac: Decimal) {
-    let intent = OrderIntent::new(
-        ClientOrderId::new("check").unwrap(),
-        plan.side,
-        plan.kind,
-        plan.qty,
-        plan.entry_reference,
-        plan.stop_loss,
-        plan.take_profit,
-    );
+    let intent = plan.to_intent(ClientOrderId::new("check").unwrap());
     assert!(intent.is_ok(), "{plan:?}: {intent:?}");
     let spec: SizingSpec = context.spec;
     let qty = plan.qty.get();

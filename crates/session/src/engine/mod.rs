@@ -4,11 +4,17 @@
 //! It owns the broker and the strategy. Ticks go straight into the broker's exit checks;
 //! each closed candle goes broker (bar exits) → warm-up gate → strategy → bounded order
 //! queue → execution, and produces exactly one decision record. It never reads a clock or
-//! touches a file: outputs go to an [`EngineSink`].
+//! touches a file: outputs go to an [`EngineSink`]. It is built in one place,
+//! [`factory::build_engine`], from one [`EngineSettings`] value.
+
+mod factory;
 
 use std::collections::{HashSet, VecDeque};
 
-use la_broker_paper::{BrokerError, InstrumentSpec, PaperBroker};
+pub use factory::{
+    EngineSettings, RestoredState, build_engine, build_engine_with_strategy, sizing_for,
+};
+use la_broker_paper::{BrokerError, PaperBroker};
 use la_core::{
     Broker, BrokerEvent, Candle, ClientOrderId, Decimal, ExitReason, OrderIntent, Price,
     Provenance, Symbol, Tick, TimestampMs,
@@ -98,19 +104,14 @@ impl EngineSink for NullSink {
     fn decision(&mut self, _record: &DecisionRecord<'_>) {}
 }
 
-/// Engine settings.
+/// The part of [`EngineSettings`] the engine keeps after it is built.
 #[derive(Clone, Debug)]
-pub struct EngineConfig {
-    /// Instrument.
-    pub symbol: Symbol,
-    /// Closed candles before orders are allowed.
-    pub warmup_bars: usize,
-    /// Log orders, never submit.
-    pub dry_run: bool,
-    /// Capacity of the order queue between strategy and execution.
-    pub order_queue_capacity: usize,
-    /// Circuit breaker thresholds.
-    pub breaker: BreakerLimits,
+struct EngineConfig {
+    symbol: Symbol,
+    warmup_bars: usize,
+    dry_run: bool,
+    order_queue_capacity: usize,
+    breaker: BreakerLimits,
 }
 
 /// Counters the engine keeps for reports and status.
@@ -166,24 +167,16 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
-    /// Builds an engine around a broker and a strategy, restoring the breaker and the last
-    /// processed candle from saved session state.
-    pub fn new(
+    /// Assembles an engine around a broker and a strategy, restoring the breaker and the
+    /// last processed candle from saved session state. Only the factory calls it.
+    fn new(
         config: EngineConfig,
         broker: PaperBroker,
         strategy: Box<dyn Strategy>,
-        spec: &InstrumentSpec,
+        sizing: SizingSpec,
         breaker_state: BreakerState,
         last_candle_open: Option<TimestampMs>,
     ) -> Self {
-        let sizing = SizingSpec {
-            qty_step: spec.qty_step,
-            min_qty: spec.min_qty,
-            tick_size: spec.tick_size,
-            // A market entry and a stop exit: 2 × taker fee + 2 × slippage. The broker's
-            // slippage is not passed here; 2 bp assumes its default of 1 bp per fill.
-            round_trip_cost_frac: Decimal::TWO * spec.taker_fee + Decimal::new(2, 4),
-        };
         let breaker = CircuitBreaker::new(config.breaker, breaker_state);
         Self {
             queue: VecDeque::with_capacity(config.order_queue_capacity),
@@ -214,6 +207,11 @@ impl Engine {
     /// The breaker.
     pub fn breaker(&self) -> &CircuitBreaker {
         &self.breaker
+    }
+    /// Closed candles the strategy needs before its indicators are meaningful (the live
+    /// session fetches this much history, plus a margin, before trading).
+    pub fn strategy_warmup_bars(&self) -> usize {
+        self.strategy.warmup_bars()
     }
     /// The strategy's name.
     pub fn strategy_name(&self) -> &'static str {
@@ -422,17 +420,7 @@ impl Engine {
             candle.open_time().as_ms(),
             plan.side.as_str()
         );
-        let built = ClientOrderId::new(&id_text).and_then(|id| {
-            OrderIntent::new(
-                id,
-                plan.side,
-                plan.kind,
-                plan.qty,
-                plan.entry_reference,
-                plan.stop_loss,
-                plan.take_profit,
-            )
-        });
+        let built = ClientOrderId::new(&id_text).and_then(|id| plan.to_intent(id));
         match built {
             Ok(order) if self.config.dry_run => {
                 tracing::info!(symbol = %self.config.symbol, client_order_id = %order.client_order_id(), side = %order.side(), qty = %order.qty(), "dry run: would submit order");
