@@ -39,8 +39,6 @@ pub enum LiveFeed {
         rest: Arc<RestClient>,
         /// The in-process simulator, for the `sim` source.
         sim: Option<Arc<SimHandle>>,
-        /// The clock the feed judges time by.
-        clock: Arc<dyn Clock>,
     },
 }
 
@@ -154,7 +152,6 @@ fn open_exchange(
             handle,
             rest,
             sim,
-            clock,
         },
         seed,
     ))
@@ -192,14 +189,6 @@ impl LiveFeed {
         }
     }
 
-    /// "Now" on the source's timeline.
-    pub fn now(&self) -> TimestampMs {
-        match self {
-            Self::Mock(_) => SystemClock.now(),
-            Self::Exchange { clock, .. } => clock.now(),
-        }
-    }
-
     /// Stops the feed (and the simulator) within `deadline`.
     pub async fn shutdown(self, deadline: Duration) {
         if let Self::Exchange {
@@ -207,13 +196,11 @@ impl LiveFeed {
             sim,
             feed,
             rest,
-            clock,
         } = self
         {
             drop(feed);
             let _ = tokio::time::timeout(deadline, handle.shutdown()).await;
             drop(rest);
-            drop(clock);
             if let Some(sim) = sim {
                 let _ = tokio::time::timeout(deadline, sim.close()).await;
             }

@@ -1,11 +1,11 @@
-//! Why a session stopped ([`StopReason`]) and the one-shot signal that tells every task to
-//! stop ([`Shutdown`]).
+//! Why a session stopped: [`StopReason`], the closed set of reasons.
 //!
-//! Tasks never stop the session themselves: they *request* a stop; the supervisor takes the
-//! first request and records exactly one reason, whatever number of tasks fail at once.
+//! Nothing but the supervisor loop decides a stop: every stop condition (a signal, a stop
+//! file, a timer, a handler's failure) is an arm of that one `select!` loop, the first arm to
+//! return a reason ends it, and exactly that one reason is recorded, however many
+//! conditions hold at once.
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::watch;
 
 /// The closed set of reasons a live session ends. Exactly one is recorded per run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -56,69 +56,5 @@ impl StopReason {
             self,
             Self::DurationReached | Self::Signal | Self::StopRequested | Self::KillSwitch
         )
-    }
-}
-
-/// The sending half: the supervisor publishes the reason once.
-#[derive(Debug)]
-pub struct ShutdownTrigger {
-    sender: watch::Sender<Option<StopReason>>,
-}
-
-/// The receiving half, cloned into every task. Late subscribers still see the reason.
-#[derive(Clone, Debug)]
-pub struct Shutdown {
-    receiver: watch::Receiver<Option<StopReason>>,
-}
-
-/// Creates a trigger and its first receiver.
-pub fn shutdown_channel() -> (ShutdownTrigger, Shutdown) {
-    let (sender, receiver) = watch::channel(None);
-    (ShutdownTrigger { sender }, Shutdown { receiver })
-}
-
-impl ShutdownTrigger {
-    /// Publishes `reason` unless a reason was already published; returns the reason in force.
-    pub fn trigger(&self, reason: StopReason) -> StopReason {
-        let mut in_force = reason;
-        self.sender.send_if_modified(|current| match current {
-            Some(existing) => {
-                in_force = *existing;
-                false
-            }
-            None => {
-                *current = Some(reason);
-                true
-            }
-        });
-        in_force
-    }
-
-    /// The published reason, if any.
-    pub fn reason(&self) -> Option<StopReason> {
-        *self.sender.borrow()
-    }
-
-    /// A new receiver.
-    pub fn subscribe(&self) -> Shutdown {
-        Shutdown {
-            receiver: self.sender.subscribe(),
-        }
-    }
-}
-
-impl Shutdown {
-    /// Waits until a reason is published (returns at once if it already was). A dropped
-    /// trigger counts as a stop.
-    pub async fn recv(&mut self) -> Option<StopReason> {
-        match self.receiver.wait_for(Option::is_some).await {
-            Ok(reason) => *reason,
-            Err(_) => None,
-        }
-    }
-
-    /// Whether a reason has been published.
-    pub fn is_triggered(&self) -> bool {
-        self.receiver.borrow().is_some()
     }
 }

@@ -9,7 +9,7 @@
 
 mod factory;
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 
 pub use factory::{
     EngineSettings, RestoredState, build_engine, build_engine_with_strategy, sizing_for,
@@ -42,7 +42,7 @@ pub enum Outcome {
     InvalidOrder,
     /// Submitted to the broker (the broker's events say whether it filled).
     Submitted,
-    /// Refused before the broker: its id was already in flight or processed.
+    /// Refused before the broker: the broker already processed its id.
     Duplicate,
     /// A warm-up candle from history: indicators only, never an order.
     History,
@@ -148,7 +148,6 @@ pub struct Engine {
     sizing: SizingSpec,
     breaker: CircuitBreaker,
     queue: VecDeque<OrderIntent>,
-    in_flight: HashSet<ClientOrderId>,
     scratch: Vec<BrokerEvent>,
     bars_seen: u64,
     last_candle_open: Option<TimestampMs>,
@@ -185,7 +184,6 @@ impl Engine {
             strategy,
             sizing,
             breaker,
-            in_flight: HashSet::new(),
             scratch: Vec::with_capacity(8),
             bars_seen: 0,
             last_candle_open,
@@ -228,10 +226,6 @@ impl Engine {
     /// The newest price seen.
     pub fn last_price(&self) -> Option<Price> {
         self.last_price
-    }
-    /// Orders waiting for execution.
-    pub fn queued_orders(&self) -> usize {
-        self.queue.len()
     }
 
     /// Records the latest funding rate (fraction) for the strategy's funding gates.
@@ -298,10 +292,10 @@ impl Engine {
         let order_id = order.as_ref().map(|o| o.client_order_id().clone());
         if let Some(order) = order {
             let id = order.client_order_id();
-            if outcome == Outcome::Submitted
-                && (self.in_flight.contains(id) || self.broker.is_known_order(id))
-            {
-                // Regression: defect 6 — only an id already processed is a duplicate.
+            if outcome == Outcome::Submitted && self.broker.is_known_order(id) {
+                // Only an id the broker already processed is a duplicate (a first attempt is
+                // never refused): ids are derived from the candle, so after a restart that
+                // lost the session state the same candle yields the same id.
                 tracing::warn!(symbol = %self.config.symbol, client_order_id = %id, "duplicate client order id; not submitted");
                 outcome = Outcome::Duplicate;
             } else if outcome != Outcome::Submitted {
@@ -434,23 +428,19 @@ impl Engine {
         }
     }
 
-    /// Executes queued orders. Ids are "in flight" only for the duration of their
-    /// submission, so duplicate protection never rejects a first attempt (defect 6).
+    /// Executes queued orders, refusing any id the broker has already processed.
     fn execute_queue(
         &mut self,
         now: TimestampMs,
         sink: &mut dyn EngineSink,
     ) -> Result<(), BrokerError> {
         while let Some(order) = self.queue.pop_front() {
-            let id = order.client_order_id().clone();
-            if self.in_flight.contains(&id) || self.broker.is_known_order(&id) {
-                tracing::warn!(symbol = %self.config.symbol, client_order_id = %id, "duplicate client order id; not submitted");
+            if self.broker.is_known_order(order.client_order_id()) {
+                tracing::warn!(symbol = %self.config.symbol, client_order_id = %order.client_order_id(), "duplicate client order id; not submitted");
                 continue;
             }
-            self.in_flight.insert(id.clone());
             self.counters.orders_submitted += 1;
             let result = self.broker.submit(order, now, &mut self.scratch);
-            self.in_flight.remove(&id);
             self.flush_events(sink);
             result?;
         }

@@ -1,4 +1,4 @@
-//! Tests of configuration, shutdown signalling, the lock, the breaker and funding timing.
+//! Tests of configuration, the lock, the breaker and funding timing.
 
 use std::time::Duration;
 
@@ -8,7 +8,6 @@ use crate::{
     breaker::{BreakerLimits, BreakerState, CircuitBreaker},
     config::{RawRunConfig, parse_duration},
     funding::{FundingSchedule, next_funding_after},
-    stop::{StopReason, shutdown_channel},
     workspace::{LockOutcome, SessionLock},
 };
 
@@ -67,23 +66,6 @@ fn max_clock_skew_can_be_switched_off() {
         ..RawRunConfig::default()
     };
     assert_eq!(raw.validate().expect("valid").max_clock_skew, None);
-}
-
-#[tokio::test]
-async fn first_stop_reason_wins_and_late_subscribers_see_it() {
-    let (trigger, mut early) = shutdown_channel();
-    assert!(!early.is_triggered());
-    assert_eq!(
-        trigger.trigger(StopReason::StaleData),
-        StopReason::StaleData
-    );
-    assert_eq!(
-        trigger.trigger(StopReason::ErrorBudget),
-        StopReason::StaleData
-    );
-    assert_eq!(early.recv().await, Some(StopReason::StaleData));
-    let mut late = trigger.subscribe();
-    assert_eq!(late.recv().await, Some(StopReason::StaleData));
 }
 
 #[test]

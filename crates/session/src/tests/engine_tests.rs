@@ -131,7 +131,7 @@ fn strategy_waits_for_warmup() {
 }
 
 #[test]
-fn duplicate_client_order_id_never_fills_twice() {
+fn a_duplicate_client_order_id_is_never_submitted_twice() {
     let bars = candles(3);
     let mut first = engine_with(None, 0, None);
     let mut sink = Recorder::default();
@@ -156,6 +156,11 @@ fn duplicate_client_order_id_never_fills_twice() {
         .on_candle_closed(&bars[0], Provenance::Live, &mut replay)
         .expect("candle");
     assert_eq!(replay.outcomes, vec![Outcome::Duplicate]);
+    assert_eq!(
+        second.counters().orders_submitted,
+        0,
+        "a processed id never reaches the broker a second time"
+    );
     assert_eq!(fills(&replay.events), 0);
     assert!(second.broker().position().is_none());
 }
