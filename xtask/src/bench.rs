@@ -22,7 +22,14 @@ use std::{
     time::Instant,
 };
 
-use crate::{cargo, cargo_bin, project_root};
+use anyhow::{Context, Result, bail, ensure};
+use serde::Deserialize;
+use xshell::{Cmd, Shell, cmd};
+
+use crate::{
+    cargo_bin, read_echoed,
+    reliability::{git_commit, read_json, read_text, write_file},
+};
 
 pub(crate) use markdown::Report;
 
@@ -38,14 +45,14 @@ pub(crate) struct Options {
 }
 
 impl Options {
-    fn parse(args: &[String]) -> Result<Self, String> {
+    fn parse(args: &[String]) -> Result<Self> {
         let mut options = Self::default();
         for arg in args {
             match arg.as_str() {
                 "--quick" => options.quick = true,
                 "--p4-real-rate" => options.p4_real_rate = true,
                 "--no-write" => options.no_write = true,
-                other => return Err(format!("unknown bench option {other:?}")),
+                other => bail!("unknown bench option {other:?}"),
             }
         }
         Ok(options)
@@ -57,8 +64,8 @@ impl Options {
 }
 
 /// The target directory: `CARGO_TARGET_DIR` (relative to the project root) or `target/`.
-pub(crate) fn target_dir() -> PathBuf {
-    crate::reliability::target_dir(&project_root())
+pub(crate) fn target_dir(sh: &Shell) -> PathBuf {
+    crate::reliability::target_dir(&sh.current_dir())
 }
 
 /// The 1-minute load average now.
@@ -69,36 +76,19 @@ pub(crate) fn load_average() -> String {
         .unwrap_or_else(|| "?".to_owned())
 }
 
-/// Runs a command, echoing it, and returns its standard output (also printed).
-fn capture(command: &mut Command) -> Result<String, String> {
-    let shown = crate::echo(command);
-    let output = command
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("could not start `{shown}`: {e}"))?;
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    print!("{text}");
-    if output.status.success() {
-        Ok(text)
-    } else {
-        Err(format!("`{shown}` failed: {}", output.status))
-    }
-}
-
-fn cargo_capture(args: &[&str]) -> Result<String, String> {
-    capture(
-        Command::new(cargo_bin())
-            .args(args)
-            .current_dir(project_root()),
-    )
+/// Runs a command (echoed) and returns its standard output, also printed.
+fn capture(command: Cmd<'_>) -> Result<String> {
+    let text = read_echoed(command)?;
+    println!("{text}");
+    Ok(text)
 }
 
 /// `key=value` fields of the first output line starting with `prefix`.
-pub(crate) fn fields(output: &str, prefix: &str) -> Result<Vec<(String, String)>, String> {
+pub(crate) fn fields(output: &str, prefix: &str) -> Result<Vec<(String, String)>> {
     let line = output
         .lines()
         .find(|l| l.starts_with(prefix))
-        .ok_or_else(|| format!("no `{prefix}` line in the output"))?;
+        .with_context(|| format!("no `{prefix}` line in the output"))?;
     Ok(line
         .split_whitespace()
         .filter_map(|f| f.split_once('='))
@@ -106,12 +96,12 @@ pub(crate) fn fields(output: &str, prefix: &str) -> Result<Vec<(String, String)>
         .collect())
 }
 
-pub(crate) fn field(fields: &[(String, String)], key: &str) -> Result<f64, String> {
+pub(crate) fn field(fields: &[(String, String)], key: &str) -> Result<f64> {
     fields
         .iter()
         .find(|(k, _)| k == key)
         .and_then(|(_, v)| v.parse().ok())
-        .ok_or_else(|| format!("missing numeric field {key}"))
+        .with_context(|| format!("missing numeric field {key}"))
 }
 
 /// A criterion estimate: median and its 95 % confidence bounds, in nanoseconds.
@@ -122,51 +112,48 @@ pub(crate) struct Estimate {
     pub(crate) high: f64,
 }
 
-fn number_after(text: &str, key: &str) -> Option<f64> {
-    let at = text.find(key)? + key.len();
-    let rest = text[at..].trim_start_matches([':', ' ']);
-    let end = rest
-        .find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E')))
-        .unwrap_or(rest.len());
-    rest[..end].parse().ok()
+/// criterion's `estimates.json`, as far as it is read here.
+#[derive(Deserialize)]
+struct Estimates {
+    median: PointEstimate,
+}
+
+#[derive(Deserialize)]
+struct PointEstimate {
+    point_estimate: f64,
+    confidence_interval: ConfidenceInterval,
+}
+
+#[derive(Deserialize)]
+struct ConfidenceInterval {
+    lower_bound: f64,
+    upper_bound: f64,
 }
 
 /// Reads `criterion/<group>/<name>/new/estimates.json`.
-pub(crate) fn criterion_estimate(group: &str, name: &str) -> Result<Estimate, String> {
-    let path = target_dir()
+pub(crate) fn criterion_estimate(sh: &Shell, group: &str, name: &str) -> Result<Estimate> {
+    let path = target_dir(sh)
         .join("criterion")
         .join(group)
         .join(name)
         .join("new")
         .join("estimates.json");
-    let text =
-        fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let median = &text[text
-        .find("\"median\":{")
-        .ok_or_else(|| format!("no median in {}", path.display()))?..];
-    let get =
-        |key| number_after(median, key).ok_or_else(|| format!("no {key} in {}", path.display()));
+    let estimates: Estimates = read_json(&path)?;
     Ok(Estimate {
-        median: get("\"point_estimate\"")?,
-        low: get("\"lower_bound\"")?,
-        high: get("\"upper_bound\"")?,
+        median: estimates.median.point_estimate,
+        low: estimates.median.confidence_interval.lower_bound,
+        high: estimates.median.confidence_interval.upper_bound,
     })
 }
 
-fn p1_decode(options: Options, report: &mut Report, probe: &Path) -> Result<(), String> {
+fn p1_decode(sh: &Shell, options: Options, report: &mut Report, probe: &Path) -> Result<()> {
     let load = load_average();
-    cargo(&[
-        "bench",
-        "-p",
-        "la-feed-bitunix",
-        "--bench",
-        "decode",
-        "--",
-        "--warm-up-time",
-        "1",
-        "--measurement-time",
-        options.measurement_time(),
-    ])?;
+    let (cargo, secs) = (cargo_bin(), options.measurement_time());
+    cmd!(
+        sh,
+        "{cargo} bench -p la-feed-bitunix --bench decode -- --warm-up-time 1 --measurement-time {secs}"
+    )
+    .run()?;
     let mut rows = Vec::new();
     for frame in ["kline", "ticker"] {
         let group = format!("decode_{frame}");
@@ -177,12 +164,12 @@ fn p1_decode(options: Options, report: &mut Report, probe: &Path) -> Result<(), 
             "c_bare_simd_json_tape",
             "d_bare_serde_json_ignored",
         ] {
-            variants.push(criterion_estimate(&group, name)?);
+            variants.push(criterion_estimate(sh, &group, name)?);
         }
         rows.push((frame, variants));
     }
     let rounds = if options.quick { "3" } else { "7" };
-    let output = capture(Command::new(probe).args(["decode-cpu", "--rounds", rounds]))?;
+    let output = capture(cmd!(sh, "{probe} decode-cpu --rounds {rounds}"))?;
     let mut cpu = Vec::new();
     for variant in [
         "kline_simd_json",
@@ -195,38 +182,26 @@ fn p1_decode(options: Options, report: &mut Report, probe: &Path) -> Result<(), 
             fields(&output, &format!("probe/decode_cpu_{variant} "))?,
         ));
     }
-    report.p1(&rows, &cpu, &load, options.measurement_time());
+    report.p1(&rows, &cpu, &load, secs);
     Ok(())
 }
 
-fn p2_tick_to_exit(options: Options, report: &mut Report, probe: &Path) -> Result<(), String> {
+fn p2_tick_to_exit(sh: &Shell, options: Options, report: &mut Report, probe: &Path) -> Result<()> {
     let load = load_average();
+    let (cargo, secs) = (cargo_bin(), options.measurement_time());
     let samples = if options.quick { "100000" } else { "200000" };
-    let output = cargo_capture(&[
-        "bench",
-        "-p",
-        "la-session",
-        "--bench",
-        "tick_to_exit",
-        "--",
-        "--samples",
-        samples,
-    ])?;
-    cargo(&[
-        "bench",
-        "-p",
-        "la-broker-paper",
-        "--bench",
-        "tick_path",
-        "--",
-        "--warm-up-time",
-        "1",
-        "--measurement-time",
-        options.measurement_time(),
-    ])?;
+    let output = capture(cmd!(
+        sh,
+        "{cargo} bench -p la-session --bench tick_to_exit -- --samples {samples}"
+    ))?;
+    cmd!(
+        sh,
+        "{cargo} bench -p la-broker-paper --bench tick_path -- --warm-up-time 1 --measurement-time {secs}"
+    )
+    .run()?;
     let tick_path = [
-        ("quiet", criterion_estimate("tick_path", "quiet")?),
-        ("new_best", criterion_estimate("tick_path", "new_best")?),
+        ("quiet", criterion_estimate(sh, "tick_path", "quiet")?),
+        ("new_best", criterion_estimate(sh, "tick_path", "new_best")?),
     ];
     let mut in_process = Vec::new();
     for variant in ["timer", "broker", "engine", "frame_to_exit"] {
@@ -236,18 +211,11 @@ fn p2_tick_to_exit(options: Options, report: &mut Report, probe: &Path) -> Resul
         ));
     }
     let loopback_samples = if options.quick { "600" } else { "2000" };
-    let output = capture(
-        Command::new(probe)
-            .args([
-                "loopback",
-                "--samples",
-                loopback_samples,
-                "--speed",
-                "1000",
-                "--dir",
-            ])
-            .arg(target_dir()),
-    )?;
+    let dir = target_dir(sh);
+    let output = capture(cmd!(
+        sh,
+        "{probe} loopback --samples {loopback_samples} --speed 1000 --dir {dir}"
+    ))?;
     let loopback = markdown::Loopback {
         decided: fields(&output, "probe/loopback_decided ")?,
         idle: fields(&output, "probe/loopback_decided_idle ")?,
@@ -259,48 +227,46 @@ fn p2_tick_to_exit(options: Options, report: &mut Report, probe: &Path) -> Resul
 }
 
 fn p3_backtest(
+    sh: &Shell,
     options: Options,
     report: &mut Report,
     probe: &Path,
     cli: &Path,
-) -> Result<(), String> {
-    let data = project_root().join("../shared/data/candles").join(CANDLES);
-    if !data.is_file() {
-        return Err(format!("P3 needs the real candle file {}", data.display()));
-    }
+) -> Result<()> {
+    let data = sh
+        .current_dir()
+        .join("../shared/data/candles")
+        .join(CANDLES);
+    ensure!(
+        data.is_file(),
+        "P3 needs the real candle file {}",
+        data.display()
+    );
     let load = load_average();
-    let output = cargo_capture(&[
-        "bench",
-        "-p",
-        "la-session",
-        "--bench",
-        "backtest",
-        "--",
-        "--warm-up-time",
-        "1",
-        "--measurement-time",
-        options.measurement_time(),
-    ])?;
+    let (cargo, secs) = (cargo_bin(), options.measurement_time());
+    let output = capture(cmd!(
+        sh,
+        "{cargo} bench -p la-session --bench backtest -- --warm-up-time 1 --measurement-time {secs}"
+    ))?;
     let candles = output
         .lines()
         .find_map(|l| l.strip_prefix("setups_waypoints: "))
         .and_then(|l| l.split_whitespace().next())
         .and_then(|n| n.parse::<f64>().ok())
-        .ok_or("the backtest bench did not print its candle count")?;
+        .context("the backtest bench did not print its candle count")?;
     let mut variants = Vec::new();
     for name in [
         "setups_waypoints",
         "setups_cadence_1s",
         "sma_cross_waypoints",
     ] {
-        variants.push((name, criterion_estimate("backtest", name)?));
+        variants.push((name, criterion_estimate(sh, "backtest", name)?));
     }
     let rounds = if options.quick { "3" } else { "5" };
-    let output = capture(
-        Command::new(probe)
-            .args(["backtest-cpu", "--rounds", rounds, "--data"])
-            .arg(&data),
-    )?;
+    let output = capture(cmd!(
+        sh,
+        "{probe} backtest-cpu --rounds {rounds} --data {data}"
+    ))?;
     let mut cpu = Vec::new();
     for variant in ["setups_waypoints", "setups_cadence_1s"] {
         cpu.push((
@@ -309,7 +275,7 @@ fn p3_backtest(
         ));
     }
     // The whole command, file reading and run files included.
-    let workspace = target_dir().join("bench-backtest-workspace");
+    let workspace = target_dir(sh).join("bench-backtest-workspace");
     let runs = if options.quick { 3 } else { 7 };
     let mut walls = Vec::new();
     let mut summary = String::new();
@@ -322,25 +288,31 @@ fn p3_backtest(
             .arg("--workspace")
             .arg(&workspace)
             .output()
-            .map_err(|e| format!("cannot run {}: {e}", cli.display()))?;
+            .with_context(|| format!("cannot run {}", cli.display()))?;
         walls.push(start.elapsed().as_secs_f64());
-        if !output.status.success() {
-            return Err(format!("laptop-agents backtest failed: {}", output.status));
-        }
+        ensure!(
+            output.status.success(),
+            "laptop-agents backtest failed: {}",
+            output.status
+        );
         summary = String::from_utf8_lossy(&output.stdout).into_owned();
     }
     let _ = fs::remove_dir_all(&workspace);
-    let trades = number_after(&summary, "\"trades\"").unwrap_or(f64::NAN);
+    let trades = serde_json::from_str::<serde_json::Value>(&summary)
+        .ok()
+        .and_then(|s| s.get("trades")?.as_f64())
+        .unwrap_or(f64::NAN);
     report.p3(candles, &variants, &cpu, &walls, trades, &load);
     Ok(())
 }
 
 fn p4_footprint(
+    sh: &Shell,
     options: Options,
     report: &mut Report,
     probe: &Path,
     cli: &Path,
-) -> Result<(), String> {
+) -> Result<()> {
     let mut runs: Vec<(&str, &str, &str)> = vec![
         // (mode, speed, virtual minutes)
         ("external", if options.quick { "20" } else { "10" }, "10"),
@@ -352,23 +324,13 @@ fn p4_footprint(
     if options.p4_real_rate {
         runs.push(("external", "1", "10"));
     }
+    let dir = target_dir(sh);
     let mut results = Vec::new();
     for (mode, speed, minutes) in runs {
-        let output = capture(
-            Command::new(probe)
-                .args(["footprint", "--bin"])
-                .arg(cli)
-                .args([
-                    "--mode",
-                    mode,
-                    "--speed",
-                    speed,
-                    "--virtual-minutes",
-                    minutes,
-                    "--dir",
-                ])
-                .arg(target_dir()),
-        )?;
+        let output = capture(cmd!(
+            sh,
+            "{probe} footprint --bin {cli} --mode {mode} --speed {speed} --virtual-minutes {minutes} --dir {dir}"
+        ))?;
         results.push(fields(&output, "probe/footprint ")?);
     }
     report.p4(&results);
@@ -376,11 +338,12 @@ fn p4_footprint(
 }
 
 fn p5_startup(
+    sh: &Shell,
     options: Options,
     report: &mut Report,
     probe: &Path,
     cli: &Path,
-) -> Result<(), String> {
+) -> Result<()> {
     let load = load_average();
     let runs = if options.quick { 50 } else { 200 };
     let mut times = Vec::with_capacity(runs);
@@ -390,24 +353,20 @@ fn p5_startup(
             .arg("--version")
             .stdout(Stdio::null())
             .status()
-            .map_err(|e| format!("cannot run {}: {e}", cli.display()))?;
+            .with_context(|| format!("cannot run {}", cli.display()))?;
         let elapsed = start.elapsed().as_secs_f64() * 1e3;
-        if !status.success() {
-            return Err(format!("--version failed: {status}"));
-        }
+        ensure!(status.success(), "--version failed: {status}");
         if i >= 10 {
             times.push(elapsed);
         }
     }
     times.sort_by(f64::total_cmp);
     let subscribe_runs = if options.quick { "10" } else { "30" };
-    let output = capture(
-        Command::new(probe)
-            .args(["first-subscribe", "--bin"])
-            .arg(cli)
-            .args(["--runs", subscribe_runs, "--dir"])
-            .arg(target_dir()),
-    )?;
+    let dir = target_dir(sh);
+    let output = capture(cmd!(
+        sh,
+        "{probe} first-subscribe --bin {cli} --runs {subscribe_runs} --dir {dir}"
+    ))?;
     let connect = fields(&output, "probe/startup_connect ")?;
     let subscribe = fields(&output, "probe/startup_subscribe ")?;
     report.p5(&times, &load, &connect, &subscribe);
@@ -415,60 +374,49 @@ fn p5_startup(
 }
 
 /// `cargo xtask bench [--quick] [--p4-real-rate] [--no-write]`.
-pub(crate) fn run(args: &[String]) -> Result<(), String> {
+pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
     let options = Options::parse(args)?;
     let mut report = Report::new(options);
-    cargo(&["build", "--release", "-p", "laptop-agents"])?;
-    cargo(&[
-        "build",
-        "--release",
-        "-p",
-        "la-session",
-        "--example",
-        "bench_probe",
-    ])?;
-    let cli = target_dir().join("release").join("laptop-agents");
-    let probe = target_dir()
+    let cargo = cargo_bin();
+    cmd!(sh, "{cargo} build --release -p laptop-agents").run()?;
+    cmd!(
+        sh,
+        "{cargo} build --release -p la-session --example bench_probe"
+    )
+    .run()?;
+    let cli = target_dir(sh).join("release").join("laptop-agents");
+    let probe = target_dir(sh)
         .join("release")
         .join("examples")
         .join("bench_probe");
     for binary in [&cli, &probe] {
-        if !binary.is_file() {
-            return Err(format!("{} was not built", binary.display()));
-        }
+        ensure!(binary.is_file(), "{} was not built", binary.display());
     }
-    p1_decode(options, &mut report, &probe)?;
-    p2_tick_to_exit(options, &mut report, &probe)?;
-    p3_backtest(options, &mut report, &probe, &cli)?;
-    p4_footprint(options, &mut report, &probe, &cli)?;
-    p5_startup(options, &mut report, &probe, &cli)?;
-    let text = report.render(&git_commit(), &machine());
+    p1_decode(sh, options, &mut report, &probe)?;
+    p2_tick_to_exit(sh, options, &mut report, &probe)?;
+    p3_backtest(sh, options, &mut report, &probe, &cli)?;
+    p4_footprint(sh, options, &mut report, &probe, &cli)?;
+    p5_startup(sh, options, &mut report, &probe, &cli)?;
+    let text = report.render(&commit_with_changes(sh), &machine());
     println!("{text}");
     if options.no_write {
         return Ok(());
     }
-    let path = project_root().join("BENCHMARKS.md");
-    let current =
-        fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let updated = markdown::splice(&current, &text)?;
-    fs::write(&path, updated).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let path = sh.current_dir().join("BENCHMARKS.md");
+    let updated = markdown::splice(&read_text(&path)?, &text)?;
+    write_file(&path, updated)?;
     println!("bench: BENCHMARKS.md updated");
     Ok(())
 }
 
-fn git_commit() -> String {
-    let read = |args: &[&str]| {
-        Command::new("git")
-            .args(args)
-            .current_dir(project_root())
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-    };
-    let commit = read(&["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".to_owned());
-    let dirty =
-        read(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+/// The short hash of `HEAD`, marked when the working tree has uncommitted changes.
+fn commit_with_changes(sh: &Shell) -> String {
+    let commit = git_commit(sh).unwrap_or_else(|| "unknown".to_owned());
+    let dirty = cmd!(sh, "git status --porcelain --untracked-files=no")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .is_ok_and(|s| !s.is_empty());
     if dirty {
         format!("{commit} (+ uncommitted changes)")
     } else {
@@ -488,11 +436,10 @@ fn machine() -> String {
                 .map(|(_, m)| m.trim().to_owned())
         })
         .unwrap_or_else(|| "unknown CPU".to_owned());
-    let date = Command::new("date")
-        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    let date = time::OffsetDateTime::now_utc()
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day] [hour]:[minute] UTC"
+        ))
         .unwrap_or_default();
     format!("{cores} cores, {model}; {date}")
 }

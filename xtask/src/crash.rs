@@ -39,16 +39,22 @@ use std::{
     fs,
     io::{Read, Seek, SeekFrom},
     path::{Path, PathBuf},
-    process::{Child, Command, ExitStatus, Stdio},
+    process::{Child, ExitStatus},
     thread,
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
+use anyhow::{Context, Result, bail, ensure};
+use rust_decimal::Decimal;
+use xshell::Shell;
+
 use crate::{
     crash_checks::{before_round, check_after_kill, clean_final_run, heartbeat_of},
     market_csv,
-    reliability::{FAST_TRADING_TOML, Lcg, build_release, option_value, target_dir},
-    soak::path_text,
+    reliability::{
+        FAST_TRADING_TOML, Lcg, build_binary, option_value, path_text, provenance,
+        sim_session_args, spawn_with_console, target_dir, write_file,
+    },
 };
 
 /// A state file holding an unjournaled fill/exit must have been written this close to the
@@ -60,7 +66,8 @@ const ROUND_CANDLES: usize = 600;
 /// each round's history lies wholly after the previous round's last candle.
 const HISTORY_GAP: usize = 100;
 const SPEED: f64 = 120.0;
-pub(crate) const STARTING_BALANCE: &str = "10000";
+/// The account's starting balance (the session's default), in USDT.
+pub(crate) const STARTING_BALANCE: Decimal = Decimal::from_parts(10_000, 0, 0, false, 0);
 
 struct Options {
     rounds: u32,
@@ -68,7 +75,7 @@ struct Options {
     faults: bool,
 }
 
-fn parse_options(args: &[String]) -> Result<Options, String> {
+fn parse_options(args: &[String]) -> Result<Options> {
     let mut options = Options {
         rounds: 50,
         seed: 1,
@@ -84,12 +91,10 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
                 options.seed = option_value(&mut it, "--seed")?;
             }
             "--faults" => options.faults = true,
-            other => return Err(format!("crash: unknown argument {other:?}")),
+            other => bail!("crash: unknown argument {other:?}"),
         }
     }
-    if options.rounds == 0 {
-        return Err("--rounds must be at least 1".into());
-    }
+    ensure!(options.rounds > 0, "--rounds must be at least 1");
     Ok(options)
 }
 
@@ -104,7 +109,35 @@ enum KillMode {
     AfterStateSave(u64),
 }
 
+/// A round waiting for a fill/exit line or a state save kills anyway after this.
+const GIVE_UP_AFTER: Duration = Duration::from_secs(60);
+
 impl KillMode {
+    /// How long after its trigger the kill comes.
+    fn delay(self) -> Duration {
+        match self {
+            Self::At(_) => Duration::ZERO,
+            Self::AfterMoneyEvent(ms) | Self::AfterStateSave(ms) => Duration::from_millis(ms),
+        }
+    }
+
+    /// How often the trigger is polled: finely when the kill must land right after a write.
+    fn poll_every(self) -> Duration {
+        match self {
+            Self::At(_) => Duration::from_millis(20),
+            Self::AfterMoneyEvent(_) | Self::AfterStateSave(_) => Duration::from_micros(500),
+        }
+    }
+
+    /// What the round says when its trigger never came within [`GIVE_UP_AFTER`].
+    fn gave_up(self) -> Option<&'static str> {
+        match self {
+            Self::At(_) => None,
+            Self::AfterMoneyEvent(_) => Some("no fill/exit in 60s"),
+            Self::AfterStateSave(_) => Some("no state save in 60s"),
+        }
+    }
+
     fn label(self) -> String {
         match self {
             Self::At(d) => format!("random {:.1}s", d.as_secs_f64()),
@@ -139,21 +172,20 @@ pub(crate) struct Env {
 }
 
 /// Runs the crash rounds.
-pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
+pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
     let options = parse_options(args)?;
     let started = Instant::now();
-    let binary = build_release(root)?;
-    let target = target_dir(root);
+    let binary = build_binary(sh, "release")?;
+    let target = target_dir(&sh.current_dir());
     let workspace = target.join("crash-workspace");
     let _ = fs::remove_dir_all(&workspace);
     let scratch = target.join("crash-scratch");
     let _ = fs::remove_dir_all(&scratch);
     let console_dir = scratch.join("console");
     fs::create_dir_all(&console_dir)
-        .map_err(|e| format!("cannot create {}: {e}", console_dir.display()))?;
+        .with_context(|| format!("cannot create {}", console_dir.display()))?;
     let config = scratch.join("crash.toml");
-    fs::write(&config, FAST_TRADING_TOML)
-        .map_err(|e| format!("cannot write {}: {e}", config.display()))?;
+    write_file(&config, FAST_TRADING_TOML)?;
     let env = Env {
         binary,
         workspace,
@@ -202,7 +234,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
         failed.len(),
         match &final_check {
             Ok(text) => format!("ok ({text})"),
-            Err(e) => format!("FAILED: {e}"),
+            Err(e) => format!("FAILED: {e:#}"),
         }
     );
     let count = |needle: &str| {
@@ -223,6 +255,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
     );
     println!("crash: {totals}");
     write_report(
+        sh,
         &target,
         &options,
         &rows,
@@ -238,9 +271,9 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
             .map(|r| format!("round {}: {}", r.round, r.problems.join("; ")))
             .collect();
         if let Err(e) = final_check {
-            lines.push(format!("final clean run: {e}"));
+            lines.push(format!("final clean run: {e:#}"));
         }
-        Err(format!("crash test failed:\n  {}", lines.join("\n  ")))
+        bail!("crash test failed:\n  {}", lines.join("\n  "))
     }
 }
 
@@ -273,14 +306,15 @@ fn print_row(row: &Row) {
 
 /// `<target>/crash-report.md`: the table and the totals.
 fn write_report(
+    sh: &Shell,
     target: &Path,
     options: &Options,
     rows: &[Row],
     totals: &str,
-    final_check: &Result<String, String>,
+    final_check: &Result<String>,
     wall: Duration,
-) -> Result<(), String> {
-    let (date, commit) = crate::soak::provenance(&crate::project_root());
+) -> Result<()> {
+    let (date, commit) = provenance(sh);
     let mut md = format!(
         "# Crash report\n\n- date: {date}\n- commit: {commit}\n- command: `cargo xtask crash --rounds {} --seed {}{}`\n- wall time: {:.0} s\n- {totals}\n- final clean run: {}\n\n| round | kill | after (s) | state copy | state vs journal | account | first heartbeat equity | lock | verdict |\n|---|---|---|---|---|---|---|---|---|\n",
         options.rounds,
@@ -289,7 +323,7 @@ fn write_report(
         wall.as_secs_f64(),
         match final_check {
             Ok(text) => format!("ok ({text})"),
-            Err(e) => format!("FAILED: {e}"),
+            Err(e) => format!("FAILED: {e:#}"),
         }
     );
     for r in rows {
@@ -306,8 +340,7 @@ fn write_report(
             verdict(r).replace('|', "\\|")
         ));
     }
-    let path = target.join("crash-report.md");
-    fs::write(&path, md).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    write_file(&target.join("crash-report.md"), md)
 }
 
 fn now_ms() -> i64 {
@@ -316,27 +349,9 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-pub(crate) fn session_args(env: &Env, duration: &str) -> Result<Vec<String>, String> {
-    let mut args: Vec<String> = [
-        "run",
-        "--source",
-        "sim",
-        "--speed",
-        "120",
-        "--duration",
-        duration,
-        "--workspace",
-        &path_text(&env.workspace)?,
-        "--max-clock-skew",
-        "off",
-        "--config",
-        &path_text(&env.config)?,
-        "--data",
-        &path_text(&env.csv)?,
-    ]
-    .iter()
-    .map(|s| (*s).to_owned())
-    .collect();
+pub(crate) fn session_args(env: &Env, duration: &str) -> Result<Vec<String>> {
+    let mut args = sim_session_args("120", duration, &env.workspace, &env.config)?;
+    args.extend(["--data".to_owned(), path_text(&env.csv)?]);
     if env.faults {
         // Virtual offsets: at 120× one wall second is two minutes.
         for fault in [
@@ -352,23 +367,10 @@ pub(crate) fn session_args(env: &Env, duration: &str) -> Result<Vec<String>, Str
     Ok(args)
 }
 
-pub(crate) fn spawn(env: &Env, args: &[String], console: &Path) -> Result<Child, String> {
-    let out = fs::File::create(console)
-        .map_err(|e| format!("cannot create {}: {e}", console.display()))?;
-    let err = out.try_clone().map_err(|e| format!("console: {e}"))?;
-    Command::new(&env.binary)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", env.binary.display()))
-}
-
-fn crash_round(env: &Env, round: u32, mode: KillMode) -> Result<(Row, Duration), String> {
+fn crash_round(env: &Env, round: u32, mode: KillMode) -> Result<(Row, Duration)> {
     let before = before_round(&env.workspace)?;
     let console = env.console_dir.join(format!("round-{round:03}.log"));
-    let mut child = spawn(env, &session_args(env, "10m")?, &console)?;
+    let mut child = spawn_with_console(&env.binary, &session_args(env, "10m")?, &[], &console)?;
     let pid = child.id();
     let journal = env.workspace.join("paper").join("events.jsonl");
     let state_file = env.workspace.join("paper").join("broker_state.json");
@@ -380,7 +382,7 @@ fn crash_round(env: &Env, round: u32, mode: KillMode) -> Result<(Row, Duration),
     let mut last_beat_poll = Instant::now() - Duration::from_secs(1);
     let mut scanned = before.journal_len;
     let kill_at = loop {
-        if let Some(status) = child.try_wait().map_err(|e| format!("wait: {e}"))? {
+        if let Some(status) = child.try_wait().context("wait")? {
             exited = Some(status);
             break now_ms();
         }
@@ -388,46 +390,35 @@ fn crash_round(env: &Env, round: u32, mode: KillMode) -> Result<(Row, Duration),
             last_beat_poll = Instant::now();
             first_beat = heartbeat_of(&env.workspace, pid);
         }
-        match mode {
-            KillMode::At(at) => {
-                if started.elapsed() >= at {
-                    break kill(&mut child);
-                }
-                thread::sleep(Duration::from_millis(20));
-            }
-            KillMode::AfterMoneyEvent(delay_ms) => {
+        let fired = match mode {
+            KillMode::At(at) => started.elapsed() >= at,
+            KillMode::AfterMoneyEvent(_) => {
                 let len = fs::metadata(&journal).map_or(0, |m| m.len());
-                if len > scanned {
-                    let fresh = read_range(&journal, scanned, len);
-                    if let Some(end) = fresh.rfind('\n') {
-                        let complete = &fresh[..=end];
-                        scanned += end as u64 + 1;
-                        if complete.contains("\"kind\":\"fill\"")
-                            || complete.contains("\"kind\":\"exit\"")
-                        {
-                            thread::sleep(Duration::from_millis(delay_ms));
-                            break kill(&mut child);
-                        }
-                    }
-                }
-                if started.elapsed() >= Duration::from_secs(60) {
-                    mode_text = "no fill/exit in 60s".into();
-                    break kill(&mut child);
-                }
-                thread::sleep(Duration::from_micros(500));
+                let fresh = if len > scanned {
+                    read_range(&journal, scanned, len)
+                } else {
+                    String::new()
+                };
+                // Only complete lines count; a partial one is read again next time.
+                fresh.rfind('\n').is_some_and(|end| {
+                    scanned += end as u64 + 1;
+                    let complete = &fresh[..=end];
+                    complete.contains("\"kind\":\"fill\"") || complete.contains("\"kind\":\"exit\"")
+                })
             }
-            KillMode::AfterStateSave(delay_ms) => {
-                if modified(&state_file) != state_before {
-                    thread::sleep(Duration::from_millis(delay_ms));
-                    break kill(&mut child);
-                }
-                if started.elapsed() >= Duration::from_secs(60) {
-                    mode_text = "no state save in 60s".into();
-                    break kill(&mut child);
-                }
-                thread::sleep(Duration::from_micros(500));
-            }
+            KillMode::AfterStateSave(_) => modified(&state_file) != state_before,
+        };
+        if fired {
+            thread::sleep(mode.delay());
+            break kill(&mut child);
         }
+        if let Some(label) = mode.gave_up()
+            && started.elapsed() >= GIVE_UP_AFTER
+        {
+            mode_text = label.into();
+            break kill(&mut child);
+        }
+        thread::sleep(mode.poll_every());
     };
     let elapsed = started.elapsed();
     let mut row = Row {
@@ -449,7 +440,7 @@ fn crash_round(env: &Env, round: u32, mode: KillMode) -> Result<(Row, Duration),
             "the session exited by itself ({status}) before the kill: {tail}"
         ));
     }
-    check_after_kill(env, &before, pid, kill_at, first_beat, &mut row);
+    check_after_kill(env, &before, kill_at, first_beat, &mut row);
     Ok((row, elapsed))
 }
 

@@ -8,154 +8,70 @@
 //! at an earlier point (the journal ahead: it was written first), or one unjournaled fill,
 //! exit and/or funding payment past its end (the state ahead: the session saves the state
 //! containing a money event *before* journaling it, so a kill in between leaves the journal
-//! one step behind). `crash.rs` decides when each is allowed. Amounts are added exactly with a small
-//! fixed-point decimal (no `f64`).
+//! one step behind). `crash.rs` decides when each is allowed. Amounts are `rust_decimal`
+//! decimals, added exactly with overflow checked (no `f64`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::json::{Json, normalize_decimal};
+use anyhow::{Context, Result, bail};
+use rust_decimal::Decimal;
 
-/// An exact decimal: `mantissa × 10^-scale`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Dec {
-    mantissa: i128,
-    scale: u32,
-}
-
-impl Dec {
-    pub(crate) const ZERO: Dec = Dec {
-        mantissa: 0,
-        scale: 0,
-    };
-
-    /// Parses `-12.345` style text (what rust_decimal's serde writes).
-    pub(crate) fn parse(text: &str) -> Option<Dec> {
-        let text = text.trim();
-        let (negative, digits) = match text.strip_prefix('-') {
-            Some(rest) => (true, rest),
-            None => (false, text),
-        };
-        let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
-        if int.is_empty() && frac.is_empty()
-            || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
-            || frac.len() > 28
-        {
-            return None;
-        }
-        let all = format!("{int}{frac}");
-        let magnitude: i128 = if all.is_empty() { 0 } else { all.parse().ok()? };
-        Some(Dec {
-            mantissa: if negative { -magnitude } else { magnitude },
-            scale: u32::try_from(frac.len()).ok()?,
-        })
-    }
-
-    fn rescale(self, scale: u32) -> Option<i128> {
-        self.mantissa
-            .checked_mul(10_i128.checked_pow(scale - self.scale)?)
-    }
-
-    pub(crate) fn checked_add(self, other: Dec) -> Option<Dec> {
-        let scale = self.scale.max(other.scale);
-        Some(Dec {
-            mantissa: self.rescale(scale)?.checked_add(other.rescale(scale)?)?,
-            scale,
-        })
-    }
-
-    /// Normalised text (`10000.50` → `10000.5`).
-    pub(crate) fn text(self) -> String {
-        let negative = self.mantissa < 0;
-        let digits = self.mantissa.unsigned_abs().to_string();
-        let scale = self.scale as usize;
-        let padded = format!("{digits:0>width$}", width = scale + 1);
-        let (int, frac) = padded.split_at(padded.len() - scale);
-        let raw = if frac.is_empty() {
-            format!("{}{int}", if negative { "-" } else { "" })
-        } else {
-            format!("{}{int}.{frac}", if negative { "-" } else { "" })
-        };
-        normalize_decimal(&raw)
-    }
-}
+use crate::run_files::{BrokerState, JournalEvent, JournalLine};
 
 /// The open position as the journal and the state file both describe it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct OpenPosition {
     pub(crate) client_order_id: String,
     pub(crate) side: String,
-    /// Normalised decimal text.
-    pub(crate) qty: String,
+    pub(crate) qty: Decimal,
 }
 
-/// The account facts compared between the fold and the state file.
+/// The account facts compared between the fold and the state file (decimals compare by
+/// value: `10000.00` equals `10000`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Book {
     pub(crate) position: Option<OpenPosition>,
     pub(crate) trades: i64,
-    /// Normalised decimal text of the realized balance.
-    pub(crate) balance: String,
-    /// Σ `pnl_net` of closed trades (normalised).
-    pub(crate) realized: String,
-    /// Σ funding cash flows (normalised).
-    pub(crate) funding: String,
+    /// The realized balance.
+    pub(crate) balance: Decimal,
+    /// Σ `pnl_net` of closed trades.
+    pub(crate) realized: Decimal,
+    /// Σ funding cash flows.
+    pub(crate) funding: Decimal,
 }
 
 impl Book {
     /// A fresh account.
-    pub(crate) fn fresh(starting_balance: &str) -> Book {
+    pub(crate) fn fresh(starting_balance: Decimal) -> Book {
         Book {
             position: None,
             trades: 0,
-            balance: normalize_decimal(starting_balance),
-            realized: "0".into(),
-            funding: "0".into(),
+            balance: starting_balance,
+            realized: Decimal::ZERO,
+            funding: Decimal::ZERO,
         }
     }
 
-    /// Reads the facts from a `broker_state.json` value.
-    pub(crate) fn from_state(state: &Json) -> Result<Book, String> {
-        let balance = state
-            .get("balance")
-            .and_then(Json::as_number_text)
-            .ok_or("broker state has no balance")?;
-        let trades = state
-            .get("counters")
-            .and_then(|c| c.get("trades"))
-            .and_then(Json::as_i64)
-            .ok_or("broker state has no counters.trades")?;
-        let position = match state.get("position") {
-            None | Some(Json::Null) => None,
-            Some(p) => {
-                let mut qty = Dec::ZERO;
-                for lot in p.get("lots").and_then(Json::as_array).unwrap_or(&[]) {
-                    let lot_qty = lot
-                        .get("qty")
-                        .and_then(Json::as_number_text)
-                        .and_then(Dec::parse)
-                        .ok_or("a position lot has no qty")?;
-                    qty = qty.checked_add(lot_qty).ok_or("lot qty overflow")?;
-                }
-                Some(OpenPosition {
-                    client_order_id: text_of(p, "client_order_id")?,
-                    side: text_of(p, "side")?,
-                    qty: qty.text(),
-                })
-            }
-        };
-        let decimal = |key: &str| {
-            state
-                .get(key)
-                .and_then(Json::as_number_text)
-                .map(normalize_decimal)
-                .ok_or_else(|| format!("broker state has no {key}"))
+    /// The facts of a `broker_state.json`.
+    pub(crate) fn from_state(state: &BrokerState) -> Result<Book> {
+        let position = match &state.position {
+            None => None,
+            Some(p) => Some(OpenPosition {
+                client_order_id: p.client_order_id.clone(),
+                side: p.side.clone(),
+                qty: p
+                    .lots
+                    .iter()
+                    .try_fold(Decimal::ZERO, |sum, lot| sum.checked_add(lot.qty))
+                    .context("lot qty overflow")?,
+            }),
         };
         Ok(Book {
             position,
-            trades,
-            balance: normalize_decimal(balance),
-            realized: decimal("realized_net_total")?,
-            funding: decimal("funding_total")?,
+            trades: state.counters.trades,
+            balance: state.balance,
+            realized: state.realized_net_total,
+            funding: state.funding_total,
         })
     }
 
@@ -163,134 +79,85 @@ impl Book {
     pub(crate) fn describe(&self) -> String {
         let position = self.position.as_ref().map_or_else(
             || "flat".to_owned(),
-            |p| format!("{} {} ({})", p.side, p.qty, p.client_order_id),
+            |p| format!("{} {} ({})", p.side, p.qty.normalize(), p.client_order_id),
         );
         format!(
             "{position}, {} trades, balance {}",
-            self.trades, self.balance
+            self.trades,
+            self.balance.normalize()
         )
     }
 }
 
-fn text_of(value: &Json, key: &str) -> Result<String, String> {
-    value
-        .get(key)
-        .and_then(Json::as_str)
-        .map(str::to_owned)
-        .ok_or_else(|| format!("missing string {key:?}"))
-}
-
-fn amount(event: &Json, key: &str) -> Result<Dec, String> {
-    event
-        .get(key)
-        .and_then(Json::as_number_text)
-        .and_then(Dec::parse)
-        .ok_or_else(|| format!("event without a decimal {key:?}"))
-}
-
-fn add_text(text: &str, value: Dec) -> Result<String, String> {
-    Dec::parse(text)
-        .and_then(|d| d.checked_add(value))
-        .map(Dec::text)
-        .ok_or_else(|| format!("cannot add to {text:?}"))
+/// `a + b`, or an error naming `what` when the sum leaves `Decimal`'s range.
+fn add(a: Decimal, b: Decimal, what: &str) -> Result<Decimal> {
+    a.checked_add(b).with_context(|| format!("{what} overflow"))
 }
 
 /// The broker's own ledger identity: `balance = starting_balance + realized_net_total +
 /// funding_total`.
-pub(crate) fn ledger_consistent(state: &Json) -> Result<(), String> {
-    let get = |key: &str| {
-        state
-            .get(key)
-            .and_then(Json::as_number_text)
-            .and_then(Dec::parse)
-            .ok_or_else(|| format!("broker state has no decimal {key}"))
-    };
-    let sum = get("starting_balance")?
-        .checked_add(get("realized_net_total")?)
-        .and_then(|d| d.checked_add(get("funding_total").ok()?))
-        .ok_or("ledger overflow")?;
-    let balance = get("balance")?;
-    if sum.text() == balance.text() {
+pub(crate) fn ledger_consistent(state: &BrokerState) -> Result<()> {
+    let sum = add(
+        add(state.starting_balance, state.realized_net_total, "ledger")?,
+        state.funding_total,
+        "ledger",
+    )?;
+    if sum == state.balance {
         Ok(())
     } else {
-        Err(format!(
+        bail!(
             "balance {} != starting_balance + realized_net_total + funding_total = {}",
-            balance.text(),
-            sum.text()
-        ))
+            state.balance.normalize(),
+            sum.normalize()
+        )
     }
 }
 
-/// Whether a journal line was written at start-up from the restored broker state's `outbox`:
-/// an event the state already held when the previous run was killed (see
-/// `FileSink::recover_unjournaled`). A segment fold starts from that state, so it skips
-/// these; the whole-journal fold counts them.
-pub(crate) fn is_recovered(event: &Json) -> bool {
-    matches!(event.get("recovered"), Some(Json::Bool(true)))
-}
-
-/// Whether a journal line changes the account (`fill`, `exit`, `funding_applied`).
-pub(crate) fn is_money_event(event: &Json) -> bool {
-    matches!(
-        event.get("kind").and_then(Json::as_str),
-        Some("fill" | "exit" | "funding_applied")
-    )
-}
-
 /// Applies one money event to `book`.
-pub(crate) fn apply(book: &Book, event: &Json) -> Result<Book, String> {
+pub(crate) fn apply(book: &Book, line: &JournalLine) -> Result<Book> {
     let mut next = book.clone();
-    let kind = event.get("kind").and_then(Json::as_str).unwrap_or("");
-    let seq = event.get("seq").and_then(Json::as_i64).unwrap_or(-1);
-    let balance = Dec::parse(&book.balance).ok_or("unparsable balance")?;
-    match kind {
-        "fill" => {
-            let id = text_of(event, "client_order_id")?;
-            let qty = amount(event, "qty")?;
+    let seq = line.seq.unwrap_or(-1);
+    match &line.event {
+        JournalEvent::Fill {
+            client_order_id: id,
+            side,
+            qty,
+        } => {
             next.position = Some(match &book.position {
                 None => OpenPosition {
-                    client_order_id: id,
-                    side: text_of(event, "side")?,
-                    qty: qty.text(),
+                    client_order_id: id.clone(),
+                    side: side.clone(),
+                    qty: *qty,
                 },
                 // A later fill of the same order (a resting remainder) adds to the position.
-                Some(open) if open.client_order_id == id => OpenPosition {
-                    qty: Dec::parse(&open.qty)
-                        .and_then(|q| q.checked_add(qty))
-                        .ok_or("qty overflow")?
-                        .text(),
+                Some(open) if open.client_order_id == *id => OpenPosition {
+                    qty: add(open.qty, *qty, "qty")?,
                     ..open.clone()
                 },
-                Some(open) => {
-                    return Err(format!(
-                        "seq {seq}: fill of {id} while {} is open",
-                        open.client_order_id
-                    ));
-                }
+                Some(open) => bail!(
+                    "seq {seq}: fill of {id} while {} is open",
+                    open.client_order_id
+                ),
             });
         }
-        "exit" => {
-            let id = text_of(event, "client_order_id")?;
+        JournalEvent::Exit {
+            client_order_id: id,
+            pnl_net,
+        } => {
             match &book.position {
-                Some(open) if open.client_order_id == id => {}
-                other => {
-                    return Err(format!(
-                        "seq {seq}: exit of {id} while the position is {other:?}"
-                    ));
-                }
+                Some(open) if open.client_order_id == *id => {}
+                other => bail!("seq {seq}: exit of {id} while the position is {other:?}"),
             }
-            let pnl = amount(event, "pnl_net")?;
             next.position = None;
             next.trades += 1;
-            next.balance = balance.checked_add(pnl).ok_or("balance overflow")?.text();
-            next.realized = add_text(&book.realized, pnl)?;
+            next.balance = add(book.balance, *pnl_net, "balance")?;
+            next.realized = add(book.realized, *pnl_net, "realized")?;
         }
-        "funding_applied" => {
-            let cash = amount(event, "amount")?;
-            next.balance = balance.checked_add(cash).ok_or("balance overflow")?.text();
-            next.funding = add_text(&book.funding, cash)?;
+        JournalEvent::FundingApplied { amount } => {
+            next.balance = add(book.balance, *amount, "balance")?;
+            next.funding = add(book.funding, *amount, "funding")?;
         }
-        _ => {}
+        JournalEvent::SessionStarted { .. } | JournalEvent::Other => {}
     }
     Ok(next)
 }
@@ -308,7 +175,7 @@ pub(crate) enum Placement {
         /// Money events the state reflects.
         reflected: usize,
         /// The events after them.
-        ahead: Vec<Json>,
+        ahead: Vec<JournalLine>,
     },
     /// The state holds one fill and/or one exit the journal does not (state written first,
     /// killed before the journal line).
@@ -325,17 +192,17 @@ pub(crate) enum Placement {
 /// ahead). `journaled_fills` are the ids with a `fill` line anywhere in the journal.
 pub(crate) fn place_state(
     base: &Book,
-    segment: &[Json],
+    segment: &[JournalLine],
     state: &Book,
     journaled_fills: &BTreeSet<String>,
-) -> Result<Placement, String> {
-    let money: Vec<&Json> = segment.iter().filter(|e| is_money_event(e)).collect();
+) -> Result<Placement> {
+    let money: Vec<&JournalLine> = segment.iter().filter(|e| e.is_money_event()).collect();
     let mut books = vec![base.clone()];
     for event in &money {
-        let next = apply(books.last().ok_or("empty fold")?, event)?;
+        let next = apply(books.last().context("empty fold")?, event)?;
         books.push(next);
     }
-    let end = books.last().ok_or("empty fold")?;
+    let end = books.last().context("empty fold")?;
     if let Some(k) = books.iter().rposition(|b| b == state) {
         return Ok(if k == money.len() {
             Placement::InStep { events: k }
@@ -349,16 +216,21 @@ pub(crate) fn place_state(
     let unjournaled_fill = |p: &OpenPosition| !journaled_fills.contains(&p.client_order_id);
     // A funding payment is held for the write-ahead save like a fill or exit: the state may
     // hold one the journal lacks. Credit it to the fold's end, then compare the rest.
-    let funding_delta = funding_difference(&state.funding, &end.funding)?;
-    let end = match funding_delta {
-        Some(delta) => Book {
-            balance: add_text(&end.balance, delta)?,
-            funding: state.funding.clone(),
+    let funding_delta = state
+        .funding
+        .checked_sub(end.funding)
+        .context("funding overflow")?;
+    let end = if funding_delta.is_zero() {
+        end.clone()
+    } else {
+        Book {
+            balance: add(end.balance, funding_delta, "balance")?,
+            funding: state.funding,
             ..end.clone()
-        },
-        None => end.clone(),
+        }
     };
-    let funding_note = funding_delta.map(|d| format!("funding of {} not journaled", d.text()));
+    let funding_note = (!funding_delta.is_zero())
+        .then(|| format!("funding of {} not journaled", funding_delta.normalize()));
     let (position_note, balance_must_match) =
         match (state.trades - end.trades, &end.position, &state.position) {
             (0, old, new) if old == new => (None, true),
@@ -396,51 +268,30 @@ pub(crate) fn place_state(
             events: money.len(),
             unjournaled,
         }),
-        None => Err(format!(
+        None => bail!(
             "the state ({}) matches no point of the journal fold from {} over {} money events, nor one unjournaled fill/exit after it (fold ends at {})",
             state.describe(),
             base.describe(),
             money.len(),
             end.describe()
-        )),
+        ),
     }
 }
 
-/// `state − end` of two funding totals, `None` when equal.
-fn funding_difference(state: &str, end: &str) -> Result<Option<Dec>, String> {
-    let (state, end) = (Dec::parse(state), Dec::parse(end));
-    let (Some(state), Some(end)) = (state, end) else {
-        return Err("unparsable funding total".to_owned());
-    };
-    let delta = state
-        .checked_add(Dec {
-            mantissa: -end.mantissa,
-            scale: end.scale,
-        })
-        .ok_or("funding overflow")?;
-    Ok((delta.mantissa != 0).then_some(delta))
-}
-
 /// Client order ids with a `fill` line in the journal.
-pub(crate) fn filled_ids(journal: &[Json]) -> BTreeSet<String> {
+pub(crate) fn filled_ids(journal: &[JournalLine]) -> BTreeSet<String> {
     journal
         .iter()
-        .filter(|e| e.get("kind").and_then(Json::as_str) == Some("fill"))
-        .filter_map(|e| {
-            e.get("client_order_id")
-                .and_then(Json::as_str)
-                .map(str::to_owned)
-        })
+        .filter(|line| line.kind() == "fill")
+        .filter_map(|line| line.client_order_id().map(str::to_owned))
         .collect()
 }
 
 /// Client order ids with more than one `kind` line (`fill` or `exit`) in the whole journal.
-pub(crate) fn repeated_ids(journal: &[Json], kind: &str) -> BTreeMap<String, usize> {
+pub(crate) fn repeated_ids(journal: &[JournalLine], kind: &str) -> BTreeMap<String, usize> {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for event in journal {
-        if event.get("kind").and_then(Json::as_str) == Some(kind)
-            && let Some(id) = event.get("client_order_id").and_then(Json::as_str)
-        {
+    for line in journal.iter().filter(|line| line.kind() == kind) {
+        if let Some(id) = line.client_order_id() {
             *counts.entry(id.to_owned()).or_default() += 1;
         }
     }
@@ -448,31 +299,11 @@ pub(crate) fn repeated_ids(journal: &[Json], kind: &str) -> BTreeMap<String, usi
     counts
 }
 
-/// Parses an RFC 3339 UTC time (`2026-05-20T01:02:03.456Z`) to epoch milliseconds.
+/// Parses an RFC 3339 time (`2026-05-20T01:02:03.456Z`) to epoch milliseconds.
 pub(crate) fn rfc3339_ms(text: &str) -> Option<i64> {
-    let text = text.strip_suffix('Z')?;
-    let (date, time) = text.split_once('T')?;
-    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
-    let (year, month, day) = (d.next()??, d.next()??, d.next()??);
-    let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
-    let mut t = hms.split(':').map(|p| p.parse::<i64>().ok());
-    let (hour, minute, second) = (t.next()??, t.next()??, t.next()??);
-    let millis = if frac.is_empty() {
-        0
-    } else {
-        format!("{:0<3}", &frac[..frac.len().min(3)])
-            .parse::<i64>()
-            .ok()?
-    };
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millis)
+    let time =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(time.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
 #[cfg(test)]

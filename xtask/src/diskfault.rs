@@ -28,12 +28,16 @@ use std::{
     time::{Duration, Instant},
 };
 
+use anyhow::{Context, Result, anyhow, bail, ensure};
+use serde_json::Value;
+use xshell::{Shell, cmd};
+
 use crate::{
-    json::Json,
     reliability::{
-        Checks, FAST_TRADING_TOML, build_release, read_json, read_json_lines, target_dir,
+        Checks, FAST_TRADING_TOML, build_binary, read_json, read_json_lines, sim_session_args,
+        spawn_with_console, target_dir, verdict, wait_with_deadline, write_file,
     },
-    soak::path_text,
+    run_files::Summary,
 };
 
 /// Kills the session and unmounts the tmpfs when dropped, whatever happened.
@@ -92,84 +96,51 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-fn mount(args: &[&str], dir: &Path) -> Result<(), String> {
-    let out = Command::new("mount")
-        .args(args)
-        .arg(dir)
-        .output()
-        .map_err(|e| format!("cannot run mount: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "mount {} {} failed: {}",
-            args.join(" "),
-            dir.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
+fn mount(sh: &Shell, args: &[&str], dir: &Path) -> Result<()> {
+    let out = cmd!(sh, "mount {args...} {dir}").ignore_status().output()?;
+    ensure!(
+        out.status.success(),
+        "mount {} {} failed: {}",
+        args.join(" "),
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    Ok(())
 }
 
 /// Runs the disk-fault session.
-pub(crate) fn run(root: &Path) -> Result<(), String> {
+pub(crate) fn run(sh: &Shell) -> Result<()> {
     if !is_root() {
         println!(
             "diskfault: SKIPPED — not root, cannot mount a tmpfs (run as root to prove disk-fault handling)"
         );
         return Ok(());
     }
-    let binary = build_release(root)?;
-    let target = target_dir(root);
+    let binary = build_binary(sh, "release")?;
+    let target = target_dir(&sh.current_dir());
     let workspace = target.join("diskfault-workspace");
     let _ = fs::remove_dir_all(&workspace);
     let paper = workspace.join("paper");
-    fs::create_dir_all(&paper).map_err(|e| format!("cannot create {}: {e}", paper.display()))?;
+    fs::create_dir_all(&paper).with_context(|| format!("cannot create {}", paper.display()))?;
     let mut guard = Guard {
         child: None,
         mount: paper.clone(),
         mounted: false,
     };
-    if let Err(e) = mount(&["-t", "tmpfs", "-o", "size=2m", "tmpfs"], &paper) {
-        println!("diskfault: SKIPPED — {e}");
+    if let Err(e) = mount(sh, &["-t", "tmpfs", "-o", "size=2m", "tmpfs"], &paper) {
+        println!("diskfault: SKIPPED — {e:#}");
         return Ok(());
     }
     guard.mounted = true;
     println!("diskfault: 2 MiB tmpfs on {}", paper.display());
     let config = target.join("diskfault.toml");
-    fs::write(&config, FAST_TRADING_TOML)
-        .map_err(|e| format!("cannot write {}: {e}", config.display()))?;
+    write_file(&config, FAST_TRADING_TOML)?;
     let console = target.join("diskfault-console.log");
-    let out = fs::File::create(&console).map_err(|e| format!("console: {e}"))?;
-    let err = out.try_clone().map_err(|e| format!("console: {e}"))?;
-    let args = [
-        "run",
-        "--source",
-        "sim",
-        "--speed",
-        "120",
-        "--duration",
-        "10m",
-        "--max-clock-skew",
-        "off",
-        "--workspace",
-        &path_text(&workspace)?,
-        "--config",
-        &path_text(&config)?,
-    ];
-    println!("$ {} {}", binary.display(), args.join(" "));
-    guard.child = Some(
-        Command::new(&binary)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?,
-    );
+    let args = sim_session_args("120", "10m", &workspace, &config)?;
+    guard.child = Some(spawn_with_console(&binary, &args, &[], &console)?);
     let mut checks = Checks::default();
-    let result = phases(&mut guard, &workspace, &mut checks);
-    if let Err(e) = &result {
-        checks.record("disk-fault phases ran", Err(e.clone()));
+    if let Err(e) = phases(sh, &mut guard, &workspace, &mut checks) {
+        checks.record("disk-fault phases ran", Err(e));
     }
     drop(guard);
     final_checks(&workspace, &mut checks);
@@ -177,26 +148,24 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
         println!("diskfault: all {} checks passed", checks.0.len());
         Ok(())
     } else {
-        Err(format!(
+        bail!(
             "diskfault failed:\n  {}\n(console: {})",
             checks.failures().join("\n  "),
             console.display()
-        ))
+        )
     }
 }
 
-fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) -> Result<f64, String> {
+/// Polls `ready` every 100 ms; the seconds it took, or an error after `limit`.
+fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) -> Result<String> {
     let start = Instant::now();
     while start.elapsed() < limit {
         if ready() {
-            return Ok(start.elapsed().as_secs_f64());
+            return Ok(format!("after {:.1} s", start.elapsed().as_secs_f64()));
         }
         thread::sleep(Duration::from_millis(100));
     }
-    Err(format!(
-        "timed out after {} s waiting for {what}",
-        limit.as_secs()
-    ))
+    bail!("timed out after {} s waiting for {what}", limit.as_secs())
 }
 
 fn alive(guard: &mut Guard) -> bool {
@@ -226,9 +195,9 @@ fn temp_files(paper: &Path) -> Vec<String> {
 }
 
 /// Fills the filesystem of `dir` with `dir/filler` until `ENOSPC`; returns the bytes written.
-fn fill_disk(dir: &Path) -> Result<u64, String> {
+fn fill_disk(dir: &Path) -> Result<u64> {
     let path = dir.join("filler");
-    let mut file = fs::File::create(&path).map_err(|e| format!("cannot create filler: {e}"))?;
+    let mut file = fs::File::create(&path).context("cannot create filler")?;
     let chunk = vec![0xA5u8; 16 * 1024];
     let mut written = 0u64;
     loop {
@@ -236,7 +205,7 @@ fn fill_disk(dir: &Path) -> Result<u64, String> {
             Ok(0) => break,
             Ok(n) => written += n as u64,
             Err(e) if e.raw_os_error() == Some(28) => break,
-            Err(e) => return Err(format!("filler write failed with {e}, not ENOSPC")),
+            Err(e) => bail!("filler write failed with {e}, not ENOSPC"),
         }
     }
     // The last partial block: single bytes until even those do not fit.
@@ -253,23 +222,22 @@ fn phase(
     workspace: &Path,
     checks: &mut Checks,
     name: &str,
-    apply: &dyn Fn(&Path) -> Result<String, String>,
-    lift: &dyn Fn(&Path) -> Result<(), String>,
-) -> Result<(), String> {
+    apply: &dyn Fn(&Path) -> Result<String>,
+    lift: &dyn Fn(&Path) -> Result<()>,
+) -> Result<()> {
     let paper = workspace.join("paper");
     let state = paper.join("broker_state.json");
     let alerts_before = alert_lines(workspace);
     let detail = apply(&paper)?;
-    let last_good = fs::read(&state).map_err(|e| format!("cannot read the state: {e}"))?;
+    let last_good = fs::read(&state).context("cannot read the state")?;
     println!("diskfault: {name}: {detail}");
-    let waited = wait_for(
-        &format!("a state-save alert under {name}"),
-        Duration::from_secs(100),
-        || alert_lines(workspace) > alerts_before,
-    );
     checks.record(
         &format!("{name}: state-save failure alerted (ERROR, alert=true)"),
-        waited.map(|s| format!("after {s:.1} s")),
+        wait_for(
+            &format!("a state-save alert under {name}"),
+            Duration::from_secs(100),
+            || alert_lines(workspace) > alerts_before,
+        ),
     );
     thread::sleep(Duration::from_secs(3));
     checks.record(
@@ -277,64 +245,60 @@ fn phase(
         if alive(guard) {
             Ok("running".into())
         } else {
-            Err("the session exited".into())
+            Err(anyhow!("the session exited"))
         },
     );
     let now = fs::read(&state).unwrap_or_default();
-    let intact = if now != last_good {
-        Err("the state file changed while saves were failing".to_owned())
-    } else {
-        let text = String::from_utf8_lossy(&now);
-        Json::parse(&text)
+    let intact = if now == last_good {
+        serde_json::from_slice::<Value>(&now)
             .map(|_| format!("{} bytes, unchanged, parses", now.len()))
-            .map_err(|e| format!("the last good state no longer parses: {e}"))
+            .context("the last good state no longer parses")
+    } else {
+        Err(anyhow!("the state file changed while saves were failing"))
     };
     checks.record(&format!("{name}: last good state file intact"), intact);
     let leftovers = temp_files(&paper);
     checks.record(
         &format!("{name}: no temp file left behind"),
-        if leftovers.is_empty() {
-            Ok("none".into())
-        } else {
-            Err(format!("{leftovers:?}"))
-        },
+        verdict(
+            leftovers.is_empty(),
+            if leftovers.is_empty() {
+                "none".into()
+            } else {
+                format!("{leftovers:?}")
+            },
+        ),
     );
     lift(&paper)?;
-    let recovered = wait_for(
-        &format!("a successful save after {name}"),
-        Duration::from_secs(100),
-        || {
-            fs::read(&state)
-                .is_ok_and(|b| b != last_good && Json::parse(&String::from_utf8_lossy(&b)).is_ok())
-        },
-    );
     checks.record(
         &format!("{name}: a later save succeeds after the fault is lifted"),
-        recovered.map(|s| format!("after {s:.1} s")),
+        wait_for(
+            &format!("a successful save after {name}"),
+            Duration::from_secs(100),
+            || {
+                fs::read(&state)
+                    .is_ok_and(|b| b != last_good && serde_json::from_slice::<Value>(&b).is_ok())
+            },
+        ),
     );
     Ok(())
 }
 
-fn phases(guard: &mut Guard, workspace: &Path, checks: &mut Checks) -> Result<(), String> {
+fn phases(sh: &Shell, guard: &mut Guard, workspace: &Path, checks: &mut Checks) -> Result<()> {
     let state = workspace.join("paper").join("broker_state.json");
-    let waited = wait_for("the first state save", Duration::from_secs(120), || {
+    let first_save = wait_for("the first state save", Duration::from_secs(120), || {
         state.exists()
     });
-    checks.record(
-        "first state save",
-        waited.clone().map(|s| format!("after {s:.1} s")),
-    );
-    waited?;
+    let saved = first_save.is_ok();
+    checks.record("first state save", first_save);
+    ensure!(saved, "no state file was ever saved");
     phase(
         guard,
         workspace,
         checks,
         "full disk (ENOSPC)",
         &|paper| fill_disk(paper).map(|n| format!("filled with {n} bytes")),
-        &|paper| {
-            fs::remove_file(paper.join("filler"))
-                .map_err(|e| format!("cannot delete the filler: {e}"))
-        },
+        &|paper| fs::remove_file(paper.join("filler")).context("cannot delete the filler"),
     )?;
     // A read-only bind mount stacked on the tmpfs: new files (the state's temp files) get
     // EROFS, while descriptors opened before (the journal) keep writing to the tmpfs below.
@@ -345,42 +309,23 @@ fn phases(guard: &mut Guard, workspace: &Path, checks: &mut Checks) -> Result<()
         checks,
         "read-only state dir (EROFS)",
         &|paper| {
-            mount(&["--bind", &paper.to_string_lossy()], paper)?;
-            mount(&["-o", "remount,bind,ro"], paper)?;
+            mount(sh, &["--bind", &paper.to_string_lossy()], paper)?;
+            mount(sh, &["-o", "remount,bind,ro"], paper)?;
             Ok("read-only bind mount over paper/".into())
         },
         &|paper| {
-            let status = Command::new("umount")
-                .arg(paper)
-                .status()
-                .map_err(|e| format!("cannot run umount: {e}"))?;
-            if status.success() {
-                Ok(())
-            } else {
-                Err(format!("umount of the read-only bind failed: {status}"))
-            }
+            cmd!(sh, "umount {paper}")
+                .run()
+                .context("umount of the read-only bind failed")
         },
     )?;
-    fs::write(workspace.join("stop.request"), b"diskfault\n")
-        .map_err(|e| format!("cannot request a stop: {e}"))?;
-    let child = guard.child.as_mut().ok_or("no session")?;
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().map_err(|e| format!("wait: {e}"))? {
-            break status;
-        }
-        if start.elapsed() > Duration::from_secs(60) {
-            return Err("the session did not stop within 60 s of stop.request".into());
-        }
-        thread::sleep(Duration::from_millis(100));
-    };
+    write_file(&workspace.join("stop.request"), b"diskfault\n")?;
+    let child = guard.child.as_mut().context("no session")?;
+    let status = wait_with_deadline(child, Duration::from_secs(60))
+        .context("the session did not stop within 60 s of stop.request")?;
     checks.record(
         "clean exit after the faults",
-        if status.success() {
-            Ok(status.to_string())
-        } else {
-            Err(status.to_string())
-        },
+        verdict(status.success(), status.to_string()),
     );
     // Checked before the tmpfs (and the files on it) goes away; copies are kept for review.
     let paper = workspace.join("paper");
@@ -391,10 +336,10 @@ fn phases(guard: &mut Guard, workspace: &Path, checks: &mut Checks) -> Result<()
     }
     checks.record(
         "every journal line is still JSON",
-        read_json_lines(&paper.join("events.jsonl")).map(|lines| {
+        read_json_lines::<Value>(&paper.join("events.jsonl")).map(|lines| {
             let failed = lines
                 .iter()
-                .filter(|l| l.get("kind").and_then(Json::as_str) == Some("state_save_failed"))
+                .filter(|l| l.get("kind").and_then(Value::as_str) == Some("state_save_failed"))
                 .count();
             format!(
                 "{} lines, {failed} state_save_failed events journaled",
@@ -406,34 +351,31 @@ fn phases(guard: &mut Guard, workspace: &Path, checks: &mut Checks) -> Result<()
 }
 
 fn final_checks(workspace: &Path, checks: &mut Checks) {
-    let summary = read_json(&workspace.join("runs").join("latest").join("summary.json"));
+    let summary = read_json::<Summary>(&workspace.join("runs").join("latest").join("summary.json"));
     checks.record(
         "summary counts the failed saves",
         summary.and_then(|s| {
-            let failures = s
-                .get("state_save_failures")
-                .and_then(Json::as_i64)
-                .unwrap_or(0);
-            let reason = s
-                .get("stopped_reason")
-                .and_then(Json::as_str)
-                .unwrap_or("?")
-                .to_owned();
-            if failures >= 2 {
-                Ok(format!(
-                    "state_save_failures {failures}, stopped_reason {reason}"
-                ))
-            } else {
-                Err(format!("state_save_failures {failures} (expected >= 2)"))
-            }
+            let failures = s.state_save_failures.unwrap_or(0);
+            let reason = s.stopped_reason.as_deref().unwrap_or("?");
+            ensure!(
+                failures >= 2,
+                "state_save_failures {failures} (expected >= 2)"
+            );
+            Ok(format!(
+                "state_save_failures {failures}, stopped_reason {reason}"
+            ))
         }),
     );
     // The tmpfs is gone now; the journal and state files went with it. Their checks ran
     // while mounted (above); here only the log on the real disk remains.
     let text = fs::read_to_string(workspace.join("logs").join("system.jsonl")).unwrap_or_default();
-    let unexpected: Vec<&str> = text
+    let errors: Vec<&str> = text
         .lines()
         .filter(|l| l.contains("\"level\":\"ERROR\""))
+        .collect();
+    let unexpected: Vec<&str> = errors
+        .iter()
+        .copied()
         .filter(|l| {
             !l.contains("\"alert\":true")
                 && !l.contains("journal write failed")
@@ -442,20 +384,18 @@ fn final_checks(workspace: &Path, checks: &mut Checks) {
         .collect();
     checks.record(
         "only alerts and journal write failures at ERROR",
-        if unexpected.is_empty() {
-            Ok(format!(
-                "{} ERROR lines, all expected",
-                text.lines()
-                    .filter(|l| l.contains("\"level\":\"ERROR\""))
-                    .count()
-            ))
-        } else {
-            Err(unexpected
-                .iter()
-                .take(3)
-                .copied()
-                .collect::<Vec<_>>()
-                .join(" / "))
-        },
+        verdict(
+            unexpected.is_empty(),
+            if unexpected.is_empty() {
+                format!("{} ERROR lines, all expected", errors.len())
+            } else {
+                unexpected
+                    .iter()
+                    .take(3)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(" / ")
+            },
+        ),
     );
 }

@@ -4,18 +4,20 @@
 //! test suite (cargo-nextest when installed, else `cargo test`; it includes backtest ↔ live
 //! parity), a smoke session of the built binary against the simulator, the report check, and
 //! the short soak, crash and disk-fault runs. Every command is echoed before it runs.
-//! Dependencies: std only.
+//! Built on well-kept libraries rather than hand-written ones: `xshell` runs the toolchain
+//! commands, `serde_json` reads what a session leaves on disk, `rust_decimal` compares its
+//! money exactly, `anyhow` carries the errors.
 
 mod bench;
 mod crash;
 mod crash_checks;
 mod crash_journal;
 mod diskfault;
-mod json;
 mod market_csv;
 mod procfs;
 mod reliability;
 mod report_check;
+mod run_files;
 mod smoke;
 mod soak;
 mod soak_checks;
@@ -26,8 +28,11 @@ mod tidy;
 use std::{
     env,
     path::{Path, PathBuf},
-    process::{Command, ExitCode},
+    process::ExitCode,
 };
+
+use anyhow::{Result, bail};
+use xshell::{Cmd, Shell, cmd};
 
 const USAGE: &str = "usage: cargo xtask <command>
 
@@ -46,49 +51,51 @@ commands:
 ";
 
 fn main() -> ExitCode {
-    let args: Vec<String> = env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("ci") => ci(),
-        Some("fmt") => fmt(),
-        Some("clippy") => clippy(),
-        Some("test") => test(),
-        Some("smoke") => smoke::run(&project_root()),
-        Some("bench") => bench::run(&args[1..]),
-        Some("soak") => soak::run(&project_root(), &args[1..]),
-        Some("crash") => crash::run(&project_root(), &args[1..]),
-        Some("diskfault") => diskfault::run(&project_root()),
-        Some("report-check") => report_check::run(&project_root()),
-        Some("parity") => parity(),
-        Some("-h" | "--help" | "help") | None => {
-            print!("{USAGE}");
-            Ok(())
-        }
-        Some(other) => Err(format!("unknown xtask command {other:?}\n\n{USAGE}")),
-    };
-    match result {
+    match run_command(&env::args().skip(1).collect::<Vec<_>>()) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("xtask: {message}");
+        Err(error) => {
+            eprintln!("xtask: {error:#}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn ci() -> Result<(), String> {
-    fmt()?;
-    clippy()?;
-    test()?;
-    smoke::run(&project_root())?;
-    report_check::run(&project_root())?;
-    // The short reliability runs (RELIABILITY.md §6): the release binary under every
-    // simulator fault for two accelerated minutes, ten SIGKILL/restart rounds, and real
-    // disk faults (skipped, with a message, where tmpfs cannot be mounted).
-    soak::run(
-        &project_root(),
-        &strings(&["--minutes", "2", "--speed", "60"]),
-    )?;
-    crash::run(&project_root(), &strings(&["--rounds", "10"]))?;
-    diskfault::run(&project_root())?;
+fn run_command(args: &[String]) -> Result<()> {
+    let sh = Shell::new()?;
+    sh.change_dir(project_root());
+    let rest = args.get(1..).unwrap_or_default();
+    match args.first().map(String::as_str) {
+        Some("ci") => ci(&sh),
+        Some("fmt") => fmt(&sh),
+        Some("clippy") => clippy(&sh),
+        Some("test") => test(&sh),
+        Some("smoke") => smoke::run(&sh),
+        Some("bench") => bench::run(&sh, rest),
+        Some("soak") => soak::run(&sh, rest),
+        Some("crash") => crash::run(&sh, rest),
+        Some("diskfault") => diskfault::run(&sh),
+        Some("report-check") => report_check::run(&sh),
+        Some("parity") => parity(&sh),
+        Some("-h" | "--help" | "help") | None => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => bail!("unknown xtask command {other:?}\n\n{USAGE}"),
+    }
+}
+
+fn ci(sh: &Shell) -> Result<()> {
+    fmt(sh)?;
+    clippy(sh)?;
+    test(sh)?;
+    smoke::run(sh)?;
+    report_check::run(sh)?;
+    // The short reliability runs (RELIABILITY.md, "Short versions for CI"): the release
+    // binary under every simulator fault for two accelerated minutes, ten SIGKILL/restart
+    // rounds, and real disk faults (skipped, with a message, where tmpfs cannot be mounted).
+    soak::run(sh, &strings(&["--minutes", "2", "--speed", "60"]))?;
+    crash::run(sh, &strings(&["--rounds", "10"]))?;
+    diskfault::run(sh)?;
     println!("xtask ci: all steps passed");
     Ok(())
 }
@@ -98,50 +105,52 @@ fn strings(args: &[&str]) -> Vec<String> {
 }
 
 /// Backtest ↔ live parity on real data (also part of the test suite).
-fn parity() -> Result<(), String> {
-    cargo(&[
-        "test",
-        "-p",
-        "la-tests",
-        "--test",
-        "e2e",
-        "--",
-        "--exact",
-        "backtest::backtest_and_live_session_on_the_simulator_produce_identical_trades",
-    ])
+fn parity(sh: &Shell) -> Result<()> {
+    let cargo = cargo_bin();
+    let test = "backtest::backtest_and_live_session_on_the_simulator_produce_identical_trades";
+    cmd!(sh, "{cargo} test -p la-tests --test e2e -- --exact {test}").run()?;
+    Ok(())
 }
 
-fn fmt() -> Result<(), String> {
-    cargo(&["fmt", "--all", "--check"])
+fn fmt(sh: &Shell) -> Result<()> {
+    let cargo = cargo_bin();
+    cmd!(sh, "{cargo} fmt --all --check").run()?;
+    Ok(())
 }
 
-fn clippy() -> Result<(), String> {
-    cargo(&[
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ])
+fn clippy(sh: &Shell) -> Result<()> {
+    let cargo = cargo_bin();
+    cmd!(
+        sh,
+        "{cargo} clippy --workspace --all-targets -- -D warnings"
+    )
+    .run()?;
+    Ok(())
 }
 
-fn test() -> Result<(), String> {
-    if has_nextest() {
-        cargo(&["nextest", "run", "--workspace", "--no-fail-fast"])?;
+fn test(sh: &Shell) -> Result<()> {
+    let cargo = cargo_bin();
+    let has_nextest = cmd!(sh, "{cargo} nextest --version")
+        .quiet()
+        .ignore_stdout()
+        .ignore_stderr()
+        .run()
+        .is_ok();
+    if has_nextest {
+        cmd!(sh, "{cargo} nextest run --workspace --no-fail-fast").run()?;
         // nextest does not run doctests.
-        cargo(&["test", "--workspace", "--doc"])
+        cmd!(sh, "{cargo} test --workspace --doc").run()?;
     } else {
-        cargo(&["test", "--workspace", "--no-fail-fast"])
+        cmd!(sh, "{cargo} test --workspace --no-fail-fast").run()?;
     }
+    Ok(())
 }
 
-fn has_nextest() -> bool {
-    Command::new(cargo_bin())
-        .args(["nextest", "--version"])
-        .output()
-        .map(|out| out.status.success())
-        .unwrap_or(false)
+/// Runs `cmd` and returns its standard output, echoing the command first as xshell's
+/// `run` does (its `read` runs silently).
+pub(crate) fn read_echoed(cmd: Cmd<'_>) -> Result<String> {
+    eprintln!("$ {cmd}");
+    Ok(cmd.read()?)
 }
 
 /// The workspace root: the parent of this crate's manifest directory.
@@ -150,43 +159,7 @@ pub(crate) fn project_root() -> PathBuf {
     manifest.parent().map(Path::to_path_buf).unwrap_or(manifest)
 }
 
+/// The cargo that runs this xtask (`$CARGO`), so every step uses the same toolchain.
 pub(crate) fn cargo_bin() -> String {
     env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
-}
-
-/// Runs `cargo <args>` in the project root, echoing it first.
-pub(crate) fn cargo(args: &[&str]) -> Result<(), String> {
-    run_echoed(
-        Command::new(cargo_bin())
-            .args(args)
-            .current_dir(project_root()),
-    )
-}
-
-/// Prints `$ program args…` and returns that text, for error messages.
-pub(crate) fn echo(command: &Command) -> String {
-    let shown = format!(
-        "{} {}",
-        command.get_program().to_string_lossy(),
-        command
-            .get_args()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
-    println!("$ {shown}");
-    shown
-}
-
-/// Runs a command, echoing it, and turns a non-zero exit into an error.
-pub(crate) fn run_echoed(command: &mut Command) -> Result<(), String> {
-    let shown = echo(command);
-    let status = command
-        .status()
-        .map_err(|err| format!("could not start `{shown}`: {err}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("`{shown}` failed: {status}"))
-    }
 }

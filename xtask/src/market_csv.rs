@@ -8,9 +8,11 @@
 //! restarts. Prices are integers of 0.1 USDT (the BTCUSDT tick), so no floating point is
 //! involved.
 
-use std::{fs, path::Path};
+use std::path::Path;
 
-use crate::reliability::Lcg;
+use anyhow::Result;
+
+use crate::reliability::{Lcg, write_file};
 
 /// 2024-01-01T00:00:00Z, the first candle's open time.
 pub(crate) const FIRST_OPEN_MS: i64 = 1_704_067_200_000;
@@ -62,7 +64,7 @@ fn tenths(value: i64) -> String {
 }
 
 /// Writes `bars` as the simulator's CSV.
-pub(crate) fn write_csv(path: &Path, bars: &[Bar]) -> Result<(), String> {
+pub(crate) fn write_csv(path: &Path, bars: &[Bar]) -> Result<()> {
     let mut out = String::with_capacity(bars.len() * 60 + 40);
     out.push_str("ts_ms,open,high,low,close,volume\n");
     for b in bars {
@@ -77,7 +79,7 @@ pub(crate) fn write_csv(path: &Path, bars: &[Bar]) -> Result<(), String> {
             b.volume_milli % 1000
         ));
     }
-    fs::write(path, out).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    write_file(path, out)
 }
 
 #[cfg(test)]

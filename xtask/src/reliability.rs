@@ -1,17 +1,19 @@
 //! Pieces shared by `cargo xtask soak`, `crash` and `diskfault`: where the release binary
-//! is, a seeded generator, the check list that becomes a report, and readers for the files
-//! a session leaves in its workspace.
+//! is and how it is started, a seeded generator, the check list that becomes a report, and
+//! readers for the files a session leaves in its workspace.
 
 use std::{
     env, fs,
     path::{Path, PathBuf},
-    process::Command,
+    process::{Child, Command, ExitStatus, Stdio},
+    thread,
+    time::{Duration, Instant},
 };
 
-use crate::{
-    json::{self, Json},
-    run_echoed,
-};
+use anyhow::{Context, Result, anyhow, bail};
+use serde::{Serialize, de::DeserializeOwned};
+use serde_json::Value;
+use xshell::{Shell, cmd};
 
 /// Session configuration (`--config`) for the reliability runs: the `sma-cross` strategy
 /// with a 0.1 % stop and a 1 R target trades every few seconds at 60–120×, and the circuit
@@ -32,18 +34,15 @@ min_stop_cost_multiple = "0"
 "#;
 
 /// The value after a command-line option (`--rounds 50`), parsed.
-pub(crate) fn option_value<T>(
-    it: &mut std::slice::Iter<'_, String>,
-    name: &str,
-) -> Result<T, String>
+pub(crate) fn option_value<T>(it: &mut std::slice::Iter<'_, String>, name: &str) -> Result<T>
 where
     T: std::str::FromStr,
-    T::Err: std::fmt::Display,
+    T::Err: std::error::Error + Send + Sync + 'static,
 {
     it.next()
-        .ok_or_else(|| format!("{name} needs a value"))?
+        .with_context(|| format!("{name} needs a value"))?
         .parse()
-        .map_err(|e| format!("{name}: {e}"))
+        .with_context(|| name.to_owned())
 }
 
 /// The cargo target directory: `CARGO_TARGET_DIR` (relative paths are taken from the
@@ -55,23 +54,147 @@ pub(crate) fn target_dir(root: &Path) -> PathBuf {
     }
 }
 
-/// Builds the release binary and returns its path.
-pub(crate) fn build_release(root: &Path) -> Result<PathBuf, String> {
-    run_echoed(
-        Command::new(crate::cargo_bin())
-            .args(["build", "--release", "--package", "laptop-agents"])
-            .current_dir(root),
-    )?;
-    let binary = target_dir(root).join("release").join("laptop-agents");
+/// Builds the `laptop-agents` binary (`profile` is `debug` or `release`) and returns its path.
+pub(crate) fn build_binary(sh: &Shell, profile: &str) -> Result<PathBuf> {
+    let cargo = crate::cargo_bin();
+    let release = (profile == "release").then_some("--release");
+    cmd!(sh, "{cargo} build {release...} --package laptop-agents").run()?;
+    let binary = target_dir(&sh.current_dir())
+        .join(profile)
+        .join("laptop-agents");
     if binary.is_file() {
         Ok(binary)
     } else {
-        Err(format!("the release binary is not at {}", binary.display()))
+        bail!("the {profile} binary is not at {}", binary.display())
     }
 }
 
-/// A 64-bit linear congruential generator (Knuth's MMIX constants): deterministic per seed,
-/// good enough to pick kill moments, and dependency-free.
+/// The arguments of a live session on the in-process simulator at `speed`× for `duration`,
+/// in `workspace`, with the trading configuration `config`; exchange-clock skew checks are
+/// off (the simulator's clock is virtual). Callers append their own options.
+pub(crate) fn sim_session_args(
+    speed: &str,
+    duration: &str,
+    workspace: &Path,
+    config: &Path,
+) -> Result<Vec<String>> {
+    let args = [
+        "run",
+        "--source",
+        "sim",
+        "--speed",
+        speed,
+        "--duration",
+        duration,
+        "--workspace",
+        &path_text(workspace)?,
+        "--max-clock-skew",
+        "off",
+        "--config",
+        &path_text(config)?,
+    ];
+    Ok(args.map(str::to_owned).to_vec())
+}
+
+/// The text of a path that is handed to the binary as an argument.
+pub(crate) fn path_text(path: &Path) -> Result<String> {
+    path.to_str()
+        .map(str::to_owned)
+        .with_context(|| format!("non-UTF-8 path {}", path.display()))
+}
+
+/// Starts `binary args` (with `env` added to the environment) with stdin closed and stdout
+/// and stderr both in the file `console`, echoing the command first.
+pub(crate) fn spawn_with_console(
+    binary: &Path,
+    args: &[String],
+    env: &[(&str, &str)],
+    console: &Path,
+) -> Result<Child> {
+    let out = fs::File::create(console)
+        .with_context(|| format!("cannot create {}", console.display()))?;
+    let err = out
+        .try_clone()
+        .with_context(|| format!("cannot share {}", console.display()))?;
+    let shown_env: String = env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
+    println!("$ {shown_env}{} {}", binary.display(), args.join(" "));
+    Command::new(binary)
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .with_context(|| format!("cannot start {}", binary.display()))
+}
+
+/// Waits for `child` to exit, calling `on_poll` with the time since the wait began every
+/// 100 ms; kills it, and fails, once it has run longer than `limit`.
+pub(crate) fn wait_polling(
+    child: &mut Child,
+    limit: Duration,
+    mut on_poll: impl FnMut(Duration),
+) -> Result<ExitStatus> {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child
+            .try_wait()
+            .with_context(|| format!("cannot wait for pid {}", child.id()))?
+        {
+            return Ok(status);
+        }
+        let elapsed = started.elapsed();
+        on_poll(elapsed);
+        if elapsed > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!(
+                "pid {} was still running after {} s; killed it",
+                child.id(),
+                limit.as_secs()
+            );
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Waits for `child` to exit; kills it, and fails, once it has run longer than `limit`.
+pub(crate) fn wait_with_deadline(child: &mut Child, limit: Duration) -> Result<ExitStatus> {
+    wait_polling(child, limit, |_| {})
+}
+
+/// Writes `text` to `path`, naming the path if that fails.
+pub(crate) fn write_file(path: &Path, text: impl AsRef<[u8]>) -> Result<()> {
+    fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Reads `path` as text, naming the path if that fails.
+pub(crate) fn read_text(path: &Path) -> Result<String> {
+    fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// `date -u` and `git rev-parse --short HEAD`, for report headers.
+pub(crate) fn provenance(sh: &Shell) -> (String, String) {
+    let date = time::OffsetDateTime::now_utc()
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+        ))
+        .unwrap_or_else(|_| "unknown".to_owned());
+    (date, git_commit(sh).unwrap_or_else(|| "unknown".to_owned()))
+}
+
+/// The short hash of `HEAD`, if git can tell.
+pub(crate) fn git_commit(sh: &Shell) -> Option<String> {
+    cmd!(sh, "git rev-parse --short HEAD")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .ok()
+}
+
+/// A 64-bit linear congruential generator (Knuth's MMIX constants): deterministic per seed
+/// and good enough to pick kill moments. Kept rather than a library generator so a seed
+/// replays the same kill moments and market series as the published runs.
 #[derive(Clone, Debug)]
 pub(crate) struct Lcg(u64);
 
@@ -96,7 +219,7 @@ impl Lcg {
 }
 
 /// One verdict of a check list.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize)]
 pub(crate) struct Check {
     pub(crate) name: String,
     pub(crate) passed: bool,
@@ -104,15 +227,16 @@ pub(crate) struct Check {
 }
 
 /// An ordered list of checks, printed as a table and written to the reports.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(transparent)]
 pub(crate) struct Checks(pub(crate) Vec<Check>);
 
 impl Checks {
-    /// Records `result` (`Ok(detail)` passes, `Err(detail)` fails) and prints it.
-    pub(crate) fn record(&mut self, name: &str, result: Result<String, String>) {
+    /// Records `result` (`Ok(detail)` passes, an error fails with its message) and prints it.
+    pub(crate) fn record(&mut self, name: &str, result: Result<String>) {
         let (passed, detail) = match result {
             Ok(detail) => (true, detail),
-            Err(detail) => (false, detail),
+            Err(error) => (false, format!("{error:#}")),
         };
         println!(
             "  [{}] {name}: {detail}",
@@ -150,44 +274,38 @@ impl Checks {
         }
         out
     }
+}
 
-    /// A JSON array of `{name, passed, detail}`.
-    pub(crate) fn json(&self) -> String {
-        let items: Vec<String> = self
-            .0
-            .iter()
-            .map(|c| {
-                format!(
-                    "{{\"name\":{},\"passed\":{},\"detail\":{}}}",
-                    json::quote(&c.name),
-                    c.passed,
-                    json::quote(&c.detail)
-                )
-            })
-            .collect();
-        format!("[{}]", items.join(","))
+/// A check's verdict: passed with `detail`, or failed with it.
+pub(crate) fn verdict(passed: bool, detail: String) -> Result<String> {
+    if passed {
+        Ok(detail)
+    } else {
+        Err(anyhow!(detail))
     }
 }
 
-/// Reads and parses a JSON file.
-pub(crate) fn read_json(path: &Path) -> Result<Json, String> {
-    let text =
-        fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    Json::parse(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))
+/// Reads a JSON file into `T`.
+pub(crate) fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
+    serde_json::from_str(&read_text(path)?)
+        .with_context(|| format!("{} does not parse", path.display()))
 }
 
-/// Reads a JSON-lines file; every non-empty line must parse. A torn last line (a crash
-/// mid-write) is reported as an error like any other.
-pub(crate) fn read_json_lines(path: &Path) -> Result<Vec<Json>, String> {
-    let text =
-        fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+/// Parses the non-empty lines of a JSON-lines text into `T`s; `what` names the text in
+/// errors. A torn last line (a crash mid-write) is an error like any other.
+pub(crate) fn parse_json_lines<T: DeserializeOwned>(text: &str, what: &str) -> Result<Vec<T>> {
     text.lines()
         .enumerate()
         .filter(|(_, line)| !line.trim().is_empty())
         .map(|(i, line)| {
-            Json::parse(line).map_err(|e| format!("{} line {}: {e}: {line}", path.display(), i + 1))
+            serde_json::from_str(line).with_context(|| format!("{what} line {}: {line}", i + 1))
         })
         .collect()
+}
+
+/// Reads a JSON-lines file into `T`s; every non-empty line must parse.
+pub(crate) fn read_json_lines<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
+    parse_json_lines(&read_text(path)?, &path.display().to_string())
 }
 
 /// Which copy of a state file was readable.
@@ -204,31 +322,50 @@ impl StateCopy {
             Self::Backup => "bak",
         }
     }
+
+    /// The file name of this copy of the state file `name`.
+    pub(crate) fn file_name(self, name: &str) -> String {
+        match self {
+            Self::Main => name.to_owned(),
+            Self::Backup => format!("{name}.bak"),
+        }
+    }
+}
+
+/// Whether `paper/<name>` or its `.bak` copy exists.
+pub(crate) fn state_exists(paper: &Path, name: &str) -> bool {
+    [StateCopy::Main, StateCopy::Backup]
+        .iter()
+        .any(|copy| paper.join(copy.file_name(name)).exists())
 }
 
 /// Loads `paper/<name>` the way the session does: the main file, else `<name>.bak`; the
-/// value must be an object with `schema_version` 1.
-pub(crate) fn load_state(paper: &Path, name: &str) -> Result<(Json, StateCopy), String> {
-    let main = paper.join(name);
-    let backup = paper.join(format!("{name}.bak"));
+/// value must be an object with `schema_version` 1 that reads as `T`.
+pub(crate) fn load_state<T: DeserializeOwned>(paper: &Path, name: &str) -> Result<(T, StateCopy)> {
     let mut problems = Vec::new();
-    for (path, copy) in [(main, StateCopy::Main), (backup, StateCopy::Backup)] {
+    for copy in [StateCopy::Main, StateCopy::Backup] {
+        let path = paper.join(copy.file_name(name));
         if !path.exists() {
             problems.push(format!("{} missing", path.display()));
             continue;
         }
-        match read_json(&path) {
-            Ok(value) => match value.get("schema_version").and_then(Json::as_i64) {
-                Some(1) => return Ok((value, copy)),
-                other => problems.push(format!(
-                    "{} has schema_version {other:?}, expected 1",
+        let loaded = read_json::<Value>(&path).and_then(|value| {
+            let version = value.get("schema_version").and_then(Value::as_i64);
+            if version != Some(1) {
+                bail!(
+                    "{} has schema_version {version:?}, expected 1",
                     path.display()
-                )),
-            },
-            Err(e) => problems.push(e),
+                );
+            }
+            serde_json::from_value(value)
+                .with_context(|| format!("{} does not load", path.display()))
+        });
+        match loaded {
+            Ok(state) => return Ok((state, copy)),
+            Err(e) => problems.push(format!("{e:#}")),
         }
     }
-    Err(problems.join("; "))
+    Err(anyhow!(problems.join("; ")))
 }
 
 #[cfg(test)]
@@ -252,7 +389,7 @@ mod tests {
     fn checks_render_failures_in_both_formats() {
         let mut checks = Checks::default();
         checks.record("exit", Ok("0".into()));
-        checks.record("fds", Err("grew by 5 | bad".into()));
+        checks.record("fds", Err(anyhow!("grew by 5 | bad")));
         assert!(!checks.all_passed());
         assert_eq!(checks.failures(), vec!["fds: grew by 5 | bad".to_owned()]);
         assert!(
@@ -260,9 +397,9 @@ mod tests {
                 .markdown()
                 .contains("| fds | **FAIL** | grew by 5 \\| bad |")
         );
-        let parsed = Json::parse(&checks.json()).unwrap();
-        let items = parsed.as_array().unwrap();
-        assert_eq!(items[1].get("passed"), Some(&Json::Bool(false)));
+        let json = serde_json::to_value(&checks).unwrap();
+        assert_eq!(json[1]["passed"], Value::Bool(false));
+        assert_eq!(json[1]["detail"], "grew by 5 | bad");
     }
 
     #[test]
@@ -272,12 +409,12 @@ mod tests {
         fs::create_dir_all(&dir).unwrap();
         fs::write(dir.join("s.json"), "{\"schema_version\":1,").unwrap();
         fs::write(dir.join("s.json.bak"), "{\"schema_version\":1,\"x\":2}").unwrap();
-        let (value, copy) = load_state(&dir, "s.json").unwrap();
+        let (value, copy) = load_state::<Value>(&dir, "s.json").unwrap();
         assert_eq!(copy, StateCopy::Backup);
-        assert_eq!(value.get("x").and_then(Json::as_i64), Some(2));
+        assert_eq!(value["x"], 2);
         fs::write(dir.join("s.json"), "{\"schema_version\":2}").unwrap();
         fs::remove_file(dir.join("s.json.bak")).unwrap();
-        let err = load_state(&dir, "s.json").unwrap_err();
+        let err = load_state::<Value>(&dir, "s.json").unwrap_err().to_string();
         assert!(err.contains("schema_version Some(2)"), "{err}");
         fs::remove_dir_all(&dir).unwrap();
     }

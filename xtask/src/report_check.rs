@@ -11,45 +11,38 @@
 
 use std::{
     fs,
+    io::Read,
     path::{Path, PathBuf},
     process::{Command, Stdio},
     thread,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
-use crate::{cargo, reliability::target_dir, smoke::output};
+use anyhow::{Context, Result, bail, ensure};
+use xshell::{Shell, cmd};
+
+use crate::{
+    read_echoed,
+    reliability::{build_binary, read_text, target_dir, wait_with_deadline},
+};
 
 /// Longest a Chromium invocation may take.
 const CHROMIUM_DEADLINE: Duration = Duration::from_secs(90);
 /// Smallest plausible screenshot of the report page.
 const MIN_SCREENSHOT_BYTES: u64 = 10 * 1024;
 
-pub(crate) fn run(root: &Path) -> Result<(), String> {
-    cargo(&["build", "--package", "laptop-agents"])?;
-    let target = target_dir(root);
-    let binary = target.join("debug").join("laptop-agents");
-    let workspace = target.join("report-check");
-    let _ = fs::remove_dir_all(&workspace);
-    let workspace_arg = workspace.to_str().ok_or("non-UTF-8 workspace path")?;
-    output(
-        &binary,
-        &[
-            "run",
-            "--source",
-            "mock",
-            "--speed",
-            "600",
-            "--duration",
-            "5s",
-            "--workspace",
-            workspace_arg,
-        ],
-    )?;
-    let printed = output(&binary, &["report", "--workspace", workspace_arg])?;
+pub(crate) fn run(sh: &Shell) -> Result<()> {
+    let binary = build_binary(sh, "debug")?;
+    let workspace = target_dir(&sh.current_dir()).join("report-check");
+    sh.remove_path(&workspace)?;
+    read_echoed(cmd!(
+        sh,
+        "{binary} run --source mock --speed 600 --duration 5s --workspace {workspace}"
+    ))?;
+    let printed = read_echoed(cmd!(sh, "{binary} report --workspace {workspace}"))?;
     let report = PathBuf::from(printed.trim());
-    let html = fs::read_to_string(&report)
-        .map_err(|e| format!("cannot read {}: {e}", report.display()))?;
-    check_structure(&html).map_err(|e| format!("{}: {e}", report.display()))?;
+    let html = read_text(&report)?;
+    check_structure(&html).with_context(|| report.display().to_string())?;
     println!(
         "report-check: HTML structure ok ({} bytes, 2 charts, tables, stats keys)",
         html.len()
@@ -64,15 +57,14 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
 }
 
 /// Checks what the page must contain, whatever renders it.
-fn check_structure(html: &str) -> Result<(), String> {
+fn check_structure(html: &str) -> Result<()> {
     let count = |needle: &str| html.matches(needle).count();
-    if count("<svg") != 2 || count("</svg>") != 2 {
-        return Err(format!(
-            "expected 2 inline SVG charts, found {} <svg and {} </svg>",
-            count("<svg"),
-            count("</svg>")
-        ));
-    }
+    ensure!(
+        count("<svg") == 2 && count("</svg>") == 2,
+        "expected 2 inline SVG charts, found {} <svg and {} </svg>",
+        count("<svg"),
+        count("</svg>")
+    );
     for needle in [
         "id=\"equity-chart\"",
         "id=\"drawdown-chart\"",
@@ -93,9 +85,7 @@ fn check_structure(html: &str) -> Result<(), String> {
         "data-key=\"rejected_frames\"",
         "data-key=\"backfilled_candles\"",
     ] {
-        if !html.contains(needle) {
-            return Err(format!("the page lacks {needle}"));
-        }
+        ensure!(html.contains(needle), "the page lacks {needle}");
     }
     // Self-contained: nothing that loads a resource. URLs may appear as escaped text (the
     // configuration shows the exchange URLs), never as something a browser fetches.
@@ -108,11 +98,10 @@ fn check_structure(html: &str) -> Result<(), String> {
         "href=\"http",
         "href='http",
     ] {
-        if html.contains(banned) {
-            return Err(format!(
-                "the page is not self-contained: it contains {banned:?}"
-            ));
-        }
+        ensure!(
+            !html.contains(banned),
+            "the page is not self-contained: it contains {banned:?}"
+        );
     }
     Ok(())
 }
@@ -131,7 +120,7 @@ fn chromium() -> Option<PathBuf> {
 }
 
 /// Renders the page headless, offline, and checks the DOM and the screenshot.
-fn render(chromium: &Path, report: &Path, workspace: &Path) -> Result<(), String> {
+fn render(chromium: &Path, report: &Path, workspace: &Path) -> Result<()> {
     let url = format!("file://{}", report.display());
     let profile = workspace.join("chromium-profile");
     let screenshot = workspace.join("report.png");
@@ -158,15 +147,15 @@ fn render(chromium: &Path, report: &Path, workspace: &Path) -> Result<(), String
     };
     let dom = run_with_deadline(chromium, &flags(vec!["--dump-dom".to_owned()]))?;
     let svgs = dom.matches("<svg").count();
-    if svgs != 2 || !dom.contains("<polyline") || !dom.contains("<polygon") {
-        return Err(format!(
-            "Chromium's DOM of {} has {svgs} <svg elements (expected 2 with their lines and area)",
-            report.display()
-        ));
-    }
-    if !dom.contains("id=\"trades-table\"") || !dom.contains("id=\"stats-table\"") {
-        return Err("Chromium's DOM lacks the trades or stats table".into());
-    }
+    ensure!(
+        svgs == 2 && dom.contains("<polyline") && dom.contains("<polygon"),
+        "Chromium's DOM of {} has {svgs} <svg elements (expected 2 with their lines and area)",
+        report.display()
+    );
+    ensure!(
+        dom.contains("id=\"trades-table\"") && dom.contains("id=\"stats-table\""),
+        "Chromium's DOM lacks the trades or stats table"
+    );
     let _ = fs::remove_file(&screenshot);
     run_with_deadline(
         chromium,
@@ -176,14 +165,13 @@ fn render(chromium: &Path, report: &Path, workspace: &Path) -> Result<(), String
         ]),
     )?;
     let bytes = fs::metadata(&screenshot)
-        .map_err(|e| format!("Chromium wrote no screenshot {}: {e}", screenshot.display()))?
+        .with_context(|| format!("Chromium wrote no screenshot {}", screenshot.display()))?
         .len();
-    if bytes <= MIN_SCREENSHOT_BYTES {
-        return Err(format!(
-            "the screenshot {} is only {bytes} bytes: the page did not render",
-            screenshot.display()
-        ));
-    }
+    ensure!(
+        bytes > MIN_SCREENSHOT_BYTES,
+        "the screenshot {} is only {bytes} bytes: the page did not render",
+        screenshot.display()
+    );
     println!(
         "report-check: Chromium rendered the page offline: DOM has both charts, screenshot {} ({bytes} bytes)",
         screenshot.display()
@@ -192,7 +180,7 @@ fn render(chromium: &Path, report: &Path, workspace: &Path) -> Result<(), String
 }
 
 /// Runs `program args`, kills it after [`CHROMIUM_DEADLINE`], and returns its stdout.
-fn run_with_deadline(program: &Path, args: &[String]) -> Result<String, String> {
+fn run_with_deadline(program: &Path, args: &[String]) -> Result<String> {
     println!("$ {} {}", program.display(), args.join(" "));
     let mut child = Command::new(program)
         .args(args)
@@ -200,51 +188,37 @@ fn run_with_deadline(program: &Path, args: &[String]) -> Result<String, String> 
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
-    let started = Instant::now();
-    // Read stdout on a thread so a large DOM cannot fill the pipe and stall the child.
-    let stdout = child.stdout.take();
-    let reader = thread::spawn(move || {
-        let mut text = String::new();
-        if let Some(mut pipe) = stdout {
-            let _ = std::io::Read::read_to_string(&mut pipe, &mut text);
-        }
-        text
-    });
-    let stderr = child.stderr.take();
-    let err_reader = thread::spawn(move || {
-        let mut text = String::new();
-        if let Some(mut pipe) = stderr {
-            let _ = std::io::Read::read_to_string(&mut pipe, &mut text);
-        }
-        text
-    });
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() > CHROMIUM_DEADLINE => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!(
-                    "{} did not finish within {} s",
-                    program.display(),
-                    CHROMIUM_DEADLINE.as_secs()
-                ));
+        .with_context(|| format!("cannot start {}", program.display()))?;
+    // Read both pipes on threads so a large DOM cannot fill a pipe and stall the child.
+    let read_all = |pipe: Option<Box<dyn Read + Send>>| {
+        thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_string(&mut text);
             }
-            Ok(None) => thread::sleep(Duration::from_millis(100)),
-            Err(e) => return Err(format!("cannot wait for {}: {e}", program.display())),
-        }
+            text
+        })
     };
-    let out = reader.join().unwrap_or_default();
-    let err = err_reader.join().unwrap_or_default();
-    if status.success() {
-        Ok(out)
-    } else {
-        Err(format!(
-            "{} exited with {status}:\n{err}",
-            program.display()
-        ))
+    let out = read_all(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = read_all(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let status = wait_with_deadline(&mut child, CHROMIUM_DEADLINE)
+        .with_context(|| format!("{} did not finish", program.display()))?;
+    let out = out.join().unwrap_or_default();
+    let err = err.join().unwrap_or_default();
+    if !status.success() {
+        bail!("{} exited with {status}:\n{err}", program.display());
     }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -259,7 +233,7 @@ mod tests {
 
     #[test]
     fn structure_check_accepts_a_complete_page() {
-        assert_eq!(check_structure(GOOD), Ok(()));
+        check_structure(GOOD).unwrap();
     }
 
     #[test]
@@ -268,14 +242,21 @@ mod tests {
         assert!(
             check_structure(&one_chart)
                 .unwrap_err()
+                .to_string()
                 .contains("2 inline SVG")
         );
         let no_pnl = GOOD.replace("data-key=\"net_pnl\"", "");
-        assert!(check_structure(&no_pnl).unwrap_err().contains("net_pnl"));
+        assert!(
+            check_structure(&no_pnl)
+                .unwrap_err()
+                .to_string()
+                .contains("net_pnl")
+        );
         let with_url = format!("{GOOD}<img src=\"https://cdn.example/x.png\">");
         assert!(
             check_structure(&with_url)
                 .unwrap_err()
+                .to_string()
                 .contains("self-contained")
         );
     }

@@ -12,17 +12,22 @@
 //! which would leave fills, exits and their state saves untested under faults.
 
 use std::{
+    collections::BTreeMap,
     fs,
-    path::{Path, PathBuf},
-    process::{Child, Command, ExitStatus, Stdio},
-    thread,
+    path::Path,
     time::{Duration, Instant},
 };
 
+use anyhow::{Context, Result, anyhow, bail, ensure};
+use serde::Serialize;
+use xshell::Shell;
+
 use crate::{
-    json,
     procfs::{self, Sample, Trend},
-    reliability::{Checks, FAST_TRADING_TOML, build_release, option_value, target_dir},
+    reliability::{
+        Checks, FAST_TRADING_TOML, build_binary, option_value, path_text, provenance,
+        sim_session_args, spawn_with_console, target_dir, verdict, wait_polling, write_file,
+    },
     soak_checks,
     soak_plan::{covered_scenarios, fault_plan},
 };
@@ -40,12 +45,14 @@ pub(crate) const MALLOC_ENV: (&str, &str) = ("MALLOC_MMAP_THRESHOLD_", "131072")
 const SAMPLE_EVERY: Duration = Duration::from_secs(5);
 /// Samples before this are start-up (allocator arenas, connection set-up) and not judged.
 pub(crate) const WARM_UP: Duration = Duration::from_secs(30);
+
+#[derive(Debug)]
 struct Options {
     minutes: u64,
     speed: f64,
 }
 
-fn parse_options(args: &[String]) -> Result<Options, String> {
+fn parse_options(args: &[String]) -> Result<Options> {
     let mut options = Options {
         minutes: 10,
         speed: 60.0,
@@ -53,63 +60,47 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
-            "--minutes" => {
-                options.minutes = option_value(&mut it, "--minutes")?;
-            }
-            "--speed" => {
-                options.speed = option_value(&mut it, "--speed")?;
-            }
-            other => return Err(format!("soak: unknown argument {other:?}")),
+            "--minutes" => options.minutes = option_value(&mut it, "--minutes")?,
+            "--speed" => options.speed = option_value(&mut it, "--speed")?,
+            other => bail!("soak: unknown argument {other:?}"),
         }
     }
-    if options.minutes == 0 {
-        return Err("--minutes must be at least 1".into());
-    }
-    if !(options.speed.is_finite() && options.speed >= 1.0) {
-        return Err("--speed must be a number >= 1".into());
-    }
+    ensure!(options.minutes > 0, "--minutes must be at least 1");
+    ensure!(
+        options.speed.is_finite() && options.speed >= 1.0,
+        "--speed must be a number >= 1"
+    );
     Ok(options)
 }
 
 /// Runs the soak.
-pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
+pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
     let options = parse_options(args)?;
     let started = Instant::now();
-    let binary = build_release(root)?;
-    let target = target_dir(root);
+    let binary = build_binary(sh, "release")?;
+    let target = target_dir(&sh.current_dir());
     let workspace = target.join("soak-workspace");
     let _ = fs::remove_dir_all(&workspace);
     fs::create_dir_all(&workspace)
-        .map_err(|e| format!("cannot create {}: {e}", workspace.display()))?;
+        .with_context(|| format!("cannot create {}", workspace.display()))?;
     let run_for = Duration::from_secs(options.minutes * 60);
     let faults = fault_plan(run_for.as_secs_f64(), options.speed);
     let record = workspace.join("sim_record.jsonl");
     let config = target.join("soak.toml");
-    fs::write(&config, FAST_TRADING_TOML)
-        .map_err(|e| format!("cannot write {}: {e}", config.display()))?;
+    write_file(&config, FAST_TRADING_TOML)?;
     let console = target.join("soak-console.log");
-    let mut args: Vec<String> = [
-        "run",
-        "--source",
-        "sim",
-        "--speed",
+    let mut args = sim_session_args(
         &options.speed.to_string(),
-        "--duration",
         &format!("{}m", options.minutes),
-        "--workspace",
-        &path_text(&workspace)?,
-        "--max-clock-skew",
-        "off",
-        "--stale-timeout",
-        &format!("{STALE_TIMEOUT_S}s"),
-        "--sim-record",
-        &path_text(&record)?,
-        "--config",
-        &path_text(&config)?,
-    ]
-    .iter()
-    .map(|s| (*s).to_owned())
-    .collect();
+        &workspace,
+        &config,
+    )?;
+    args.extend([
+        "--stale-timeout".to_owned(),
+        format!("{STALE_TIMEOUT_S}s"),
+        "--sim-record".to_owned(),
+        path_text(&record)?,
+    ]);
     for fault in &faults {
         args.push("--fault".into());
         args.push(fault.clone());
@@ -122,16 +113,18 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
         covered_scenarios().len(),
         console.display()
     );
-    println!(
-        "$ {}={} {} {}",
-        MALLOC_ENV.0,
-        MALLOC_ENV.1,
-        binary.display(),
-        args.join(" ")
-    );
     let session_started = Instant::now();
-    let (status, samples) =
-        run_sampled(&binary, &args, &console, run_for + Duration::from_secs(120))?;
+    let mut child = spawn_with_console(&binary, &args, &[MALLOC_ENV], &console)?;
+    let pid = child.id();
+    let mut samples = Vec::new();
+    let mut next_sample = Duration::ZERO;
+    let status = wait_polling(&mut child, run_for + Duration::from_secs(120), |elapsed| {
+        if elapsed >= next_sample {
+            samples.extend(procfs::sample(pid, elapsed));
+            next_sample += SAMPLE_EVERY;
+        }
+    })
+    .context("the soak session did not stop")?;
     let session_wall = session_started.elapsed();
     println!(
         "soak: session exited with {status} after {:.1} s; checking",
@@ -151,6 +144,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
     let trend = Trend::of(&samples, WARM_UP);
     check_resources(&mut checks, &samples, trend);
     write_reports(
+        sh,
         &target,
         &Report {
             options: &options,
@@ -171,68 +165,11 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
         );
         Ok(())
     } else {
-        Err(format!(
+        bail!(
             "soak failed:\n  {}\n(report: {})",
             checks.failures().join("\n  "),
             target.join("soak-report.md").display()
-        ))
-    }
-}
-
-pub(crate) fn path_text(path: &Path) -> Result<String, String> {
-    path.to_str()
-        .map(str::to_owned)
-        .ok_or_else(|| format!("non-UTF-8 path {}", path.display()))
-}
-
-/// Starts the binary with stdout and stderr in `console`, samples it every 5 s until it
-/// exits, and kills it (failing) if it outlives `limit`.
-fn run_sampled(
-    binary: &Path,
-    args: &[String],
-    console: &Path,
-    limit: Duration,
-) -> Result<(ExitStatus, Vec<Sample>), String> {
-    let out = fs::File::create(console)
-        .map_err(|e| format!("cannot create {}: {e}", console.display()))?;
-    let err = out
-        .try_clone()
-        .map_err(|e| format!("cannot share {}: {e}", console.display()))?;
-    let mut child: Child = Command::new(binary)
-        .args(args)
-        .env(MALLOC_ENV.0, MALLOC_ENV.1)
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
-    let pid = child.id();
-    let started = Instant::now();
-    let mut samples = Vec::new();
-    let mut next_sample = Duration::ZERO;
-    loop {
-        if let Some(status) = child
-            .try_wait()
-            .map_err(|e| format!("cannot wait for pid {pid}: {e}"))?
-        {
-            return Ok((status, samples));
-        }
-        let elapsed = started.elapsed();
-        if elapsed >= next_sample {
-            if let Some(sample) = procfs::sample(pid, elapsed) {
-                samples.push(sample);
-            }
-            next_sample += SAMPLE_EVERY;
-        }
-        if elapsed > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!(
-                "the session (pid {pid}) was still running after {} s; killed it",
-                limit.as_secs()
-            ));
-        }
-        thread::sleep(Duration::from_millis(100));
+        )
     }
 }
 
@@ -243,40 +180,36 @@ fn check_resources(checks: &mut Checks, samples: &[Sample], trend: Option<Trend>
             WARM_UP.as_secs(),
             samples.len()
         );
-        checks.record("file descriptors flat", Err(why.clone()));
-        checks.record("RSS growth <= 10 %", Err(why));
+        checks.record("file descriptors flat", Err(anyhow!(why.clone())));
+        checks.record("RSS growth <= 10 %", Err(anyhow!(why)));
         return;
     };
     let base = trend.baseline.fds;
-    let detail = format!(
-        "{base} at {} s, {} at the end, max {} ({} samples)",
-        trend.baseline.elapsed.as_secs(),
-        trend.last_fds,
-        trend.max_fds,
-        samples.len()
-    );
     checks.record(
         "file descriptors flat (end <= first after warm-up + 2)",
-        if trend.last_fds <= base + 2 {
-            Ok(detail)
-        } else {
-            Err(detail)
-        },
+        verdict(
+            trend.last_fds <= base + 2,
+            format!(
+                "{base} at {} s, {} at the end, max {} ({} samples)",
+                trend.baseline.elapsed.as_secs(),
+                trend.last_fds,
+                trend.max_fds,
+                samples.len()
+            ),
+        ),
     );
     let growth = trend.rss_growth_percent();
-    let detail = format!(
-        "{} KiB at {} s, max {} KiB: {growth:.1} %",
-        trend.baseline.rss_kib,
-        trend.baseline.elapsed.as_secs(),
-        trend.max_rss_kib
-    );
     checks.record(
         "RSS growth <= 10 % after warm-up",
-        if growth <= 10.0 {
-            Ok(detail)
-        } else {
-            Err(detail)
-        },
+        verdict(
+            growth <= 10.0,
+            format!(
+                "{} KiB at {} s, max {} KiB: {growth:.1} %",
+                trend.baseline.rss_kib,
+                trend.baseline.elapsed.as_secs(),
+                trend.max_rss_kib
+            ),
+        ),
     );
 }
 
@@ -291,26 +224,37 @@ struct Report<'a> {
     total_wall: Duration,
 }
 
-/// `date -u` and `git rev-parse --short HEAD`, for the report header.
-pub(crate) fn provenance(root: &Path) -> (String, String) {
-    let run = |program: &str, args: &[&str]| {
-        Command::new(program)
-            .args(args)
-            .current_dir(root)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-            .unwrap_or_else(|| "unknown".to_owned())
-    };
-    (
-        run("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]),
-        run("git", &["rev-parse", "--short", "HEAD"]),
-    )
+/// `soak-report.json`: the same facts as the Markdown report, for tools.
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    date: &'a str,
+    commit: &'a str,
+    command: &'a str,
+    minutes: u64,
+    speed: f64,
+    session_wall_s: f64,
+    total_wall_s: f64,
+    passed: bool,
+    checks: &'a Checks,
+    facts: BTreeMap<&'a str, &'a str>,
+    faults: &'a [String],
+    samples: Vec<JsonSample>,
 }
 
-fn write_reports(target: &Path, report: &Report<'_>) -> Result<(), String> {
-    let (date, commit) = provenance(&crate::project_root());
+#[derive(Serialize)]
+struct JsonSample {
+    t_s: f64,
+    fds: usize,
+    rss_kib: u64,
+}
+
+/// `x` rounded to one decimal, as the reports print it.
+fn tenths(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+fn write_reports(sh: &Shell, target: &Path, report: &Report<'_>) -> Result<()> {
+    let (date, commit) = provenance(sh);
     let command = format!(
         "cargo xtask soak --minutes {} --speed {}",
         report.options.minutes, report.options.speed
@@ -359,43 +303,37 @@ fn write_reports(target: &Path, report: &Report<'_>) -> Result<(), String> {
     for fault in report.faults {
         md.push_str(&format!("- `{fault}`\n"));
     }
-    let samples: Vec<String> = report
-        .samples
-        .iter()
-        .map(|s| {
-            format!(
-                "{{\"t_s\":{:.1},\"fds\":{},\"rss_kib\":{}}}",
-                s.elapsed.as_secs_f64(),
-                s.fds,
-                s.rss_kib
-            )
-        })
-        .collect();
-    let faults: Vec<String> = report.faults.iter().map(|f| json::quote(f)).collect();
-    let facts: Vec<String> = report
-        .facts
-        .iter()
-        .map(|(k, v)| format!("{}:{}", json::quote(k), json::quote(v)))
-        .collect();
-    let json_text = format!(
-        "{{\"date\":{},\"commit\":{},\"command\":{},\"minutes\":{},\"speed\":{},\"session_wall_s\":{:.1},\"total_wall_s\":{:.1},\"passed\":{},\"checks\":{},\"facts\":{{{}}},\"faults\":[{}],\"samples\":[{}]}}\n",
-        json::quote(&date),
-        json::quote(&commit),
-        json::quote(&command),
-        report.options.minutes,
-        report.options.speed,
-        report.session_wall.as_secs_f64(),
-        report.total_wall.as_secs_f64(),
-        report.checks.all_passed(),
-        report.checks.json(),
-        facts.join(","),
-        faults.join(","),
-        samples.join(",")
-    );
-    for (name, text) in [("soak-report.md", md), ("soak-report.json", json_text)] {
-        let path: PathBuf = target.join(name);
-        fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    }
+    let json = JsonReport {
+        date: &date,
+        commit: &commit,
+        command: &command,
+        minutes: report.options.minutes,
+        speed: report.options.speed,
+        session_wall_s: tenths(report.session_wall.as_secs_f64()),
+        total_wall_s: tenths(report.total_wall.as_secs_f64()),
+        passed: report.checks.all_passed(),
+        checks: report.checks,
+        facts: report
+            .facts
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect(),
+        faults: report.faults,
+        samples: report
+            .samples
+            .iter()
+            .map(|s| JsonSample {
+                t_s: tenths(s.elapsed.as_secs_f64()),
+                fds: s.fds,
+                rss_kib: s.rss_kib,
+            })
+            .collect(),
+    };
+    write_file(&target.join("soak-report.md"), md)?;
+    write_file(
+        &target.join("soak-report.json"),
+        serde_json::to_string(&json)? + "\n",
+    )?;
     println!(
         "soak: reports in {}",
         target.join("soak-report.md").display()

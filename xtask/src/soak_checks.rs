@@ -15,9 +15,13 @@ use std::{
     process::ExitStatus,
 };
 
+use anyhow::{Context, Result, anyhow, bail, ensure};
+use serde::Deserialize;
+use serde_json::Value;
+
 use crate::{
-    json::Json,
-    reliability::{Checks, StateCopy, load_state, read_json, read_json_lines},
+    reliability::{Checks, StateCopy, load_state, read_json, read_json_lines, read_text, verdict},
+    run_files::{DecisionLine, RecordLine, Summary},
     soak_plan::{covered_scenarios, expected_rejections},
 };
 
@@ -41,23 +45,34 @@ pub(crate) fn check_all(checks: &mut Checks, inputs: &Inputs<'_>) -> Vec<(String
     let mut facts = Vec::new();
     checks.record(
         "exit status 0",
-        if inputs.status.success() {
-            Ok(inputs.status.to_string())
-        } else {
-            Err(inputs.status.to_string())
-        },
+        verdict(inputs.status.success(), inputs.status.to_string()),
     );
     let summary_path = inputs
         .workspace
         .join("runs")
         .join("latest")
         .join("summary.json");
-    let summary = read_json(&summary_path);
+    // Read once as JSON for the facts (any field, as written), then as the typed view.
+    let summary_json = read_json::<Value>(&summary_path);
+    let summary = summary_json
+        .as_ref()
+        .map_err(|e| anyhow!("{e:#}"))
+        .and_then(|json| Summary::deserialize(json).context("summary.json"));
     checks.record(
         "stopped_reason = duration_reached",
-        stopped_reason(&summary),
+        summary
+            .as_ref()
+            .map_err(|e| anyhow!("{e:#}"))
+            .and_then(|s| {
+                let reason = s.stopped_reason.as_deref();
+                ensure!(
+                    reason == Some("duration_reached"),
+                    "stopped_reason is {reason:?}"
+                );
+                Ok("duration_reached".to_owned())
+            }),
     );
-    if let Ok(summary) = &summary {
+    if let Ok(json) = &summary_json {
         for key in [
             "run_id",
             "candles_closed",
@@ -69,9 +84,9 @@ pub(crate) fn check_all(checks: &mut Checks, inputs: &Inputs<'_>) -> Vec<(String
             "state_save_failures",
             "ending_equity",
         ] {
-            facts.push((format!("summary.{key}"), scalar_text(summary.get(key))));
+            facts.push((format!("summary.{key}"), scalar_text(json.get(key))));
         }
-        if let Some(Json::Object(reasons)) = summary.get("rejected_frames") {
+        if let Some(Value::Object(reasons)) = json.get("rejected_frames") {
             let text: Vec<String> = reasons
                 .iter()
                 .map(|(k, v)| format!("{k}={}", scalar_text(Some(v))))
@@ -88,9 +103,7 @@ pub(crate) fn check_all(checks: &mut Checks, inputs: &Inputs<'_>) -> Vec<(String
     let run_dir = summary
         .as_ref()
         .ok()
-        .and_then(|s| s.get("run_dir"))
-        .and_then(Json::as_str)
-        .map(std::path::PathBuf::from)
+        .and_then(|s| s.run_dir.clone())
         .unwrap_or_else(|| inputs.workspace.join("runs").join("latest"));
     let (candles, candle_facts) = candles_accounted(inputs.record, &run_dir, inputs.speed, &log);
     checks.record("every simulator candle closed live or backfilled", candles);
@@ -102,41 +115,31 @@ pub(crate) fn check_all(checks: &mut Checks, inputs: &Inputs<'_>) -> Vec<(String
     );
     let paper = inputs.workspace.join("paper");
     for name in ["broker_state.json", "unified_state.json"] {
-        let result = match load_state(&paper, name) {
-            Ok((_, StateCopy::Main)) => Ok("main file loads, schema_version 1".to_owned()),
-            Ok((_, StateCopy::Backup)) => Err("only the .bak copy loads".to_owned()),
-            Err(e) => Err(e),
-        };
+        let result = load_state::<Value>(&paper, name).and_then(|(_, copy)| {
+            ensure!(copy == StateCopy::Main, "only the .bak copy loads");
+            Ok("main file loads, schema_version 1".to_owned())
+        });
         checks.record(&format!("{name} loads"), result);
     }
     facts
 }
 
-fn scalar_text(value: Option<&Json>) -> String {
+/// A summary value as the facts list shows it (`-` when absent).
+fn scalar_text(value: Option<&Value>) -> String {
     match value {
-        Some(Json::String(s) | Json::Number(s)) => s.clone(),
-        Some(Json::Bool(b)) => b.to_string(),
-        Some(Json::Null) | None => "-".into(),
-        Some(other) => format!("{other:?}"),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => "-".into(),
+        Some(other) => other.to_string(),
     }
 }
 
-fn stopped_reason(summary: &Result<Json, String>) -> Result<String, String> {
-    let summary = summary.as_ref().map_err(Clone::clone)?;
-    match summary.get("stopped_reason").and_then(Json::as_str) {
-        Some("duration_reached") => Ok("duration_reached".into()),
-        other => Err(format!("stopped_reason is {other:?}")),
-    }
-}
-
-fn no_panic(inputs: &Inputs<'_>) -> Result<String, String> {
+fn no_panic(inputs: &Inputs<'_>) -> Result<String> {
     let mut hits = Vec::new();
     for path in [
         inputs.console.to_path_buf(),
         inputs.workspace.join("logs").join("system.jsonl"),
     ] {
-        let text = fs::read_to_string(&path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let text = read_text(&path)?;
         hits.extend(
             text.lines()
                 .filter(|l| l.contains("panicked"))
@@ -144,20 +147,17 @@ fn no_panic(inputs: &Inputs<'_>) -> Result<String, String> {
                 .map(|l| format!("{}: {l}", path.display())),
         );
     }
-    if hits.is_empty() {
-        Ok("no `panicked` in system.jsonl or the console output".into())
-    } else {
-        Err(hits.join("\n"))
-    }
+    ensure!(hits.is_empty(), hits.join("\n"));
+    Ok("no `panicked` in system.jsonl or the console output".into())
 }
 
 /// `(shape verdict, unhandled-error verdict, counts by level)`.
-pub(crate) fn log_checks(log: &Path) -> (Result<String, String>, Result<String, String>, String) {
-    let text = match fs::read_to_string(log) {
+pub(crate) fn log_checks(log: &Path) -> (Result<String>, Result<String>, String) {
+    let text = match read_text(log) {
         Ok(text) => text,
         Err(e) => {
-            let why = format!("cannot read {}: {e}", log.display());
-            return (Err(why.clone()), Err(why), "-".into());
+            let why = format!("{e:#}");
+            return (Err(anyhow!(why.clone())), Err(anyhow!(why)), "-".into());
         }
     };
     let mut bad_shape = Vec::new();
@@ -167,7 +167,7 @@ pub(crate) fn log_checks(log: &Path) -> (Result<String, String>, Result<String, 
     let mut lines = 0usize;
     for (index, line) in text.lines().enumerate() {
         lines += 1;
-        let value = match Json::parse(line) {
+        let value: Value = match serde_json::from_str(line) {
             Ok(value) => value,
             Err(e) => {
                 bad_shape.push(format!("line {}: not JSON ({e})", index + 1));
@@ -177,15 +177,15 @@ pub(crate) fn log_checks(log: &Path) -> (Result<String, String>, Result<String, 
         let missing: Vec<&str> = REQUIRED_LOG_FIELDS
             .iter()
             .copied()
-            .filter(|f| value.get(f).and_then(Json::as_str).is_none())
+            .filter(|f| value.get(f).and_then(Value::as_str).is_none())
             .collect();
         if !missing.is_empty() {
             bad_shape.push(format!("line {}: lacks {missing:?}: {line}", index + 1));
         }
-        let level = value.get("level").and_then(Json::as_str).unwrap_or("?");
+        let level = value.get("level").and_then(Value::as_str).unwrap_or("?");
         *levels.entry(level.to_owned()).or_default() += 1;
         if level == "ERROR" {
-            if value.get("alert") == Some(&Json::Bool(true)) {
+            if value.get("alert") == Some(&Value::Bool(true)) {
                 alerts += 1;
             } else {
                 unhandled.push(format!("line {}: {line}", index + 1));
@@ -193,59 +193,66 @@ pub(crate) fn log_checks(log: &Path) -> (Result<String, String>, Result<String, 
         }
     }
     let shape = if lines == 0 {
-        Err("the log is empty".to_owned())
-    } else if bad_shape.is_empty() {
-        Ok(format!(
-            "{lines} lines, all JSON with {REQUIRED_LOG_FIELDS:?}"
-        ))
+        Err(anyhow!("the log is empty"))
     } else {
-        Err(format!(
-            "{} bad of {lines}: {}",
-            bad_shape.len(),
-            bad_shape
-                .iter()
-                .take(3)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(" / ")
-        ))
+        verdict(
+            bad_shape.is_empty(),
+            if bad_shape.is_empty() {
+                format!("{lines} lines, all JSON with {REQUIRED_LOG_FIELDS:?}")
+            } else {
+                format!(
+                    "{} bad of {lines}: {}",
+                    bad_shape.len(),
+                    first_three(&bad_shape)
+                )
+            },
+        )
     };
-    let handled = if unhandled.is_empty() {
-        Ok(format!("0 unhandled; {alerts} documented alert(s)"))
-    } else {
-        Err(format!(
-            "{} ERROR line(s) without alert=true: {}",
-            unhandled.len(),
-            unhandled
-                .iter()
-                .take(3)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(" / ")
-        ))
-    };
-    let levels = levels
+    let handled = verdict(
+        unhandled.is_empty(),
+        if unhandled.is_empty() {
+            format!("0 unhandled; {alerts} documented alert(s)")
+        } else {
+            format!(
+                "{} ERROR line(s) without alert=true: {}",
+                unhandled.len(),
+                first_three(&unhandled)
+            )
+        },
+    );
+    (shape, handled, key_counts(&levels))
+}
+
+/// The first three items, joined for a one-line detail.
+fn first_three(items: &[String]) -> String {
+    items
+        .iter()
+        .take(3)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
+/// `key=count, ...` of a tally.
+fn key_counts<K: std::fmt::Display, V: std::fmt::Display>(counts: &BTreeMap<K, V>) -> String {
+    counts
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
-        .join(", ");
-    (shape, handled, levels)
+        .join(", ")
 }
 
-/// Every `candle_completed` and `candle_skipped` open time of the record must be a line of
-/// the run's `decisions.jsonl` (closed live, confirmed over REST, or backfilled).
-fn candles_accounted(
-    record: &Path,
-    run_dir: &Path,
-    speed: f64,
-    log: &Path,
-) -> (Result<String, String>, Vec<(String, String)>) {
-    let mut facts = Vec::new();
-    let text = match fs::read_to_string(record) {
-        Ok(text) => text,
-        Err(e) => return (Err(format!("cannot read {}: {e}", record.display())), facts),
-    };
-    let mut pushed: Vec<(i64, i64, &'static str)> = Vec::new();
+/// A simulator candle: its record time, open time and whether a gap fault skipped it.
+struct PushedCandle {
+    t: i64,
+    open: i64,
+    kind: &'static str,
+}
+
+/// The candle lines of the simulator's record, and the latest record time of any line.
+fn pushed_candles(record: &Path) -> Result<(Vec<PushedCandle>, i64)> {
+    let text = read_text(record)?;
+    let mut pushed = Vec::new();
     let mut last_t = i64::MIN;
     for line in text.lines() {
         // Only candle lines matter here; frame lines are the bulk of the file.
@@ -259,50 +266,66 @@ fn candles_accounted(
             }
             continue;
         };
-        let Ok(value) = Json::parse(line) else {
-            return (Err(format!("record line is not JSON: {line}")), facts);
-        };
-        let (Some(t), Some(open)) = (
-            value.get("t").and_then(Json::as_i64),
-            value.get("open_time").and_then(Json::as_i64),
-        ) else {
-            return (
-                Err(format!("record candle line lacks t/open_time: {line}")),
-                facts,
-            );
-        };
-        last_t = last_t.max(t);
-        pushed.push((t, open, kind));
+        let candle: RecordLine =
+            serde_json::from_str(line).with_context(|| format!("record candle line: {line}"))?;
+        let open = candle
+            .open_time
+            .with_context(|| format!("record candle line lacks open_time: {line}"))?;
+        last_t = last_t.max(candle.t);
+        pushed.push(PushedCandle {
+            t: candle.t,
+            open,
+            kind,
+        });
     }
-    let decisions = match read_json_lines(&run_dir.join("decisions.jsonl")) {
-        Ok(lines) => lines,
-        Err(e) => return (Err(e), facts),
-    };
-    let mut decided = BTreeSet::new();
-    let mut provenance: BTreeMap<String, usize> = BTreeMap::new();
+    Ok((pushed, last_t))
+}
+
+/// Every `candle_completed` and `candle_skipped` open time of the record must be a line of
+/// the run's `decisions.jsonl` (closed live, confirmed over REST, or backfilled).
+fn candles_accounted(
+    record: &Path,
+    run_dir: &Path,
+    speed: f64,
+    log: &Path,
+) -> (Result<String>, Vec<(String, String)>) {
+    let mut facts = Vec::new();
+    let result = candles_accounted_into(record, run_dir, speed, log, &mut facts);
+    (result, facts)
+}
+
+fn candles_accounted_into(
+    record: &Path,
+    run_dir: &Path,
+    speed: f64,
+    log: &Path,
+    facts: &mut Vec<(String, String)>,
+) -> Result<String> {
+    let (pushed, last_t) = pushed_candles(record)?;
+    let decisions: Vec<DecisionLine> = read_json_lines(&run_dir.join("decisions.jsonl"))?;
+    let decided: BTreeSet<i64> = decisions.iter().filter_map(|d| d.open_time).collect();
+    let mut provenance: BTreeMap<&str, usize> = BTreeMap::new();
+    for d in &decisions {
+        *provenance
+            .entry(d.provenance.as_deref().unwrap_or("?"))
+            .or_default() += 1;
+    }
     // Candles that arrived after a later one was decided (a backfill behind the live
     // stream): recorded, never traded on.
-    let mut late = 0usize;
-    for d in &decisions {
-        if let Some(open) = d.get("open_time").and_then(Json::as_i64) {
-            decided.insert(open);
-        }
-        let p = d.get("provenance").and_then(Json::as_str).unwrap_or("?");
-        *provenance.entry(p.to_owned()).or_default() += 1;
-        if d.get("outcome").and_then(Json::as_str) == Some("out_of_order") {
-            late += 1;
-        }
-    }
+    let late = decisions
+        .iter()
+        .filter(|d| d.outcome_is("out_of_order"))
+        .count();
     #[allow(clippy::cast_possible_truncation)]
     let tail_ms = (TAIL_WALL_S * speed * 1000.0) as i64;
     let cutoff = last_t.saturating_sub(tail_ms);
-    let judged: Vec<&(i64, i64, &str)> = pushed.iter().filter(|(t, _, _)| *t <= cutoff).collect();
-    let missing: Vec<String> = judged
+    let judged: Vec<&PushedCandle> = pushed.iter().filter(|c| c.t <= cutoff).collect();
+    let missing: Vec<&PushedCandle> = judged
         .iter()
-        .filter(|(_, open, _)| !decided.contains(open))
-        .map(|(_, open, kind)| format!("{open} ({kind})"))
+        .copied()
+        .filter(|c| !decided.contains(&c.open))
         .collect();
-    let skipped = pushed.iter().filter(|p| p.2 == "skipped").count();
+    let skipped = pushed.iter().filter(|c| c.kind == "skipped").count();
     facts.push((
         "simulator candles".into(),
         format!(
@@ -312,55 +335,35 @@ fn candles_accounted(
             pushed.len() - judged.len()
         ),
     ));
-    facts.push((
-        "decisions by provenance".into(),
-        provenance
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-    ));
+    facts.push(("decisions by provenance".into(), key_counts(&provenance)));
     facts.push((
         "late candles (recorded as out_of_order, not traded on)".into(),
         late.to_string(),
     ));
-    if judged.is_empty() {
-        return (
-            Err("the simulator recorded no completed candle".into()),
-            facts,
-        );
-    }
+    ensure!(
+        !judged.is_empty(),
+        "the simulator recorded no completed candle"
+    );
     if missing.is_empty() {
-        (
-            Ok(format!(
-                "{} of {} simulator candles found in decisions.jsonl ({skipped} gap candles)",
-                judged.len(),
-                judged.len()
-            )),
-            facts,
-        )
-    } else {
-        let opens: Vec<i64> = judged
-            .iter()
-            .filter(|(_, open, _)| !decided.contains(open))
-            .map(|(_, open, _)| *open)
-            .collect();
-        (
-            Err(format!(
-                "{} of {} simulator candles missing from decisions.jsonl: {}{}",
-                missing.len(),
-                judged.len(),
-                missing
-                    .iter()
-                    .take(10)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                backfill_diagnosis(&opens, log)
-            )),
-            facts,
-        )
+        return Ok(format!(
+            "{} of {} simulator candles found in decisions.jsonl ({skipped} gap candles)",
+            judged.len(),
+            judged.len()
+        ));
     }
+    let opens: Vec<i64> = missing.iter().map(|c| c.open).collect();
+    let named: Vec<String> = missing
+        .iter()
+        .take(10)
+        .map(|c| format!("{} ({})", c.open, c.kind))
+        .collect();
+    bail!(
+        "{} of {} simulator candles missing from decisions.jsonl: {}{}",
+        missing.len(),
+        judged.len(),
+        named.join(", "),
+        backfill_diagnosis(&opens, log)
+    )
 }
 
 /// For a failed candle check: how many of the missing open times fall inside a REST
@@ -373,7 +376,7 @@ fn backfill_diagnosis(missing: &[i64], log: &Path) -> String {
     let ranges: Vec<(i64, i64)> = text
         .lines()
         .filter(|l| l.contains("\"backfill starting\""))
-        .filter_map(|l| Json::parse(l).ok())
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter_map(|v| Some((v.get("from")?.as_i64()?, v.get("to")?.as_i64()?)))
         .collect();
     let fetched = missing
@@ -387,25 +390,26 @@ fn backfill_diagnosis(missing: &[i64], log: &Path) -> String {
     )
 }
 
+/// The fault lines of the simulator's record.
+fn fired_faults(record: &Path) -> Result<Vec<RecordLine>> {
+    read_text(record)?
+        .lines()
+        .filter(|l| l.contains("\"kind\":\"fault\""))
+        .map(|line| {
+            serde_json::from_str(line).with_context(|| format!("record fault line: {line}"))
+        })
+        .collect()
+}
+
 /// Each fired `bad-value`/`garbage` fault (and `duplicate`, `reorder`) must show up in the
 /// summary's `rejected_frames` under its label, at least once per firing.
-fn rejections_counted(record: &Path, summary: Option<&Json>) -> Result<String, String> {
-    let summary = summary.ok_or("no summary.json")?;
-    let counted = |label: &str| {
-        summary
-            .get("rejected_frames")
-            .and_then(|r| r.get(label))
-            .and_then(Json::as_i64)
-            .unwrap_or(0)
-    };
-    let text =
-        fs::read_to_string(record).map_err(|e| format!("cannot read {}: {e}", record.display()))?;
-    let mut wanted: BTreeMap<&str, i64> = BTreeMap::new();
+fn rejections_counted(record: &Path, summary: Option<&Summary>) -> Result<String> {
+    let summary = summary.context("no summary.json")?;
+    let mut wanted: BTreeMap<&str, u64> = BTreeMap::new();
     let kinds = expected_rejections();
-    for line in text.lines().filter(|l| l.contains("\"kind\":\"fault\"")) {
-        let value = Json::parse(line).map_err(|e| format!("record fault line: {e}"))?;
-        let spec = value.get("fault").and_then(Json::as_str).unwrap_or("");
-        let label = match spec.split(':').next() {
+    for fault in fired_faults(record)? {
+        let spec = fault.fault.as_deref().unwrap_or("");
+        let label = match fault.scenario() {
             Some("duplicate") => Some("duplicates_dropped"),
             Some("reorder") => Some("out_of_order_dropped"),
             _ => kinds.iter().find(|(k, _)| *k == spec).and_then(|(_, l)| *l),
@@ -416,22 +420,24 @@ fn rejections_counted(record: &Path, summary: Option<&Json>) -> Result<String, S
     }
     let short: Vec<String> = wanted
         .iter()
-        .filter(|(label, n)| counted(label) < **n)
-        .map(|(label, n)| format!("{label}: {} counted < {n} injected", counted(label)))
+        .filter(|(label, n)| summary.rejected(label) < **n)
+        .map(|(label, n)| {
+            format!(
+                "{label}: {} counted < {n} injected",
+                summary.rejected(label)
+            )
+        })
         .collect();
-    if short.is_empty() {
-        Ok(format!(
-            "{} labels: {}",
-            wanted.len(),
-            wanted
-                .iter()
-                .map(|(l, n)| format!("{l} {}>={n}", counted(l)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-    } else {
-        Err(short.join("; "))
-    }
+    ensure!(short.is_empty(), short.join("; "));
+    Ok(format!(
+        "{} labels: {}",
+        wanted.len(),
+        wanted
+            .iter()
+            .map(|(l, n)| format!("{l} {}>={n}", summary.rejected(l)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
 }
 
 /// The `t` of a record line (`{"t":123,...`), without parsing the whole frame.
@@ -441,29 +447,23 @@ fn leading_t(line: &str) -> Option<i64> {
     rest[..end].parse().ok()
 }
 
-fn faults_fired(record: &Path) -> Result<String, String> {
-    let text =
-        fs::read_to_string(record).map_err(|e| format!("cannot read {}: {e}", record.display()))?;
-    let mut fired: BTreeSet<String> = BTreeSet::new();
-    let mut count = 0usize;
-    for line in text.lines().filter(|l| l.contains("\"kind\":\"fault\"")) {
-        let value = Json::parse(line).map_err(|e| format!("record fault line: {e}: {line}"))?;
-        let spec = value.get("fault").and_then(Json::as_str).unwrap_or("");
-        fired.insert(spec.split(':').next().unwrap_or(spec).to_owned());
-        count += 1;
-    }
+fn faults_fired(record: &Path) -> Result<String> {
+    let faults = fired_faults(record)?;
+    let fired: BTreeSet<&str> = faults.iter().filter_map(RecordLine::scenario).collect();
     let missing: Vec<&str> = covered_scenarios()
         .into_iter()
         .filter(|name| !fired.contains(*name))
         .collect();
-    if missing.is_empty() {
-        Ok(format!(
-            "{count} faults, {} distinct scenarios",
-            fired.len()
-        ))
-    } else {
-        Err(format!("{count} faults fired; never fired: {missing:?}"))
-    }
+    ensure!(
+        missing.is_empty(),
+        "{} faults fired; never fired: {missing:?}",
+        faults.len()
+    );
+    Ok(format!(
+        "{} faults, {} distinct scenarios",
+        faults.len(),
+        fired.len()
+    ))
 }
 
 #[cfg(test)]
@@ -490,8 +490,13 @@ mod tests {
         )
         .unwrap();
         let (shape, handled, _) = log_checks(&log);
-        assert!(shape.unwrap_err().starts_with("2 bad of 4"));
-        assert!(handled.unwrap_err().starts_with("1 ERROR line(s)"));
+        assert!(shape.unwrap_err().to_string().starts_with("2 bad of 4"));
+        assert!(
+            handled
+                .unwrap_err()
+                .to_string()
+                .starts_with("1 ERROR line(s)")
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -518,7 +523,7 @@ mod tests {
         .unwrap();
         let (verdict, facts) = candles_accounted(&record, &dir, 1.0, &dir.join("none.jsonl"));
         assert_eq!(
-            verdict.unwrap_err(),
+            verdict.unwrap_err().to_string(),
             "1 of 3 simulator candles missing from decisions.jsonl: 120000 (completed)"
         );
         assert!(facts.iter().any(|(_, v)| v.contains("backfilled=1")));

@@ -579,7 +579,7 @@ cargo run --release -p la-session --example bench_probe -- first-subscribe --bin
 ";
 
 /// Replaces the generated section of `current` with `section` (appending it if absent).
-pub(crate) fn splice(current: &str, section: &str) -> Result<String, String> {
+pub(crate) fn splice(current: &str, section: &str) -> anyhow::Result<String> {
     match (current.find(BEGIN), current.find(END)) {
         (Some(begin), Some(end)) if begin < end => {
             let after = end + END.len();
@@ -589,9 +589,7 @@ pub(crate) fn splice(current: &str, section: &str) -> Result<String, String> {
             Ok(format!("{}{section}{rest}", &current[..begin]))
         }
         (None, None) => Ok(format!("{}\n\n{section}", current.trim_end())),
-        _ => Err(format!(
-            "BENCHMARKS.md has unbalanced {BEGIN} / {END} markers"
-        )),
+        _ => anyhow::bail!("BENCHMARKS.md has unbalanced {BEGIN} / {END} markers"),
     }
 }
 
