@@ -129,6 +129,9 @@ fn frame_catalogue() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ("volume is NaN", kline_edit(r#""b":"1.5""#, r#""b":"NaN""#), "not_a_number (data.b)"),
         ("close above high", kline_edit(r#""c":"101""#, r#""c":"103""#), "ohlc_inconsistent (data.c)"),
         ("close below low", kline_edit(r#""c":"101""#, r#""c":"98""#), "ohlc_inconsistent (data.c)"),
+        ("high below low", kline_edit(r#""h":"102""#, r#""h":"98.5""#), "ohlc_inconsistent (data.h)"),
+        // Real: Bitunix opens a bar at the previous close; kept with the range widened.
+        ("open above high", kline_edit(r#""o":"100""#, r#""o":"102.5""#), "accepted:kline"),
         // Ticker and price channel values.
         ("ticker last price is a number", ticker_edit(r#""86688.2""#, "86688.2"), "wrong_type (data.la)"),
         ("ticker last price is NaN", ticker_edit(r#""86688.2""#, r#""NaN""#), "not_a_number (data.la)"),
@@ -187,6 +190,9 @@ enum RestExpect {
     Payload(&'static str),
     /// A kline row is skipped and counted in `rest_rows_rejected` under this label.
     Row(&'static str),
+    /// A kline row is kept after a documented normalisation, counted in
+    /// `rest_rows_normalized` under this label.
+    Kept(&'static str),
 }
 
 /// Which endpoint a case calls.
@@ -229,7 +235,7 @@ fn row_edit(from: &str, to: &str) -> Answer {
 #[rustfmt::skip]
 fn rest_catalogue() -> Vec<(&'static str, Call, Answer, RestExpect)> {
     use Call::{Funding, Klines, Last, Pair};
-    use RestExpect::{Outcome, Payload, Row};
+    use RestExpect::{Kept, Outcome, Payload, Row};
     let html = b"<html><body><h1>502 Bad Gateway</h1></body></html>";
     let nested = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
     vec![
@@ -264,6 +270,10 @@ fn rest_catalogue() -> Vec<(&'static str, Call, Answer, RestExpect)> {
         ("kline time is empty", Klines, row_edit(r#""time":"1704067200000""#, r#""time":"""#), Row("malformed")),
         ("kline row is an array", Klines, kline_body(r#"["100","102","99","101","1.5","150","1704067200000"]"#), Row("missing_field")),
         ("kline row twice", Klines, kline_body(&format!("{ROW},{ROW}")), Row("duplicate_row")),
+        ("kline high below low", Klines, row_edit(r#""high":"102""#, r#""high":"98""#), Row("ohlc_inconsistent")),
+        ("kline close above high", Klines, row_edit(r#""close":"101""#, r#""close":"103""#), Row("ohlc_inconsistent")),
+        ("kline open above high (Bitunix opens at the previous close)", Klines, row_edit(r#""open":"100""#, r#""open":"102.5""#), Kept("open_outside_range")),
+        ("kline open below low", Klines, row_edit(r#""open":"100""#, r#""open":"98.9""#), Kept("open_outside_range")),
     ]
 }
 
@@ -352,6 +362,12 @@ async fn hostile_rest_bodies_are_counted_under_their_reason_and_never_panic() {
                 Ok(())
             }
             (Ok(Ok(0)), RestExpect::Row(want)) if delta(|c| &c.rest_rows_rejected, want) == 1 => {
+                Ok(())
+            }
+            (Ok(Ok(1)), RestExpect::Kept(want))
+                if delta(|c| &c.rest_rows_normalized, want) == 1
+                    && after.rest_rows_rejected == before.rest_rows_rejected =>
+            {
                 Ok(())
             }
             (Ok(Ok(1)), RestExpect::Row("duplicate_row"))

@@ -2,7 +2,10 @@
 //! candles given in memory, into one contiguous, validated candle series.
 //!
 //! Bad CSV rows never abort the load: each is counted by reason, the first few are logged at
-//! warn, and the row is skipped. Holes in the series (missing buckets) are filled with flat,
+//! warn, and the row is skipped. A row whose open lies outside `[low, high]` is real data
+//! (the convention of exchanges that open a bar at the previous close): it is kept with the
+//! range widened, by the same rule every reader of exchange bars uses
+//! (`la_core::Ohlc::normalize`), and counted. Holes in the series (missing buckets) are filled with flat,
 //! zero-volume candles at the previous close, because a real exchange prints a candle for
 //! every bucket and a hole would otherwise look like a feed gap to the client.
 
@@ -13,7 +16,7 @@ use std::{
     path::Path,
 };
 
-use la_core::{Candle, Decimal, Interval, Price, TimestampMs, Volume};
+use la_core::{Candle, CandleNormalization, Decimal, Interval, Ohlc, Price, TimestampMs, Volume};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 use crate::{config::MarketData, error::SimError};
@@ -27,6 +30,8 @@ pub(crate) struct LoadedData {
     pub(crate) rows_skipped: u64,
     /// Skipped rows by reason label.
     pub(crate) skip_reasons: BTreeMap<String, u64>,
+    /// Rows kept after a documented normalisation, by label (`open_outside_range`).
+    pub(crate) rows_normalized: BTreeMap<String, u64>,
     /// Flat candles inserted into holes.
     pub(crate) holes_filled: u64,
 }
@@ -58,6 +63,7 @@ pub(crate) fn load(data: &MarketData, interval: Interval) -> Result<LoadedData, 
         candles,
         rows_skipped: report.skipped,
         skip_reasons: report.reasons,
+        rows_normalized: report.normalized,
         holes_filled,
     })
 }
@@ -66,6 +72,7 @@ pub(crate) fn load(data: &MarketData, interval: Interval) -> Result<LoadedData, 
 struct SkipReport {
     skipped: u64,
     reasons: BTreeMap<String, u64>,
+    normalized: BTreeMap<String, u64>,
 }
 
 impl SkipReport {
@@ -127,7 +134,13 @@ fn load_csv(
             continue;
         }
         match parse_row(text, interval) {
-            Ok(candle) => {
+            Ok((candle, normalization)) => {
+                if let Some(normalization) = normalization {
+                    *report
+                        .normalized
+                        .entry(normalization.as_str().to_owned())
+                        .or_default() += 1;
+                }
                 if let Some(last) = candles.last()
                     && candle.open_time() <= last.open_time()
                 {
@@ -142,8 +155,12 @@ fn load_csv(
     Ok(candles)
 }
 
-/// One CSV row into a candle, or the skip reason label.
-fn parse_row(text: &str, interval: Interval) -> Result<Candle, String> {
+/// One CSV row into a candle (and the normalisation applied, if any), or the skip reason
+/// label.
+fn parse_row(
+    text: &str,
+    interval: Interval,
+) -> Result<(Candle, Option<CandleNormalization>), String> {
     let fields: Vec<&str> = text.split(',').map(str::trim).collect();
     let [ts, open, high, low, close, volume] = fields.as_slice() else {
         return Err("wrong_column_count".to_owned());
@@ -151,16 +168,14 @@ fn parse_row(text: &str, interval: Interval) -> Result<Candle, String> {
     let label = |e: la_core::DataError| format!("{}:{}", e.field, e.reason);
     let ts: i64 = ts.parse().map_err(|_| "bad_timestamp".to_owned())?;
     let open_time = TimestampMs::new(ts).map_err(label)?;
-    Candle::new(
-        interval,
-        open_time,
-        Price::parse("open", open).map_err(label)?,
-        Price::parse("high", high).map_err(label)?,
-        Price::parse("low", low).map_err(label)?,
-        Price::parse("close", close).map_err(label)?,
-        Volume::parse("volume", volume).map_err(label)?,
-    )
-    .map_err(label)
+    let ohlc = Ohlc {
+        open: Price::parse("open", open).map_err(label)?,
+        high: Price::parse("high", high).map_err(label)?,
+        low: Price::parse("low", low).map_err(label)?,
+        close: Price::parse("close", close).map_err(label)?,
+    };
+    let volume = Volume::parse("volume", volume).map_err(label)?;
+    Candle::normalized(interval, open_time, ohlc, volume).map_err(label)
 }
 
 fn from_given(

@@ -16,7 +16,8 @@ use tokio::{
 };
 
 use crate::{
-    faults::{Fault, ScheduledFault},
+    faults::{Fault, PriceFactor, ScheduledFault},
+    market::TickerData,
     path,
     state::{Channel, ConnFault, Outbound, Shared, StreamState, lock, stopped},
     wire,
@@ -137,10 +138,10 @@ impl Engine {
         let bucket = market.bucket_of(v);
         let offset = v - bucket;
         let last = market.last_offset();
-        let Some(candle) = market.candle_at(bucket) else {
+        let Some(mut candle) = market.candle_at(bucket) else {
             return;
         };
-        let forming = path::forming_at(&candle, offset, last);
+        let mut forming = path::forming_at(&candle, offset, last);
         let is_kline = offset % self.kline_push_ms == 0 && offset <= last;
         let is_ticker =
             v % self.ticker_push_ms == 0 || path::waypoint_offsets(last).contains(&offset);
@@ -154,6 +155,9 @@ impl Engine {
         };
         let mut st = lock(&shared.stream);
         st.engine_now = v;
+        if is_kline && offset == last {
+            close_implausibly(shared, &mut st, &mut candle, &mut forming);
+        }
         if is_kline {
             let in_gap = st
                 .gap
@@ -185,6 +189,48 @@ impl Engine {
             broadcast(shared, &mut st, Channel::Price, text.into(), true);
         }
     }
+}
+
+/// An armed `ImplausiblePrice` for this bucket: its final push (and the candle recorded as
+/// sent) closes at the close times the factor, the range widened to include it.
+fn close_implausibly(
+    shared: &Shared,
+    st: &mut StreamState,
+    candle: &mut la_core::Candle,
+    forming: &mut path::Forming,
+) {
+    let open_time = candle.open_time().as_ms();
+    let Some((bucket, factor)) = st.implausible_close else {
+        return;
+    };
+    if bucket != open_time {
+        return;
+    }
+    st.implausible_close = None;
+    let close = factor.apply(forming.close);
+    forming.close = close;
+    forming.high = forming.high.max(close);
+    forming.low = forming.low.min(close);
+    let bad = la_core::Price::new(close).and_then(|close| {
+        la_core::Candle::new(
+            candle.interval(),
+            candle.open_time(),
+            candle.open(),
+            candle.high().max(close),
+            candle.low().min(close),
+            close,
+            candle.volume(),
+        )
+    });
+    match bad {
+        Ok(bad) => *candle = bad,
+        Err(error) => {
+            tracing::warn!(symbol = %shared.symbol, %error, "implausible close not representable")
+        }
+    }
+    shared
+        .recorder
+        .candle(st.engine_now, "candle_implausible_close", open_time);
 }
 
 /// Sends a kline frame, honouring an armed `Reorder`.
@@ -296,6 +342,8 @@ pub(crate) fn apply_fault(shared: &Shared, fault: &Fault, t: i64) {
             );
         }
         Fault::BadValue(kind) => apply_bad_value(shared, *kind),
+        Fault::OpenOutsideRange => apply_open_outside_range(shared),
+        Fault::ImplausiblePrice(factor) => apply_implausible_price(shared, *factor),
         Fault::Duplicate { count } => {
             let mut st = lock(&shared.stream);
             for channel in Channel::ALL {
@@ -349,6 +397,51 @@ fn apply_bad_value(shared: &Shared, kind: crate::faults::BadValueKind) {
     let (kline, ticker) = wire::bad_value_frames(kind, &input);
     broadcast(shared, &mut st, Channel::Kline, kline.into(), false);
     broadcast(shared, &mut st, Channel::Ticker, ticker.into(), false);
+}
+
+/// One kline push of the forming candle with its open above its high (stamped 1 ms after
+/// the latest event, so it is neither a duplicate nor out of order), and the same open on
+/// the bucket's REST row.
+fn apply_open_outside_range(shared: &Shared) {
+    let market = &shared.market;
+    let mut st = lock(&shared.stream);
+    let ts = st.engine_now + 1;
+    let Some((candle, mut forming)) = market.forming_at(ts) else {
+        tracing::warn!(symbol = %shared.symbol, "open-outside-range fault ignored: no market data at this time");
+        return;
+    };
+    // Above the bar's final high, so the REST row (the whole bar) is outside too.
+    forming.open = candle.high().get() + la_core::Decimal::new(1, 1);
+    st.open_outside = Some((candle.open_time().as_ms(), forming.open));
+    let text = wire::kline_frame(shared.kline_ch, shared.symbol.as_str(), ts, &forming);
+    st.last_kline_ts = ts;
+    broadcast(shared, &mut st, Channel::Kline, text.into(), false);
+}
+
+/// One ticker push off by `factor` now (1 ms after the latest event), and the current
+/// bucket's final kline push off by `factor` (the next bucket's, when the current one's is
+/// already out).
+fn apply_implausible_price(shared: &Shared, factor: PriceFactor) {
+    let market = &shared.market;
+    let mut st = lock(&shared.stream);
+    let ts = st.engine_now + 1;
+    let Some(ticker) = market.ticker_at(ts) else {
+        tracing::warn!(symbol = %shared.symbol, "implausible-price fault ignored: no market data at this time");
+        return;
+    };
+    let bucket = market.bucket_of(ts);
+    let target = if ts - bucket > market.last_offset() {
+        bucket + market.interval_ms()
+    } else {
+        bucket
+    };
+    st.implausible_close = Some((target, factor));
+    let bad = TickerData {
+        last: factor.apply(ticker.last),
+        ..ticker
+    };
+    let text = wire::ticker_frame(shared.symbol.as_str(), ts, &bad);
+    broadcast(shared, &mut st, Channel::Ticker, text.into(), false);
 }
 
 /// The first frame of a new subscription: the current state of `channel` at the engine's

@@ -92,6 +92,49 @@ pub enum Fault {
         /// Real milliseconds the fault lasts.
         duration_ms: u64,
     },
+    /// The forming candle is reported the way Bitunix opens a bar at a previous close that
+    /// no trade in the bar reaches: one kline push, and the REST row of that bucket, carry
+    /// an open above the bar's high. Real data, not an error: a client keeps the bar with
+    /// its range widened and counts it.
+    OpenOutsideRange,
+    /// One ticker push whose last price is off by the factor, right away, and a candle that
+    /// closes at its close times the factor: the final kline push of the current bucket
+    /// (or of the next one, when the current bucket's final push is already out). REST
+    /// keeps serving the true market, as an exchange would after a bad print.
+    ImplausiblePrice(PriceFactor),
+}
+
+/// How far off an implausible print is ([`Fault::ImplausiblePrice`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PriceFactor {
+    /// 1/1000 of the market (94.9 for 94 862.7), rounded to 0.1.
+    Thousandth,
+    /// 1000 times the market.
+    Thousandfold,
+}
+
+impl PriceFactor {
+    /// Every factor, in declaration order.
+    pub const ALL: [PriceFactor; 2] = [Self::Thousandth, Self::Thousandfold];
+
+    /// The spec label: `low` (1/1000) or `high` (1000×).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Thousandth => "low",
+            Self::Thousandfold => "high",
+        }
+    }
+
+    /// `price` moved by the factor; 1/1000 is rounded to 0.1 and never below 0.1.
+    pub fn apply(self, price: rust_decimal::Decimal) -> rust_decimal::Decimal {
+        use rust_decimal::Decimal;
+        match self {
+            Self::Thousandth => (price / Decimal::ONE_THOUSAND)
+                .round_dp(1)
+                .max(Decimal::new(1, 1)),
+            Self::Thousandfold => price * Decimal::ONE_THOUSAND,
+        }
+    }
 }
 
 /// Kinds of malformed frames for [`Fault::Garbage`].
@@ -236,6 +279,8 @@ impl Fault {
             Self::Rest5xx { .. } => "rest-5xx",
             Self::RefuseUpgrade { .. } => "refuse-upgrade",
             Self::SlowAccept { .. } => "slow-accept",
+            Self::OpenOutsideRange => "open-outside-range",
+            Self::ImplausiblePrice(_) => "implausible-price",
         }
     }
 }
@@ -259,7 +304,10 @@ impl fmt::Display for Fault {
                 delay_ms,
                 duration_ms,
             } => write!(f, "{name}:{delay_ms}ms:{duration_ms}ms"),
-            Self::DropTcp | Self::CloseFrame | Self::Reorder => f.write_str(name),
+            Self::DropTcp | Self::CloseFrame | Self::Reorder | Self::OpenOutsideRange => {
+                f.write_str(name)
+            }
+            Self::ImplausiblePrice(factor) => write!(f, "{name}:{}", factor.as_str()),
             Self::Garbage(kind) => write!(f, "{name}:{}", kind.as_str()),
             Self::BadValue(kind) => write!(f, "{name}:{}", kind.as_str()),
             Self::Duplicate { count } => write!(f, "{name}:{count}"),
@@ -268,7 +316,7 @@ impl fmt::Display for Fault {
     }
 }
 
-const CATALOGUE: [(&str, &str); 16] = [
+const CATALOGUE: [(&str, &str); 18] = [
     (
         "silence",
         "silence:<dur> — data pushes stop for <dur>; sockets stay open and pings are still answered",
@@ -332,6 +380,14 @@ const CATALOGUE: [(&str, &str); 16] = [
     (
         "slow-accept",
         "slow-accept:<delay>:<dur> — new connections wait <delay> before being served, for <dur>",
+    ),
+    (
+        "open-outside-range",
+        "open-outside-range — one kline push and the REST row of the forming candle carry an open above its high, as Bitunix reports a bar opened at a previous close no trade reached (real data: kept widened and counted)",
+    ),
+    (
+        "implausible-price",
+        "implausible-price[:<low|high>] — one ticker at 1/1000 (low, the default) or 1000× (high) of the market, and the current candle closes at its close times that factor; REST keeps the true market",
     ),
 ];
 
@@ -410,14 +466,29 @@ pub fn parse_fault(spec: &str) -> Result<Fault, SimError> {
                 }
             }
         }
-        "drop-tcp" | "close-frame" | "reorder" => {
+        "drop-tcp" | "close-frame" | "reorder" | "open-outside-range" => {
             want(0)?;
             match name.as_str() {
                 "drop-tcp" => Fault::DropTcp,
                 "close-frame" => Fault::CloseFrame,
-                _ => Fault::Reorder,
+                "reorder" => Fault::Reorder,
+                _ => Fault::OpenOutsideRange,
             }
         }
+        "implausible-price" => match args.as_slice() {
+            [] => Fault::ImplausiblePrice(PriceFactor::Thousandth),
+            [label] => Fault::ImplausiblePrice(
+                PriceFactor::ALL
+                    .into_iter()
+                    .find(|f| f.as_str().eq_ignore_ascii_case(label))
+                    .ok_or_else(|| err(format!("unknown price factor {label:?} (low or high)")))?,
+            ),
+            _ => {
+                return Err(err(
+                    "`implausible-price` takes at most 1 argument".to_owned()
+                ));
+            }
+        },
         "garbage" => {
             want(1)?;
             let kind = GARBAGE_NAMES

@@ -56,8 +56,8 @@ use tokio::{
 pub use config::{EndBehaviour, FundingShape, MarketData, SimConfig, SimTls, kline_channel};
 pub use error::SimError;
 pub use faults::{
-    BadValueKind, Fault, GarbageKind, ScheduledFault, parse_fault, parse_scheduled_fault,
-    scenario_catalogue,
+    BadValueKind, Fault, GarbageKind, PriceFactor, ScheduledFault, parse_fault,
+    parse_scheduled_fault, scenario_catalogue,
 };
 pub use stats::SimStats;
 
@@ -89,6 +89,7 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
     let mut stats = SimStats {
         data_rows_skipped: loaded.rows_skipped,
         data_skip_reasons: loaded.skip_reasons,
+        data_rows_normalized: loaded.rows_normalized,
         data_holes_filled: loaded.holes_filled,
         ..SimStats::default()
     };

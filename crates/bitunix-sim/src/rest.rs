@@ -239,6 +239,13 @@ fn bar(shared: &Shared, open: i64, width: i64, now: i64, forming_ok: bool) -> Op
     if !forming_ok && t < open + width {
         return None;
     }
+    // An `OpenOutsideRange` fault: the bucket's row opens where its push did.
+    if let Some((bucket, outside)) = lock(&shared.stream).open_outside
+        && bucket == open
+        && let Some(row) = row.as_mut()
+    {
+        row.open = outside;
+    }
     row
 }
 

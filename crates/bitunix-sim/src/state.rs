@@ -19,6 +19,7 @@ use tokio::{
 use crate::{
     clock::VirtualClock,
     config::{FundingShape, kline_channel},
+    faults::PriceFactor,
     market::Market,
     record::Recorder,
     stats::SimStats,
@@ -137,6 +138,10 @@ pub(crate) struct StreamState {
     pub(crate) held_kline: Option<Arc<str>>,
     /// Buckets `[from, until)` whose kline pushes a gap fault suppresses.
     pub(crate) gap: Option<(i64, i64)>,
+    /// `OpenOutsideRange`: the bucket whose REST row reports this open (above its high).
+    pub(crate) open_outside: Option<(i64, Decimal)>,
+    /// `ImplausiblePrice`: the bucket whose final kline push closes off by the factor.
+    pub(crate) implausible_close: Option<(i64, PriceFactor)>,
     pub(crate) completed: Vec<Candle>,
     pub(crate) skipped: Vec<Candle>,
 }

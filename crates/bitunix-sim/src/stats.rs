@@ -46,6 +46,8 @@ pub struct SimStats {
     pub data_rows_skipped: u64,
     /// Skipped data rows by reason.
     pub data_skip_reasons: BTreeMap<String, u64>,
+    /// Data rows kept after a documented normalisation, by label (`open_outside_range`).
+    pub data_rows_normalized: BTreeMap<String, u64>,
     /// Flat candles inserted into holes in the data.
     pub data_holes_filled: u64,
 }

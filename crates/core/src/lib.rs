@@ -24,8 +24,8 @@ pub use broker::{Broker, BrokerEvent, Exit, OrderRejectReason};
 pub use error::{DataError, RejectReason, error_chain};
 pub use feed::MarketFeed;
 pub use market::{
-    Candle, ConnectionEvent, FundingInfo, MarketEvent, PathSampler, Provenance, Tick,
-    last_push_offset,
+    Candle, CandleNormalization, ConnectionEvent, FundingInfo, MarketEvent, Ohlc, PathSampler,
+    Provenance, Tick, last_push_offset,
 };
 pub use order::{
     ClientOrderId, ExitReason, Fill, OrderIntent, OrderKind, Position, Side, check_protection_sides,

@@ -3,6 +3,13 @@
 //!
 //! Constructors check the composite invariants (OHLC ordering, interval alignment,
 //! bid <= ask), so a `Candle` or `Tick` that exists is consistent.
+//!
+//! Exchange and file data go through one documented normalisation first
+//! ([`Ohlc::normalize`], used by [`Candle::normalized`]): a bar whose `open` lies outside
+//! `[low, high]` is real (Bitunix opens a bar at the previous close even when no trade in
+//! the bar reaches that price), so its range is widened to include the open and the caller
+//! is told, to count it. What no exchange convention explains (`high < low`, a close outside
+//! the range) stays a rejection.
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -40,6 +47,90 @@ impl Provenance {
             Self::Historical => "historical",
             Self::Generated => "generated",
         }
+    }
+}
+
+/// A documented repair applied to a bar from an exchange or a file. The caller counts it
+/// under [`CandleNormalization::as_str`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CandleNormalization {
+    /// `open` lay outside `[low, high]`; the range was widened to include it. Bitunix opens
+    /// every bar at the previous bar's close, even when no trade in the new bar reaches that
+    /// price, so such bars are systematic on real data and rejecting them would lose real
+    /// candles (REST is also the backfill path). The widened range is still a price that
+    /// traded: the open is the previous close.
+    OpenOutsideRange,
+}
+
+impl CandleNormalization {
+    /// Stable snake_case label (a counter key).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::OpenOutsideRange => "open_outside_range",
+        }
+    }
+}
+
+impl std::fmt::Display for CandleNormalization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The four prices of a bar as the exchange (or a file) gave them, before the candle
+/// invariants are enforced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ohlc {
+    /// Opening price.
+    pub open: Price,
+    /// Highest price.
+    pub high: Price,
+    /// Lowest price.
+    pub low: Price,
+    /// Closing (or latest) price.
+    pub close: Price,
+}
+
+impl Ohlc {
+    /// Applies the one rule every reader of exchange or file bars shares (the WebSocket
+    /// decoder, the REST kline parser, the backtest's candle file and the simulator's data
+    /// reader): an `open` outside `[low, high]` widens the range to include it, and the
+    /// normalisation is returned so the caller can count it.
+    ///
+    /// # Errors
+    /// `OhlcInconsistent` for `high < low` (field `high`) or a close outside `[low, high]`
+    /// (field `close`): no exchange convention explains those.
+    pub fn normalize(self) -> Result<(Self, Option<CandleNormalization>), DataError> {
+        let Self {
+            open,
+            high,
+            low,
+            close,
+        } = self;
+        if high < low {
+            return Err(DataError::new(
+                "high",
+                RejectReason::OhlcInconsistent,
+                format_args!("high {high} < low {low}"),
+            ));
+        }
+        if close < low || close > high {
+            return Err(DataError::new(
+                "close",
+                RejectReason::OhlcInconsistent,
+                format_args!("close {close} outside [{low}, {high}]"),
+            ));
+        }
+        if open >= low && open <= high {
+            return Ok((self, None));
+        }
+        let widened = Self {
+            open,
+            high: high.max(open),
+            low: low.min(open),
+            close,
+        };
+        Ok((widened, Some(CandleNormalization::OpenOutsideRange)))
     }
 }
 
@@ -103,6 +194,25 @@ impl Candle {
             close,
             volume,
         })
+    }
+
+    /// Builds a candle from exchange or file data: [`Ohlc::normalize`] first, then every
+    /// invariant of [`Candle::new`]. Returns the normalisation applied, if any, for the
+    /// caller to count.
+    ///
+    /// # Errors
+    /// As [`Candle::new`] and [`Ohlc::normalize`].
+    pub fn normalized(
+        interval: Interval,
+        open_time: TimestampMs,
+        ohlc: Ohlc,
+        volume: Volume,
+    ) -> Result<(Self, Option<CandleNormalization>), DataError> {
+        let (ohlc, normalization) = ohlc.normalize()?;
+        let candle = Self::new(
+            interval, open_time, ohlc.open, ohlc.high, ohlc.low, ohlc.close, volume,
+        )?;
+        Ok((candle, normalization))
     }
 
     /// The bar's interval.

@@ -5,8 +5,9 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
 use crate::{
-    Candle, ClientOrderId, DataError, Interval, ManualClock, OrderIntent, OrderKind, Price, Qty,
-    RejectReason, Side, Symbol, Tick, TimestampMs, Volume, number::parse_decimal, time::Clock,
+    Candle, CandleNormalization, ClientOrderId, DataError, Interval, ManualClock, Ohlc,
+    OrderIntent, OrderKind, Price, Qty, RejectReason, Side, Symbol, Tick, TimestampMs, Volume,
+    number::parse_decimal, time::Clock,
 };
 
 fn price(text: &str) -> Price {
@@ -247,6 +248,88 @@ fn candle_rejects_inconsistent_ohlc_and_misalignment() {
         misaligned.map_err(|e| e.reason),
         Err(RejectReason::Misaligned)
     );
+}
+
+fn normalized(
+    o: &str,
+    h: &str,
+    l: &str,
+    c: &str,
+) -> Result<(Candle, Option<CandleNormalization>), DataError> {
+    let ohlc = Ohlc {
+        open: price(o),
+        high: price(h),
+        low: price(l),
+        close: price(c),
+    };
+    Candle::normalized(
+        Interval::M1,
+        ts(1_789_482_180_000),
+        ohlc,
+        Volume::parse("volume", "35.6805").expect("volume"),
+    )
+}
+
+#[test]
+fn an_open_outside_the_range_widens_it_and_says_so() {
+    // The real Bitunix REST row: open = the previous close, above this bar's high.
+    let (bar, normalization) =
+        normalized("76389", "76383.1", "76269.8", "76345.5").expect("a real row is kept");
+    assert_eq!(normalization, Some(CandleNormalization::OpenOutsideRange));
+    assert_eq!(
+        normalization.map(CandleNormalization::as_str),
+        Some("open_outside_range")
+    );
+    assert_eq!(
+        [bar.open(), bar.high(), bar.low(), bar.close()],
+        [
+            price("76389"),
+            price("76389"),
+            price("76269.8"),
+            price("76345.5")
+        ]
+    );
+    // Below the low: the low is widened instead.
+    let (bar, normalization) = normalized("89.5", "110", "90", "100").expect("kept");
+    assert_eq!(normalization, Some(CandleNormalization::OpenOutsideRange));
+    assert_eq!((bar.low(), bar.high()), (price("89.5"), price("110")));
+    // A consistent bar is untouched and not counted.
+    let (bar, normalization) = normalized("100", "110", "90", "105").expect("kept");
+    assert_eq!(normalization, None);
+    assert_eq!(
+        Ok(bar),
+        candle_at(1_789_482_180_000, "100", "110", "90", "105")
+    );
+}
+
+#[test]
+fn normalisation_still_rejects_what_no_exchange_convention_explains() {
+    let cases = [
+        (("100", "90", "110", "100"), "high"),  // high < low
+        (("100", "110", "90", "80"), "close"),  // close below low
+        (("100", "110", "90", "111"), "close"), // close above high
+        (("200", "90", "110", "100"), "high"),  // open outside and high < low
+    ];
+    for ((o, h, l, c), field) in cases {
+        let err = normalized(o, h, l, c).expect_err("must stay rejected");
+        assert_eq!(
+            (err.reason, err.field),
+            (RejectReason::OhlcInconsistent, field),
+            "{o} {h} {l} {c}"
+        );
+    }
+}
+
+fn candle_at(open_ms: i64, o: &str, h: &str, l: &str, c: &str) -> Result<Candle, DataError> {
+    Candle::new(
+        Interval::M1,
+        ts(open_ms),
+        price(o),
+        price(h),
+        price(l),
+        price(c),
+        Volume::parse("volume", "35.6805").expect("volume"),
+    )
 }
 
 #[test]

@@ -20,6 +20,9 @@ pub struct CountersSnapshot {
     pub frames_by_channel: BTreeMap<String, u64>,
     /// Frames rejected, by reason label ([`crate::decode::FrameRejection::as_str`]).
     pub rejections_by_reason: BTreeMap<String, u64>,
+    /// Kline pushes accepted after a documented normalisation, by label
+    /// (`open_outside_range`: the range was widened to include the open).
+    pub frames_normalized: BTreeMap<String, u64>,
     /// Pushes dropped because their timestamp equalled the previous one on the channel.
     pub duplicates_dropped: u64,
     /// Pushes dropped because their timestamp went backwards (or their bucket was already
@@ -39,6 +42,9 @@ pub struct CountersSnapshot {
     pub rest_by_outcome: BTreeMap<String, u64>,
     /// REST kline rows rejected, by reason (e.g. `ohlc_inconsistent`).
     pub rest_rows_rejected: BTreeMap<String, u64>,
+    /// REST kline rows accepted after a documented normalisation, by label
+    /// (`open_outside_range`).
+    pub rest_rows_normalized: BTreeMap<String, u64>,
     /// Candles closed by a push in a later bucket.
     pub candles_closed_live: u64,
     /// Candles whose close was confirmed over REST (no later push in time).
@@ -71,6 +77,8 @@ pub(crate) struct Counters {
 pub(crate) struct Inner {
     pub(crate) frames_by_channel: BTreeMap<&'static str, u64>,
     pub(crate) rejections_by_reason: BTreeMap<&'static str, u64>,
+    pub(crate) frames_normalized: BTreeMap<&'static str, u64>,
+    pub(crate) rest_rows_normalized: BTreeMap<&'static str, u64>,
     pub(crate) rest_by_outcome: BTreeMap<&'static str, u64>,
     pub(crate) rest_rows_rejected: BTreeMap<&'static str, u64>,
     pub(crate) events_dropped: BTreeMap<&'static str, u64>,
@@ -120,6 +128,7 @@ impl Counters {
         CountersSnapshot {
             frames_by_channel: owned(&inner.frames_by_channel),
             rejections_by_reason: owned(&inner.rejections_by_reason),
+            frames_normalized: owned(&inner.frames_normalized),
             duplicates_dropped: inner.duplicates_dropped,
             out_of_order_dropped: inner.out_of_order_dropped,
             reconnects: inner.reconnects,
@@ -129,6 +138,7 @@ impl Counters {
             last_pong_rtt_ms: inner.last_pong_rtt_ms,
             rest_by_outcome: owned(&inner.rest_by_outcome),
             rest_rows_rejected: owned(&inner.rest_rows_rejected),
+            rest_rows_normalized: owned(&inner.rest_rows_normalized),
             candles_closed_live: inner.candles_closed_live,
             candles_rest_confirmed: inner.candles_rest_confirmed,
             candles_backfilled: inner.candles_backfilled,

@@ -25,6 +25,8 @@
 mod backfill;
 mod backoff;
 mod candles;
+#[cfg(test)]
+mod captured_frames;
 mod config;
 mod counters;
 pub mod decode;

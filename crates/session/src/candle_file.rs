@@ -2,7 +2,9 @@
 //! allowed), as recorded in `../shared/data/candles`.
 //!
 //! Every row goes through the validated constructors; a bad row is counted by reason and
-//! skipped, never a panic and never silently "fixed".
+//! skipped, never a panic and never silently "fixed". The one documented normalisation of
+//! exchange bars applies here as on the live feed (`la_core::Ohlc::normalize`): an open
+//! outside `[low, high]` widens the range, and the row is counted in `normalized`.
 
 use std::{
     collections::BTreeMap,
@@ -11,7 +13,7 @@ use std::{
     path::Path,
 };
 
-use la_core::{Candle, Interval, Price, TimestampMs, Volume};
+use la_core::{Candle, CandleNormalization, Interval, Ohlc, Price, TimestampMs, Volume};
 
 use crate::error::SessionError;
 
@@ -22,6 +24,8 @@ pub struct CandleFile {
     pub candles: Vec<Candle>,
     /// Rejected rows by reason label.
     pub rejected: BTreeMap<String, u64>,
+    /// Rows kept after a documented normalisation, by label (`open_outside_range`).
+    pub normalized: BTreeMap<String, u64>,
 }
 
 fn open_reader(path: &Path) -> Result<Box<dyn BufRead>, SessionError> {
@@ -34,7 +38,10 @@ fn open_reader(path: &Path) -> Result<Box<dyn BufRead>, SessionError> {
     Ok(Box::new(BufReader::new(reader)))
 }
 
-fn parse_row(line: &str, interval: Interval) -> Result<Candle, String> {
+fn parse_row(
+    line: &str,
+    interval: Interval,
+) -> Result<(Candle, Option<CandleNormalization>), String> {
     let mut fields = line.split(',');
     let mut next = |name: &'static str| {
         fields
@@ -42,17 +49,18 @@ fn parse_row(line: &str, interval: Interval) -> Result<Candle, String> {
             .map(str::trim)
             .ok_or_else(|| format!("missing_{name}"))
     };
+    let reason = |e: la_core::DataError| e.reason.as_str().to_owned();
     let ts_text = next("ts_ms")?;
     let ts_ms: i64 = ts_text.parse().map_err(|_| "malformed_ts_ms".to_owned())?;
-    let open_time = TimestampMs::new(ts_ms).map_err(|e| e.reason.as_str().to_owned())?;
-    let open = Price::parse("open", next("open")?).map_err(|e| e.reason.as_str().to_owned())?;
-    let high = Price::parse("high", next("high")?).map_err(|e| e.reason.as_str().to_owned())?;
-    let low = Price::parse("low", next("low")?).map_err(|e| e.reason.as_str().to_owned())?;
-    let close = Price::parse("close", next("close")?).map_err(|e| e.reason.as_str().to_owned())?;
-    let volume =
-        Volume::parse("volume", next("volume")?).map_err(|e| e.reason.as_str().to_owned())?;
-    Candle::new(interval, open_time, open, high, low, close, volume)
-        .map_err(|e| e.reason.as_str().to_owned())
+    let open_time = TimestampMs::new(ts_ms).map_err(reason)?;
+    let ohlc = Ohlc {
+        open: Price::parse("open", next("open")?).map_err(reason)?,
+        high: Price::parse("high", next("high")?).map_err(reason)?,
+        low: Price::parse("low", next("low")?).map_err(reason)?,
+        close: Price::parse("close", next("close")?).map_err(reason)?,
+    };
+    let volume = Volume::parse("volume", next("volume")?).map_err(reason)?;
+    Candle::normalized(interval, open_time, ohlc, volume).map_err(reason)
 }
 
 /// Reads every candle of `path` at `interval`. A header line is skipped; rows out of
@@ -72,7 +80,7 @@ pub fn load_candles(path: &Path, interval: Interval) -> Result<CandleFile, Sessi
             continue;
         }
         match parse_row(trimmed, interval) {
-            Ok(candle) => {
+            Ok((candle, normalization)) => {
                 if out
                     .candles
                     .last()
@@ -80,6 +88,11 @@ pub fn load_candles(path: &Path, interval: Interval) -> Result<CandleFile, Sessi
                 {
                     *out.rejected.entry("out_of_order".into()).or_default() += 1;
                 } else {
+                    if let Some(normalization) = normalization {
+                        *out.normalized
+                            .entry(normalization.as_str().to_owned())
+                            .or_default() += 1;
+                    }
                     out.candles.push(candle);
                 }
             }
@@ -88,3 +101,6 @@ pub fn load_candles(path: &Path, interval: Interval) -> Result<CandleFile, Sessi
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests;

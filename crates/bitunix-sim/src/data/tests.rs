@@ -55,6 +55,31 @@ fn gzip_csv_loads_and_bad_rows_are_counted_by_reason() {
 }
 
 #[test]
+fn a_row_with_its_open_outside_the_range_is_kept_widened_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    // The real Bitunix row (open = the previous close, above this bar's high), then a row
+    // whose close lies outside its range, which no convention explains.
+    let text = format!(
+        "ts_ms,open,high,low,close,volume\n\
+         {t0},76389,76383.1,76269.8,76345.5,35.6805\n\
+         {t1},76345.5,76400,76300,76500,1\n",
+        t0 = T0,
+        t1 = T0 + 60_000,
+    );
+    let path = write_csv(&dir, "bitunix.csv", &text, false);
+    let loaded = load(&MarketData::Csv(path), Interval::M1).unwrap();
+    assert_eq!(loaded.candles.len(), 1);
+    let bar = loaded.candles[0];
+    assert_eq!(
+        (bar.open(), bar.high()),
+        (bar.open(), "76389".parse().unwrap())
+    );
+    assert_eq!(bar.low().get(), Decimal::new(762_698, 1));
+    assert_eq!(loaded.rows_normalized.get("open_outside_range"), Some(&1));
+    assert_eq!(loaded.skip_reasons.get("close:ohlc_inconsistent"), Some(&1));
+}
+
+#[test]
 fn holes_are_filled_with_flat_zero_volume_candles() {
     let dir = tempfile::tempdir().unwrap();
     let text = format!(

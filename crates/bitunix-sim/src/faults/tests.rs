@@ -38,6 +38,8 @@ fn every_fault() -> Vec<Fault> {
     ];
     all.extend(GarbageKind::ALL.map(Fault::Garbage));
     all.extend(BadValueKind::ALL.map(Fault::BadValue));
+    all.push(Fault::OpenOutsideRange);
+    all.extend(PriceFactor::ALL.map(Fault::ImplausiblePrice));
     all
 }
 
@@ -85,6 +87,14 @@ fn the_documented_examples_parse() {
         Fault::Duplicate { count: 1 }
     );
     assert_eq!(
+        parse_fault("implausible-price").unwrap(),
+        Fault::ImplausiblePrice(PriceFactor::Thousandth)
+    );
+    assert_eq!(
+        parse_fault("implausible-price:high").unwrap(),
+        Fault::ImplausiblePrice(PriceFactor::Thousandfold)
+    );
+    assert_eq!(
         parse_fault("half-open:1h").unwrap(),
         Fault::HalfOpen {
             duration_ms: 3_600_000
@@ -121,6 +131,8 @@ fn bad_specs_are_errors_naming_the_problem() {
         ("drop-tcp:now", "takes 0 argument"),
         ("rest-slow:1s", "takes 2 argument"),
         ("duplicate:1:2", "at most 1"),
+        ("implausible-price:tiny", "unknown price factor"),
+        ("open-outside-range:1", "takes 0 argument"),
     ] {
         let error = parse_fault(spec).unwrap_err().to_string();
         assert!(error.contains(needle), "{spec}: {error}");

@@ -2,7 +2,8 @@
 
 use std::collections::HashMap;
 
-use la_bitunix_sim::{BadValueKind, Fault, start};
+use la_bitunix_sim::{BadValueKind, Fault, PriceFactor, start};
+use la_core::Decimal;
 use serde_json::Value;
 
 use crate::client::{
@@ -150,4 +151,63 @@ async fn gap_skips_whole_candles_on_the_websocket_but_rest_still_has_them() {
     assert_eq!(dec(&rows[0]["quoteVol"]), data[4].volume().get());
     assert_eq!(sim.stats().candles_skipped, 2);
     sim.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn implausible_price_sends_one_bad_ticker_and_closes_the_candle_at_the_bad_price() {
+    for factor in PriceFactor::ALL {
+        let sim = start(config(20)).await.unwrap();
+        let mut client = WsClient::connect_ready(sim.local_addr()).await;
+        client.send_text(SUBSCRIBE_ALL).await;
+        let (first, _) = client.next_on(KLINE).await;
+        let bucket = first["ts"].as_i64().unwrap() / MINUTE * MINUTE;
+        let true_close = candles(20)
+            .into_iter()
+            .find(|c| c.open_time().as_ms() == bucket)
+            .unwrap()
+            .close()
+            .get();
+        sim.inject(Fault::ImplausiblePrice(factor));
+        let (mut bad_tickers, mut good_tickers, mut final_close) = (0, 0, None);
+        while final_close.is_none() {
+            let frame = client.next_json().await;
+            let ts = frame["ts"].as_i64().unwrap_or(0);
+            match frame["ch"].as_str() {
+                Some("ticker") => {
+                    let last = dec(&frame["data"]["la"]);
+                    if last < Decimal::ONE_THOUSAND || last > Decimal::new(1_000_000, 0) {
+                        bad_tickers += 1;
+                    } else {
+                        good_tickers += 1;
+                    }
+                }
+                Some(KLINE) if ts - bucket == 59_500 => {
+                    final_close = Some(dec(&frame["data"]["c"]));
+                    assert!(dec(&frame["data"]["l"]) <= dec(&frame["data"]["c"]));
+                    assert!(dec(&frame["data"]["h"]) >= dec(&frame["data"]["c"]));
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(bad_tickers, 1, "{factor:?}");
+        assert!(good_tickers >= 1, "the market goes on after the bad print");
+        assert_eq!(final_close, Some(factor.apply(true_close)), "{factor:?}");
+        // The completed candle is the one that was sent; REST keeps the true market.
+        let sent = sim.completed_candles();
+        let bad = sent
+            .iter()
+            .find(|c| c.open_time().as_ms() == bucket)
+            .unwrap();
+        assert_eq!(bad.close().get(), factor.apply(true_close));
+        advance_to(&sim, bucket + MINUTE).await;
+        let rows = get_json(
+            sim.local_addr(),
+            &format!(
+                "/api/v1/futures/market/kline?symbol=BTCUSDT&interval=1m&startTime={bucket}&endTime={bucket}"
+            ),
+        )
+        .await;
+        assert_eq!(dec(&rows["data"][0]["close"]), true_close, "{rows}");
+        sim.shutdown().await;
+    }
 }

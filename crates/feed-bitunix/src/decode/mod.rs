@@ -5,7 +5,9 @@
 //! size, JSON syntax and depth, the routing rule of every working client ("a frame with `op`
 //! is control, a frame with `ch` is data"), the channel, the symbol, `ts`, and every value
 //! through `la_core`'s strict parsers. Every number inside `data` must be a JSON *string*
-//! (as on the wire); a JSON number there is `wrong_type`, never coerced.
+//! (as on the wire); a JSON number there is `wrong_type`, never coerced. Kline prices go
+//! through `la_core::Ohlc::normalize`, the rule REST rows and candle files share: an open
+//! outside `[low, high]` widens the range and is reported as a normalisation, not rejected.
 //!
 //! Exchange-time judgements that need history (duplicates, reordering, jumps, skew against
 //! the local clock) live in [`timeline`], not here: the decoder is stateless apart from its
@@ -20,7 +22,9 @@ mod number;
 mod rejection;
 pub mod timeline;
 
-use la_core::{Decimal, Interval, Price, RejectReason, Symbol, TimestampMs, Volume};
+use la_core::{
+    CandleNormalization, Decimal, Interval, Ohlc, Price, RejectReason, Symbol, TimestampMs, Volume,
+};
 use simd_json::{Buffers, Node, Tape};
 
 use crate::config::ws_channel;
@@ -67,6 +71,9 @@ pub enum Decoded {
         c: Price,
         /// Base-coin volume (`data.b`).
         base_volume: Volume,
+        /// The documented repair applied to the values, if any (the range above is already
+        /// widened; the caller counts it).
+        normalization: Option<CandleNormalization>,
     },
     /// A `ticker` push (24 h statistics; only the last price is used).
     Ticker {
@@ -391,33 +398,35 @@ fn price(frame: &FlatFrame<'_>, slot: usize, field: &'static str) -> Result<Pric
 }
 
 fn kline(frame: &FlatFrame<'_>, ts: TimestampMs) -> Result<Decoded, FrameRejection> {
-    let o = price(frame, key::O, "data.o")?;
-    let h = price(frame, key::H, "data.h")?;
-    let l = price(frame, key::L, "data.l")?;
-    let c = price(frame, key::C, "data.c")?;
+    let ohlc = Ohlc {
+        open: price(frame, key::O, "data.o")?,
+        high: price(frame, key::H, "data.h")?,
+        low: price(frame, key::L, "data.l")?,
+        close: price(frame, key::C, "data.c")?,
+    };
     let text = data_str(frame, key::B, "data.b")?;
     let base_volume = number::volume("data.b", text).map_err(|e| FrameRejection::Value {
         field: "data.b",
         reason: e.reason,
     })?;
-    let inconsistent = |field| FrameRejection::Value {
-        field,
-        reason: RejectReason::OhlcInconsistent,
-    };
-    // `l <= o <= h` already implies `l <= h`; the order of the checks only picks the label.
-    if o < l || o > h {
-        return Err(inconsistent(if h < l { "data.h" } else { "data.o" }));
-    }
-    if c < l || c > h {
-        return Err(inconsistent("data.c"));
-    }
+    // The same rule as REST rows and candle files: an open outside [low, high] widens the
+    // range (counted by the caller); high < low or a close outside the range is rejected.
+    let (ohlc, normalization) = ohlc.normalize().map_err(|e| FrameRejection::Value {
+        field: if e.field == "close" {
+            "data.c"
+        } else {
+            "data.h"
+        },
+        reason: e.reason,
+    })?;
     Ok(Decoded::Kline {
         ts,
-        o,
-        h,
-        l,
-        c,
+        o: ohlc.open,
+        h: ohlc.high,
+        l: ohlc.low,
+        c: ohlc.close,
         base_volume,
+        normalization,
     })
 }
 

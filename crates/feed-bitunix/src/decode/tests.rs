@@ -1,7 +1,7 @@
-//! Decoder table tests: the real captured frames of `bitunix-protocol.md` (§4, §6.1–§6.3)
-//! and one case per kind of bad input, run against both JSON back ends.
+//! Decoder table tests: one case per kind of bad input, run against both JSON back ends.
+//! The live captures themselves, with their values, are checked in `captured_frames`.
 
-use la_core::{Interval, Price, RejectReason, Symbol, TimestampMs, Volume};
+use la_core::{CandleNormalization, Interval, Price, RejectReason, Symbol, TimestampMs, Volume};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 
@@ -67,52 +67,12 @@ fn kline_with(data: &str) -> String {
 const GOOD_DATA: &str = r#""o":"100","c":"101","h":"102","l":"99","b":"1.5","q":"150""#;
 
 #[test]
-fn live_kline_capture_decodes_to_validated_values() {
-    assert_eq!(
-        decode(KLINE_LIVE),
-        Ok(Decoded::Kline {
-            ts: ts(1_786_650_732_204),
-            o: p("63404.6"),
-            h: p("63404.8"),
-            l: p("63404.5"),
-            c: p("63404.7"),
-            base_volume: Volume::parse("b", "0.2413").unwrap(),
-        })
-    );
-}
-
-#[test]
 fn docs_kline_example_decodes_with_b_as_base_volume() {
     let Ok(Decoded::Kline { base_volume, h, .. }) = decode(KLINE_DOCS) else {
         panic!("not a kline");
     };
     assert_eq!(base_volume.get(), Decimal::new(52395, 4));
     assert_eq!(h, p("68590"));
-}
-
-#[test]
-fn live_ticker_capture_gives_the_last_price() {
-    assert_eq!(
-        decode(TICKER_LIVE),
-        Ok(Decoded::Ticker {
-            ts: ts(1_790_126_515_684),
-            last: p("86688.2"),
-        })
-    );
-}
-
-#[test]
-fn live_price_capture_converts_percent_funding_to_a_fraction() {
-    assert_eq!(
-        decode(PRICE_LIVE),
-        Ok(Decoded::Price {
-            ts: ts(1_790_126_515_695),
-            mark: p("86688.3"),
-            index: p("86720.6"),
-            funding_rate_fraction: Decimal::new(-77, 7),
-            next_funding_time: Some(ts(1_790_150_400_000)),
-        })
-    );
 }
 
 #[test]
@@ -284,7 +244,7 @@ fn extra_fields_are_accepted() {
 }
 
 #[test]
-fn inconsistent_ohlc_is_rejected() {
+fn a_high_below_the_low_or_a_close_outside_the_range_is_rejected() {
     let high_below_low = kline_with(r#""o":"100","c":"100","h":"99","l":"101","b":"1","q":"1""#);
     assert_eq!(
         rejected(&high_below_low),
@@ -293,15 +253,32 @@ fn inconsistent_ohlc_is_rejected() {
             reason: RejectReason::OhlcInconsistent
         }
     );
-    // The real REST quirk (open outside [low, high]) would be rejected on the WS as well.
+    let close_above = kline_with(r#""o":"100","c":"103","h":"102","l":"99","b":"1","q":"1""#);
+    assert_eq!(
+        rejected(&close_above),
+        FrameRejection::Value {
+            field: "data.c",
+            reason: RejectReason::OhlcInconsistent
+        }
+    );
+}
+
+#[test]
+fn a_kline_push_with_its_open_outside_the_range_is_widened_and_flagged() {
+    // The values of the real REST row whose open is the previous close, as a push.
     let open_outside =
         kline_with(r#""o":"76389","c":"76345.5","h":"76383.1","l":"76269.8","b":"1","q":"1""#);
     assert_eq!(
-        rejected(&open_outside),
-        FrameRejection::Value {
-            field: "data.o",
-            reason: RejectReason::OhlcInconsistent
-        }
+        decode(&open_outside),
+        Ok(Decoded::Kline {
+            ts: ts(1_786_650_732_204),
+            o: p("76389"),
+            h: p("76389"),
+            l: p("76269.8"),
+            c: p("76345.5"),
+            base_volume: Volume::parse("b", "1").unwrap(),
+            normalization: Some(CandleNormalization::OpenOutsideRange),
+        })
     );
 }
 

@@ -8,8 +8,8 @@
 //! aggregates complete triples (open of the first, close of the last, extreme high/low, summed
 //! volume). A triple with a missing minute is not produced.
 
-mod transport;
-mod wire;
+pub(crate) mod transport;
+pub(crate) mod wire;
 
 use std::{
     collections::BTreeMap,
@@ -262,7 +262,7 @@ impl RestClient {
         wire::last_price(&data, symbol)
     }
 
-    /// One kline request, parsed; rejected rows are counted and logged.
+    /// One kline request, parsed; rejected and normalised rows are counted and logged.
     async fn page(
         &self,
         symbol: Symbol,
@@ -285,6 +285,18 @@ impl RestClient {
         }
         let data = self.inner.transport.get(&path).await?;
         let page = wire::kline_page(&data, interval, now)?;
+        for normalization in &page.normalized {
+            self.inner
+                .counters
+                .bump(|c| &mut c.rest_rows_normalized, normalization.as_str());
+        }
+        if !page.normalized.is_empty() {
+            tracing::info!(
+                symbol = %self.inner.symbol,
+                normalized = page.normalized.len(),
+                "REST kline rows normalised: range widened to include the open"
+            );
+        }
         if !page.rejected.is_empty() {
             for reason in &page.rejected {
                 self.inner
@@ -295,7 +307,7 @@ impl RestClient {
                 symbol = %self.inner.symbol,
                 rejected = page.rejected.len(),
                 reasons = ?page.rejected,
-                "REST kline rows rejected (not clamped)"
+                "REST kline rows rejected"
             );
         }
         Ok(page)

@@ -1,7 +1,7 @@
 //! REST parsing tests with the real payloads of `bitunix-protocol.md` §10.
 
 use hyper::StatusCode;
-use la_core::{Interval, Price, Symbol, TimestampMs};
+use la_core::{CandleNormalization, Interval, Price, Symbol, TimestampMs, Volume};
 use rust_decimal::Decimal;
 use serde_json::json;
 
@@ -14,6 +14,10 @@ fn btc() -> Symbol {
 
 fn ts(ms: i64) -> TimestampMs {
     TimestampMs::new(ms).unwrap()
+}
+
+fn p(text: &str) -> Price {
+    text.parse().unwrap()
 }
 
 const REAL_PAGE: &str = r#"{"code":0,"msg":"Success","data":[
@@ -48,29 +52,37 @@ fn a_still_forming_bar_is_dropped_by_the_clock() {
 }
 
 #[test]
-fn the_real_inconsistent_row_is_rejected_and_counted_not_clamped() {
+fn the_real_open_outside_range_row_is_kept_widened_and_bad_rows_are_rejected() {
     let data = json!([
         {"open":"76389","high":"76383.1","low":"76269.8","close":"76345.5","quoteVol":"35.6805","baseVol":"2722986.42104","time":"1789482180000"},
         {"open":"76300","high":"76400","low":"76200","close":"76389","quoteVol":"1","baseVol":"76300","time":"1789482120000"},
         {"open":"NaN","high":"1","low":"1","close":"1","quoteVol":"1","baseVol":"1","time":"1789482060000"},
         {"open":"1","high":"1","low":"1","close":"1","quoteVol":"1","baseVol":"1","time":"1789482061234"},
         {"open":"1","high":"1","low":"1","close":"1","baseVol":"1","time":"1789482000000"},
-        {"open":1,"high":"1","low":"1","close":"1","quoteVol":"1","baseVol":"1","time":"1789481940000"}
+        {"open":1,"high":"1","low":"1","close":"1","quoteVol":"1","baseVol":"1","time":"1789481940000"},
+        {"open":"5","high":"4","low":"6","close":"5","quoteVol":"1","baseVol":"1","time":"1789481880000"}
     ]);
     let page = wire::kline_page(&data, Interval::M1, ts(1_789_490_000_000)).unwrap();
-    assert_eq!(page.candles.len(), 1);
+    assert_eq!(page.candles.len(), 2);
+    let real = page.candles[&ts(1_789_482_180_000)];
+    assert_eq!(
+        [real.open(), real.high(), real.low(), real.close()],
+        [p("76389"), p("76389"), p("76269.8"), p("76345.5")]
+    );
+    assert_eq!(real.volume(), Volume::parse("v", "35.6805").unwrap());
+    assert_eq!(page.normalized, vec![CandleNormalization::OpenOutsideRange]);
     assert_eq!(
         page.rejected,
         vec![
-            "ohlc_inconsistent",
             "not_a_number",
             "misaligned",
             "missing_field",
-            "wrong_type"
+            "wrong_type",
+            "ohlc_inconsistent"
         ]
     );
-    assert_eq!(page.rows, 6);
-    assert_eq!(page.oldest, Some(ts(1_789_481_940_000)));
+    assert_eq!(page.rows, 7);
+    assert_eq!(page.oldest, Some(ts(1_789_481_880_000)));
 }
 
 #[test]

@@ -3,17 +3,20 @@
 //! - kline rows arrive **newest-first**, every value a **string** (including `time`), and the
 //!   volume labels are **swapped**: `quoteVol` holds the base-coin volume;
 //! - a still-forming bar may be included: rows with `time + interval > now` are dropped;
-//! - OHLC can be inconsistent on the wire (a real row had `open` above `high`). Such rows are
-//!   **rejected and counted** (`rest_rows_rejected`), never clamped: clamping would invent a
-//!   price that never traded, and a missing candle is visible (a gap) where a repaired one is
-//!   not;
+//! - OHLC can be inconsistent on the wire: Bitunix opens a bar at the previous close even
+//!   when no trade in the bar reaches it, so `open` may lie outside `[low, high]`. Such rows
+//!   are real: they are kept with the range widened to include the open
+//!   (`la_core::Ohlc::normalize`, the rule WebSocket pushes and candle files share) and
+//!   counted (`rest_rows_normalized`). What no exchange convention explains (`high < low`,
+//!   a close outside the range) is rejected and counted (`rest_rows_rejected`);
 //! - `funding_rate` `data` may be an object or an array, and its rate is in **percent**;
 //! - `trading_pairs` has no tick size: tick = 10^-quotePrecision, step = 10^-basePrecision.
 
 use std::collections::BTreeMap;
 
 use la_core::{
-    Candle, Decimal, FundingInfo, Interval, Price, Qty, RejectReason, Symbol, TimestampMs, Volume,
+    Candle, CandleNormalization, Decimal, FundingInfo, Interval, Ohlc, Price, Qty, RejectReason,
+    Symbol, TimestampMs, Volume,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -64,6 +67,8 @@ pub(crate) struct KlinePage {
     pub(crate) oldest: Option<TimestampMs>,
     /// Rejected rows by reason.
     pub(crate) rejected: Vec<RowRejection>,
+    /// Rows kept after a documented normalisation.
+    pub(crate) normalized: Vec<CandleNormalization>,
     /// Rows dropped because the bar was still forming at `now`.
     pub(crate) forming_dropped: usize,
 }
@@ -93,16 +98,22 @@ fn row_price(row: &Value, name: &'static str) -> Result<Price, RowRejection> {
     Price::parse(name, text(row, name)?).map_err(|e| e.reason.as_str())
 }
 
-fn parse_row(row: &Value, interval: Interval) -> Result<Candle, RowRejection> {
+fn parse_row(
+    row: &Value,
+    interval: Interval,
+) -> Result<(Candle, Option<CandleNormalization>), RowRejection> {
     let open_time = row_time(row)?;
-    let open = row_price(row, "open")?;
-    let high = row_price(row, "high")?;
-    let low = row_price(row, "low")?;
-    let close = row_price(row, "close")?;
-    // Swapped on the wire: `quoteVol` is the base-coin volume (bitunix-protocol.md §10.2).
+    let ohlc = Ohlc {
+        open: row_price(row, "open")?,
+        high: row_price(row, "high")?,
+        low: row_price(row, "low")?,
+        close: row_price(row, "close")?,
+    };
+    // Swapped on the wire: `quoteVol` is the base-coin volume (on a real row, 16.0341 ×
+    // the price ≈ 1 026 789, the `baseVol` turnover).
     let volume =
         Volume::parse("quoteVol", text(row, "quoteVol")?).map_err(|e| e.reason.as_str())?;
-    Candle::new(interval, open_time, open, high, low, close, volume).map_err(|e| e.reason.as_str())
+    Candle::normalized(interval, open_time, ohlc, volume).map_err(|e| e.reason.as_str())
 }
 
 /// Parses a kline `data` array; keeps complete bars only (`open_time + interval <= now`).
@@ -123,10 +134,12 @@ pub(crate) fn kline_page(
             page.oldest = Some(page.oldest.map_or(time, |o| o.min(time)));
         }
         match parse_row(row, interval) {
-            Ok(candle) if candle.close_time() > now => page.forming_dropped += 1,
-            Ok(candle) => {
+            Ok((candle, _)) if candle.close_time() > now => page.forming_dropped += 1,
+            Ok((candle, normalization)) => {
                 if page.candles.insert(candle.open_time(), candle).is_some() {
                     page.rejected.push("duplicate_row");
+                } else if let Some(normalization) = normalization {
+                    page.normalized.push(normalization);
                 }
             }
             Err(reason) => page.rejected.push(reason),

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use la_core::{FundingInfo, MarketEvent, Provenance, Tick};
+use la_core::{CandleNormalization, FundingInfo, MarketEvent, Provenance, Tick};
 use tokio::time::Instant;
 
 use super::{Slot, Supervisor};
@@ -33,6 +33,22 @@ impl Supervisor {
                 sample = %logging::sample(bytes),
                 suppressed,
                 "frame rejected and skipped"
+            );
+        }
+    }
+
+    /// Counts a kline push accepted after a documented normalisation, with a rate-limited
+    /// log line carrying a sample (it is expected on Bitunix, but must stay visible).
+    fn counted_normalization(&mut self, normalization: CandleNormalization, bytes: &[u8]) {
+        let label = normalization.as_str();
+        self.counters.bump(|c| &mut c.frames_normalized, label);
+        if let Some(suppressed) = self.logs.permit(label) {
+            tracing::info!(
+                symbol = %self.config.symbol,
+                normalization = label,
+                sample = %logging::sample(bytes),
+                suppressed,
+                "kline push normalised: range widened to include the open"
             );
         }
     }
@@ -112,7 +128,11 @@ impl Supervisor {
                 l,
                 c,
                 base_volume,
+                normalization,
             } => {
+                if let Some(normalization) = normalization {
+                    self.counted_normalization(normalization, bytes);
+                }
                 let push = KlinePush {
                     ts,
                     open: o,

@@ -5,8 +5,10 @@ use std::time::Duration;
 use la_bitunix_sim::{BadValueKind, Fault, GarbageKind};
 use la_core::{ConnectionEvent, MarketEvent};
 
+use la_core::Clock;
+
 use crate::support::{
-    Harness, closed_candles, disconnect_reasons, is_connected, is_disconnected, sim_config,
+    Harness, btc, closed_candles, disconnect_reasons, is_connected, is_disconnected, sim_config,
 };
 
 const IDLE: Duration = Duration::from_secs(30);
@@ -224,5 +226,58 @@ async fn future_timestamps_are_judged_against_the_local_clock_when_skew_checking
     // The simulator's clock agrees with ours, so nothing else was rejected.
     assert_eq!(c.rejections("past_timestamp"), 0);
     assert!(!closed_candles(&h.seen).is_empty());
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_open_outside_the_range_is_kept_widened_and_counted_on_websocket_and_rest() {
+    let mut h = Harness::start(sim_config(600), |_| {}).await;
+    h.streaming().await;
+    h.sim.inject(Fault::OpenOutsideRange);
+    let (event, _) = h
+        .wait_for(Duration::from_secs(5), |e| {
+            matches!(e, MarketEvent::CandleUpdate(c) if c.open() == c.high() && c.open() > c.close())
+        })
+        .await;
+    let MarketEvent::CandleUpdate(widened) = event else {
+        unreachable!()
+    };
+    let c = h.handle.counters();
+    assert_eq!(
+        c.frames_normalized.get("open_outside_range"),
+        Some(&1),
+        "{c:?}"
+    );
+    assert_eq!(c.total_rejections(), 0, "{:?}", c.rejections_by_reason);
+    // The bucket's REST row carries the same open: kept, widened and counted as well.
+    h.run_for(Duration::from_secs(61)).await;
+    let rows = h
+        .handle
+        .rest()
+        .klines_range(
+            btc(),
+            widened.interval(),
+            widened.open_time(),
+            widened.close_time(),
+            h.clock.now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].open(), rows[0].high()),
+        (widened.open(), widened.open())
+    );
+    let c = h.handle.counters();
+    assert_eq!(
+        c.rest_rows_normalized.get("open_outside_range"),
+        Some(&1),
+        "{c:?}"
+    );
+    assert!(
+        c.rest_rows_rejected.is_empty(),
+        "{:?}",
+        c.rest_rows_rejected
+    );
     h.stop().await;
 }
