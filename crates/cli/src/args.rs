@@ -10,15 +10,17 @@ use serde::Serialize;
 #[derive(Debug, Parser)]
 #[command(name = "laptop-agents", version, about, long_about = None)]
 pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) workspace: WorkspaceArgs,
     #[command(subcommand)]
     pub(crate) command: Command,
 }
 
-/// Options every subcommand shares.
-#[derive(Debug, Args)]
+/// Options every subcommand shares; accepted before or after the subcommand.
+#[derive(Clone, Debug, Default, Args)]
 pub(crate) struct WorkspaceArgs {
     /// Workspace directory for state, logs and runs [env: LA_WORKSPACE] [default: .workspace]
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub(crate) workspace: Option<PathBuf>,
 }
 
@@ -48,14 +50,24 @@ pub(crate) enum Command {
     Doctor(DoctorArgs),
     /// Start the local Bitunix exchange simulator (WebSocket + REST on loopback).
     Sim(SimArgs),
+    /// Print a shell completion script (e.g. `laptop-agents completions bash > /etc/bash_completion.d/laptop-agents`).
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell to generate completions for.
+    #[arg(value_enum)]
+    pub(crate) shell: clap_complete::Shell,
 }
 
 /// `run` flags. Every flag is optional so that only what the user typed overrides the
 /// configuration file and `LA_*` variables (flags > env > file > defaults).
 #[derive(Debug, Args, Serialize)]
 pub(crate) struct RunArgs {
-    /// Workspace directory [env: LA_WORKSPACE] [default: .workspace]
-    #[arg(long)]
+    /// The global `--workspace`, copied here so that it layers over the file and `LA_*`
+    /// variables like every other flag.
+    #[arg(skip)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) workspace: Option<PathBuf>,
     /// Configuration file (TOML).
@@ -140,7 +152,8 @@ pub(crate) struct RunArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct BacktestArgs {
-    #[command(flatten)]
+    /// The global `--workspace` (set by `main` after parsing).
+    #[arg(skip)]
     pub(crate) workspace: WorkspaceArgs,
     /// Candle CSV (`ts_ms,open,high,low,close,volume`, `.gz` allowed).
     #[arg(long)]
@@ -190,7 +203,8 @@ pub(crate) struct BacktestArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct ReportArgs {
-    #[command(flatten)]
+    /// The global `--workspace` (set by `main` after parsing).
+    #[arg(skip)]
     pub(crate) workspace: WorkspaceArgs,
     /// Run directory (default: runs/latest).
     pub(crate) run_dir: Option<PathBuf>,
@@ -198,7 +212,8 @@ pub(crate) struct ReportArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct StatusArgs {
-    #[command(flatten)]
+    /// The global `--workspace` (set by `main` after parsing).
+    #[arg(skip)]
     pub(crate) workspace: WorkspaceArgs,
     /// Print JSON.
     #[arg(long)]
@@ -207,7 +222,8 @@ pub(crate) struct StatusArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct StopArgs {
-    #[command(flatten)]
+    /// The global `--workspace` (set by `main` after parsing).
+    #[arg(skip)]
     pub(crate) workspace: WorkspaceArgs,
     /// Seconds to wait for the session to exit.
     #[arg(long, default_value_t = 30)]
@@ -216,7 +232,8 @@ pub(crate) struct StopArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct DoctorArgs {
-    #[command(flatten)]
+    /// The global `--workspace` (set by `main` after parsing).
+    #[arg(skip)]
     pub(crate) workspace: WorkspaceArgs,
     /// Configuration file (TOML) to validate, as `run --config` reads it.
     #[arg(long)]

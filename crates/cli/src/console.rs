@@ -1,5 +1,10 @@
 //! Console and log output: the JSON log file, warnings on stderr, the live status line and
 //! the end-of-run summary table.
+//!
+//! Colour only reaches a terminal: ANSI codes are left out when stderr is not a terminal
+//! (a pipe, a file, journald) or `NO_COLOR` is set. A failure is printed once, by `main`
+//! through miette; the event logged for the same failure goes to the JSON log only (target
+//! [`REPORTED`]).
 
 use std::{
     io::{IsTerminal, Write},
@@ -8,9 +13,36 @@ use std::{
 };
 
 use la_session::{SessionReport, logging::JsonLogLayer, status::Heartbeat};
-use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt, util::SubscriberInitExt};
+use tracing_subscriber::{
+    EnvFilter, Layer, filter::filter_fn, layer::SubscriberExt, util::SubscriberInitExt,
+};
 
 use crate::Failure;
+
+/// The `tracing` target of events whose failure `main` prints itself: they are written to
+/// `logs/system.jsonl` but not echoed on stderr, so each error appears once on the console.
+pub(crate) const REPORTED: &str = "laptop_agents::reported";
+
+/// Whether stderr may carry ANSI colour: a terminal, and `NO_COLOR` unset or empty
+/// (<https://no-color.org>).
+pub(crate) fn stderr_colour() -> bool {
+    colour_allowed(
+        std::io::stderr().is_terminal(),
+        std::env::var_os("NO_COLOR").as_deref(),
+    )
+}
+
+fn colour_allowed(terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    terminal && no_color.is_none_or(std::ffi::OsStr::is_empty)
+}
+
+/// Makes miette's error reports follow the same colour rule as the log lines.
+pub(crate) fn install_error_style() {
+    let colour = stderr_colour();
+    let _ = miette::set_hook(Box::new(move |_| {
+        Box::new(miette::MietteHandlerOpts::new().color(colour).build())
+    }));
+}
 
 /// Installs `tracing`: every event at `info` and above (or `LA_LOG`) as JSON lines to
 /// `log_path`, and warnings and errors in human form on stderr.
@@ -39,8 +71,10 @@ pub(crate) fn install_logging_with(
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_ansi(stderr_colour())
         .compact()
-        .with_filter(EnvFilter::new(stderr_level));
+        .with_filter(EnvFilter::new(stderr_level))
+        .with_filter(filter_fn(|meta| meta.target() != REPORTED));
     tracing_subscriber::registry()
         .with(json.with_filter(filter))
         .with(stderr)
@@ -105,5 +139,23 @@ pub(crate) fn print_summary(report: &SessionReport) {
     println!();
     for (name, value) in rows {
         println!("  {name:<16} {value}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+
+    use super::colour_allowed;
+
+    #[test]
+    fn colour_needs_a_terminal_and_no_no_color() {
+        assert!(colour_allowed(true, None));
+        assert!(
+            colour_allowed(true, Some(OsStr::new(""))),
+            "an empty NO_COLOR is unset"
+        );
+        assert!(!colour_allowed(true, Some(OsStr::new("1"))));
+        assert!(!colour_allowed(false, None));
     }
 }

@@ -3,7 +3,8 @@
 //! here (see ARCHITECTURE.md).
 //!
 //! Exit codes: 0 clean stop; 1 runtime failure or risk halt; 2 usage or configuration error;
-//! 3 another session holds the workspace lock.
+//! 3 another session holds the workspace lock. `status` has its own (see
+//! `commands/status.rs`).
 
 mod args;
 mod commands;
@@ -25,21 +26,57 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => err.exit(),
     };
+    console::install_error_style();
+    let workspace = cli.workspace;
     let outcome = match cli.command {
-        Command::Run(args) => commands::run::run(&args),
-        Command::Backtest(args) => commands::backtest::run(&args),
-        Command::Report(args) => commands::report::run(&args),
-        Command::Status(args) => commands::status::status(&args),
-        Command::Stop(args) => commands::status::stop(&args),
-        Command::Doctor(args) => commands::doctor::run(&args),
+        Command::Run(mut args) => {
+            args.workspace = workspace.workspace;
+            commands::run::run(&args)
+        }
+        Command::Backtest(mut args) => {
+            args.workspace = workspace;
+            commands::backtest::run(&args)
+        }
+        Command::Report(mut args) => {
+            args.workspace = workspace;
+            commands::report::run(&args)
+        }
+        Command::Status(mut args) => {
+            args.workspace = workspace;
+            commands::status::status(&args)
+        }
+        Command::Stop(mut args) => {
+            args.workspace = workspace;
+            commands::status::stop(&args)
+        }
+        Command::Doctor(mut args) => {
+            args.workspace = workspace;
+            commands::doctor::run(&args)
+        }
         Command::Sim(args) => commands::sim::run(&args),
+        Command::Completions(args) => completions(args.shell),
     };
     match outcome {
         Ok(code) => code,
         Err(failure) => {
+            // The one place a failure is printed: events logged on the way here carry the
+            // `console::REPORTED` target, which the stderr log layer leaves out.
             eprintln!("{:?}", failure.report);
             ExitCode::from(failure.code)
         }
+    }
+}
+
+/// Prints the completion script. It is generated into memory first: clap_complete panics
+/// on a write error, and a closed pipe (`| head`) is not a failure.
+fn completions(shell: clap_complete::Shell) -> Result<ExitCode, Failure> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "laptop-agents", &mut script);
+    match std::io::Write::write_all(&mut std::io::stdout(), &script) {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::runtime(format!(
+            "cannot write the completion script: {err}"
+        ))),
+        _ => Ok(ExitCode::SUCCESS),
     }
 }
 

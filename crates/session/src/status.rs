@@ -4,6 +4,7 @@
 use std::{fs, io, path::Path};
 
 use la_core::Decimal;
+use la_ops::Health;
 use serde::{Deserialize, Serialize};
 
 /// The open position as shown in status output.
@@ -72,6 +73,9 @@ pub struct Heartbeat {
     pub rss_bytes: Option<u64>,
     /// Set once the session is stopping.
     pub stopping: Option<String>,
+    /// Fresh and able to trade, or why not (absent in files of older versions).
+    #[serde(default)]
+    pub health: Option<Health>,
 }
 
 impl Heartbeat {

@@ -144,7 +144,7 @@ pub(crate) fn run(args: &BacktestArgs) -> Result<ExitCode, Failure> {
         funding_rate,
     };
     let stats = run_backtest(&config).map_err(|err| {
-        tracing::error!(symbol = %symbol, error = &err as &dyn std::error::Error, "backtest failed");
+        tracing::error!(target: crate::console::REPORTED, symbol = %symbol, error = &err as &dyn std::error::Error, "backtest failed");
         Failure::runtime(format!("backtest failed: {}", error_chain(&err)))
     })?;
     let report = la_report::render_run_report(std::path::Path::new(&stats.run_dir));

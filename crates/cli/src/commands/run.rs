@@ -61,6 +61,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<ExitCode, Failure> {
         )),
         Err(err) => {
             tracing::error!(
+                target: console::REPORTED,
                 error = &err as &dyn std::error::Error,
                 "session failed to start"
             );

@@ -2,7 +2,7 @@
 //! budget, `heartbeat.json`, the front end's status callback, and a journal flush (every
 //! 10 s). The heartbeat is also what `laptop-agents status` reads.
 
-use super::{Live, SessionHooks};
+use super::{Live, SessionHooks, stale::stale_after};
 use crate::{
     sources::LiveFeed,
     status::{Heartbeat, PositionView, rss_bytes},
@@ -89,6 +89,23 @@ impl Live {
             last_error: self.counters.last_error.clone(),
             rss_bytes: rss_bytes(),
             stopping: stopping.map(|r| r.as_str().to_owned()),
+            health: Some(self.health(stopping)),
         }
+    }
+
+    /// The health verdict as of now (see [`la_ops::Health::assess`]).
+    pub(super) fn health(&self, stopping: Option<StopReason>) -> la_ops::Health {
+        let broker = self.engine.broker();
+        la_ops::Health::assess(&la_ops::HealthInputs {
+            data_age_ms: self
+                .data_seen
+                .then(|| u64::try_from(self.last_data.elapsed().as_millis()).unwrap_or(u64::MAX)),
+            stale_after_ms: u64::try_from(stale_after(self.config.stale_timeout).as_millis())
+                .unwrap_or(u64::MAX),
+            halted: broker.halt_reason().map(str::to_owned),
+            breaker_tripped: self.engine.breaker().tripped().map(str::to_owned),
+            kill_switch: self.kill_switch_engaged,
+            stopping: stopping.map(|r| r.as_str().to_owned()),
+        })
     }
 }

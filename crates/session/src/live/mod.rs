@@ -231,6 +231,10 @@ struct Live {
     /// Live candles buffered while the warm-up history is being fetched.
     seeding: Option<Vec<(Candle, Provenance)>>,
     last_data: Instant,
+    /// Whether any market data arrived yet (health is `starting` until then).
+    data_seen: bool,
+    /// Set once the kill switch was engaged (the session is stopping because of it).
+    kill_switch_engaged: bool,
     stale: StaleStage,
     last_poll: Option<Instant>,
     funding: FundingSchedule,
@@ -272,6 +276,8 @@ impl Live {
             rest,
             seeding: None,
             last_data: Instant::now(),
+            data_seen: false,
+            kill_switch_engaged: false,
             stale: StaleStage::Fresh,
             last_poll: None,
             funding: FundingSchedule::default(),

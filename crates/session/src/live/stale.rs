@@ -20,6 +20,12 @@ pub(super) enum StaleStage {
     PollingRest,
 }
 
+/// The first rung of the ladder: data older than this is stale (warned about, and
+/// `/healthz`, `status` and the systemd watchdog report it).
+pub(super) fn stale_after(timeout: Duration) -> Duration {
+    Duration::from_secs(15).min(timeout / 4)
+}
+
 impl Live {
     /// Market data arrived: leave the ladder if it was climbed.
     pub(super) fn stale_recovered(&mut self) {
@@ -33,7 +39,7 @@ impl Live {
     pub(super) fn stale_ladder(&mut self, feed: &mut LiveFeed) -> Option<StopReason> {
         let timeout = self.config.stale_timeout;
         let age = self.last_data.elapsed();
-        let warn_after = Duration::from_secs(15).min(timeout / 4);
+        let warn_after = stale_after(timeout);
         let reconnect_after = Duration::from_secs(30).min(timeout / 2);
         let poll_after = Duration::from_secs(45).min(timeout * 3 / 4);
         if age >= timeout {

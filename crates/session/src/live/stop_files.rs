@@ -9,7 +9,8 @@ use crate::stop::StopReason;
 impl Live {
     /// Checks the kill switch and the stop-request file.
     pub(super) fn stop_files(&mut self) -> Option<StopReason> {
-        if self.kill_switch_engaged() {
+        if self.kill_switch_requested() {
+            self.kill_switch_engaged = true;
             return Some(StopReason::KillSwitch);
         }
         let request = self.workspace.stop_request_file();
@@ -21,7 +22,7 @@ impl Live {
         None
     }
 
-    fn kill_switch_engaged(&mut self) -> bool {
+    fn kill_switch_requested(&mut self) -> bool {
         let env = std::env::var("LA_KILL_SWITCH")
             .is_ok_and(|v| matches!(v.trim(), "1" | "true" | "TRUE" | "yes"));
         let kill_file = self.workspace.kill_file();

@@ -95,6 +95,7 @@ impl Live {
 
     fn mark_data(&mut self) {
         self.last_data = Instant::now();
+        self.data_seen = true;
         self.stale_recovered();
     }
 

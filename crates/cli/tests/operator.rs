@@ -1,0 +1,184 @@
+//! The binary as an operator and a service manager see it: console output, `status` exit
+//! codes, the global `--workspace`, shell completions. Waits poll with a deadline; nothing
+//! sleeps its way to green.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::{
+    path::Path,
+    process::{Child, Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_laptop-agents");
+
+fn laptop_agents(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("binary runs")
+}
+
+/// A session on the simulator at `speed`, with `extra` flags; output discarded.
+fn spawn_session(workspace: &Path, speed: &str, extra: &[&str]) -> Child {
+    Command::new(BIN)
+        .args([
+            "run",
+            "--source",
+            "sim",
+            "--speed",
+            speed,
+            "--duration",
+            "5m",
+        ])
+        .args(["--max-clock-skew", "off"])
+        .args(extra)
+        .arg("--workspace")
+        .arg(workspace)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("binary starts")
+}
+
+/// Polls `probe` every 50 ms until it returns `Some`, or fails after `deadline`.
+fn poll<T>(what: &str, deadline: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let started = Instant::now();
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(
+            started.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn status_code(workspace: &Path) -> i32 {
+    laptop_agents(&["status", "--workspace", workspace.to_str().unwrap()])
+        .status
+        .code()
+        .unwrap_or(-1)
+}
+
+#[test]
+fn a_start_failure_is_printed_once_and_without_colour_codes_on_a_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = laptop_agents(&[
+        "run",
+        "--source",
+        "sim",
+        "--data",
+        "/nonexistent/candles.csv",
+        "--workspace",
+        dir.path().to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "ANSI codes on a pipe: {stderr:?}"
+    );
+    assert_eq!(
+        stderr.matches("candles.csv").count(),
+        1,
+        "the error must be printed exactly once: {stderr}"
+    );
+    let log = std::fs::read_to_string(dir.path().join("logs/system.jsonl")).unwrap();
+    assert!(
+        log.contains("session failed to start"),
+        "the failure is still in the JSON log"
+    );
+}
+
+#[test]
+fn log_lines_on_a_piped_stderr_carry_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["run", "--source", "sim", "--duration", "1m", "--workspace"])
+        .arg(dir.path())
+        .env("LA_KILL_SWITCH", "1")
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("kill switch engaged"),
+        "the warning reaches stderr: {stderr}"
+    );
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "ANSI codes on a pipe: {stderr:?}"
+    );
+}
+
+#[test]
+fn workspace_is_accepted_before_and_after_the_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().to_str().unwrap();
+    for args in [
+        ["--workspace", ws, "status", "--json"],
+        ["status", "--json", "--workspace", ws],
+    ] {
+        let out = laptop_agents(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(value["verdict"], "not_running", "{args:?}");
+    }
+}
+
+#[test]
+fn completions_are_generated_for_each_supported_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = laptop_agents(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            script.contains("laptop-agents") && script.contains("backtest"),
+            "{shell}: {script:.200}"
+        );
+    }
+    assert_eq!(
+        laptop_agents(&["completions", "cmd"]).status.code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn status_reports_a_stale_lock_with_exit_3() {
+    let dir = tempfile::tempdir().unwrap();
+    // The pid of a process that has exited (and been reaped) is dead.
+    let mut gone = Command::new("true").spawn().unwrap();
+    let pid = gone.id();
+    gone.wait().unwrap();
+    std::fs::write(dir.path().join("session.lock"), format!("{pid}\n")).unwrap();
+    assert_eq!(status_code(dir.path()), 3);
+}
+
+#[test]
+fn status_exits_0_while_fresh_then_4_when_data_goes_stale_then_1_after_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    // 60x: two real seconds of data, then a silence the stale-data ladder sees after 2 s
+    // (a quarter of the 8 s stale timeout); the session stops with stale data at 8 s.
+    let mut child = spawn_session(
+        dir.path(),
+        "60",
+        &["--fault", "120s@silence:600s", "--stale-timeout", "8s"],
+    );
+    poll("status 0 (running, fresh)", Duration::from_secs(30), || {
+        (status_code(dir.path()) == 0).then_some(())
+    });
+    poll("status 4 (running, stale)", Duration::from_secs(30), || {
+        (status_code(dir.path()) == 4).then_some(())
+    });
+    let exit = poll("the session to stop", Duration::from_secs(30), || {
+        child.try_wait().unwrap()
+    });
+    assert_eq!(exit.code(), Some(1), "a stale-data stop is a risk halt");
+    assert_eq!(status_code(dir.path()), 1);
+}
