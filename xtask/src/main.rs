@@ -22,7 +22,6 @@ mod smoke;
 mod soak;
 mod soak_checks;
 mod soak_plan;
-#[cfg(test)]
 mod tidy;
 
 use std::{
@@ -47,6 +46,7 @@ commands:
   soak     --minutes N [--speed X]: chaos soak of the release binary (RELIABILITY.md)
   crash    --rounds N [--seed S] [--faults]: SIGKILL/restart rounds (RELIABILITY.md)
   diskfault  full disk (tmpfs) and read-only state dir during a live session (root)
+  tidy     guideline warnings: files over 600 lines, comments citing absent documents
   report-check  renders a run report; checks its HTML, and in headless Chromium if installed
   parity   the same real candles through `backtest` and a live session on the simulator
 ";
@@ -78,6 +78,10 @@ fn run_command(args: &[String]) -> Result<()> {
         Some("diskfault") => diskfault::run(&sh),
         Some("report-check") => report_check::run(&sh),
         Some("parity") => parity(&sh),
+        Some("tidy") => {
+            tidy::print_warnings();
+            Ok(())
+        }
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             Ok(())
@@ -99,6 +103,7 @@ fn ci(sh: &Shell) -> Result<()> {
     soak::run(sh, &strings(&["--minutes", "2", "--speed", "60"]))?;
     crash::run(sh, &strings(&["--rounds", "10"]))?;
     diskfault::run(sh)?;
+    tidy::print_warnings();
     println!("xtask ci: all steps passed");
     Ok(())
 }
