@@ -269,8 +269,8 @@ impl EngineSink for FileSink {
     fn decision(&mut self, record: &DecisionRecord<'_>) {
         let outcome = record.outcome.as_str();
         self.count_decision("outcome:", outcome);
-        if let Some(gate) = record.decision.blocked_by {
-            self.count_decision("blocked_by:", gate);
+        if let Some(gate) = record.decision.blocked_by() {
+            self.count_decision("blocked_by:", gate.as_str());
         }
         let candle = record.candle;
         // Serialized straight from borrowed fields (no `serde_json::Value` tree, no

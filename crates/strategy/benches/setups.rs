@@ -59,7 +59,7 @@ fn run(
             ..*base
         };
         let decision = black_box(strategy.on_candle(candle, &ctx));
-        if let Some(plan) = decision.order {
+        if let Some(plan) = decision.order() {
             orders += 1;
             if simulate {
                 open = Some(plan);

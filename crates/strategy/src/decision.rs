@@ -1,7 +1,7 @@
 //! What a strategy is given and what it answers: [`StrategyContext`] in, a [`Decision`] out
-//! for **every** closed candle, with the [`OrderPlan`] when it wants to trade and the gate or
-//! filter that stopped it (`blocked_by`, one of the [`reason`] labels) when it does not, so
-//! "why did it not trade?" always has an answer.
+//! for **every** closed candle, whose [`Verdict`] is either the [`OrderPlan`] when it wants to
+//! trade or the [`Gate`] that stopped it when it does not, so "why did it not trade?" always
+//! has an answer.
 
 use la_core::{ClientOrderId, DataError, Decimal, OrderIntent, OrderKind, Price, Qty, Side};
 use serde::{Deserialize, Serialize};
@@ -12,7 +12,7 @@ use crate::indicators::{Divergence, SweepSide};
 ///
 /// Fields are public for convenience; a spec with a non-positive step, minimum or tick, or a
 /// round-trip cost outside `[0, MAX_ROUND_TRIP_COST_FRAC]`, is not rejected here but blocks
-/// every order with [`reason::INVALID_SPEC`].
+/// every order with [`Gate::InvalidSpec`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SizingSpec {
@@ -264,113 +264,209 @@ pub struct Indicators {
     pub stop_cost_multiple: Option<Decimal>,
 }
 
-/// A strategy's answer for one closed candle.
+/// What a candle's decision came to: an order, or the first gate or filter that stopped it.
+/// The type makes "exactly one of the two" impossible to break.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every gate passed: place this order.
+    Order(OrderPlan),
+    /// Blocked by this gate or filter.
+    Blocked(Gate),
+}
+
+impl From<Result<OrderPlan, Gate>> for Verdict {
+    fn from(result: Result<OrderPlan, Gate>) -> Self {
+        match result {
+            Ok(plan) => Self::Order(plan),
+            Err(gate) => Self::Blocked(gate),
+        }
+    }
+}
+
+/// A strategy's answer for one closed candle: the [`Verdict`], and what it was based on.
 ///
-/// Exactly one of `order` and `blocked_by` is set: an order when every gate passed, else
-/// the first gate or filter that stopped it. `signal`/`setup` show what the conditions
-/// pointed to even when a gate then blocked it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+/// `signal`/`setup` show what the conditions pointed to even when a gate then blocked it.
+/// Serialised as `signal`, `setup`, `blocked_by` (the gate's label, or `null`), `indicators`
+/// and `order` (or `null`): the shape `decisions.jsonl` has always had.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Decision {
     /// Direction of the setup found on this candle (before gates).
     pub signal: Signal,
     /// Name of that setup.
     pub setup: Option<&'static str>,
-    /// The gate or filter that blocked trading (a [`reason`] label); `None` iff `order` is set.
-    pub blocked_by: Option<&'static str>,
     /// The values the decision was based on.
     pub indicators: Indicators,
-    /// The order to place, if every gate passed.
-    pub order: Option<OrderPlan>,
+    /// The order, or what blocked it.
+    pub verdict: Verdict,
 }
 
 impl Decision {
-    /// A decision with no order, blocked by `reason`.
-    pub fn blocked(reason: &'static str, indicators: Indicators) -> Self {
+    /// A decision with no setup, blocked by `gate`.
+    pub fn blocked(gate: Gate, indicators: Indicators) -> Self {
         Self {
-            blocked_by: Some(reason),
+            signal: Signal::None,
+            setup: None,
             indicators,
-            ..Self::default()
+            verdict: Verdict::Blocked(gate),
+        }
+    }
+
+    /// The order to place, if every gate passed.
+    pub fn order(&self) -> Option<OrderPlan> {
+        match self.verdict {
+            Verdict::Order(plan) => Some(plan),
+            Verdict::Blocked(_) => None,
+        }
+    }
+
+    /// The gate that blocked it, if any.
+    pub fn blocked_by(&self) -> Option<Gate> {
+        match self.verdict {
+            Verdict::Order(_) => None,
+            Verdict::Blocked(gate) => Some(gate),
         }
     }
 }
 
-/// The labels `Decision::blocked_by` can take, in the order the strategies check them (the
-/// first that applies is reported).
-pub mod reason {
+impl Serialize for Decision {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Wire<'a> {
+            signal: Signal,
+            setup: Option<&'static str>,
+            blocked_by: Option<Gate>,
+            indicators: &'a Indicators,
+            order: Option<OrderPlan>,
+        }
+        Wire {
+            signal: self.signal,
+            setup: self.setup,
+            blocked_by: self.blocked_by(),
+            indicators: &self.indicators,
+            order: self.order(),
+        }
+        .serialize(serializer)
+    }
+}
+
+/// The gates and filters that can block a candle's order, in the order the strategies check
+/// them (the first that applies is reported). Serialised as the snake_case label
+/// ([`Gate::as_str`]) that `decisions.jsonl` and the decision counts carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Gate {
     /// A candle whose open time is not after the previous one; indicators were not updated.
-    pub const STALE_CANDLE: &str = "stale_candle";
+    StaleCandle,
     /// Not enough history yet (`Strategy::warmup_bars`).
-    pub const WARMUP: &str = "warmup";
+    Warmup,
     /// A position (or working entry) is already open.
-    pub const POSITION_OPEN: &str = "position_open";
+    PositionOpen,
     /// |funding| ≥ the extreme threshold: trading halted.
-    pub const FUNDING_EXTREME: &str = "funding_extreme";
+    FundingExtreme,
     /// |funding| ≥ the no-trade threshold.
-    pub const FUNDING_HOT: &str = "funding_hot";
+    FundingHot,
     /// Realized equity fell more than `max_daily_loss_frac` below its value at the first
     /// candle of the UTC day: no new entries until the next day.
-    pub const DAILY_LOSS_BUDGET: &str = "daily_loss_budget";
+    DailyLossBudget,
     /// Within the cooldown after a trade was opened.
-    pub const COOLDOWN: &str = "cooldown";
+    Cooldown,
     /// ATR / price below the minimum: too quiet to set a meaningful stop.
-    pub const LOW_VOLATILITY: &str = "low_volatility";
+    LowVolatility,
     /// No setup's conditions hold.
-    pub const NO_CONDITIONS: &str = "no_conditions";
+    NoConditions,
     /// Sweep setup: the EMA filter opposes the trade (EMA9 vs EMA20).
-    pub const EMA_FILTER: &str = "ema_filter";
+    EmaFilter,
     /// Sweep setup: the candle's volume is below the average × `min_vol_ratio`.
-    pub const VOLUME_FILTER: &str = "volume_filter";
+    VolumeFilter,
     /// Sweep setup: CVD confirmation required and absent.
-    pub const CVD_CONFIRMATION: &str = "cvd_confirmation";
+    CvdConfirmation,
     /// SMA crossover: the averages did not cross on this candle.
-    pub const NO_CROSS: &str = "no_cross";
+    NoCross,
     /// An indicator the order needs cannot be represented (prices beyond any market).
-    pub const INDICATOR_UNAVAILABLE: &str = "indicator_unavailable";
-    /// The sizing spec has a non-positive step, minimum or tick.
-    pub const INVALID_SPEC: &str = "invalid_spec";
+    IndicatorUnavailable,
+    /// The sizing spec has a non-positive step, minimum or tick, or a round-trip cost out of
+    /// range.
+    InvalidSpec,
     /// Non-positive equity.
-    pub const NO_EQUITY: &str = "no_equity";
+    NoEquity,
     /// The stop would be at or below zero.
-    pub const STOP_NOT_POSITIVE: &str = "stop_not_positive";
+    StopNotPositive,
     /// The stop is closer to the entry than `min_stop_cost_multiple` × the per-unit
     /// round-trip cost (fees and slippage would be a large part of every loss: a
     /// fee-dominated trade), or it rounds onto the entry.
-    pub const STOP_TOO_CLOSE: &str = "stop_too_close";
+    StopTooClose,
     /// The target lies on the wrong side of the entry (or on it) after rounding.
-    pub const TP_WRONG_SIDE: &str = "tp_wrong_side";
+    TpWrongSide,
     /// Net reward/risk (after round-trip costs) below `rr_min`.
-    pub const RR_BELOW_MIN: &str = "rr_below_min";
+    RrBelowMin,
     /// Equity, leverage or quantity beyond what `Decimal`/`Qty` can represent.
-    pub const SIZING_OVERFLOW: &str = "sizing_overflow";
+    SizingOverflow,
     /// The sized quantity is below the instrument minimum.
-    pub const BELOW_MIN_QTY: &str = "below_min_qty";
+    BelowMinQty,
     /// The order notional is below the minimum notional.
-    pub const BELOW_MIN_NOTIONAL: &str = "below_min_notional";
+    BelowMinNotional,
+}
 
-    /// Every label, in check order (for counters and reports).
-    pub const ALL: [&str; 23] = [
-        STALE_CANDLE,
-        WARMUP,
-        POSITION_OPEN,
-        FUNDING_EXTREME,
-        FUNDING_HOT,
-        DAILY_LOSS_BUDGET,
-        COOLDOWN,
-        LOW_VOLATILITY,
-        NO_CONDITIONS,
-        EMA_FILTER,
-        VOLUME_FILTER,
-        CVD_CONFIRMATION,
-        NO_CROSS,
-        INDICATOR_UNAVAILABLE,
-        INVALID_SPEC,
-        NO_EQUITY,
-        STOP_NOT_POSITIVE,
-        STOP_TOO_CLOSE,
-        TP_WRONG_SIDE,
-        RR_BELOW_MIN,
-        SIZING_OVERFLOW,
-        BELOW_MIN_QTY,
-        BELOW_MIN_NOTIONAL,
+impl Gate {
+    /// Every gate, in check order (for counters and reports).
+    pub const ALL: [Gate; 23] = [
+        Self::StaleCandle,
+        Self::Warmup,
+        Self::PositionOpen,
+        Self::FundingExtreme,
+        Self::FundingHot,
+        Self::DailyLossBudget,
+        Self::Cooldown,
+        Self::LowVolatility,
+        Self::NoConditions,
+        Self::EmaFilter,
+        Self::VolumeFilter,
+        Self::CvdConfirmation,
+        Self::NoCross,
+        Self::IndicatorUnavailable,
+        Self::InvalidSpec,
+        Self::NoEquity,
+        Self::StopNotPositive,
+        Self::StopTooClose,
+        Self::TpWrongSide,
+        Self::RrBelowMin,
+        Self::SizingOverflow,
+        Self::BelowMinQty,
+        Self::BelowMinNotional,
     ];
+
+    /// The stable label.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::StaleCandle => "stale_candle",
+            Self::Warmup => "warmup",
+            Self::PositionOpen => "position_open",
+            Self::FundingExtreme => "funding_extreme",
+            Self::FundingHot => "funding_hot",
+            Self::DailyLossBudget => "daily_loss_budget",
+            Self::Cooldown => "cooldown",
+            Self::LowVolatility => "low_volatility",
+            Self::NoConditions => "no_conditions",
+            Self::EmaFilter => "ema_filter",
+            Self::VolumeFilter => "volume_filter",
+            Self::CvdConfirmation => "cvd_confirmation",
+            Self::NoCross => "no_cross",
+            Self::IndicatorUnavailable => "indicator_unavailable",
+            Self::InvalidSpec => "invalid_spec",
+            Self::NoEquity => "no_equity",
+            Self::StopNotPositive => "stop_not_positive",
+            Self::StopTooClose => "stop_too_close",
+            Self::TpWrongSide => "tp_wrong_side",
+            Self::RrBelowMin => "rr_below_min",
+            Self::SizingOverflow => "sizing_overflow",
+            Self::BelowMinQty => "below_min_qty",
+            Self::BelowMinNotional => "below_min_notional",
+        }
+    }
+}
+
+impl std::fmt::Display for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }

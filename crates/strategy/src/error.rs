@@ -1,6 +1,6 @@
 //! The crate's one error type, [`StrategyError`]: configuration problems found when a
 //! strategy or indicator is built. Running a strategy never fails; a candle that cannot be
-//! traded yields a [`crate::Decision`] whose `blocked_by` says why.
+//! traded yields a [`crate::Decision`] whose verdict names the [`crate::Gate`] that blocked it.
 
 /// Why a strategy or indicator could not be built.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

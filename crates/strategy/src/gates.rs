@@ -6,7 +6,7 @@
 use la_core::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::{decision::reason, error::StrategyError, indicators::fixed::fraction_fixed};
+use crate::{decision::Gate, error::StrategyError, indicators::fixed::fraction_fixed};
 
 /// Funding thresholds, as **fractions per 8 h** (0.0001 = 0.01 %), compared with |rate|.
 ///
@@ -46,7 +46,7 @@ impl Default for FundingGates {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum FundingVerdict {
     /// No entries: `funding_extreme` or `funding_hot`.
-    Block(&'static str),
+    Block(Gate),
     /// Entries allowed at `mult` × the normal size, with the reason when reduced.
     Size {
         mult: Decimal,
@@ -133,9 +133,9 @@ impl FundingCheck {
         // Beyond i128 at 12 decimals means an absurd rate: treat it as extreme.
         let magnitude = fraction_fixed(rate).map_or(i128::MAX, i128::abs);
         if magnitude >= self.extreme {
-            FundingVerdict::Block(reason::FUNDING_EXTREME)
+            FundingVerdict::Block(Gate::FundingExtreme)
         } else if magnitude >= self.no_trade {
-            FundingVerdict::Block(reason::FUNDING_HOT)
+            FundingVerdict::Block(Gate::FundingHot)
         } else if magnitude >= self.half_size {
             FundingVerdict::Size {
                 mult: self.half_size_mult,

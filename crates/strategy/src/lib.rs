@@ -8,9 +8,9 @@
 //! - [`SetupsStrategy`] (`setups`, the default; parameters in [`SetupsConfig`]) and
 //!   [`SmaCrossStrategy`] (`sma-cross`, [`SmaCrossConfig`]); [`build`] picks one by
 //!   [`StrategyKind`].
-//! - [`Decision`]: the signal, the gate or filter that blocked it ([`reason`]), the
-//!   [`Indicators`] it saw, and the [`OrderPlan`] when it trades; `Serialize`, one per line
-//!   in `decisions.jsonl`.
+//! - [`Decision`]: the signal, the [`Indicators`] it saw, and its [`Verdict`]: the
+//!   [`OrderPlan`] when it trades, else the [`Gate`] that blocked it; `Serialize`, one per
+//!   line in `decisions.jsonl`.
 //! - [`indicators`]: EMA, SMA, ATR, VWAP, swing high/low, equal levels, CVD, CVD divergence
 //!   and sweep detection, each incremental with exact, documented definitions.
 //!
@@ -57,8 +57,8 @@ pub mod sma_cross;
 pub mod strategy;
 
 pub use decision::{
-    Decision, Indicators, MAX_ROUND_TRIP_COST_FRAC, OrderPlan, Regime, Signal, SizingSpec,
-    StrategyContext, Trend, reason,
+    Decision, Gate, Indicators, MAX_ROUND_TRIP_COST_FRAC, OrderPlan, Regime, Signal, SizingSpec,
+    StrategyContext, Trend, Verdict,
 };
 pub use error::StrategyError;
 pub use gates::FundingGates;

@@ -57,7 +57,9 @@ use la_core::{Candle, Decimal, Side, TimestampMs};
 
 use crate::{
     cost_gate::CostPrecheck,
-    decision::{Decision, Indicators, Regime, Signal, StrategyContext, Trend, reason},
+    decision::{
+        Decision, Gate, Indicators, OrderPlan, Regime, Signal, StrategyContext, Trend, Verdict,
+    },
     gates::{Cooldown, DailyLossGuard, FundingCheck, FundingVerdict},
     indicators::{
         Atr, CvdDivergence, Divergence, Ema, EqualLevels, FixedCandle, SweepDetector, SweepSide,
@@ -87,8 +89,8 @@ enum Hit {
 #[derive(Clone, Copy, Debug)]
 enum SetupOutcome {
     Hit(Hit),
-    Filtered { side: Side, reason: &'static str },
-    Nothing(&'static str),
+    Filtered { side: Side, reason: Gate },
+    Nothing(Gate),
 }
 
 /// Fixed-point thresholds derived once from the configuration.
@@ -292,7 +294,7 @@ impl SetupsStrategy {
     /// Stage 2: which setup (if any) the candle triggers.
     fn find_setup(&self, candle: &FixedCandle, trend: Trend, atr_sum: i128) -> SetupOutcome {
         if fixed::cmp_scaled(atr_sum, candle.close, self.thresholds.min_atr).is_lt() {
-            return SetupOutcome::Nothing(reason::LOW_VOLATILITY);
+            return SetupOutcome::Nothing(Gate::LowVolatility);
         }
         if self.config.pullback_enabled
             && let Some(ema) = self.ema_fast.value_fixed()
@@ -316,10 +318,10 @@ impl SetupsStrategy {
             }
         }
         if !self.config.sweep_enabled {
-            return SetupOutcome::Nothing(reason::NO_CONDITIONS);
+            return SetupOutcome::Nothing(Gate::NoConditions);
         }
         let Some((swept, level)) = self.sweep.sweep_fixed() else {
-            return SetupOutcome::Nothing(reason::NO_CONDITIONS);
+            return SetupOutcome::Nothing(Gate::NoConditions);
         };
         let side = match swept {
             SweepSide::Low => Side::Long,
@@ -334,7 +336,7 @@ impl SetupsStrategy {
                 Side::Short => filter > fast,
             };
             if against {
-                return filtered(reason::EMA_FILTER);
+                return filtered(Gate::EmaFilter);
             }
         }
         if self
@@ -342,7 +344,7 @@ impl SetupsStrategy {
             .passes(candle.volume, self.thresholds.min_vol_ratio)
             != Some(true)
         {
-            return filtered(reason::VOLUME_FILTER);
+            return filtered(Gate::VolumeFilter);
         }
         if self.config.require_cvd_confirm {
             let wanted = match side {
@@ -350,7 +352,7 @@ impl SetupsStrategy {
                 Side::Short => Divergence::Bearish,
             };
             if self.divergence.value() != Some(wanted) {
-                return filtered(reason::CVD_CONFIRMATION);
+                return filtered(Gate::CvdConfirmation);
             }
         }
         SetupOutcome::Hit(Hit::Sweep { side, level })
@@ -417,7 +419,7 @@ impl Strategy for SetupsStrategy {
                 funding_rate: ctx.funding_rate,
                 ..Indicators::default()
             };
-            return Decision::blocked(reason::STALE_CANDLE, indicators);
+            return Decision::blocked(Gate::StaleCandle, indicators);
         }
         self.last_open_time = Some(candle.open_time());
         let fixed_candle = FixedCandle::new(candle);
@@ -435,7 +437,7 @@ impl Strategy for SetupsStrategy {
         let (Some(trend), Some(atr_sum), true) =
             (trend, self.atr.sum_fixed(), self.seen >= self.warmup)
         else {
-            return Decision::blocked(reason::WARMUP, indicators);
+            return Decision::blocked(Gate::Warmup, indicators);
         };
 
         let outcome = self.find_setup(&fixed_candle, trend, atr_sum);
@@ -448,85 +450,80 @@ impl Strategy for SetupsStrategy {
             }
             SetupOutcome::Nothing(_) => (Signal::None, None),
         };
-        let mut decision = Decision {
+        let verdict: Result<OrderPlan, Gate> = 'verdict: {
+            let size_mult = match self.funding.check(ctx.funding_rate) {
+                FundingVerdict::Block(gate) => Err(gate),
+                FundingVerdict::Size { mult, reason } => {
+                    indicators.size_mult = Some(mult);
+                    indicators.size_reason = reason;
+                    Ok(mult)
+                }
+            };
+            let gate = if ctx.position_open {
+                Some(Gate::PositionOpen)
+            } else if let Err(gate) = size_mult {
+                Some(gate)
+            } else if day_spent {
+                Some(Gate::DailyLossBudget)
+            } else if cooling {
+                Some(Gate::Cooldown)
+            } else {
+                None
+            };
+            if let Some(gate) = gate {
+                break 'verdict Err(gate);
+            }
+            let hit = match outcome {
+                SetupOutcome::Hit(hit) => hit,
+                SetupOutcome::Filtered { reason, .. } | SetupOutcome::Nothing(reason) => {
+                    break 'verdict Err(reason);
+                }
+            };
+            if self.precheck_enabled
+                && matches!(hit, Hit::Pullback { .. })
+                && self.config.pullback_entry == PullbackEntry::Market
+                && ctx.equity > Decimal::ZERO
+                && ctx.spec.is_valid()
+                && let Some(multiple) = self.cost_precheck.surely_too_close(
+                    fixed_candle.close,
+                    atr_sum,
+                    ctx.spec.round_trip_cost_frac,
+                    ctx.spec.tick_size,
+                )
+            {
+                // Fee-dominated for sure: skip the `Decimal` geometry (see `cost_gate`).
+                #[cfg(test)]
+                {
+                    self.precheck_hits += 1;
+                }
+                indicators.stop_cost_multiple = multiple;
+                break 'verdict Err(Gate::StopTooClose);
+            }
+            let Some(geometry) = self.geometry(hit, candle.close().get(), ctx) else {
+                break 'verdict Err(Gate::IndicatorUnavailable);
+            };
+            match size_order(
+                &geometry,
+                &self.rules,
+                ctx,
+                size_mult.unwrap_or(Decimal::ONE),
+            ) {
+                Ok(sized) => {
+                    sized.notes.record(&mut indicators);
+                    Ok(sized.plan)
+                }
+                Err((gate, notes)) => {
+                    notes.record(&mut indicators);
+                    Err(gate)
+                }
+            }
+        };
+        Decision {
             signal,
             setup,
-            blocked_by: None,
             indicators,
-            order: None,
-        };
-
-        let size_mult = match self.funding.check(ctx.funding_rate) {
-            FundingVerdict::Block(reason) => Err(reason),
-            FundingVerdict::Size { mult, reason } => {
-                decision.indicators.size_mult = Some(mult);
-                decision.indicators.size_reason = reason;
-                Ok(mult)
-            }
-        };
-        let gate = if ctx.position_open {
-            Some(reason::POSITION_OPEN)
-        } else if let Err(reason) = size_mult {
-            Some(reason)
-        } else if day_spent {
-            Some(reason::DAILY_LOSS_BUDGET)
-        } else if cooling {
-            Some(reason::COOLDOWN)
-        } else {
-            None
-        };
-        if let Some(gate) = gate {
-            decision.blocked_by = Some(gate);
-            return decision;
+            verdict: Verdict::from(verdict),
         }
-        let hit = match outcome {
-            SetupOutcome::Hit(hit) => hit,
-            SetupOutcome::Filtered { reason, .. } | SetupOutcome::Nothing(reason) => {
-                decision.blocked_by = Some(reason);
-                return decision;
-            }
-        };
-        if self.precheck_enabled
-            && matches!(hit, Hit::Pullback { .. })
-            && self.config.pullback_entry == PullbackEntry::Market
-            && ctx.equity > Decimal::ZERO
-            && ctx.spec.is_valid()
-            && let Some(multiple) = self.cost_precheck.surely_too_close(
-                fixed_candle.close,
-                atr_sum,
-                ctx.spec.round_trip_cost_frac,
-                ctx.spec.tick_size,
-            )
-        {
-            // Fee-dominated for sure: skip the `Decimal` geometry (see `cost_gate`).
-            #[cfg(test)]
-            {
-                self.precheck_hits += 1;
-            }
-            decision.indicators.stop_cost_multiple = multiple;
-            decision.blocked_by = Some(reason::STOP_TOO_CLOSE);
-            return decision;
-        }
-        let Some(geometry) = self.geometry(hit, candle.close().get(), ctx) else {
-            decision.blocked_by = Some(reason::INDICATOR_UNAVAILABLE);
-            return decision;
-        };
-        match size_order(
-            &geometry,
-            &self.rules,
-            ctx,
-            size_mult.unwrap_or(Decimal::ONE),
-        ) {
-            Ok(sized) => {
-                sized.notes.record(&mut decision.indicators);
-                decision.order = Some(sized.plan);
-            }
-            Err((reason, notes)) => {
-                notes.record(&mut decision.indicators);
-                decision.blocked_by = Some(reason);
-            }
-        }
-        decision
     }
 
     fn warmup_bars(&self) -> usize {

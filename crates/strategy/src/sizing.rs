@@ -1,6 +1,6 @@
 //! Cost-aware sizing and price rounding: turns a setup's raw geometry (entry, stop, target)
 //! into an [`OrderPlan`] that the exchange rules and `la_core::OrderIntent` accept, or into
-//! the [`reason`] it cannot be placed.
+//! the [`Gate`] that says why it cannot be placed.
 //!
 //! Rules, all in fractions (0.01 = 1 %), computed in exact `Decimal` arithmetic (this runs
 //! only on candles with a setup, so its cost does not matter). `cost` is the per-unit
@@ -27,7 +27,7 @@
 
 use la_core::{Decimal, OrderKind, Price, Qty, Side};
 
-use crate::decision::{OrderPlan, SizingSpec, StrategyContext, reason};
+use crate::decision::{Gate, OrderPlan, SizingSpec, StrategyContext};
 
 /// Where a setup wants to enter, stop out and take profit, before rounding.
 #[derive(Clone, Copy, Debug)]
@@ -78,7 +78,7 @@ pub(crate) struct Sized {
 }
 
 /// Why a geometry was not placed, plus the diagnostics gathered until then.
-pub(crate) type Refusal = (&'static str, SizingNotes);
+pub(crate) type Refusal = (Gate, SizingNotes);
 
 /// Rounds `value` down (`up == false`) or up to a multiple of `step`.
 pub(crate) fn round_to_step(value: Decimal, step: Decimal, up: bool) -> Option<Decimal> {
@@ -87,7 +87,7 @@ pub(crate) fn round_to_step(value: Decimal, step: Decimal, up: bool) -> Option<D
     whole.checked_mul(step).map(|v| v.normalize())
 }
 
-/// Sizes and rounds `geometry`; the error is the [`reason`] label that blocks it.
+/// Sizes and rounds `geometry`; the error is the [`Gate`] that blocks it.
 pub(crate) fn size_order(
     geometry: &Geometry,
     rules: &SizingRules,
@@ -97,23 +97,23 @@ pub(crate) fn size_order(
     let mut notes = SizingNotes::default();
     let spec: &SizingSpec = &ctx.spec;
     if !spec.is_valid() {
-        return Err((reason::INVALID_SPEC, notes));
+        return Err((Gate::InvalidSpec, notes));
     }
     if ctx.equity <= Decimal::ZERO {
-        return Err((reason::NO_EQUITY, notes));
+        return Err((Gate::NoEquity, notes));
     }
-    let overflow = reason::SIZING_OVERFLOW;
+    let overflow = Gate::SizingOverflow;
     let long = geometry.side == Side::Long;
     let entry = geometry.entry;
     // Long: stop down (away), target down (toward). Short: both up.
     let stop = round_to_step(geometry.stop, spec.tick_size, !long)
-        .ok_or((reason::STOP_NOT_POSITIVE, notes))?;
+        .ok_or((Gate::StopNotPositive, notes))?;
     if stop <= Decimal::ZERO {
-        return Err((reason::STOP_NOT_POSITIVE, notes));
+        return Err((Gate::StopNotPositive, notes));
     }
     let risk = if long { entry - stop } else { stop - entry };
     if risk <= Decimal::ZERO {
-        return Err((reason::STOP_TOO_CLOSE, notes));
+        return Err((Gate::StopTooClose, notes));
     }
     let cost = entry
         .checked_mul(spec.round_trip_cost_frac)
@@ -122,17 +122,17 @@ pub(crate) fn size_order(
         let multiple = risk.checked_div(cost).ok_or((overflow, notes))?;
         notes.stop_cost_multiple = Some(multiple.round_dp(2));
         if multiple < rules.min_stop_cost_multiple {
-            return Err((reason::STOP_TOO_CLOSE, notes));
+            return Err((Gate::StopTooClose, notes));
         }
     }
     let loss_per_unit = risk.checked_add(cost).ok_or((overflow, notes))?;
     let target = match geometry.target {
         Some(raw) => {
             let target =
-                round_to_step(raw, spec.tick_size, !long).ok_or((reason::TP_WRONG_SIDE, notes))?;
+                round_to_step(raw, spec.tick_size, !long).ok_or((Gate::TpWrongSide, notes))?;
             let reward = if long { target - entry } else { entry - target };
             if reward <= Decimal::ZERO || target <= Decimal::ZERO {
-                return Err((reason::TP_WRONG_SIDE, notes));
+                return Err((Gate::TpWrongSide, notes));
             }
             let rr = (reward - cost)
                 .checked_div(loss_per_unit)
@@ -141,7 +141,7 @@ pub(crate) fn size_order(
             if let Some(rr_min) = rules.rr_min
                 && rr < rr_min
             {
-                return Err((reason::RR_BELOW_MIN, notes));
+                return Err((Gate::RrBelowMin, notes));
             }
             Some(target)
         }
@@ -149,10 +149,10 @@ pub(crate) fn size_order(
     };
     let qty = size_qty(entry, loss_per_unit, rules, ctx.equity, size_mult, spec)
         .map_err(|r| (r, notes))?;
-    let entry_price = Price::new(entry).map_err(|_| (reason::STOP_NOT_POSITIVE, notes))?;
-    let stop_price = Price::new(stop).map_err(|_| (reason::STOP_NOT_POSITIVE, notes))?;
+    let entry_price = Price::new(entry).map_err(|_| (Gate::StopNotPositive, notes))?;
+    let stop_price = Price::new(stop).map_err(|_| (Gate::StopNotPositive, notes))?;
     let target_price = match target {
-        Some(t) => Some(Price::new(t).map_err(|_| (reason::TP_WRONG_SIDE, notes))?),
+        Some(t) => Some(Price::new(t).map_err(|_| (Gate::TpWrongSide, notes))?),
         None => None,
     };
     let kind = if geometry.limit {
@@ -182,8 +182,8 @@ fn size_qty(
     equity: Decimal,
     size_mult: Decimal,
     spec: &SizingSpec,
-) -> Result<Qty, &'static str> {
-    let overflow = reason::SIZING_OVERFLOW;
+) -> Result<Qty, Gate> {
+    let overflow = Gate::SizingOverflow;
     let budget = equity
         .checked_mul(rules.risk_frac)
         .and_then(|b| b.checked_mul(size_mult))
@@ -199,11 +199,11 @@ fn size_qty(
     }
     let qty = round_to_step(qty, spec.qty_step, false).ok_or(overflow)?;
     if qty < spec.min_qty || qty <= Decimal::ZERO {
-        return Err(reason::BELOW_MIN_QTY);
+        return Err(Gate::BelowMinQty);
     }
     let notional = qty.checked_mul(entry).ok_or(overflow)?;
     if notional < rules.min_notional {
-        return Err(reason::BELOW_MIN_NOTIONAL);
+        return Err(Gate::BelowMinNotional);
     }
     Qty::new(qty).map_err(|_| overflow)
 }

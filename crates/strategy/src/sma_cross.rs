@@ -21,7 +21,7 @@ use la_core::{Candle, Decimal, Side, TimestampMs};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    decision::{Decision, Indicators, Signal, StrategyContext, reason},
+    decision::{Decision, Gate, Indicators, OrderPlan, Signal, StrategyContext, Verdict},
     error::StrategyError,
     gates::DailyLossGuard,
     indicators::{FixedCandle, Sma, check_period},
@@ -215,7 +215,7 @@ impl Strategy for SmaCrossStrategy {
         if let Some(last) = self.last_open_time
             && candle.open_time() <= last
         {
-            return Decision::blocked(reason::STALE_CANDLE, indicators);
+            return Decision::blocked(Gate::StaleCandle, indicators);
         }
         self.last_open_time = Some(candle.open_time());
         let fixed_candle = FixedCandle::new(candle);
@@ -232,53 +232,50 @@ impl Strategy for SmaCrossStrategy {
         let now = self.relation();
         let previous = std::mem::replace(&mut self.previous, now);
         let (Some(now), Some(previous)) = (now, previous) else {
-            return Decision::blocked(reason::WARMUP, indicators);
+            return Decision::blocked(Gate::Warmup, indicators);
         };
         let side = match (previous, now) {
             (Ordering::Less | Ordering::Equal, Ordering::Greater) => Side::Long,
             (Ordering::Greater | Ordering::Equal, Ordering::Less) => Side::Short,
-            _ => return Decision::blocked(reason::NO_CROSS, indicators),
+            _ => return Decision::blocked(Gate::NoCross, indicators),
         };
-        let mut decision = Decision {
+        let verdict: Result<OrderPlan, Gate> = 'verdict: {
+            if ctx.position_open {
+                break 'verdict Err(Gate::PositionOpen);
+            }
+            if day_spent {
+                break 'verdict Err(Gate::DailyLossBudget);
+            }
+            let close = candle.close().get();
+            let Some((distance, reward)) = self.distances(close, ctx) else {
+                break 'verdict Err(Gate::SizingOverflow);
+            };
+            let sign = side.sign();
+            let geometry = Geometry {
+                side,
+                limit: false,
+                entry: close,
+                stop: close - sign * distance,
+                target: Some(close + sign * reward),
+                setup: SMA_CROSS,
+            };
+            match size_order(&geometry, &self.rules, ctx, Decimal::ONE) {
+                Ok(sized) => {
+                    sized.notes.record(&mut indicators);
+                    Ok(sized.plan)
+                }
+                Err((gate, notes)) => {
+                    notes.record(&mut indicators);
+                    Err(gate)
+                }
+            }
+        };
+        Decision {
             signal: Signal::from_side(side),
             setup: Some(SMA_CROSS),
-            blocked_by: None,
             indicators,
-            order: None,
-        };
-        if ctx.position_open {
-            decision.blocked_by = Some(reason::POSITION_OPEN);
-            return decision;
+            verdict: Verdict::from(verdict),
         }
-        if day_spent {
-            decision.blocked_by = Some(reason::DAILY_LOSS_BUDGET);
-            return decision;
-        }
-        let close = candle.close().get();
-        let Some((distance, reward)) = self.distances(close, ctx) else {
-            decision.blocked_by = Some(reason::SIZING_OVERFLOW);
-            return decision;
-        };
-        let sign = side.sign();
-        let geometry = Geometry {
-            side,
-            limit: false,
-            entry: close,
-            stop: close - sign * distance,
-            target: Some(close + sign * reward),
-            setup: SMA_CROSS,
-        };
-        match size_order(&geometry, &self.rules, ctx, Decimal::ONE) {
-            Ok(sized) => {
-                sized.notes.record(&mut decision.indicators);
-                decision.order = Some(sized.plan);
-            }
-            Err((reason, notes)) => {
-                notes.record(&mut decision.indicators);
-                decision.blocked_by = Some(reason);
-            }
-        }
-        decision
     }
 
     fn warmup_bars(&self) -> usize {

@@ -35,7 +35,7 @@ pub trait Strategy: Send {
     fn notify_trade_opened(&mut self) {}
 
     /// Whether decisions carry the numeric indicator values (`Decision::indicators`; on by
-    /// default). A backtest that keeps only orders and `blocked_by` may turn it off: the
+    /// default). A backtest that keeps only orders and blocking gates may turn it off: the
     /// decisions, signals and orders are identical, only the indicator values (not the
     /// trend/regime labels, funding, size and reward/risk fields) are left out, which saves
     /// about a quarter of the per-candle work.

@@ -17,8 +17,9 @@ use la_core::{BrokerEvent, Candle, Decimal, OrderKind, Price, Qty, Side, Symbol,
 use la_session::engine::{
     DecisionRecord, Engine, EngineSettings, EngineSink, RestoredState, build_engine_with_strategy,
 };
-use la_strategy::StrategyKind;
-use la_strategy::{Decision, Indicators, OrderPlan, Signal, Strategy, StrategyContext, reason};
+use la_strategy::{
+    Decision, Gate, Indicators, OrderPlan, Signal, Strategy, StrategyContext, StrategyKind, Verdict,
+};
 
 /// Distance of the stop below the close (quote units): 0.1 % of the probe price.
 pub(crate) const STOP_DISTANCE: i64 = 60;
@@ -34,7 +35,7 @@ impl Strategy for StopProbeStrategy {
 
     fn on_candle(&mut self, candle: &Candle, ctx: &StrategyContext) -> Decision {
         if ctx.position_open {
-            return Decision::blocked(reason::POSITION_OPEN, Indicators::default());
+            return Decision::blocked(Gate::PositionOpen, Indicators::default());
         }
         let close = candle.close().get();
         let (Ok(stop_loss), Ok(take_profit), Ok(qty)) = (
@@ -42,14 +43,13 @@ impl Strategy for StopProbeStrategy {
             Price::new(close + Decimal::from(10 * STOP_DISTANCE)),
             Qty::new(Decimal::new(1, 3)),
         ) else {
-            return Decision::blocked(reason::STOP_NOT_POSITIVE, Indicators::default());
+            return Decision::blocked(Gate::StopNotPositive, Indicators::default());
         };
         Decision {
             signal: Signal::Long,
             setup: Some("stop_probe"),
-            blocked_by: None,
             indicators: Indicators::default(),
-            order: Some(OrderPlan {
+            verdict: Verdict::Order(OrderPlan {
                 side: Side::Long,
                 kind: OrderKind::Market,
                 qty,

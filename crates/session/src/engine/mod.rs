@@ -19,7 +19,7 @@ use la_core::{
     Broker, BrokerEvent, Candle, ClientOrderId, Decimal, ExitReason, OrderIntent, Price,
     Provenance, Symbol, Tick, TimestampMs,
 };
-use la_strategy::{Decision, Indicators, SizingSpec, Strategy, StrategyContext, reason};
+use la_strategy::{Decision, Gate, Indicators, SizingSpec, Strategy, StrategyContext};
 
 use crate::breaker::{BreakerLimits, BreakerState, CircuitBreaker};
 
@@ -344,7 +344,7 @@ impl Engine {
             provenance = provenance.as_str(),
             "candle arrived after a later one was processed; recorded, not traded on"
         );
-        let decision = Decision::blocked(reason::STALE_CANDLE, Indicators::default());
+        let decision = Decision::blocked(Gate::StaleCandle, Indicators::default());
         sink.decision(&DecisionRecord {
             candle,
             provenance,
@@ -399,7 +399,7 @@ impl Engine {
 
     /// Applies the warm-up gate, the breaker and dry-run; builds the order.
     fn gate(&self, decision: &Decision, candle: &Candle) -> (Option<OrderIntent>, Outcome) {
-        let Some(plan) = &decision.order else {
+        let Some(plan) = decision.order() else {
             return (None, Outcome::NoOrder);
         };
         if self.bars_seen < self.config.warmup_bars as u64 {

@@ -8,7 +8,9 @@ use la_core::{
     Broker, BrokerEvent, Candle, Decimal, Interval, OrderKind, Price, Provenance, Qty, Side,
     Symbol, Tick, TimestampMs,
 };
-use la_strategy::{Decision, Indicators, OrderPlan, Signal, Strategy, StrategyContext};
+use la_strategy::{
+    Decision, Gate, Indicators, OrderPlan, Signal, Strategy, StrategyContext, Verdict,
+};
 
 use crate::{
     engine::{
@@ -27,7 +29,7 @@ impl Strategy for AlwaysLong {
     }
     fn on_candle(&mut self, candle: &Candle, ctx: &StrategyContext) -> Decision {
         if ctx.position_open {
-            return Decision::blocked("position_open", Indicators::default());
+            return Decision::blocked(Gate::PositionOpen, Indicators::default());
         }
         let close = candle.close().get();
         let order = OrderPlan {
@@ -42,9 +44,8 @@ impl Strategy for AlwaysLong {
         Decision {
             signal: Signal::Long,
             setup: Some("test"),
-            blocked_by: None,
             indicators: Indicators::default(),
-            order: Some(order),
+            verdict: Verdict::Order(order),
         }
     }
     fn warmup_bars(&self) -> usize {
@@ -326,7 +327,7 @@ impl Strategy for CostProbe {
         if let Ok(mut seen) = self.0.lock() {
             seen.push(ctx.spec.round_trip_cost_frac);
         }
-        Decision::blocked("probe", Indicators::default())
+        Decision::blocked(Gate::NoConditions, Indicators::default())
     }
     fn warmup_bars(&self) -> usize {
         0

@@ -58,8 +58,8 @@ fn compare(candles: &[Candle], spec: SizingSpec, config: SetupsConfig) -> u64 {
         let a = fast.on_candle(candle, &ctx);
         let b = exact.on_candle(candle, &ctx);
         assert_eq!(
-            (a.signal, a.setup, a.blocked_by, a.order, a.indicators.rr),
-            (b.signal, b.setup, b.blocked_by, b.order, b.indicators.rr),
+            (a.signal, a.setup, a.verdict, a.indicators.rr),
+            (b.signal, b.setup, b.verdict, b.indicators.rr),
             "candle {i}"
         );
         // Pre-checked refusals report the unrounded distance: within a tick of the exact one.

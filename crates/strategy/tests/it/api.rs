@@ -3,8 +3,8 @@
 
 use la_core::{Decimal, Side};
 use la_strategy::{
-    Decision, SetupsConfig, SetupsStrategy, SmaCrossStrategy, Strategy, StrategyConfig,
-    StrategyError, StrategyKind, build, reason,
+    Decision, Gate, SetupsConfig, SetupsStrategy, SmaCrossStrategy, Strategy, StrategyConfig,
+    StrategyError, StrategyKind, build,
 };
 
 use crate::{
@@ -152,23 +152,38 @@ fn a_decision_serializes_to_snake_case_json() {
     assert!(json["order"]["qty"].is_string());
 
     let blocked =
-        serde_json::to_value(Decision::blocked(reason::WARMUP, Default::default())).unwrap();
+        serde_json::to_value(Decision::blocked(Gate::Warmup, Default::default())).unwrap();
     assert_eq!(blocked["signal"], "none");
     assert_eq!(blocked["blocked_by"], "warmup");
     assert_eq!(blocked["indicators"], serde_json::json!({}));
+}
+
+#[test]
+fn every_gate_serializes_as_its_stable_decisions_jsonl_label() {
+    let mut seen = std::collections::BTreeSet::new();
+    for gate in Gate::ALL {
+        assert_eq!(
+            serde_json::to_value(gate).unwrap(),
+            serde_json::Value::from(gate.as_str())
+        );
+        assert_eq!(
+            serde_json::from_value::<Gate>(serde_json::Value::from(gate.as_str())).unwrap(),
+            gate
+        );
+        assert!(seen.insert(gate.as_str()), "duplicate label {gate}");
+    }
+    assert_eq!(Gate::ALL[0].as_str(), "stale_candle");
+    assert_eq!(Gate::BelowMinNotional.as_str(), "below_min_notional");
 }
 
 fn assert_every_decision_answers(strategy: &mut dyn Strategy, seed: u64) -> usize {
     let candles = generate(20_000, seed);
     let run = simulate(strategy, &candles, ctx());
     assert_eq!(run.decisions.len(), candles.len());
+    // "An order or the gate that blocked it" is the `Verdict` type; what remains to check is
+    // that an order agrees with the signal and setup it came from.
     for (i, d) in run.decisions.iter().enumerate() {
-        assert_eq!(
-            d.order.is_some(),
-            d.blocked_by.is_none(),
-            "candle {i}: {d:?}"
-        );
-        if let Some(order) = d.order {
+        if let Some(order) = d.order() {
             assert_eq!(d.signal.side(), Some(order.side), "candle {i}");
             assert_eq!(d.setup, Some(order.setup));
             assert_plan_valid(&order, &ctx(), dec("0.01"));
@@ -229,8 +244,8 @@ fn a_generated_market_fires_both_setups_on_both_sides() {
         .iter()
         .filter(|d| {
             matches!(
-                d.blocked_by,
-                Some(reason::STOP_TOO_CLOSE | reason::RR_BELOW_MIN | reason::TP_WRONG_SIDE)
+                d.blocked_by(),
+                Some(Gate::StopTooClose | Gate::RrBelowMin | Gate::TpWrongSide)
             )
         })
         .count();
@@ -249,8 +264,8 @@ fn turning_indicator_records_off_changes_no_decision() {
         assert_eq!(full_run.orders, lean_run.orders, "{kind}");
         for (a, b) in full_run.decisions.iter().zip(&lean_run.decisions) {
             assert_eq!(
-                (a.signal, a.setup, a.blocked_by),
-                (b.signal, b.setup, b.blocked_by)
+                (a.signal, a.setup, a.blocked_by()),
+                (b.signal, b.setup, b.blocked_by())
             );
             assert_eq!(
                 (a.indicators.trend, a.indicators.rr),

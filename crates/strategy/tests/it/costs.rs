@@ -4,8 +4,8 @@
 
 use la_core::Decimal;
 use la_strategy::{
-    Decision, SetupsConfig, SetupsStrategy, Signal, SizingSpec, SmaCrossConfig, SmaCrossStrategy,
-    Strategy, StrategyContext, reason,
+    Decision, Gate, Indicators, SetupsConfig, SetupsStrategy, Signal, SizingSpec, SmaCrossConfig,
+    SmaCrossStrategy, Strategy, StrategyContext,
 };
 
 use crate::{
@@ -33,8 +33,8 @@ fn slow_pullback(config: SetupsConfig, context: StrategyContext) -> Decision {
 fn a_stop_inside_three_round_trip_costs_is_refused_as_fee_dominated() {
     let decision = slow_pullback(SetupsConfig::default(), ctx());
     assert_eq!(
-        (decision.signal, decision.blocked_by, decision.order),
-        (Signal::Long, Some(reason::STOP_TOO_CLOSE), None)
+        (decision.signal, decision.blocked_by(), decision.order()),
+        (Signal::Long, Some(Gate::StopTooClose), None)
     );
     let multiple = decision.indicators.stop_cost_multiple.unwrap();
     assert!(
@@ -51,7 +51,7 @@ fn without_the_gate_a_tight_stop_is_sized_on_stop_plus_costs() {
         ..SetupsConfig::default()
     };
     let decision = slow_pullback(config.clone(), ctx());
-    let order = decision.order.unwrap_or_else(|| panic!("{decision:#?}"));
+    let order = decision.order().unwrap_or_else(|| panic!("{decision:#?}"));
     let entry = order.entry_reference.get();
     let risk = entry - order.stop_loss.get();
     let cost = entry * dec("0.0014");
@@ -69,7 +69,7 @@ fn without_the_gate_a_tight_stop_is_sized_on_stop_plus_costs() {
         },
         ..ctx()
     };
-    let blind = slow_pullback(config, costless).order.unwrap();
+    let blind = slow_pullback(config, costless).order().unwrap();
     assert_eq!(blind.qty.get(), floor_to(dec("100") / risk, dec("0.0001")));
     assert!(
         blind.qty.get() > order.qty.get() * dec("3"),
@@ -96,7 +96,7 @@ fn reward_to_risk_is_net_of_costs() {
     };
     let mut feed = Feed::new(sweep_only()).with_ctx(costless);
     let gross = sweep(&mut feed, SweepTape::default());
-    let order = gross.order.unwrap_or_else(|| panic!("{gross:#?}"));
+    let order = gross.order().unwrap_or_else(|| panic!("{gross:#?}"));
     let entry = order.entry_reference.get();
     let risk = entry - order.stop_loss.get();
     let reward = order.take_profit.unwrap().get() - entry;
@@ -121,7 +121,7 @@ fn reward_to_risk_is_net_of_costs() {
     let rr = ((reward - cost) / (risk + cost)).round_dp(4);
     assert_eq!(net.indicators.rr, Some(rr));
     assert!(rr < dec("1.5"), "{rr}");
-    assert_eq!(net.blocked_by, Some(reason::RR_BELOW_MIN));
+    assert_eq!(net.blocked_by(), Some(Gate::RrBelowMin));
 }
 
 /// A default setups feed whose first candle opens 80 minutes before midnight UTC, so 70
@@ -142,21 +142,21 @@ fn daily_loss_budget_blocks_entries_until_the_next_utc_day() {
     let before = trend(&mut feed, 30, false);
     let blocked = dip(&mut feed, &before, false);
     assert_eq!(
-        (blocked.signal, blocked.blocked_by, blocked.order),
-        (Signal::Long, Some(reason::DAILY_LOSS_BUDGET), None)
+        (blocked.signal, blocked.blocked_by(), blocked.order()),
+        (Signal::Long, Some(Gate::DailyLossBudget), None)
     );
     // Exactly 3 % is still inside the budget.
     let mut edge = feed_before_midnight();
     trend(&mut edge, 40, false);
     edge.ctx.equity = dec("9700");
     let before = trend(&mut edge, 30, false);
-    assert!(dip(&mut edge, &before, false).order.is_some());
+    assert!(dip(&mut edge, &before, false).order().is_some());
 
     // The next UTC day starts a new budget from the equity it opens with.
     let before = trend(&mut feed, 20, false);
     let next_day = dip(&mut feed, &before, false);
-    assert_eq!(next_day.blocked_by, None, "{next_day:#?}");
-    assert!(next_day.order.is_some());
+    assert_eq!(next_day.blocked_by(), None, "{next_day:#?}");
+    assert!(next_day.order().is_some());
 }
 
 #[test]
@@ -169,7 +169,7 @@ fn a_zero_daily_budget_disables_the_gate() {
     trend(&mut feed, 40, false);
     feed.ctx.equity = dec("5000");
     let before = trend(&mut feed, 30, false);
-    assert!(dip(&mut feed, &before, false).order.is_some());
+    assert!(dip(&mut feed, &before, false).order().is_some());
 }
 
 #[test]
@@ -181,7 +181,7 @@ fn the_crossover_stops_for_the_day_after_its_loss_budget() {
         ..SmaCrossConfig::default()
     })
     .unwrap();
-    let mut last = Decision::default();
+    let mut last = Decision::blocked(Gate::Warmup, Indicators::default());
     for (i, close) in closes.iter().enumerate() {
         let context = StrategyContext {
             equity: if i == 0 { dec("10000") } else { dec("9600") },
@@ -190,8 +190,8 @@ fn the_crossover_stops_for_the_day_after_its_loss_budget() {
         last = strategy.on_candle(&crate::support::flat(i as i64, close), &context);
     }
     assert_eq!(
-        (last.signal, last.blocked_by),
-        (Signal::Long, Some(reason::DAILY_LOSS_BUDGET))
+        (last.signal, last.blocked_by()),
+        (Signal::Long, Some(Gate::DailyLossBudget))
     );
 }
 
@@ -212,7 +212,7 @@ fn a_spec_with_a_percent_for_its_cost_is_refused() {
     );
     let before = trend(&mut feed, 70, false);
     assert_eq!(
-        dip(&mut feed, &before, false).blocked_by,
-        Some(reason::INVALID_SPEC)
+        dip(&mut feed, &before, false).blocked_by(),
+        Some(Gate::InvalidSpec)
     );
 }

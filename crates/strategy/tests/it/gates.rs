@@ -2,8 +2,8 @@
 
 use la_core::Decimal;
 use la_strategy::{
-    Decision, Regime, SetupsConfig, SetupsStrategy, Signal, SizingSpec, Strategy, StrategyContext,
-    reason,
+    Decision, Gate, Indicators, Regime, SetupsConfig, SetupsStrategy, Signal, SizingSpec, Strategy,
+    StrategyContext,
 };
 
 use crate::{
@@ -33,10 +33,10 @@ fn warmup_blocks_until_warmup_bars_candles() {
     assert_eq!(strategy.warmup_bars(), 50);
     for i in 0..49 {
         let d = strategy.on_candle(&candle(i, "100", "101", "99", "100", "1"), &ctx());
-        assert_eq!(d.blocked_by, Some(reason::WARMUP), "candle {i}");
+        assert_eq!(d.blocked_by(), Some(Gate::Warmup), "candle {i}");
     }
     let d = strategy.on_candle(&candle(49, "100", "101", "99", "100", "1"), &ctx());
-    assert_ne!(d.blocked_by, Some(reason::WARMUP));
+    assert_ne!(d.blocked_by(), Some(Gate::Warmup));
     assert!(d.indicators.ema_slow.is_some());
 }
 
@@ -47,22 +47,22 @@ fn an_open_position_blocks_new_entries() {
         ..ctx()
     });
     assert_eq!(
-        (d.signal, d.blocked_by, d.order),
-        (Signal::Long, Some(reason::POSITION_OPEN), None)
+        (d.signal, d.blocked_by(), d.order()),
+        (Signal::Long, Some(Gate::PositionOpen), None)
     );
 }
 
 #[test]
 fn extreme_funding_halts_and_hot_funding_blocks_either_sign() {
     for (rate, want) in [
-        ("0.001", reason::FUNDING_EXTREME),
-        ("-0.0015", reason::FUNDING_EXTREME),
-        ("0.0005", reason::FUNDING_HOT),
-        ("-0.0007", reason::FUNDING_HOT),
+        ("0.001", Gate::FundingExtreme),
+        ("-0.0015", Gate::FundingExtreme),
+        ("0.0005", Gate::FundingHot),
+        ("-0.0007", Gate::FundingHot),
     ] {
         let d = at_pullback(funding(Some(rate)));
         assert_eq!(
-            (d.signal, d.blocked_by),
+            (d.signal, d.blocked_by()),
             (Signal::Long, Some(want)),
             "rate {rate}"
         );
@@ -72,9 +72,9 @@ fn extreme_funding_halts_and_hot_funding_blocks_either_sign() {
 
 #[test]
 fn warm_funding_halves_the_size() {
-    let full = at_pullback(funding(Some("0.0001"))).order.unwrap();
+    let full = at_pullback(funding(Some("0.0001"))).order().unwrap();
     let warm = at_pullback(funding(Some("-0.0003")));
-    let half = warm.order.unwrap();
+    let half = warm.order().unwrap();
     assert_eq!(warm.indicators.size_mult, Some(dec("0.5")));
     assert_eq!(warm.indicators.size_reason, Some("funding_warm"));
     let diff = (full.qty.get() / Decimal::TWO - half.qty.get()).abs();
@@ -85,7 +85,7 @@ fn warm_funding_halves_the_size() {
 fn unknown_funding_trades_at_half_size_and_records_why() {
     let d = at_pullback(funding(None));
     expect_market(&d);
-    assert_eq!(d.blocked_by, None);
+    assert_eq!(d.blocked_by(), None);
     assert_eq!(d.indicators.funding_rate, None);
     assert_eq!(d.indicators.size_mult, Some(dec("0.5")));
     assert_eq!(d.indicators.size_reason, Some("funding_unknown"));
@@ -102,8 +102,8 @@ fn cooldown_blocks_the_next_candles_after_a_fill() {
     for bar in 0..5 {
         let d = dip(&mut feed, &previous, false);
         assert_eq!(
-            (d.signal, d.blocked_by),
-            (Signal::Long, Some(reason::COOLDOWN)),
+            (d.signal, d.blocked_by()),
+            (Signal::Long, Some(Gate::Cooldown)),
             "bar {bar}"
         );
         previous = d;
@@ -115,15 +115,15 @@ fn cooldown_blocks_the_next_candles_after_a_fill() {
 #[test]
 fn low_volatility_blocks_a_market_too_quiet_for_a_stop() {
     let mut strategy = SetupsStrategy::new(SetupsConfig::default()).unwrap();
-    let mut last = Decision::default();
+    let mut last = Decision::blocked(Gate::Warmup, Indicators::default());
     for i in 0..80 {
         // ATR ≈ 2 on 50,000: 0.004 % < 0.01 %.
         let close = if i % 2 == 0 { "50001" } else { "50000" };
         last = strategy.on_candle(&candle(i, "50000", "50001", "49999.5", close, "3"), &ctx());
     }
     assert_eq!(
-        (last.signal, last.blocked_by),
-        (Signal::None, Some(reason::LOW_VOLATILITY))
+        (last.signal, last.blocked_by()),
+        (Signal::None, Some(Gate::LowVolatility))
     );
     assert_eq!(last.indicators.regime, Some(Regime::LowVol));
 }
@@ -136,7 +136,7 @@ fn tiny_equity_is_below_the_minimum_quantity_or_notional() {
         equity: dec("2"),
         ..ctx()
     });
-    assert_eq!(d.blocked_by, Some(reason::BELOW_MIN_QTY));
+    assert_eq!(d.blocked_by(), Some(Gate::BelowMinQty));
 
     let fine_lots = SizingSpec {
         qty_step: dec("0.00001"),
@@ -148,7 +148,7 @@ fn tiny_equity_is_below_the_minimum_quantity_or_notional() {
         spec: fine_lots,
         ..ctx()
     });
-    assert_eq!(d.blocked_by, Some(reason::BELOW_MIN_NOTIONAL));
+    assert_eq!(d.blocked_by(), Some(Gate::BelowMinNotional));
 }
 
 #[test]
@@ -157,7 +157,7 @@ fn no_equity_and_a_broken_spec_block_instead_of_panicking() {
         equity: Decimal::ZERO,
         ..ctx()
     });
-    assert_eq!(d.blocked_by, Some(reason::NO_EQUITY));
+    assert_eq!(d.blocked_by(), Some(Gate::NoEquity));
     let d = at_pullback(StrategyContext {
         spec: SizingSpec {
             tick_size: Decimal::ZERO,
@@ -165,7 +165,7 @@ fn no_equity_and_a_broken_spec_block_instead_of_panicking() {
         },
         ..ctx()
     });
-    assert_eq!(d.blocked_by, Some(reason::INVALID_SPEC));
+    assert_eq!(d.blocked_by(), Some(Gate::InvalidSpec));
 }
 
 #[test]
@@ -178,7 +178,7 @@ fn leverage_caps_the_quantity() {
     };
     let mut feed = Feed::new(SetupsStrategy::new(config).unwrap());
     let before = trend(&mut feed, 70, false);
-    let order = dip(&mut feed, &before, false).order.unwrap();
+    let order = dip(&mut feed, &before, false).order().unwrap();
     let cap = dec("10000") / order.entry_reference.get();
     assert!(
         order.qty.get() <= cap && order.qty.get() > cap - dec("0.0001"),
@@ -202,9 +202,9 @@ fn a_repeated_or_older_candle_is_refused_without_touching_the_indicators() {
         assert_eq!(got, want);
         if i > 0 {
             let stale = noisy.on_candle(&candles[i - 1], &ctx());
-            assert_eq!(stale.blocked_by, Some(reason::STALE_CANDLE));
+            assert_eq!(stale.blocked_by(), Some(Gate::StaleCandle));
             let again = noisy.on_candle(c, &ctx());
-            assert_eq!(again.blocked_by, Some(reason::STALE_CANDLE));
+            assert_eq!(again.blocked_by(), Some(Gate::StaleCandle));
         }
     }
 }

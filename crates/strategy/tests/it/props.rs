@@ -99,11 +99,11 @@ fn check_run(
     for (i, candle) in candles.iter().enumerate() {
         let d = strategy.on_candle(candle, ctx);
         assert_eq!(
-            d.order.is_some(),
-            d.blocked_by.is_none(),
+            d.order().is_some(),
+            d.blocked_by().is_none(),
             "candle {i}: {d:?}"
         );
-        if let Some(plan) = d.order {
+        if let Some(plan) = d.order() {
             let mult = d.indicators.size_mult.unwrap_or(Decimal::ONE);
             assert_plan_valid(&plan, ctx, risk * mult);
             if let OrderKind::Limit { price } = plan.kind {

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use la_core::{ClientOrderId, Decimal, Side};
 use la_strategy::{
-    OrderPlan, SetupsConfig, SetupsStrategy, SizingSpec, SmaCrossConfig, SmaCrossStrategy,
-    StrategyContext, reason,
+    Gate, OrderPlan, SetupsConfig, SetupsStrategy, SizingSpec, SmaCrossConfig, SmaCrossStrategy,
+    StrategyContext,
 };
 
 use crate::support::{Run, ctx, load_candles, shared_data_dir, simulate};
@@ -46,7 +46,7 @@ fn summarize(name: &str, run: &Run) -> BTreeMap<&'static str, usize> {
     let mut blocked: BTreeMap<&'static str, usize> = BTreeMap::new();
     for decision in &run.decisions {
         *blocked
-            .entry(decision.blocked_by.unwrap_or("ORDER"))
+            .entry(decision.blocked_by().map_or("ORDER", Gate::as_str))
             .or_default() += 1;
     }
     let mut setups: BTreeMap<&'static str, usize> = BTreeMap::new();
@@ -111,7 +111,7 @@ fn setups_strategy_trades_on_real_candles() {
     let too_close = run
         .decisions
         .iter()
-        .filter(|d| d.blocked_by == Some(reason::STOP_TOO_CLOSE))
+        .filter(|d| d.blocked_by() == Some(Gate::StopTooClose))
         .count();
     assert!(
         too_close >= 1_000,
@@ -134,8 +134,8 @@ fn setups_strategy_trades_on_real_candles() {
     }
     for decision in &run.decisions {
         assert_eq!(
-            decision.order.is_some(),
-            decision.blocked_by.is_none(),
+            decision.order().is_some(),
+            decision.blocked_by().is_none(),
             "{decision:?}"
         );
     }
@@ -176,7 +176,7 @@ fn setups_strategy_stands_aside_on_a_quiet_real_day_where_stops_cannot_cover_cos
     let too_close = run
         .decisions
         .iter()
-        .filter(|d| d.blocked_by == Some(reason::STOP_TOO_CLOSE))
+        .filter(|d| d.blocked_by() == Some(Gate::StopTooClose))
         .count();
     assert!(
         too_close >= 500,
@@ -185,7 +185,7 @@ fn setups_strategy_stands_aside_on_a_quiet_real_day_where_stops_cannot_cover_cos
     for d in run
         .decisions
         .iter()
-        .filter(|d| d.blocked_by == Some(reason::STOP_TOO_CLOSE))
+        .filter(|d| d.blocked_by() == Some(Gate::StopTooClose))
     {
         let multiple = d.indicators.stop_cost_multiple.unwrap();
         assert!(multiple < Decimal::new(3, 0), "{d:?}");

@@ -3,7 +3,7 @@
 //! that is swept and reclaimed (sweep). Each can be mirrored to get the short side.
 
 use la_core::{Decimal, OrderKind};
-use la_strategy::{Decision, SizingSpec, Strategy, StrategyContext};
+use la_strategy::{Decision, Gate, Indicators, SizingSpec, Strategy, StrategyContext};
 
 use crate::support::{candle_dec, ctx, dec};
 
@@ -99,7 +99,7 @@ pub(crate) fn trend_by<S: Strategy>(
     } else {
         feed.last_close
     };
-    let mut last = Decision::default();
+    let mut last = Decision::blocked(Gate::Warmup, Indicators::default());
     for _ in 0..bars {
         let open = close;
         close = open + step;
@@ -211,7 +211,7 @@ pub(crate) fn sweep<S: Strategy>(feed: &mut Feed<S>, tape: SweepTape) -> Decisio
 /// Asserts the decision carries a market order.
 pub(crate) fn expect_market(decision: &Decision) {
     let order = decision
-        .order
+        .order()
         .unwrap_or_else(|| panic!("no order: {decision:#?}"));
     assert_eq!(order.kind, OrderKind::Market);
 }

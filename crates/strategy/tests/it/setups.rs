@@ -3,7 +3,7 @@
 
 use la_core::{Decimal, OrderKind, Side};
 use la_strategy::{
-    Decision, PullbackEntry, SetupsConfig, SetupsStrategy, Signal, StrategyContext, Trend, reason,
+    Decision, Gate, PullbackEntry, SetupsConfig, SetupsStrategy, Signal, StrategyContext, Trend,
 };
 
 use crate::{
@@ -28,11 +28,7 @@ fn ceil_to(value: Decimal, step: Decimal) -> Decimal {
 fn pullback_long(config: SetupsConfig, ctx: StrategyContext) -> (Feed<SetupsStrategy>, Decision) {
     let mut feed = Feed::new(setups(config)).with_ctx(ctx);
     let before = trend(&mut feed, 70, false);
-    assert_eq!(
-        before.blocked_by,
-        Some(reason::NO_CONDITIONS),
-        "{before:#?}"
-    );
+    assert_eq!(before.blocked_by(), Some(Gate::NoConditions), "{before:#?}");
     assert_eq!(before.indicators.trend, Some(Trend::Up));
     let decision = dip(&mut feed, &before, false);
     (feed, decision)
@@ -42,12 +38,12 @@ fn pullback_long(config: SetupsConfig, ctx: StrategyContext) -> (Feed<SetupsStra
 fn pullback_long_fires_at_the_close_when_an_uptrend_dips_into_the_ema_band() {
     let (feed, decision) = pullback_long(SetupsConfig::default(), ctx());
     expect_market(&decision);
-    let order = decision.order.unwrap();
+    let order = decision.order().unwrap();
     assert_eq!(
         (decision.signal, decision.setup),
         (Signal::Long, Some("pullback_ribbon"))
     );
-    assert_eq!(decision.blocked_by, None);
+    assert_eq!(decision.blocked_by(), None);
     assert_eq!(order.side, Side::Long);
     assert_eq!(order.entry_reference.get(), feed.last_close);
 
@@ -88,7 +84,7 @@ fn pullback_short_fires_when_a_downtrend_rallies_into_the_ema_band() {
     assert_eq!(before.indicators.trend, Some(Trend::Down));
     let decision = dip(&mut feed, &before, true);
     expect_market(&decision);
-    let order = decision.order.unwrap();
+    let order = decision.order().unwrap();
     assert_eq!((decision.signal, order.side), (Signal::Short, Side::Short));
     let atr = decision.indicators.atr.unwrap();
     let entry = feed.last_close;
@@ -112,13 +108,13 @@ fn pullback_short_fires_when_a_downtrend_rallies_into_the_ema_band() {
 fn pullback_needs_the_dip_into_the_band() {
     let mut feed = Feed::new(setups(SetupsConfig::default()));
     for decision in (0..30).map(|_| trend(&mut feed, 3, false)) {
-        assert_eq!(decision.order, None);
+        assert_eq!(decision.order(), None);
     }
     let decision = trend(&mut feed, 1, false);
     assert_eq!(decision.indicators.trend, Some(Trend::Up));
     assert_eq!(
-        (decision.signal, decision.blocked_by),
-        (Signal::None, Some(reason::NO_CONDITIONS))
+        (decision.signal, decision.blocked_by()),
+        (Signal::None, Some(Gate::NoConditions))
     );
 }
 
@@ -130,7 +126,7 @@ fn pullback_limit_entry_rests_at_the_ema_on_every_trend_candle() {
     };
     let mut feed = Feed::new(setups(config));
     let decision = trend(&mut feed, 70, false);
-    let order = decision.order.unwrap_or_else(|| panic!("{decision:#?}"));
+    let order = decision.order().unwrap_or_else(|| panic!("{decision:#?}"));
     let ema = decision.indicators.ema_fast.unwrap();
     let OrderKind::Limit { price } = order.kind else {
         panic!("expected a limit: {order:?}");
@@ -157,7 +153,7 @@ fn sweep_long_fires_on_a_reclaimed_low_with_the_vwap_as_target() {
     let mut feed = Feed::new(setups(sweep_only())).with_ctx(fine_ctx());
     let decision = sweep(&mut feed, SweepTape::default());
     expect_market(&decision);
-    let order = decision.order.unwrap();
+    let order = decision.order().unwrap();
     assert_eq!(
         (decision.signal, decision.setup),
         (Signal::Long, Some("sweep_invalidation"))
@@ -187,7 +183,7 @@ fn sweep_short_fires_on_a_reclaimed_high() {
     };
     let decision = sweep(&mut feed, tape);
     expect_market(&decision);
-    let order = decision.order.unwrap();
+    let order = decision.order().unwrap();
     assert_eq!(
         (order.side, decision.indicators.sweep.map(|s| s.as_str())),
         (Side::Short, Some("high"))
@@ -208,7 +204,7 @@ fn sweep_short_fires_on_a_reclaimed_high() {
 fn blocked_sweep(config: SetupsConfig, tape: SweepTape) -> Decision {
     let mut feed = Feed::new(setups(config)).with_ctx(fine_ctx());
     let decision = sweep(&mut feed, tape);
-    assert_eq!(decision.order, None, "{decision:#?}");
+    assert_eq!(decision.order(), None, "{decision:#?}");
     assert_eq!(decision.setup, Some("sweep_invalidation"), "{decision:#?}");
     decision
 }
@@ -222,8 +218,8 @@ fn ema_filter_blocks_a_sweep_against_the_short_term_trend() {
     let decision = blocked_sweep(sweep_only(), tape);
     assert!(decision.indicators.ema_filter.unwrap() < decision.indicators.ema_fast.unwrap());
     assert_eq!(
-        (decision.signal, decision.blocked_by),
-        (Signal::Long, Some(reason::EMA_FILTER))
+        (decision.signal, decision.blocked_by()),
+        (Signal::Long, Some(Gate::EmaFilter))
     );
 }
 
@@ -234,7 +230,7 @@ fn volume_filter_blocks_a_thin_sweep() {
         ..SweepTape::default()
     };
     let decision = blocked_sweep(sweep_only(), tape);
-    assert_eq!(decision.blocked_by, Some(reason::VOLUME_FILTER));
+    assert_eq!(decision.blocked_by(), Some(Gate::VolumeFilter));
 }
 
 #[test]
@@ -259,7 +255,7 @@ fn cvd_confirmation_blocks_only_when_required_and_absent() {
         ..SweepTape::default()
     };
     let decision = blocked_sweep(required, tape);
-    assert_eq!(decision.blocked_by, Some(reason::CVD_CONFIRMATION));
+    assert_eq!(decision.blocked_by(), Some(Gate::CvdConfirmation));
     // Without the requirement the same candle trades.
     let mut feed = Feed::new(setups(sweep_only())).with_ctx(fine_ctx());
     expect_market(&sweep(&mut feed, tape));
@@ -275,8 +271,8 @@ fn target_on_the_wrong_side_of_the_entry_is_rejected() {
     let decision = blocked_sweep(sweep_only(), tape);
     assert!(decision.indicators.vwap.unwrap() < dec("100"));
     assert_eq!(
-        (decision.signal, decision.blocked_by),
-        (Signal::Long, Some(reason::TP_WRONG_SIDE))
+        (decision.signal, decision.blocked_by()),
+        (Signal::Long, Some(Gate::TpWrongSide))
     );
 }
 
@@ -287,6 +283,6 @@ fn reward_to_risk_below_the_minimum_is_rejected() {
         ..SetupsConfig::default()
     };
     let (_, decision) = pullback_long(config, ctx());
-    assert_eq!(decision.blocked_by, Some(reason::RR_BELOW_MIN));
+    assert_eq!(decision.blocked_by(), Some(Gate::RrBelowMin));
     assert!(decision.indicators.rr.unwrap() < dec("2.5"));
 }

@@ -2,7 +2,7 @@
 
 use la_core::{OrderKind, Side};
 use la_strategy::{
-    Decision, Signal, SmaCrossConfig, SmaCrossStrategy, Strategy, StrategyContext, reason,
+    Decision, Gate, Signal, SmaCrossConfig, SmaCrossStrategy, Strategy, StrategyContext,
 };
 
 use crate::{
@@ -39,16 +39,16 @@ fn a_cross_up_goes_long_with_the_worked_example_geometry() {
         &ctx(),
     );
     for d in &decisions[..4] {
-        assert_eq!(d.blocked_by, Some(reason::WARMUP), "needs slow + 1 candles");
+        assert_eq!(d.blocked_by(), Some(Gate::Warmup), "needs slow + 1 candles");
     }
     assert_eq!(
-        decisions[4].blocked_by,
-        Some(reason::NO_CROSS),
+        decisions[4].blocked_by(),
+        Some(Gate::NoCross),
         "equal stays equal"
     );
     let d = &decisions[5];
     assert_eq!((d.signal, d.setup), (Signal::Long, Some("sma_cross")));
-    let order = d.order.unwrap();
+    let order = d.order().unwrap();
     // Module docs' example: equity 10,000, risk 1 %, stop 50 bp (d = 500), round-trip cost
     // 0.14 % (c = 140), target 1.5 R net: 100,000 + 1.5 × 640 + 140; qty 100 / 640.
     assert_eq!(order.kind, OrderKind::Market);
@@ -69,7 +69,7 @@ fn a_cross_down_goes_short() {
         &ctx(),
     );
     let d = decisions.last().unwrap();
-    let order = d.order.unwrap_or_else(|| panic!("{d:#?}"));
+    let order = d.order().unwrap_or_else(|| panic!("{d:#?}"));
     assert_eq!((d.signal, order.side), (Signal::Short, Side::Short));
     assert!(order.take_profit.unwrap() < order.entry_reference);
     assert!(order.entry_reference < order.stop_loss);
@@ -85,8 +85,8 @@ fn no_cross_while_the_averages_keep_their_order() {
     );
     for d in &decisions[5..] {
         assert_eq!(
-            (d.signal, d.blocked_by),
-            (Signal::None, Some(reason::NO_CROSS))
+            (d.signal, d.blocked_by()),
+            (Signal::None, Some(Gate::NoCross))
         );
         assert!(d.indicators.sma_fast.unwrap() > d.indicators.sma_slow.unwrap());
     }
@@ -108,7 +108,7 @@ fn leverage_caps_the_crossover_quantity() {
         &["99000", "99000", "99000", "99000", "99000", "100000"],
         &ctx(),
     );
-    let order = decisions.last().unwrap().order.unwrap();
+    let order = decisions.last().unwrap().order().unwrap();
     // Uncapped: 100 / (10 + 140 of costs) = 0.66 BTC; the cap is 30,000 / 100,000 = 0.3 BTC.
     assert_eq!(order.qty.get(), dec("0.3"));
 }
@@ -127,8 +127,8 @@ fn an_open_position_blocks_the_crossover() {
     );
     let d = decisions.last().unwrap();
     assert_eq!(
-        (d.signal, d.blocked_by, d.order),
-        (Signal::Long, Some(reason::POSITION_OPEN), None)
+        (d.signal, d.blocked_by(), d.order()),
+        (Signal::Long, Some(Gate::PositionOpen), None)
     );
 }
 

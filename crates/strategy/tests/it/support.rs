@@ -254,7 +254,7 @@ pub(crate) fn simulate(
             ..base
         };
         let decision = strategy.on_candle(candle, &ctx);
-        if let Some(plan) = decision.order {
+        if let Some(plan) = decision.order() {
             orders.push((index, plan));
             open = Some(plan);
             strategy.notify_trade_opened();
