@@ -502,21 +502,13 @@ impl Strategy for SetupsStrategy {
             let Some(geometry) = self.geometry(hit, candle.close().get(), ctx) else {
                 break 'verdict Err(Gate::IndicatorUnavailable);
             };
-            match size_order(
+            size_order(
                 &geometry,
                 &self.rules,
                 ctx,
                 size_mult.unwrap_or(Decimal::ONE),
-            ) {
-                Ok(sized) => {
-                    sized.notes.record(&mut indicators);
-                    Ok(sized.plan)
-                }
-                Err((gate, notes)) => {
-                    notes.record(&mut indicators);
-                    Err(gate)
-                }
-            }
+                &mut indicators,
+            )
         };
         Decision {
             signal,

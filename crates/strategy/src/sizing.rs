@@ -27,7 +27,7 @@
 
 use la_core::{Decimal, OrderKind, Price, Qty, Side};
 
-use crate::decision::{Gate, OrderPlan, SizingSpec, StrategyContext};
+use crate::decision::{Gate, Indicators, OrderPlan, SizingSpec, StrategyContext};
 
 /// Where a setup wants to enter, stop out and take profit, before rounding.
 #[derive(Clone, Copy, Debug)]
@@ -64,7 +64,7 @@ pub(crate) struct SizingNotes {
 
 impl SizingNotes {
     /// Copies the notes into a decision's indicators.
-    pub(crate) fn record(self, indicators: &mut crate::decision::Indicators) {
+    pub(crate) fn record(self, indicators: &mut Indicators) {
         indicators.rr = self.rr;
         indicators.stop_cost_multiple = self.stop_cost_multiple;
     }
@@ -87,8 +87,30 @@ pub(crate) fn round_to_step(value: Decimal, step: Decimal, up: bool) -> Option<D
     whole.checked_mul(step).map(|v| v.normalize())
 }
 
-/// Sizes and rounds `geometry`; the error is the [`Gate`] that blocks it.
+/// Sizes and rounds `geometry`, recording the diagnostics gathered on the way (net
+/// reward/risk, stop-cost multiple) in `indicators` whether or not it is placed; the error is
+/// the [`Gate`] that blocks it.
 pub(crate) fn size_order(
+    geometry: &Geometry,
+    rules: &SizingRules,
+    ctx: &StrategyContext,
+    size_mult: Decimal,
+    indicators: &mut Indicators,
+) -> Result<OrderPlan, Gate> {
+    match size_geometry(geometry, rules, ctx, size_mult) {
+        Ok(sized) => {
+            sized.notes.record(indicators);
+            Ok(sized.plan)
+        }
+        Err((gate, notes)) => {
+            notes.record(indicators);
+            Err(gate)
+        }
+    }
+}
+
+/// [`size_order`] without the recording.
+fn size_geometry(
     geometry: &Geometry,
     rules: &SizingRules,
     ctx: &StrategyContext,

@@ -259,16 +259,7 @@ impl Strategy for SmaCrossStrategy {
                 target: Some(close + sign * reward),
                 setup: SMA_CROSS,
             };
-            match size_order(&geometry, &self.rules, ctx, Decimal::ONE) {
-                Ok(sized) => {
-                    sized.notes.record(&mut indicators);
-                    Ok(sized.plan)
-                }
-                Err((gate, notes)) => {
-                    notes.record(&mut indicators);
-                    Err(gate)
-                }
-            }
+            size_order(&geometry, &self.rules, ctx, Decimal::ONE, &mut indicators)
         };
         Decision {
             signal: Signal::from_side(side),
