@@ -17,6 +17,7 @@ pub mod feed;
 pub mod market;
 pub mod number;
 pub mod order;
+pub mod plausibility;
 pub mod time;
 pub mod value;
 
@@ -29,6 +30,10 @@ pub use market::{
 };
 pub use order::{
     ClientOrderId, ExitReason, Fill, OrderIntent, OrderKind, Position, Side, check_protection_sides,
+};
+pub use plausibility::{
+    PlausibilityConfig, PlausibilityCounters, PriceBand, PriceGuard, PriceVerdict, PrintKind,
+    ReadOutcome,
 };
 pub use rust_decimal::Decimal;
 pub use time::{Clock, Interval, ManualClock, TimestampMs};

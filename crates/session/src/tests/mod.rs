@@ -3,3 +3,4 @@
 mod building_blocks;
 mod engine_tests;
 mod logging_tests;
+mod plausibility_real_data;

@@ -1,0 +1,240 @@
+//! The plausibility band and guard on hand-made sequences: 1000× and 1/1000 prints, elapsed
+//! time, volatility, confirmation by prints and by a read, refutation.
+
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+
+use super::*;
+use crate::{Interval, Volume};
+
+const T0: i64 = 1_704_067_200_000;
+
+fn p(text: &str) -> Price {
+    text.parse().expect("test price")
+}
+
+fn ts(ms: i64) -> TimestampMs {
+    TimestampMs::new(ms).expect("test time")
+}
+
+fn bar(minute: i64, o: &str, h: &str, l: &str, c: &str) -> Candle {
+    Candle::new(
+        Interval::M1,
+        ts(T0 + minute * 60_000),
+        p(o),
+        p(h),
+        p(l),
+        p(c),
+        Volume::ZERO,
+    )
+    .expect("test candle")
+}
+
+/// A guard seeded with a flat market at 94 862.7 ending at minute 0.
+fn seeded() -> PriceGuard {
+    let mut guard = PriceGuard::new(PlausibilityConfig::default());
+    guard.seed(&bar(-1, "94862.7", "94862.7", "94862.7", "94862.7"));
+    guard
+}
+
+#[test]
+fn the_band_is_symmetric_in_ratio_and_capped() {
+    let band = PriceBand::new(dec!(0.5));
+    assert!(band.contains(p("100"), p("150")));
+    assert!(!band.contains(p("100"), p("150.1")));
+    assert!(band.contains(p("100"), p("66.7")));
+    assert!(!band.contains(p("100"), p("66.6")));
+    let config = PlausibilityConfig::default();
+    // No time, no volatility: the floor. A week later: the ceiling, never more.
+    assert_eq!(config.band_at(0, Decimal::ZERO).half_width(), dec!(0.05));
+    assert_eq!(
+        config.band_at(7 * 86_400_000, dec!(0.01)).half_width(),
+        dec!(0.5)
+    );
+    // One minute at 1 % volatility: 5 % + (1 % + 6 × 1 %) × 1.
+    assert_eq!(config.band_at(60_000, dec!(0.01)).half_width(), dec!(0.12));
+}
+
+#[test]
+fn thousandfold_and_thousandth_ticks_are_quarantined_whatever_the_elapsed_time() {
+    for elapsed in [0, 1_000, 3_600_000, 30 * 86_400_000] {
+        for bad in ["94.9", "94862700"] {
+            let mut guard = seeded();
+            let verdict = guard.check_tick(p(bad), ts(T0 + elapsed));
+            assert!(
+                matches!(verdict, PriceVerdict::Quarantined { price, started: true, .. } if price == p(bad)),
+                "{bad} after {elapsed} ms: {verdict:?}"
+            );
+            assert_eq!(guard.reference().map(|(r, _)| r), Some(p("94862.7")));
+            assert_eq!(guard.counters().implausible_prices(), 1);
+        }
+    }
+}
+
+#[test]
+fn a_candle_closing_at_a_thousandth_after_a_real_open_is_quarantined() {
+    // The adversarial kline: open 94 862.7, close 94.9.
+    let mut guard = seeded();
+    let verdict = guard.check_candle(&bar(0, "94862.7", "94870", "94.9", "94.9"));
+    assert!(matches!(verdict, PriceVerdict::Quarantined { price, .. } if price == p("94.9")));
+    assert_eq!(guard.counters().candles_quarantined, 1);
+    // A wick at 1000× with a sane close is just as implausible.
+    let verdict = guard.check_candle(&bar(1, "94862.7", "94862700", "94800", "94850"));
+    assert!(!verdict.is_usable());
+    assert_eq!(guard.counters().candles_quarantined, 2);
+}
+
+#[test]
+fn a_lone_bad_print_is_refuted_by_the_next_good_one() {
+    let mut guard = seeded();
+    assert!(!guard.check_tick(p("94.9"), ts(T0 + 1_000)).is_usable());
+    assert!(guard.in_quarantine());
+    assert_eq!(
+        guard.check_tick(p("94860"), ts(T0 + 2_000)),
+        PriceVerdict::Accepted
+    );
+    assert!(!guard.in_quarantine());
+    assert_eq!(guard.counters().refuted, 1);
+    assert_eq!(guard.reference(), Some((p("94860"), ts(T0 + 2_000))));
+}
+
+#[test]
+fn a_new_level_is_confirmed_by_enough_consistent_prints_over_enough_time() {
+    let config = PlausibilityConfig::default();
+    let mut guard = seeded();
+    // A real crash of 40 % within a second (beyond the floor), then it stays there.
+    let prints = [
+        ("57000", 500),
+        ("56990", 1_000),
+        ("57010", 1_600),
+        ("57005", 2_600),
+    ];
+    let mut verdicts = Vec::new();
+    for (price, at) in prints {
+        verdicts.push(guard.check_tick(p(price), ts(T0 + at)));
+    }
+    // Three consistent prints, but spanning only 1.1 s: still quarantined; the fourth
+    // (2.1 s after the first) confirms.
+    assert!(verdicts[..3].iter().all(|v| !v.is_usable()), "{verdicts:?}");
+    assert!(config.confirm_span_ms > 1_100);
+    assert_eq!(
+        verdicts[3],
+        PriceVerdict::Confirmed {
+            previous: p("94862.7")
+        }
+    );
+    assert_eq!(guard.reference().map(|(r, _)| r), Some(p("57005")));
+    assert_eq!(guard.counters().confirmed, 1);
+    assert_eq!(guard.counters().ticks_quarantined, 3);
+}
+
+#[test]
+fn a_read_of_the_last_price_confirms_or_refutes_the_quarantined_level() {
+    let mut guard = seeded();
+    assert!(!guard.check_tick(p("94.9"), ts(T0 + 1_000)).is_usable());
+    assert_eq!(
+        guard.on_reference_read(p("94850"), ts(T0 + 1_500)),
+        ReadOutcome::Refuted
+    );
+    assert!(!guard.in_quarantine());
+    let again = guard.check_tick(p("94.9"), ts(T0 + 2_000));
+    assert!(
+        matches!(again, PriceVerdict::Quarantined { reference, started: true, .. } if reference == p("94850")),
+        "{again:?}"
+    );
+    assert_eq!(
+        guard.on_reference_read(p("95"), ts(T0 + 2_500)),
+        ReadOutcome::Confirmed
+    );
+    assert_eq!(guard.reference().map(|(r, _)| r), Some(p("95")));
+    assert_eq!(
+        guard.check_tick(p("94.8"), ts(T0 + 3_000)),
+        PriceVerdict::Accepted
+    );
+    assert_eq!(
+        guard.on_reference_read(p("94.8"), ts(T0 + 3_500)),
+        ReadOutcome::NoQuarantine
+    );
+}
+
+#[test]
+fn elapsed_time_widens_the_band_so_a_gap_in_the_data_is_not_a_bad_print() {
+    // 15 % away one second later is a bad print; after a 4-hour hole it is a market move.
+    let mut guard = seeded();
+    assert!(!guard.check_tick(p("80633"), ts(T0 + 1_000)).is_usable());
+    let mut guard = seeded();
+    assert!(
+        guard
+            .check_tick(p("80633"), ts(T0 + 4 * 3_600_000))
+            .is_usable()
+    );
+}
+
+#[test]
+fn recent_volatility_widens_the_band() {
+    // 20 s after ten quiet bars, an 8 % move is quarantined; after ten bars swinging 2 %
+    // either way it is not.
+    let run = |swing: &str| {
+        let mut guard = seeded();
+        let swing: Decimal = swing.parse().expect("swing");
+        let base = dec!(94862.7);
+        for minute in 0..10 {
+            let high = Price::new(base * (Decimal::ONE + swing)).expect("high");
+            let low = Price::new(base * (Decimal::ONE - swing)).expect("low");
+            let candle = Candle::new(
+                Interval::M1,
+                ts(T0 + minute * 60_000),
+                p("94862.7"),
+                high,
+                low,
+                p("94862.7"),
+                Volume::ZERO,
+            )
+            .expect("candle");
+            assert!(guard.check_candle(&candle).is_usable());
+        }
+        guard.check_tick(p("87273.7"), ts(T0 + 10 * 60_000 + 20_000))
+    };
+    assert!(!run("0.0001").is_usable());
+    assert!(run("0.02").is_usable());
+}
+
+#[test]
+fn the_first_price_is_accepted_and_becomes_the_reference() {
+    let mut guard = PriceGuard::new(PlausibilityConfig::default());
+    assert_eq!(
+        guard.check_tick(p("94862.7"), ts(T0)),
+        PriceVerdict::Accepted
+    );
+    assert!(!guard.check_tick(p("94.9"), ts(T0 + 1)).is_usable());
+}
+
+#[test]
+fn settings_out_of_range_are_refused() {
+    let good = PlausibilityConfig::default();
+    good.validate().expect("defaults are valid");
+    for bad in [
+        PlausibilityConfig {
+            floor: Decimal::ZERO,
+            ..good
+        },
+        PlausibilityConfig {
+            ceiling: dec!(0.01),
+            ..good
+        },
+        PlausibilityConfig {
+            confirm_prints: 0,
+            ..good
+        },
+        PlausibilityConfig {
+            volatility_weight: dec!(1.5),
+            ..good
+        },
+        PlausibilityConfig {
+            confirm_span_ms: -1,
+            ..good
+        },
+    ] {
+        assert!(bad.validate().is_err(), "{bad:?}");
+    }
+}
