@@ -16,7 +16,8 @@ use std::{
 use criterion::{Criterion, criterion_group, criterion_main};
 use la_broker_paper::{BrokerConfig, PaperBroker};
 use la_core::{
-    Broker, ClientOrderId, OrderIntent, OrderKind, Price, Qty, Side, Symbol, Tick, TimestampMs,
+    Broker, ClientOrderId, Leverage, OrderIntent, OrderKind, Price, Qty, Side, Symbol, Tick,
+    TimestampMs,
 };
 use rust_decimal::Decimal;
 
@@ -49,6 +50,7 @@ fn open_long() -> PaperBroker {
         price(1_000_000),
         price(999_000),
         Some(price(1_500_000)),
+        Leverage::new(10).unwrap(),
     )
     .unwrap();
     let mut events = Vec::new();

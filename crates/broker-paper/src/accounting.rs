@@ -12,7 +12,8 @@ use rust_decimal::Decimal;
 use crate::{
     config::TrailingConfig,
     error::BrokerError,
-    state::{Counters, LotState, PositionState},
+    margin::Totals,
+    state::{Counters, IsolatedMargin, LotState, PositionState},
 };
 
 /// Turns a failed checked operation into an invariant breach (never a panic).
@@ -44,45 +45,73 @@ pub(crate) struct PositionCache {
     pub(crate) trail_distance: Decimal,
 }
 
-/// The open position: its persisted state plus the derived cache.
+/// The open position: its persisted state, its isolated margin (also kept in
+/// `state.isolated`, which is always `Some` at run time) and the derived cache.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct OpenPosition {
     pub(crate) state: PositionState,
+    pub(crate) isolated: IsolatedMargin,
     pub(crate) cache: PositionCache,
 }
 
 impl OpenPosition {
-    /// Wraps a state, computing the cache.
+    /// Wraps a state carrying its isolated margin, computing the cache.
+    ///
+    /// # Errors
+    /// [`BrokerError::InvariantBreach`] when `state.isolated` is missing (a schema-1 state
+    /// must be migrated first) or the totals overflow.
     pub(crate) fn from_state(
         state: PositionState,
         trailing: Option<TrailingConfig>,
     ) -> Result<Self, BrokerError> {
+        let isolated = state.isolated.ok_or_else(|| {
+            BrokerError::InvariantBreach(format!(
+                "position {} has no isolated margin",
+                state.client_order_id
+            ))
+        })?;
         let mut position = Self {
             state,
+            isolated,
             cache: PositionCache::default(),
         };
         position.recompute(trailing)?;
         Ok(position)
     }
 
-    /// Appends a lot (a further partial fill) and refreshes the cache.
+    /// Appends a lot (a further partial fill) with the margin repriced for the grown
+    /// position, and refreshes the cache.
     pub(crate) fn add_lot(
         &mut self,
         lot: LotState,
+        isolated: IsolatedMargin,
         trailing: Option<TrailingConfig>,
     ) -> Result<(), BrokerError> {
         self.state.lots.push(lot);
+        self.isolated = isolated;
+        self.state.isolated = Some(isolated);
         self.recompute(trailing)
     }
 
+    /// The totals the isolated margin is priced from.
+    pub(crate) fn totals(&self) -> Totals {
+        Totals {
+            cost: self.cache.cost,
+            qty: self.cache.qty,
+            entry_fees: self.cache.entry_fees,
+        }
+    }
+
     fn recompute(&mut self, trailing: Option<TrailingConfig>) -> Result<(), BrokerError> {
-        let mut cache = PositionCache::default();
+        let totals = totals_of(&self.state.lots)?;
+        let mut cache = PositionCache {
+            qty: totals.qty,
+            cost: totals.cost,
+            entry_fees: totals.entry_fees,
+            ..PositionCache::default()
+        };
         let stop = self.state.initial_stop.get();
         for lot in &self.state.lots {
-            cache.qty = checked(cache.qty.checked_add(lot.qty.get()), "position qty")?;
-            let cost = checked(lot.price.get().checked_mul(lot.qty.get()), "lot cost")?;
-            cache.cost = checked(cache.cost.checked_add(cost), "position cost")?;
-            cache.entry_fees = checked(cache.entry_fees.checked_add(lot.fee), "entry fees")?;
             let risk = checked(
                 (lot.price.get() - stop).abs().checked_mul(lot.qty.get()),
                 "risk",
@@ -124,8 +153,20 @@ impl OpenPosition {
             take_profit: self.state.take_profit,
             opened_at: self.state.opened_at,
             client_order_id: self.state.client_order_id.clone(),
+            leverage: self.isolated.leverage,
+            margin: self.isolated.margin,
+            liquidation_price: self.isolated.liquidation_price,
         })
     }
+}
+
+/// Σ qty, Σ price × qty and Σ entry fees of `lots`.
+pub(crate) fn totals_of(lots: &[LotState]) -> Result<Totals, BrokerError> {
+    lots.iter().try_fold(Totals::ZERO, |totals, lot| {
+        totals.grow(lot.price, lot.qty, lot.fee).ok_or_else(|| {
+            BrokerError::InvariantBreach("arithmetic overflow in position totals".to_owned())
+        })
+    })
 }
 
 /// What closing (part of) a position realized.

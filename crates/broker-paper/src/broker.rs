@@ -19,8 +19,11 @@ use crate::{
     accounting::{OpenPosition, check_position},
     config::BrokerConfig,
     error::BrokerError,
+    exits::ExitKind,
     funding::FundingLedger,
     ids::ProcessedIds,
+    margin::check_isolated,
+    restore,
     spec::Grid,
     state::{BrokerState, Counters, DayState, SCHEMA_VERSION, WorkingOrderState},
     stats::BrokerStats,
@@ -85,7 +88,8 @@ impl PaperBroker {
         })
     }
 
-    /// Restores a broker from a snapshot.
+    /// Restores a broker from a snapshot: schema 2 as is, schema 1 migrated (see
+    /// `restore.rs`: an open position gets leverage 1), any other version refused.
     ///
     /// The snapshot's balance and starting balance win over `config.starting_balance` (they are
     /// the account). Processed ids beyond the configured retention are trimmed, oldest first.
@@ -93,16 +97,12 @@ impl PaperBroker {
     ///
     /// # Errors
     /// [`BrokerError::InvalidConfig`], [`BrokerError::UnsupportedSchema`],
+    /// [`BrokerError::InvalidState`] (a field that cannot be right, named),
     /// [`BrokerError::SymbolMismatch`], or [`BrokerError::InvariantBreach`] when the snapshot
     /// is inconsistent (e.g. equity ≠ starting + realized + funding, lots ≠ quantity).
     pub fn from_state(config: BrokerConfig, state: BrokerState) -> Result<Self, BrokerError> {
         config.validate()?;
-        if state.schema_version != SCHEMA_VERSION {
-            return Err(BrokerError::UnsupportedSchema {
-                found: state.schema_version,
-                supported: SCHEMA_VERSION,
-            });
-        }
+        let state = restore::upgrade(&config, state)?;
         if state.symbol != config.spec.symbol {
             return Err(BrokerError::SymbolMismatch {
                 expected: config.spec.symbol,
@@ -191,6 +191,7 @@ impl PaperBroker {
             rejected_orders: c.rejected_orders.clone(),
             ignored_ticks: c.ignored_ticks,
             funding_skipped: c.funding_skipped,
+            liquidations: c.liquidations,
         }
     }
 
@@ -203,6 +204,10 @@ impl PaperBroker {
     /// `equity == starting + Σ realized net + Σ funding`; position quantity == Σ lots, lots
     /// non-empty, initial stop on the loss side of every lot, stop never moved against the
     /// trader (a position cannot exist without a stop: the type has no "no stop" state);
+    /// the isolated margin exactly what the lots, leverage and entry-time rates give (margin =
+    /// entry notional / leverage, the liquidation price on the tick grid and on the loss side
+    /// of the entry), and a close there (with the liquidation fee) losing no more than the
+    /// margin; every working order carries a leverage;
     /// a working order next to a position is that position's remainder; processed ids are
     /// bounded and do not include the working order; trade counters add up. Decimal values
     /// are always finite, so "balance finite" holds by construction.
@@ -223,8 +228,15 @@ impl PaperBroker {
         }
         if let Some(position) = &self.position {
             check_position(position)?;
+            check_isolated(position, self.config.spec.tick_size)?;
         }
         if let Some(working) = &self.working {
+            if working.leverage.is_none() {
+                return breach(format!(
+                    "working order {} has no leverage",
+                    working.client_order_id
+                ));
+            }
             if self.processed.contains(&working.client_order_id) {
                 return breach(format!(
                     "working order {} is also marked processed",
@@ -249,6 +261,12 @@ impl PaperBroker {
             return breach(format!(
                 "trades {} != wins {} + losses {} + breakeven {}",
                 c.trades, c.wins, c.losses, c.breakeven
+            ));
+        }
+        if c.liquidations > c.trades {
+            return breach(format!(
+                "liquidations {} > trades {}",
+                c.liquidations, c.trades
             ));
         }
         if self.order_times.len() > self.config.max_orders_per_minute as usize {
@@ -406,7 +424,7 @@ impl Broker for PaperBroker {
         events: &mut Vec<BrokerEvent>,
     ) -> Result<(), BrokerError> {
         if self.position.is_some() {
-            self.exit_position(price, reason, true, false, now, events)?;
+            self.exit_position(price, reason, ExitKind::Market, now, events)?;
         }
         self.after_mutation()
     }

@@ -4,6 +4,7 @@
 //! Every field is checked by [`BrokerConfig::validate`] before a broker is built, so the rest
 //! of the crate can rely on positive limits and sane ranges.
 
+use la_core::MarginRates;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -57,8 +58,11 @@ pub struct BrokerConfig {
     pub latency_ms: i64,
     /// Largest entry notional (quote currency).
     pub max_notional: Decimal,
-    /// Largest notional / realized equity.
+    /// Largest notional / realized equity, and the largest isolated leverage an order may
+    /// carry.
     pub max_leverage: Decimal,
+    /// Isolated margin: maintenance margin rate and liquidation fee (see `la_core::margin`).
+    pub margin: MarginRates,
     /// Largest loss at the stop for one trade, |entry − stop| × qty (quote currency).
     pub max_risk_per_trade: Decimal,
     /// Order submissions allowed in any 60 s window of event time.
@@ -83,8 +87,10 @@ impl Default for BrokerConfig {
     /// - Slippage 1 bps adverse, no jitter, half-spread 0.5 bps: the upstream defaults carry
     ///   `slip 0.5`; the Python broker's extra "realistic" 30 bps doubled the loss at the stop
     ///   (reference §9), which we do not copy.
-    /// - Limits from reference §11: max notional 200 000, max leverage 20, 10 orders per
-    ///   minute, daily loss 5 %.
+    /// - Limits from the reference program's hard limits: max notional 200 000, max leverage
+    ///   20, 10 orders per minute, daily loss 5 %.
+    /// - Margin rates [`MarginRates::BITUNIX_BTCUSDT`]: maintenance margin 0.40 % (Bitunix's
+    ///   first BTCUSDT tier) and a liquidation fee of 0.5 % (an assumption; see there).
     /// - `max_risk_per_trade` 200, not the Python 100: the default sizing risks 1 % of equity
     ///   (100 at 10 000), so a cap of exactly 100 rejected every order once equity rose above
     ///   10 000 (reference §9, "the risk cap bites after any gain"). 200 (2 % of the starting
@@ -103,6 +109,7 @@ impl Default for BrokerConfig {
             latency_ms: 0,
             max_notional: Decimal::from(200_000),
             max_leverage: Decimal::from(20),
+            margin: MarginRates::BITUNIX_BTCUSDT,
             max_risk_per_trade: Decimal::from(200),
             max_orders_per_minute: 10,
             daily_loss_limit_frac: Decimal::new(5, 2),
@@ -183,6 +190,29 @@ impl BrokerConfig {
         {
             return bad(format!(
                 "liquidity_cap_frac must be a fraction in (0, 1], got {cap}"
+            ));
+        }
+        // At the highest leverage allowed, the liquidation price must still lie on the loss
+        // side of the entry: `M > C × (mmr + f) + F`, i.e. leverage × (mmr + f + fee) < 1.
+        let worst_fee = self
+            .spec
+            .taker_fee
+            .max(self.spec.maker_fee)
+            .max(Decimal::ZERO);
+        let per_leverage =
+            self.margin.maintenance_margin_rate() + self.margin.liquidation_fee_rate() + worst_fee;
+        if self
+            .max_leverage
+            .checked_mul(per_leverage)
+            .is_none_or(|v| v >= Decimal::ONE)
+        {
+            return bad(format!(
+                "max_leverage {} × (maintenance margin {} + liquidation fee {} + entry fee {}) \
+                 must be below 1, or a position would be liquidated at its own entry",
+                self.max_leverage,
+                self.margin.maintenance_margin_rate(),
+                self.margin.liquidation_fee_rate(),
+                worst_fee
             ));
         }
         if self.processed_id_retention == 0 {

@@ -52,8 +52,20 @@ pub enum BrokerError {
         /// The symbol found in the state.
         found: Symbol,
     },
+    /// A restored state holds a value that cannot be right (a corrupt or edited file): the
+    /// field is named, the state is refused rather than half-trusted.
+    #[error("invalid broker state: {field}: {reason}")]
+    InvalidState {
+        /// The field, as a path into the state file (`position.lots[0].qty`).
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A restored state has a schema version this build cannot read.
-    #[error("unsupported broker state schema_version {found} (this build reads {supported})")]
+    #[error(
+        "unsupported broker state schema_version {found} (this build reads {supported} and \
+         migrates 1)"
+    )]
     UnsupportedSchema {
         /// The version in the state.
         found: u32,

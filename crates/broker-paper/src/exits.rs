@@ -19,6 +19,21 @@
 //! checks the trailing stop is ratcheted from the **close** (the one price known to come last),
 //! then a position open for `max_bars_open` bars exits at the close (`MaxBarsOpen`).
 //!
+//! **Liquidation** (isolated margin, formula in `la_core::margin`): checked with the stop, on
+//! the same price — a long on the tick's `sell_price()` (bid, else last), a short on its
+//! `buy_price()` (ask, else last). On the continuous path the nearer level is crossed first:
+//! a position whose stop is nearer than its liquidation price exits at the stop, one whose
+//! liquidation price is at least as near is liquidated. On a candle the protective level is
+//! the nearer of the two, with the stop's rules (stop and target in one bar → the protective
+//! level first, counted as ambiguous); and an open **at or through the liquidation price**
+//! (a gap) liquidates even when the stop was nearer — the price was never between them, and
+//! the liquidation engine takes over before a stop can fill. A liquidation fills at the
+//! liquidation price itself, without slippage, and pays the liquidation fee; the exchange's
+//! insurance fund absorbs a gap beyond it, so the position never loses more than its margin
+//! (`M − MM`, checked as an invariant). Any other exit whose fill (after slippage) would lie at
+//! or beyond the liquidation price is a liquidation instead, at that price: a forced close or
+//! a slipped stop cannot lose more than the margin either.
+//!
 //! **Trailing**: R = |average entry − initial stop|. Once the best price reaches
 //! `activation_r × R` in the trader's favour the trail activates (one `TrailingActivated`
 //! event) and the stop becomes `best ∓ distance_r × R`, rounded to the tick against the trader
@@ -31,18 +46,63 @@ use crate::{
     PaperBroker,
     accounting::{checked, fee_of, realize_fifo, record_equity, record_trade},
     error::BrokerError,
+    margin::loss_at,
     orders::MarketContext,
     risk::roll_day,
     state::WorkingKind,
 };
+
+/// How an exit fills and what it pays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ExitKind {
+    /// Stop-like: adverse slippage and the taker fee.
+    Market,
+    /// Target-like: at the level, maker fee.
+    Limit,
+    /// At the liquidation price, no slippage, the liquidation fee.
+    Liquidation,
+}
 
 /// How a decided exit is executed.
 #[derive(Clone, Copy, Debug)]
 struct ExitOrder {
     level: Price,
     reason: ExitReason,
-    /// Stop-like (market) exit: adverse slippage and taker fee; else limit-like: maker fee.
-    market: bool,
+    kind: ExitKind,
+}
+
+impl ExitOrder {
+    fn market(level: Price, reason: ExitReason) -> Self {
+        Self {
+            level,
+            reason,
+            kind: ExitKind::Market,
+        }
+    }
+
+    fn limit(level: Price, reason: ExitReason) -> Self {
+        Self {
+            level,
+            reason,
+            kind: ExitKind::Limit,
+        }
+    }
+
+    fn liquidation(level: Price) -> Self {
+        Self {
+            level,
+            reason: ExitReason::Liquidation,
+            kind: ExitKind::Liquidation,
+        }
+    }
+}
+
+/// Whether `price` is at or beyond the liquidation price `liquidation` for `side`.
+fn reaches(side: Side, price: Price, liquidation: Price) -> bool {
+    match side {
+        Side::Long => price <= liquidation,
+        Side::Short => price >= liquidation,
+    }
 }
 
 impl PaperBroker {
@@ -90,40 +150,32 @@ impl PaperBroker {
             return Ok(false);
         };
         let state = &position.state;
-        let (price, stop_hit, target_hit) = match state.side {
-            Side::Long => {
-                let px = tick.sell_price();
-                (
-                    px,
-                    px <= state.stop,
-                    state.take_profit.is_some_and(|t| px >= t),
-                )
-            }
-            Side::Short => {
-                let px = tick.buy_price();
-                (
-                    px,
-                    px >= state.stop,
-                    state.take_profit.is_some_and(|t| px <= t),
-                )
-            }
+        let liquidation = position.isolated.liquidation_price;
+        let price = match state.side {
+            Side::Long => tick.sell_price(),
+            Side::Short => tick.buy_price(),
         };
-        let order = if stop_hit {
-            Some(ExitOrder {
-                level: state.stop,
-                reason: if state.trailing_active {
-                    ExitReason::TrailingStop
-                } else {
-                    ExitReason::StopLoss
-                },
-                market: true,
-            })
+        let stop_hit = reaches(state.side, price, state.stop);
+        let target_hit = state.take_profit.is_some_and(|t| match state.side {
+            Side::Long => price >= t,
+            Side::Short => price <= t,
+        });
+        // The liquidation price is nearer than (or as near as) the stop: the path reaches it
+        // first. Otherwise a tick through both crossed the stop first.
+        let liquidation_first = reaches(state.side, state.stop, liquidation);
+        let order = if liquidation_first && reaches(state.side, price, liquidation) {
+            Some(ExitOrder::liquidation(liquidation))
+        } else if stop_hit {
+            let reason = if state.trailing_active {
+                ExitReason::TrailingStop
+            } else {
+                ExitReason::StopLoss
+            };
+            Some(ExitOrder::market(state.stop, reason))
         } else if target_hit {
-            state.take_profit.map(|level| ExitOrder {
-                level,
-                reason: ExitReason::TakeProfit,
-                market: false,
-            })
+            state
+                .take_profit
+                .map(|level| ExitOrder::limit(level, ExitReason::TakeProfit))
         } else {
             None
         };
@@ -317,58 +369,62 @@ impl PaperBroker {
         }
         let entry_bar = entry_bar_forced || state.opened_at > candle.open_time();
         state.bars_open = state.bars_open.saturating_add(1);
+        let side = state.side;
         let (stop, target, open) = (state.stop, state.take_profit, candle.open());
-        let (stop_hit, target_hit, gap_stop, gap_target) = match state.side {
-            Side::Long => (
-                candle.low() <= stop,
-                target.is_some_and(|t| candle.high() >= t),
-                open <= stop,
-                target.is_some_and(|t| open >= t),
-            ),
-            Side::Short => (
-                candle.high() >= stop,
-                target.is_some_and(|t| candle.low() <= t),
-                open >= stop,
-                target.is_some_and(|t| open <= t),
-            ),
+        let liquidation = position.isolated.liquidation_price;
+        // The extreme of the bar on the position's losing side, and on its winning side.
+        let (adverse, favourable) = match side {
+            Side::Long => (candle.low(), candle.high()),
+            Side::Short => (candle.high(), candle.low()),
         };
+        let target_reached = |price: Price| {
+            target.is_some_and(|t| match side {
+                Side::Long => price >= t,
+                Side::Short => price <= t,
+            })
+        };
+        let target_hit = target_reached(favourable);
+        let gap_target = target_reached(open);
         let stop_reason = if state.trailing_active {
             ExitReason::TrailingStop
         } else {
             ExitReason::CandleStopLoss
         };
-        let stop_exit = |level, reason| ExitOrder {
-            level,
-            reason,
-            market: true,
+        // The protective level: the nearer of the stop and the liquidation price (the
+        // liquidation price when they coincide).
+        let liquidation_first = reaches(side, stop, liquidation);
+        let (protect_hit, protect, ambiguous_exit) = if liquidation_first {
+            let order = ExitOrder::liquidation(liquidation);
+            (reaches(side, adverse, liquidation), order, order)
+        } else {
+            (
+                reaches(side, adverse, stop),
+                ExitOrder::market(stop, stop_reason),
+                ExitOrder::market(stop, ExitReason::CandleAmbiguousStop),
+            )
         };
         let mut ambiguous = false;
         let order = if entry_bar {
-            if stop_hit && target_hit {
+            if protect_hit && target_hit {
                 ambiguous = true;
-                Some(stop_exit(stop, ExitReason::CandleAmbiguousStop))
+                Some(ambiguous_exit)
             } else {
-                stop_hit.then(|| stop_exit(stop, stop_reason))
+                protect_hit.then_some(protect)
             }
-        } else if gap_stop {
-            Some(stop_exit(open, stop_reason))
+        } else if reaches(side, open, stop) {
+            // A gap through the stop fills at the open; an open at or beyond the liquidation
+            // price makes that fill a liquidation there (`exit_position`), even when the stop
+            // was nearer: the price was never between the two levels.
+            Some(ExitOrder::market(open, stop_reason))
         } else if gap_target {
-            Some(ExitOrder {
-                level: open,
-                reason: ExitReason::CandleTakeProfit,
-                market: false,
-            })
-        } else if stop_hit && target_hit {
+            Some(ExitOrder::limit(open, ExitReason::CandleTakeProfit))
+        } else if protect_hit && target_hit {
             ambiguous = true;
-            Some(stop_exit(stop, ExitReason::CandleAmbiguousStop))
-        } else if stop_hit {
-            Some(stop_exit(stop, stop_reason))
+            Some(ambiguous_exit)
+        } else if protect_hit {
+            Some(protect)
         } else if target_hit {
-            target.map(|level| ExitOrder {
-                level,
-                reason: ExitReason::CandleTakeProfit,
-                market: false,
-            })
+            target.map(|level| ExitOrder::limit(level, ExitReason::CandleTakeProfit))
         } else {
             None
         };
@@ -385,11 +441,7 @@ impl PaperBroker {
             .max_bars_open
             .is_some_and(|max| bars_open >= max)
         {
-            let order = ExitOrder {
-                level: candle.close(),
-                reason: ExitReason::MaxBarsOpen,
-                market: true,
-            };
+            let order = ExitOrder::market(candle.close(), ExitReason::MaxBarsOpen);
             return self.execute_exit(order, close_time, events);
         }
         Ok(())
@@ -401,24 +453,17 @@ impl PaperBroker {
         ts: TimestampMs,
         events: &mut Vec<BrokerEvent>,
     ) -> Result<(), BrokerError> {
-        self.exit_position(
-            order.level,
-            order.reason,
-            order.market,
-            !order.market,
-            ts,
-            events,
-        )
+        self.exit_position(order.level, order.reason, order.kind, ts, events)
     }
 
-    /// Closes the whole position at `level` and books it. `slipped`: apply the adverse
-    /// slippage (market-like exits); `maker`: charge the maker fee instead of the taker fee.
+    /// Closes the whole position at `level` and books it, filled per `kind` (see
+    /// [`ExitKind`]). A non-liquidation exit whose fill would lie at or beyond the liquidation
+    /// price becomes a liquidation at that price (see the module docs).
     pub(crate) fn exit_position(
         &mut self,
         level: Price,
         reason: ExitReason,
-        slipped: bool,
-        maker: bool,
+        kind: ExitKind,
         ts: TimestampMs,
         events: &mut Vec<BrokerEvent>,
     ) -> Result<(), BrokerError> {
@@ -426,24 +471,56 @@ impl PaperBroker {
             return Ok(());
         };
         let side = position.state.side;
-        let price = if slipped {
-            let bps = self.slippage_with_jitter();
-            self.adverse_price(side == Side::Short, level.get(), bps)
-                .unwrap_or(level)
-        } else {
-            level
+        let isolated = position.isolated;
+        let liquidation = isolated.liquidation_price;
+        let price = match kind {
+            ExitKind::Market => {
+                let bps = self.slippage_with_jitter();
+                self.adverse_price(side == Side::Short, level.get(), bps)
+                    .unwrap_or(level)
+            }
+            ExitKind::Limit => level,
+            ExitKind::Liquidation => liquidation,
         };
+        let (price, reason, kind) =
+            if kind != ExitKind::Liquidation && reaches(side, price, liquidation) {
+                tracing::info!(
+                    symbol = %self.config.spec.symbol,
+                    client_order_id = %position.state.client_order_id,
+                    reason = reason.as_str(),
+                    fill = %price,
+                    liquidation_price = %liquidation,
+                    "exit fill at or beyond the liquidation price: liquidated there instead"
+                );
+                (liquidation, ExitReason::Liquidation, ExitKind::Liquidation)
+            } else {
+                (price, reason, kind)
+            };
+        let rate = match kind {
+            ExitKind::Market => self.config.spec.taker_fee,
+            ExitKind::Limit => self.config.spec.maker_fee,
+            ExitKind::Liquidation => isolated.rates.liquidation_fee_rate(),
+        };
+        if kind == ExitKind::Liquidation {
+            // The isolated-margin promise, checked before anything is booked.
+            let loss = loss_at(&position, price.get(), rate)?;
+            if loss > isolated.margin {
+                let err = BrokerError::InvariantBreach(format!(
+                    "liquidation of {} at {price} loses {loss}, more than its margin {}",
+                    position.state.client_order_id, isolated.margin
+                ));
+                self.position = Some(position);
+                tracing::error!(symbol = %self.config.spec.symbol, error = %err, "halting: invariant breach");
+                self.halted = Some(err.to_string());
+                return Err(err);
+            }
+        }
         roll_day(&mut self.day, ts, self.balance);
         let qty = position.cache.qty;
         let state = &mut position.state;
         let realized = realize_fifo(&mut state.lots, side, state.initial_stop, price, qty)?;
         let qty = Qty::new(realized.qty)
             .map_err(|e| BrokerError::InvariantBreach(format!("exit qty: {e}")))?;
-        let rate = if maker {
-            self.config.spec.maker_fee
-        } else {
-            self.config.spec.taker_fee
-        };
         let exit_fee = fee_of(price, qty, rate)?;
         let fees = checked(realized.entry_fees.checked_add(exit_fee), "fees")?;
         let pnl_net = checked(realized.gross.checked_sub(fees), "net pnl")?;
@@ -460,6 +537,18 @@ impl PaperBroker {
         self.fees_paid = checked(self.fees_paid.checked_add(exit_fee), "fees paid")?;
         record_trade(&mut self.counters, pnl_net);
         record_equity(&mut self.counters, self.balance);
+        if reason == ExitReason::Liquidation {
+            self.counters.liquidations += 1;
+            tracing::warn!(
+                symbol = %self.config.spec.symbol,
+                client_order_id = %state.client_order_id,
+                liquidation_price = %price,
+                margin = %isolated.margin,
+                leverage = isolated.leverage.get(),
+                %pnl_net,
+                "position liquidated"
+            );
+        }
         let exit = Exit {
             client_order_id: state.client_order_id.clone(),
             side,
@@ -472,6 +561,8 @@ impl PaperBroker {
             r_multiple,
             opened_at: state.opened_at,
             ts,
+            leverage: isolated.leverage,
+            liquidation_price: liquidation,
         };
         tracing::info!(
             symbol = %self.config.spec.symbol,

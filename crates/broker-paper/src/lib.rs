@@ -5,9 +5,11 @@
 //! - [`PaperBroker`]: the state machine. Every call carries its event time; it never reads a
 //!   clock, so backtests, replays and live runs behave alike.
 //! - [`BrokerConfig`] / [`InstrumentSpec`]: limits, costs and the contract; defaults below.
-//! - [`BrokerState`]: the versioned snapshot; [`persist`] writes and reads it crash-safely
-//!   (also used by the session for its own state file).
-//! - [`BrokerStats`]: trades, wins, PnL, fees, funding, drawdown, rejections by reason.
+//! - [`BrokerState`]: the versioned snapshot (schema 2; a schema-1 state is migrated by
+//!   [`PaperBroker::from_state`], an open position at leverage 1); [`persist`] writes and
+//!   reads it crash-safely (also used by the session for its own state file).
+//! - [`BrokerStats`]: trades, wins, PnL, fees, funding, drawdown, liquidations, rejections by
+//!   reason.
 //!
 //! # Rules
 //! - **One position at a time.** A submit while a position or a working order exists is
@@ -47,7 +49,30 @@
 //!   symbol: max notional, max leverage (notional / realized equity), per-trade risk cap
 //!   (|entry − stop| × qty), orders per minute (sliding 60 s of *event* time), daily loss
 //!   (UTC day of event time, realized loss since the day's start > fraction × day-start
-//!   equity). A halted broker refuses every submit (`TradingHalted`); exits still work.
+//!   equity), the order's isolated leverage (`InvalidLeverage`) and its initial margin
+//!   (`InsufficientMargin`, below). A halted broker refuses every submit (`TradingHalted`);
+//!   exits still work.
+//! - **Isolated margin** (`margin.rs`; formula in `la_core::margin`): every order carries a
+//!   [`la_core::Leverage`]; a position posts margin `M = entry notional / leverage` and has a
+//!   liquidation price where its margin balance (`M` + unrealized PnL − entry fees) no longer
+//!   covers the maintenance margin (`entry notional × mmr`) plus the liquidation fee its close
+//!   would pay, rounded to the tick toward the entry. Both are fixed at the entry fills (with
+//!   the rates then in force, carried on the position) and repriced only when a further lot
+//!   fills. The available balance is `equity − margin in use − margin the working order
+//!   reserves`; an order whose initial margin exceeds it is refused at submit, and a fill whose
+//!   position margin would exceed the equity (a worse fill than expected) at the fill. A
+//!   leverage above `max_leverage` (1× is always allowed), or one whose liquidation price
+//!   would not lie on the loss side of the fill, is `InvalidLeverage`. Funding is settled
+//!   against the balance, not the isolated margin: it never moves a liquidation price.
+//! - **Liquidation** (`exits.rs`): checked with the stop on every tick (long on the bid, short
+//!   on the ask, each falling back to the last) and on closed candles under the same bar rules;
+//!   the nearer of stop and liquidation price is taken first, so a stop nearer than the
+//!   liquidation price always exits first on a continuous path; an open at or beyond the
+//!   liquidation price (a gap through both) liquidates even then. A liquidation
+//!   (`ExitReason::Liquidation`, label `liquidation`) fills at the liquidation price without
+//!   slippage and pays the liquidation fee; any other exit whose fill would lie at or beyond
+//!   it becomes a liquidation there. The position loses `M − maintenance margin`, never more
+//!   than its margin (checked before booking: a breach halts). Counted in `liquidations`.
 //! - **Accounting** (`accounting.rs`): FIFO lots, average entry, realized PnL net of entry and
 //!   exit fees, linear PnL `sign × (exit − entry) × qty`, R multiple = net / (|avg entry −
 //!   initial stop| × qty), realized equity, peak and max drawdown after each exit or funding.
@@ -58,8 +83,10 @@
 //!   means longs pay and shorts receive; idempotent per funding time; flat → nothing owed but
 //!   the time is marked settled. When no rate is known the session warns and does not call.
 //! - **Invariants**, checked after every mutating call in debug and release:
-//!   `equity == starting + Σ realized net + Σ funding`, position quantity == Σ lots, stop on
-//!   the loss side at entry and never moved against the trader, and more (see
+//!   `equity == starting + Σ realized net + Σ funding` (liquidations included), position
+//!   quantity == Σ lots, stop on the loss side at entry and never moved against the trader,
+//!   the isolated margin exactly what the lots, leverage and rates give, a close at the
+//!   liquidation price losing no more than the margin, and more (see
 //!   [`PaperBroker::check_invariants`]). A breach halts the broker and returns
 //!   [`BrokerError::InvariantBreach`]; nothing panics.
 //!
@@ -69,7 +96,9 @@
 //! fills, seed 7, no latency, max notional 200 000, max leverage 20, max risk per trade 200
 //! (not the Python 100: with 1 % sizing at 10 000 it rejected every order after any gain,
 //! reference §9), 10 orders per minute, daily loss 5 %, trailing at 1 R with a 1 R distance,
-//! no max-bars exit, no liquidity cap, 10 000 processed ids.
+//! no max-bars exit, no liquidity cap, 10 000 processed ids; maintenance margin 0.40 %
+//! (Bitunix's first BTCUSDT tier) and a liquidation fee of 0.5 % (an assumption: Bitunix
+//! publishes none we could find; see [`la_core::MarginRates::BITUNIX_BTCUSDT`]).
 //!
 //! # Events
 //! `OrderAccepted` (an order starts waiting: latency or resting), `Filled` (each entry fill),
@@ -84,8 +113,10 @@ mod error;
 mod exits;
 mod funding;
 mod ids;
+mod margin;
 mod orders;
 pub mod persist;
+mod restore;
 mod risk;
 mod spec;
 mod state;
@@ -97,8 +128,8 @@ pub use error::BrokerError;
 pub use funding::{FUNDING_RETENTION, MAX_ABS_FUNDING_RATE};
 pub use spec::{InstrumentSpec, MAX_ABS_FEE, MAX_COMBINED_SCALE, PriceRounding};
 pub use state::{
-    BrokerState, Counters, DayState, LotState, PositionState, SCHEMA_VERSION, WorkingKind,
-    WorkingOrderState,
+    BrokerState, Counters, DayState, IsolatedMargin, LotState, PositionState, SCHEMA_VERSION,
+    SCHEMA_VERSION_WITHOUT_MARGIN, WorkingKind, WorkingOrderState,
 };
 pub use stats::BrokerStats;
 

@@ -4,9 +4,17 @@
 //!
 //! Check order at submit: duplicate id → halted → orders per minute → daily loss → position
 //! or working order already open → quantity rounding (`BelowMinQty`) → price rounding and,
-//! for limits, the protection sides → notional → leverage → risk cap. Each refusal is an
-//! `OrderRejected` event, a `warn!` with the symbol, and a counter; the id becomes processed
-//! (except for a duplicate, which is already known).
+//! for limits, the protection sides → notional → leverage (notional / equity) → risk cap →
+//! the order's isolated leverage (`InvalidLeverage`: above `max_leverage`, or a liquidation
+//! price not on the loss side of the expected fill) → initial margin against the available
+//! balance (`InsufficientMargin`). Each refusal is an `OrderRejected` event, a `warn!` with
+//! the symbol, and a counter; the id becomes processed (except for a duplicate, which is
+//! already known).
+//!
+//! At every entry fill the isolated margin is priced again from the actual fill (and the
+//! lots already held): a leverage whose liquidation price would not lie on the loss side is
+//! refused as `InvalidLeverage`, and a position margin above the realized equity as
+//! `InsufficientMargin`, both before anything is booked.
 //!
 //! Rounding at submit (never silent, always away from the trader's advantage): quantity down
 //! to the step; long stop down / short stop up; long target up / short target down; long
@@ -22,9 +30,10 @@ use rust_decimal::Decimal;
 
 use crate::{
     PaperBroker,
-    accounting::{OpenPosition, checked, fee_of},
+    accounting::{OpenPosition, checked},
     config::MarketFillModel,
     error::BrokerError,
+    margin::EntryFill,
     risk::{check_exposure, daily_loss_exceeded, rate_allows, roll_day},
     spec::{Grid, PriceRounding},
     state::{LotState, PositionState, WorkingKind, WorkingOrderState},
@@ -185,6 +194,11 @@ impl PaperBroker {
             }
         };
         check_exposure(&self.config, expected, qty, stop, self.balance)?;
+        let entry_fee_rate = match kind {
+            WorkingKind::InFlightMarket { .. } => self.config.spec.taker_fee,
+            WorkingKind::RestingLimit { .. } => self.config.spec.maker_fee,
+        };
+        self.check_order_margin(side, expected, qty, entry_fee_rate, order.leverage())?;
         Ok(WorkingOrderState {
             client_order_id: order.client_order_id().clone(),
             side,
@@ -193,6 +207,7 @@ impl PaperBroker {
             take_profit,
             submitted_at: now,
             kind,
+            leverage: Some(order.leverage()),
         })
     }
 
@@ -326,7 +341,10 @@ impl PaperBroker {
         };
         match self.capped_qty(working.remaining, volume) {
             Some(qty) => {
-                self.apply_entry_fill(&working, price, qty, false, ts, events)?;
+                let Some(fill) = self.prepare_fill(&working, price, qty, false, ts, events)? else {
+                    return Ok(());
+                };
+                self.apply_entry_fill(&working, fill, ts, events)?;
                 self.finish_or_rest(working, qty, price, ts, events)
             }
             None => {
@@ -373,7 +391,10 @@ impl PaperBroker {
             self.working = Some(working);
             return Ok(false);
         };
-        self.apply_entry_fill(&working, price, qty, true, ts, events)?;
+        let Some(fill) = self.prepare_fill(&working, price, qty, true, ts, events)? else {
+            return Ok(false);
+        };
+        self.apply_entry_fill(&working, fill, ts, events)?;
         self.finish_or_rest(working, qty, price, ts, events)?;
         Ok(true)
     }
@@ -416,22 +437,21 @@ impl PaperBroker {
         Ok(())
     }
 
-    /// Books one entry fill: fee, lot, position, event.
+    /// Books one entry fill: fee, lot, position with its isolated margin, event.
     fn apply_entry_fill(
         &mut self,
         working: &WorkingOrderState,
-        price: Price,
-        qty: Qty,
-        maker: bool,
+        fill: EntryFill,
         ts: TimestampMs,
         events: &mut Vec<BrokerEvent>,
     ) -> Result<(), BrokerError> {
-        let rate = if maker {
-            self.config.spec.maker_fee
-        } else {
-            self.config.spec.taker_fee
-        };
-        let fee = fee_of(price, qty, rate)?;
+        let EntryFill {
+            price,
+            qty,
+            maker,
+            fee,
+            isolated,
+        } = fill;
         let lot = LotState {
             price,
             qty,
@@ -440,7 +460,7 @@ impl PaperBroker {
         };
         let trailing = self.config.trailing;
         match &mut self.position {
-            Some(position) => position.add_lot(lot, trailing)?,
+            Some(position) => position.add_lot(lot, isolated, trailing)?,
             None => {
                 let state = PositionState {
                     client_order_id: working.client_order_id.clone(),
@@ -453,6 +473,7 @@ impl PaperBroker {
                     bars_open: 0,
                     trailing_active: false,
                     best_price: price.get(),
+                    isolated: Some(isolated),
                 };
                 self.position = Some(OpenPosition::from_state(state, trailing)?);
             }
@@ -466,8 +487,24 @@ impl PaperBroker {
             %qty,
             %fee,
             maker,
+            leverage = isolated.leverage.get(),
+            margin = %isolated.margin,
+            liquidation_price = %isolated.liquidation_price,
             "entry filled"
         );
+        let stop_beyond_liquidation = match working.side {
+            Side::Long => working.stop <= isolated.liquidation_price,
+            Side::Short => working.stop >= isolated.liquidation_price,
+        };
+        if stop_beyond_liquidation {
+            tracing::warn!(
+                symbol = %self.config.spec.symbol,
+                client_order_id = %working.client_order_id,
+                stop = %working.stop,
+                liquidation_price = %isolated.liquidation_price,
+                "the stop lies at or beyond the liquidation price: the position is liquidated first"
+            );
+        }
         events.push(BrokerEvent::Filled(Fill {
             client_order_id: working.client_order_id.clone(),
             side: working.side,

@@ -10,15 +10,28 @@
 //!
 //! Every struct denies unknown fields, so a file from another schema is reported as corrupt
 //! instead of being half-read.
+//!
+//! **Versions.** Schema 2 added isolated margin: the position's [`IsolatedMargin`]
+//! (leverage, margin, liquidation price), the working order's leverage and the
+//! `liquidations` counter. Those fields are optional in the serde shape only so that a
+//! schema-1 file still *parses* and reaches
+//! [`PaperBroker::from_state`](crate::PaperBroker::from_state), which migrates it (see there) instead of the file being
+//! quarantined as corrupt; in a schema-2 state they are required, and a missing one is a
+//! typed error naming the field.
 
 use std::collections::BTreeMap;
 
-use la_core::{BrokerEvent, ClientOrderId, Price, Qty, Side, Symbol, TimestampMs};
+use la_core::{
+    BrokerEvent, ClientOrderId, Leverage, MarginRates, Price, Qty, Side, Symbol, TimestampMs,
+};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The one older schema [`crate::PaperBroker::from_state`] migrates: no margin fields.
+pub const SCHEMA_VERSION_WITHOUT_MARGIN: u32 = 1;
 
 /// A snapshot of the whole broker, for persistence and restore.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,6 +117,26 @@ pub struct PositionState {
     pub trailing_active: bool,
     /// Best (most favourable) price seen since entry.
     pub best_price: Decimal,
+    /// Leverage, margin and liquidation price. Always present in schema 2; absent only in a
+    /// schema-1 file (see the module docs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolated: Option<IsolatedMargin>,
+}
+
+/// A position's isolated margin, fixed at its entry fills: the rates it was priced with
+/// travel with it, so a later configuration change never moves an open position's
+/// liquidation price or fee, and a restored liquidation price can be recomputed exactly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IsolatedMargin {
+    /// The order's leverage.
+    pub leverage: Leverage,
+    /// `Σ lot price × qty / leverage`: the most the position can lose.
+    pub margin: Decimal,
+    /// Where the position is liquidated (`la_core::margin`), on the tick grid.
+    pub liquidation_price: Price,
+    /// The maintenance margin and liquidation fee rates in force at entry.
+    pub rates: MarginRates,
 }
 
 /// The working entry order.
@@ -124,6 +157,9 @@ pub struct WorkingOrderState {
     pub submitted_at: TimestampMs,
     /// In flight or resting.
     pub kind: WorkingKind,
+    /// The order's leverage. Always present in schema 2; absent only in a schema-1 file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leverage: Option<Leverage>,
 }
 
 /// What a working order is waiting for.
@@ -182,4 +218,7 @@ pub struct Counters {
     pub ignored_ticks: u64,
     /// Funding calls refused because the rate was outside the sanity bound.
     pub funding_skipped: u64,
+    /// Positions closed by liquidation (absent in schema-1 files: zero).
+    #[serde(default)]
+    pub liquidations: u64,
 }

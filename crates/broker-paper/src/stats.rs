@@ -38,4 +38,6 @@ pub struct BrokerStats {
     pub ignored_ticks: u64,
     /// Funding settlements refused because the rate failed the sanity bound.
     pub funding_skipped: u64,
+    /// Positions closed by liquidation (also counted in `trades`).
+    pub liquidations: u64,
 }

@@ -8,6 +8,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    margin::Leverage,
     market::{Candle, Tick},
     order::{ClientOrderId, ExitReason, Fill, OrderIntent, Position, Side},
     time::TimestampMs,
@@ -40,6 +41,12 @@ pub enum OrderRejectReason {
     ProtectionCrossedAtFill,
     /// Trading is halted (invariant breach, circuit breaker, kill switch).
     TradingHalted,
+    /// The order's initial margin (notional / leverage) exceeds the available balance
+    /// (equity − margin in use − margin of the working order).
+    InsufficientMargin,
+    /// The order's leverage is above the broker's maximum, or so high that the position
+    /// would be liquidated at its own entry.
+    InvalidLeverage,
 }
 
 impl OrderRejectReason {
@@ -57,6 +64,8 @@ impl OrderRejectReason {
             Self::NoMarketPrice => "no_market_price",
             Self::ProtectionCrossedAtFill => "protection_crossed_at_fill",
             Self::TradingHalted => "trading_halted",
+            Self::InsufficientMargin => "insufficient_margin",
+            Self::InvalidLeverage => "invalid_leverage",
         }
     }
 }
@@ -86,6 +95,10 @@ pub struct Exit {
     pub opened_at: TimestampMs,
     /// Event time of the exit.
     pub ts: TimestampMs,
+    /// The position's isolated leverage.
+    pub leverage: Leverage,
+    /// The position's liquidation price (what a [`ExitReason::Liquidation`] exit filled at).
+    pub liquidation_price: Price,
 }
 
 /// Everything a broker reports; the session journals each one.

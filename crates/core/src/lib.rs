@@ -5,6 +5,8 @@
 //!   [`Symbol`], [`TimestampMs`], [`Interval`].
 //! - Records with checked invariants: [`Candle`], [`Tick`], [`OrderIntent`].
 //! - Outcomes: [`Fill`], [`Exit`], [`Position`], [`BrokerEvent`].
+//! - Isolated margin ([`margin`]): [`Leverage`], [`MarginRates`] and the liquidation price
+//!   formula shared by the broker and the strategy's sizing.
 //! - The seams other crates implement: [`MarketFeed`], [`Broker`], [`Clock`].
 //!
 //! **Invariant:** no I/O, no tokio, no system clock, no `f64` for money. Untrusted strings
@@ -14,6 +16,7 @@
 pub mod broker;
 pub mod error;
 pub mod feed;
+pub mod margin;
 pub mod market;
 pub mod number;
 pub mod order;
@@ -24,6 +27,7 @@ pub mod value;
 pub use broker::{Broker, BrokerEvent, Exit, OrderRejectReason};
 pub use error::{DataError, RejectReason, error_chain};
 pub use feed::MarketFeed;
+pub use margin::{Leverage, MarginInputs, MarginRates};
 pub use market::{
     Candle, CandleNormalization, ConnectionEvent, FundingInfo, MarketEvent, Ohlc, PathSampler,
     Provenance, Tick, last_push_offset,

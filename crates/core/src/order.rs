@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     error::{DataError, RejectReason},
+    margin::Leverage,
     time::TimestampMs,
     value::{Price, Qty},
 };
@@ -132,11 +133,14 @@ pub enum OrderKind {
     },
 }
 
-/// A request to open a position, with its protective stop and optional target.
+/// A request to open a position, with its protective stop, optional target and the isolated
+/// leverage the position is to carry.
 ///
 /// Invariants: long → `stop_loss < entry_reference` and `take_profit > entry_reference`;
 /// short → the mirror. `entry_reference` is the limit price for limit orders and the price
 /// the decision was made at for market orders; the broker re-checks against the real fill.
+/// `leverage` is always a valid [`Leverage`]; whether the venue accepts it (its maximum, the
+/// margin it needs) is the broker's decision.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderIntent {
     client_order_id: ClientOrderId,
@@ -146,6 +150,7 @@ pub struct OrderIntent {
     entry_reference: Price,
     stop_loss: Price,
     take_profit: Option<Price>,
+    leverage: Leverage,
 }
 
 impl OrderIntent {
@@ -155,6 +160,9 @@ impl OrderIntent {
     ///
     /// # Errors
     /// `StopOnWrongSide` or `TakeProfitOnWrongSide`.
+    // Every argument is a distinct, separately validated part of the order; a builder would
+    // make an order without a stop or a leverage expressible.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         client_order_id: ClientOrderId,
         side: Side,
@@ -163,6 +171,7 @@ impl OrderIntent {
         entry_reference: Price,
         stop_loss: Price,
         take_profit: Option<Price>,
+        leverage: Leverage,
     ) -> Result<Self, DataError> {
         let entry = match kind {
             OrderKind::Market => entry_reference,
@@ -177,6 +186,7 @@ impl OrderIntent {
             entry_reference: entry,
             stop_loss,
             take_profit,
+            leverage,
         })
     }
 
@@ -207,6 +217,10 @@ impl OrderIntent {
     /// Profit target, if any.
     pub const fn take_profit(&self) -> Option<Price> {
         self.take_profit
+    }
+    /// The isolated leverage of the position it opens (initial margin = notional / this).
+    pub const fn leverage(&self) -> Leverage {
+        self.leverage
     }
 }
 
@@ -288,6 +302,9 @@ pub enum ExitReason {
     ForceClose,
     /// Closed at the last close when a backtest's data ran out.
     EndOfData,
+    /// The isolated margin no longer covered the maintenance margin: closed at the
+    /// liquidation price with the liquidation fee.
+    Liquidation,
 }
 
 impl ExitReason {
@@ -303,6 +320,7 @@ impl ExitReason {
             Self::MaxBarsOpen => "max_bars_open",
             Self::ForceClose => "force_close",
             Self::EndOfData => "end_of_data",
+            Self::Liquidation => "liquidation",
         }
     }
 }
@@ -324,6 +342,13 @@ pub struct Position {
     pub opened_at: TimestampMs,
     /// The order that opened it.
     pub client_order_id: ClientOrderId,
+    /// Isolated leverage.
+    pub leverage: Leverage,
+    /// Isolated margin posted (quote currency): entry notional / leverage, the most the
+    /// position can lose.
+    pub margin: Decimal,
+    /// Price at which the position is liquidated (computed at entry, see [`crate::margin`]).
+    pub liquidation_price: Price,
 }
 
 impl Position {

@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
 use crate::{
-    Candle, CandleNormalization, ClientOrderId, DataError, Interval, ManualClock, Ohlc,
+    Candle, CandleNormalization, ClientOrderId, DataError, Interval, Leverage, ManualClock, Ohlc,
     OrderIntent, OrderKind, Price, Qty, RejectReason, Side, Symbol, Tick, TimestampMs, Volume,
     number::parse_decimal, time::Clock,
 };
@@ -362,6 +362,7 @@ fn order(side: Side, stop: &str, target: Option<&str>) -> Result<OrderIntent, Da
         price("100"),
         price(stop),
         target.map(price),
+        Leverage::ONE,
     )
 }
 
@@ -422,6 +423,7 @@ fn limit_order_validates_against_its_limit_price() {
         price("100"),
         price("96"),
         None,
+        Leverage::ONE,
     );
     assert_eq!(
         limit.map_err(|e| e.reason),

@@ -127,6 +127,7 @@ fn broker_variant(samples: usize) -> Histogram<u64> {
             price(PRICE),
             price(PRICE - STOP_DISTANCE),
             Some(price(PRICE + 10 * STOP_DISTANCE)),
+            la_core::Leverage::new(10).unwrap(),
         )
         .unwrap();
         broker

@@ -3,7 +3,10 @@
 //! trade or the [`Gate`] that stopped it when it does not, so "why did it not trade?" always
 //! has an answer.
 
-use la_core::{ClientOrderId, DataError, Decimal, OrderIntent, OrderKind, Price, Qty, Side};
+use la_core::{
+    ClientOrderId, DataError, Decimal, Leverage, MarginRates, OrderIntent, OrderKind, Price, Qty,
+    Side,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::indicators::{Divergence, SweepSide};
@@ -30,6 +33,9 @@ pub struct SizingSpec {
     /// blocks stops that are not a multiple of it (`stop_too_close`), and nets it out of the
     /// reward/risk. Zero gives cost-blind sizing (only sensible for tests of pure geometry).
     pub round_trip_cost_frac: Decimal,
+    /// The venue's isolated-margin rates, for the liquidation price the sizing keeps beyond
+    /// the stop (see `sizing.rs`).
+    pub margin: MarginRates,
 }
 
 /// The largest accepted [`SizingSpec::round_trip_cost_frac`]: 0.05 (5 % of the notional per
@@ -38,14 +44,15 @@ pub const MAX_ROUND_TRIP_COST_FRAC: Decimal = Decimal::from_parts(5, 0, 0, false
 
 impl SizingSpec {
     /// Bitunix BTCUSDT perpetual: tick 0.1, step 0.0001, minimum 0.0001
-    /// (`quotePrecision` 1, `basePrecision` 4, `minTradeVolume` "0.0001"), and a round trip
+    /// (`quotePrecision` 1, `basePrecision` 4, `minTradeVolume` "0.0001"), a round trip
     /// costing 0.0014 of the notional (taker 0.06 % on both legs plus 1 bp of slippage on
-    /// each, the paper broker's defaults).
+    /// each, the paper broker's defaults), and [`MarginRates::BITUNIX_BTCUSDT`].
     pub const BITUNIX_BTCUSDT: SizingSpec = SizingSpec {
         qty_step: Decimal::from_parts(1, 0, 0, false, 4),
         min_qty: Decimal::from_parts(1, 0, 0, false, 4),
         tick_size: Decimal::from_parts(1, 0, 0, false, 1),
         round_trip_cost_frac: Decimal::from_parts(14, 0, 0, false, 4),
+        margin: MarginRates::BITUNIX_BTCUSDT,
     };
 
     /// `2 × taker_fee + 2 × slippage_frac`: the round-trip cost of a market entry and a
@@ -135,6 +142,8 @@ pub struct OrderPlan {
     pub stop_loss: Price,
     /// Target, rounded to the tick toward the entry.
     pub take_profit: Option<Price>,
+    /// Isolated leverage, chosen so the liquidation price lies beyond the stop.
+    pub leverage: Leverage,
     /// The setup that produced it (`pullback_ribbon`, `sweep_invalidation`, `sma_cross`).
     pub setup: &'static str,
 }
@@ -153,6 +162,7 @@ impl OrderPlan {
             self.entry_reference,
             self.stop_loss,
             self.take_profit,
+            self.leverage,
         )
     }
 }
@@ -405,11 +415,14 @@ pub enum Gate {
     BelowMinQty,
     /// The order notional is below the minimum notional.
     BelowMinNotional,
+    /// Even at leverage 1 the liquidation price would not lie beyond the stop (with the
+    /// cost buffer): the position could be liquidated before its stop.
+    LiquidationBeforeStop,
 }
 
 impl Gate {
     /// Every gate, in check order (for counters and reports).
-    pub const ALL: [Gate; 23] = [
+    pub const ALL: [Gate; 24] = [
         Self::StaleCandle,
         Self::Warmup,
         Self::PositionOpen,
@@ -431,6 +444,7 @@ impl Gate {
         Self::TpWrongSide,
         Self::RrBelowMin,
         Self::SizingOverflow,
+        Self::LiquidationBeforeStop,
         Self::BelowMinQty,
         Self::BelowMinNotional,
     ];
@@ -461,6 +475,7 @@ impl Gate {
             Self::SizingOverflow => "sizing_overflow",
             Self::BelowMinQty => "below_min_qty",
             Self::BelowMinNotional => "below_min_notional",
+            Self::LiquidationBeforeStop => "liquidation_before_stop",
         }
     }
 }

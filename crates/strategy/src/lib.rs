@@ -39,7 +39,10 @@
 //!   target; short: the mirror), has `qty >= min_qty` on `qty_step`, prices on the tick, and
 //!   loses at most `equity × risk_frac × size_mult` at its stop **including** the round-trip
 //!   fees and slippage of [`SizingSpec::round_trip_cost_frac`] (when the stop fills at its
-//!   level; a gap through it loses more).
+//!   level; a gap through it loses more), and carries the highest leverage within
+//!   `max_leverage` whose liquidation price lies beyond its stop by a round-trip cost, with
+//!   an isolated margin (`notional / leverage`) that fits the equity: the stop comes before
+//!   the liquidation (`liquidation_before_stop` when not even 1× allows it).
 //! - A decision without an order always names what blocked it.
 //! - `on_candle` is O(1) amortised and allocation-free; the crate does no I/O. Indicators
 //!   run on exact fixed-point integers (see [`indicators`]); `Decimal` arithmetic is used only

@@ -117,7 +117,9 @@ pub struct SetupsConfig {
     /// Default 3: costs are then at most a quarter of a stop-out's loss. At BTC 60,000 and
     /// 0.14 % per round trip the stop must be at least 252 USDT (0.42 %) away. 0 disables.
     pub min_stop_cost_multiple: Decimal,
-    /// Notional cap as a multiple of equity. Default 3.
+    /// Notional cap as a multiple of equity, and the highest isolated leverage the sizing may
+    /// give an order (it picks the highest whole leverage up to this that keeps the
+    /// liquidation price beyond the stop; at least 1). Default 3.
     ///
     /// With cost-aware sizing and the stop gate, 1 % risk never needs more than about 1.8×
     /// (a 0.42 % stop plus 0.14 % costs), so the cap only binds on misconfiguration; it

@@ -18,14 +18,28 @@
 //!    otherwise; the reference's absolute-distance check let it pass, defect 11).
 //! 4. **Net** reward/risk `rr = (reward − cost) / (risk + cost)` (signed distances) must be at
 //!    least `rr_min`: a target that barely covers the fees is not a 1.5 R trade.
-//! 5. `qty = equity × risk_frac × size_mult / (risk + cost)`, using the rounded stop, capped
-//!    at `equity × max_leverage / entry` and `max_notional / entry`, floored to `qty_step`;
-//!    below `min_qty` or `min_notional` it is not placed. The loss at the stop **including
-//!    the round-trip costs** is therefore at most `equity × risk_frac × size_mult` (as long as
-//!    the stop fills at its level: a gap through it loses more), so a stop-out is about −1 R
-//!    net of fees rather than −2 or −3 R.
+//! 5. **Leverage** (isolated margin, formula in `la_core::margin`): the highest whole
+//!    leverage `L ≤ max_leverage` (at least 1) whose liquidation price lies beyond the stop by
+//!    more than one round-trip cost (`entry × round_trip_cost_frac`), computed for a fill at
+//!    the entry paying half the round trip as its entry fee. The buffer absorbs the entry
+//!    fill's and the stop exit's slippage, so the broker's liquidation price, computed from
+//!    the actual fill, stays beyond the stop's actual fill: the stop always comes first on a
+//!    continuous path, and the position is not liquidated in normal operation. When not even
+//!    1× keeps the liquidation price beyond the stop, the order is refused
+//!    (`liquidation_before_stop`).
+//! 6. `qty = equity × risk_frac × size_mult / (risk + cost)`, using the rounded stop, capped
+//!    at `equity × max_leverage / entry`, at `equity × L / (entry × (1 + round_trip_cost_frac))`
+//!    (the isolated margin `notional / L` must fit the equity, with room for the fill's
+//!    slippage) and at `max_notional / entry`, floored to `qty_step`; below `min_qty` or
+//!    `min_notional` it is not placed. The loss at the stop **including the round-trip costs**
+//!    is therefore at most `equity × risk_frac × size_mult` (as long as the stop fills at its
+//!    level: a gap through it loses more), so a stop-out is about −1 R net of fees rather than
+//!    −2 or −3 R.
 
-use la_core::{Decimal, OrderKind, Price, Qty, Side};
+use la_core::{
+    Decimal, Leverage, MarginInputs, OrderKind, Price, Qty, Side,
+    margin::{MAX_LEVERAGE, initial_margin},
+};
 
 use crate::decision::{Gate, Indicators, OrderPlan, SizingSpec, StrategyContext};
 
@@ -169,8 +183,18 @@ fn size_geometry(
         }
         None => None,
     };
-    let qty = size_qty(entry, loss_per_unit, rules, ctx.equity, size_mult, spec)
-        .map_err(|r| (r, notes))?;
+    let leverage =
+        choose_leverage(geometry.side, entry, stop, cost, rules, spec).map_err(|r| (r, notes))?;
+    let qty = size_qty(
+        entry,
+        loss_per_unit,
+        rules,
+        leverage,
+        ctx.equity,
+        size_mult,
+        spec,
+    )
+    .map_err(|r| (r, notes))?;
     let entry_price = Price::new(entry).map_err(|_| (Gate::StopNotPositive, notes))?;
     let stop_price = Price::new(stop).map_err(|_| (Gate::StopNotPositive, notes))?;
     let target_price = match target {
@@ -190,17 +214,62 @@ fn size_geometry(
             entry_reference: entry_price,
             stop_loss: stop_price,
             take_profit: target_price,
+            leverage,
             setup: geometry.setup,
         },
         notes,
     })
 }
 
-/// `budget / loss_per_unit`, capped by leverage and notional, floored to the step.
+/// The highest leverage in `1..=max_leverage` whose liquidation price, for one unit filled
+/// at `entry` paying half the round trip `cost` as its fee, lies beyond `stop` by more than
+/// `cost` (rule 5).
+fn choose_leverage(
+    side: Side,
+    entry: Decimal,
+    stop: Decimal,
+    cost: Decimal,
+    rules: &SizingRules,
+    spec: &SizingSpec,
+) -> Result<Leverage, Gate> {
+    let overflow = Gate::SizingOverflow;
+    let ceiling = rules
+        .max_leverage
+        .floor()
+        .clamp(Decimal::ONE, Decimal::from(MAX_LEVERAGE));
+    let ceiling = u32::try_from(ceiling).map_err(|_| overflow)?;
+    // The liquidation price must lie beyond this price.
+    let limit = stop - side.sign() * cost;
+    let entry_fee = cost.checked_div(Decimal::TWO).ok_or(overflow)?;
+    for value in (1..=ceiling).rev() {
+        let leverage = Leverage::new(value).map_err(|_| overflow)?;
+        let unit = MarginInputs {
+            cost: entry,
+            qty: Decimal::ONE,
+            entry_fees: entry_fee,
+            margin: initial_margin(entry, leverage).ok_or(overflow)?,
+        };
+        let Some(liquidation) = spec.margin.liquidation_price(side, &unit, spec.tick_size) else {
+            continue;
+        };
+        // Strictly: at a liquidation price equal to the stop the broker liquidates first.
+        let beyond = match side {
+            Side::Long => liquidation.get() < limit,
+            Side::Short => liquidation.get() > limit,
+        };
+        if beyond {
+            return Ok(leverage);
+        }
+    }
+    Err(Gate::LiquidationBeforeStop)
+}
+
+/// `budget / loss_per_unit`, capped by leverage, margin and notional, floored to the step.
 fn size_qty(
     entry: Decimal,
     loss_per_unit: Decimal,
     rules: &SizingRules,
+    leverage: Leverage,
     equity: Decimal,
     size_mult: Decimal,
     spec: &SizingSpec,
@@ -216,6 +285,11 @@ fn size_qty(
         .and_then(|n| n.checked_div(entry))
         .ok_or(overflow)?;
     qty = qty.min(leverage_cap);
+    let margin_cap = equity
+        .checked_mul(leverage.as_decimal())
+        .and_then(|n| n.checked_div(entry.checked_mul(Decimal::ONE + spec.round_trip_cost_frac)?))
+        .ok_or(overflow)?;
+    qty = qty.min(margin_cap);
     if let Some(max_notional) = rules.max_notional {
         qty = qty.min(max_notional.checked_div(entry).ok_or(overflow)?);
     }

@@ -6,7 +6,8 @@
 //! close; on a cross down, short. Stop distance `d = close × stop_bps / 10⁴`; with the
 //! per-unit round-trip cost `c = close × round_trip_cost_frac`, the target is `tp_r` net R
 //! away (`close ± (tp_r × (d + c) + c)`) and `qty = equity × risk_frac / (d + c)`, capped at
-//! `equity × max_leverage / close`, floored to the step; a stop under
+//! `equity × max_leverage / close` and by the isolated margin of the leverage the sizing
+//! chooses (see `sizing`), floored to the step; a stop under
 //! `min_stop_cost_multiple × c` is refused (`stop_too_close`), and entries stop for the UTC
 //! day after a `max_daily_loss_frac` loss (`daily_loss_budget`, see `setups`). Worked example (defaults,
 //! equity 10,000, Bitunix costs 0.14 %, long at 100,000): `d` = 500, `c` = 140, stop 99,500,
@@ -48,7 +49,8 @@ pub struct SmaCrossConfig {
     /// Target in net R: a win at the target nets `tp_r` times what a stop-out loses, both
     /// after round-trip costs. Default 1.5.
     pub tp_r: Decimal,
-    /// Notional cap as a multiple of equity. Default 3.
+    /// Notional cap as a multiple of equity, and the highest isolated leverage the sizing may
+    /// give an order (see `setups`). Default 3.
     pub max_leverage: Decimal,
     /// Smallest stop distance in multiples of the per-unit round-trip cost
     /// (`stop_too_close` below). Default 3; 0 disables.

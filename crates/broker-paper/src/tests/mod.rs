@@ -7,6 +7,8 @@ mod accounting_tests;
 mod config_tests;
 mod exits_tests;
 mod funding_tests;
+mod margin_props;
+mod margin_tests;
 mod orders_tests;
 mod persist_tests;
 mod props;
@@ -14,8 +16,8 @@ mod risk_tests;
 mod state_tests;
 
 use la_core::{
-    Broker, BrokerEvent, Candle, ClientOrderId, Exit, Fill, Interval, OrderIntent, OrderKind,
-    OrderRejectReason, Price, Qty, Side, Symbol, Tick, TimestampMs, Volume,
+    Broker, BrokerEvent, Candle, ClientOrderId, Exit, Fill, Interval, Leverage, OrderIntent,
+    OrderKind, OrderRejectReason, Price, Qty, Side, Symbol, Tick, TimestampMs, Volume,
 };
 use rust_decimal::Decimal;
 
@@ -25,6 +27,13 @@ use crate::{BrokerConfig, MarketFillModel, PaperBroker};
 pub(super) const T0: i64 = 1_704_067_200_000;
 pub(super) const MINUTE: i64 = 60_000;
 pub(super) const DAY: i64 = 86_400_000;
+
+/// The leverage the order builders below carry: 20×, so even a 200 000 notional (the maximum)
+/// needs no more than the 10 000 starting balance as margin, and the liquidation price lies
+/// about 4 % from the entry, far beyond the stops the rule tests use.
+pub(super) fn leverage() -> Leverage {
+    Leverage::new(20).unwrap()
+}
 
 pub(super) fn d(text: &str) -> Decimal {
     text.parse().unwrap()
@@ -90,6 +99,7 @@ pub(super) fn market(
         px(reference),
         px(stop),
         target.map(px),
+        leverage(),
     )
     .unwrap()
 }
@@ -110,6 +120,7 @@ pub(super) fn limit(
         px(price),
         px(stop),
         target.map(px),
+        leverage(),
     )
     .unwrap()
 }

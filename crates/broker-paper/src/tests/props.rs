@@ -1,10 +1,14 @@
-//! Property tests: over random price paths and order sequences the invariants always hold
-//! (checked by the broker *and* recomputed here from the events), ids never fill twice,
-//! snapshots restore identically; and realized PnL does not depend on how a fill is split.
+//! Property tests: over random price paths (with jumps that liquidate) and order sequences
+//! at random leverage, the invariants always hold (checked by the broker *and* recomputed
+//! here from the events: the equity identity including liquidations, a liquidation never
+//! losing more than its margin), ids never fill twice, snapshots restore identically; and
+//! realized PnL does not depend on how a fill is split.
 
 use std::collections::HashMap;
 
-use la_core::{Broker, BrokerEvent, Candle, ExitReason, Interval, OrderIntent, OrderKind, Side};
+use la_core::{
+    Broker, BrokerEvent, Candle, ExitReason, Interval, Leverage, OrderIntent, OrderKind, Side,
+};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 
@@ -19,6 +23,7 @@ enum Action {
         gap_ms: u16,
     },
     Candle {
+        gap: i32,
         body: i32,
         up: u16,
         down: u16,
@@ -30,6 +35,7 @@ enum Action {
         qty_steps: u16,
         stop: u16,
         target: Option<u16>,
+        leverage: u8,
     },
     Resubmit {
         pick: u8,
@@ -46,11 +52,20 @@ fn action() -> impl Strategy<Value = Action> {
     prop_oneof![
         6 => (-150i32..150, 0u8..20, 1u16..20_000)
             .prop_map(|(dollars, spread_ticks, gap_ms)| Action::Tick { dollars, spread_ticks, gap_ms }),
-        3 => (-400i32..400, 0u16..400, 0u16..400, 0u16..200)
-            .prop_map(|(body, up, down, volume_milli)| Action::Candle { body, up, down, volume_milli }),
-        4 => (any::<bool>(), prop::option::of(-300i16..300), 1u16..400, 20u16..1000, prop::option::of(20u16..2500))
-            .prop_map(|(long, limit_offset, qty_steps, stop, target)| Action::Order {
-                long, limit_offset, qty_steps, stop, target,
+        2 => (-20_000i32..20_000, 0u8..20, 1u16..20_000)
+            .prop_map(|(dollars, spread_ticks, gap_ms)| Action::Tick { dollars, spread_ticks, gap_ms }),
+        3 => (prop_oneof![3 => Just(0i32), 1 => -20_000i32..20_000], -400i32..400, 0u16..400, 0u16..400, 0u16..200)
+            .prop_map(|(gap, body, up, down, volume_milli)| Action::Candle { gap, body, up, down, volume_milli }),
+        4 => (
+            any::<bool>(),
+            prop::option::of(-300i16..300),
+            1u16..400,
+            prop_oneof![20u16..1000, 20u16..9000],
+            prop::option::of(20u16..2500),
+            prop_oneof![1u8..25, 15u8..25],
+        )
+            .prop_map(|(long, limit_offset, qty_steps, stop, target, leverage)| Action::Order {
+                long, limit_offset, qty_steps, stop, target, leverage,
             }),
         1 => any::<u8>().prop_map(|pick| Action::Resubmit { pick }),
         1 => (-20i8..20).prop_map(|rate_bp| Action::Funding { rate_bp }),
@@ -70,27 +85,31 @@ fn config() -> impl Strategy<Value = BrokerConfig> {
         prop::option::of(1u32..6),
         any::<bool>(),
         any::<u64>(),
+        prop::sample::select(vec!["200", "100000"]),
     )
         .prop_map(
-            |(latency_ms, cap, jitter, slip, trail, max_bars, latest, seed)| BrokerConfig {
-                latency_ms,
-                liquidity_cap_frac: cap.map(d),
-                slippage_jitter_bps: d(jitter),
-                slippage_bps: d(slip),
-                trailing: trail.then(|| TrailingConfig {
-                    activation_r: d("0.5"),
-                    distance_r: d("1"),
-                }),
-                max_bars_open: max_bars,
-                market_fill: if latest {
-                    MarketFillModel::LatestTick
-                } else {
-                    MarketFillModel::DecisionPrice
-                },
-                seed,
-                max_orders_per_minute: 1_000,
-                daily_loss_limit_frac: d("1"),
-                ..BrokerConfig::default()
+            |(latency_ms, cap, jitter, slip, trail, max_bars, latest, seed, risk_cap)| {
+                BrokerConfig {
+                    latency_ms,
+                    liquidity_cap_frac: cap.map(d),
+                    slippage_jitter_bps: d(jitter),
+                    slippage_bps: d(slip),
+                    trailing: trail.then(|| TrailingConfig {
+                        activation_r: d("0.5"),
+                        distance_r: d("1"),
+                    }),
+                    max_bars_open: max_bars,
+                    market_fill: if latest {
+                        MarketFillModel::LatestTick
+                    } else {
+                        MarketFillModel::DecisionPrice
+                    },
+                    seed,
+                    max_risk_per_trade: d(risk_cap),
+                    max_orders_per_minute: 1_000,
+                    daily_loss_limit_frac: d("1"),
+                    ..BrokerConfig::default()
+                }
             },
         )
 }
@@ -103,6 +122,7 @@ struct Ledger {
     filled: HashMap<String, Decimal>,
     requested: HashMap<String, Decimal>,
     exited: HashMap<String, u32>,
+    liquidations: u64,
 }
 
 impl Ledger {
@@ -116,6 +136,15 @@ impl Ledger {
                 }
                 BrokerEvent::Exited(exit) => {
                     self.realized += exit.pnl_net;
+                    if exit.reason == ExitReason::Liquidation {
+                        self.liquidations += 1;
+                        assert_eq!(exit.exit_price, exit.liquidation_price, "{exit:?}");
+                        let margin = exit.entry_price * exit.qty.get() / exit.leverage.as_decimal();
+                        assert!(
+                            -exit.pnl_net <= margin,
+                            "lost more than the margin: {exit:?}"
+                        );
+                    }
                     *self
                         .exited
                         .entry(exit.client_order_id.to_string())
@@ -160,13 +189,14 @@ impl World {
                 self.broker.on_tick(&tick, &mut events).unwrap();
             }
             Action::Candle {
+                gap,
                 body,
                 up,
                 down,
                 volume_milli,
             } => {
                 let open_time = self.now - self.now.rem_euclid(MINUTE);
-                let open = self.mid;
+                let open = (self.mid + Decimal::from(*gap)).max(d("1000"));
                 let close = (open + Decimal::from(*body)).max(d("1000"));
                 let high = open.max(close) + Decimal::from(*up);
                 let low = (open.min(close) - Decimal::from(*down)).max(d("500"));
@@ -190,6 +220,7 @@ impl World {
                 qty_steps,
                 stop,
                 target,
+                leverage,
             } => {
                 let side = if *long { Side::Long } else { Side::Short };
                 let entry = match limit_offset {
@@ -197,7 +228,7 @@ impl World {
                     None => self.mid,
                 };
                 let sign = side.sign();
-                let stop_price = entry - sign * Decimal::from(*stop);
+                let stop_price = (entry - sign * Decimal::from(*stop)).max(d("1"));
                 let target_price =
                     target.map(|t| Price::new(entry + sign * Decimal::from(t)).unwrap());
                 let kind = match limit_offset {
@@ -216,6 +247,7 @@ impl World {
                     Price::new(entry).unwrap(),
                     Price::new(stop_price).unwrap(),
                     target_price,
+                    Leverage::new(u32::from(*leverage)).unwrap(),
                 )
                 .unwrap();
                 self.ledger.requested.insert(order_id, quantity);
@@ -269,6 +301,7 @@ impl World {
         assert!(!self.broker.is_halted());
         let expected = self.config.starting_balance + self.ledger.realized + self.ledger.funding;
         assert_eq!(self.broker.equity(), expected, "equity from events");
+        assert_eq!(self.broker.stats().liquidations, self.ledger.liquidations);
         for (order_id, filled) in &self.ledger.filled {
             let requested = self.ledger.requested[order_id];
             assert!(
@@ -335,7 +368,7 @@ proptest! {
         let order = OrderIntent::new(
             id("split"), side, OrderKind::Limit { price: Price::new(limit_price).unwrap() },
             Qty::new(Decimal::new(qty_steps, 4)).unwrap(), Price::new(limit_price).unwrap(),
-            Price::new(stop).unwrap(), None,
+            Price::new(stop).unwrap(), None, leverage(),
         ).unwrap();
         let mut events = Vec::new();
         whole.submit(order.clone(), ts(0), &mut events).unwrap();

@@ -56,6 +56,7 @@ impl Strategy for StopProbeStrategy {
                 entry_reference: candle.close(),
                 stop_loss,
                 take_profit: Some(take_profit),
+                leverage: la_core::Leverage::new(10).unwrap_or(la_core::Leverage::ONE),
                 setup: "stop_probe",
             }),
         }

@@ -135,5 +135,6 @@ pub fn sizing_for(broker: &BrokerConfig) -> SizingSpec {
             slippage_bps / Decimal::from(10_000),
         )
         .unwrap_or(Decimal::MAX),
+        margin: broker.margin,
     }
 }

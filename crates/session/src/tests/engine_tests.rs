@@ -39,6 +39,7 @@ impl Strategy for AlwaysLong {
             entry_reference: candle.close(),
             stop_loss: Price::new(close - Decimal::from(100)).expect("stop"),
             take_profit: Some(Price::new(close + Decimal::from(200)).expect("target")),
+            leverage: la_core::Leverage::new(10).expect("leverage"),
             setup: "test",
         };
         Decision {

@@ -171,7 +171,8 @@ fn no_equity_and_a_broken_spec_block_instead_of_panicking() {
 #[test]
 fn leverage_caps_the_quantity() {
     // Uncapped: 100 USDT over a ~475 USDT loss per BTC is ~0.21 BTC (~12,000 USDT at
-    // 57,100); at 1× the cap is 10,000 USDT.
+    // 57,100); at 1× the isolated margin (the whole notional) must fit the 10,000 equity
+    // with room for a round trip's slippage: 10,000 / (57,100 × 1.0014).
     let config = SetupsConfig {
         max_leverage: dec("1"),
         ..SetupsConfig::default()
@@ -179,7 +180,8 @@ fn leverage_caps_the_quantity() {
     let mut feed = Feed::new(SetupsStrategy::new(config).unwrap());
     let before = trend(&mut feed, 70, false);
     let order = dip(&mut feed, &before, false).order().unwrap();
-    let cap = dec("10000") / order.entry_reference.get();
+    let cap = dec("10000") / (order.entry_reference.get() * dec("1.0014"));
+    assert_eq!(order.leverage.get(), 1);
     assert!(
         order.qty.get() <= cap && order.qty.get() > cap - dec("0.0001"),
         "{order:?}"

@@ -9,6 +9,7 @@ mod api;
 mod costs;
 mod gates;
 mod indicators;
+mod leverage;
 mod props;
 mod real_candles;
 mod scenarios;

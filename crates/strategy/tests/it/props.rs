@@ -80,6 +80,7 @@ fn spec() -> impl Strategy<Value = SizingSpec> {
             min_qty: dec(step),
             tick_size: dec(tick),
             round_trip_cost_frac: dec(cost),
+            ..SizingSpec::BITUNIX_BTCUSDT
         })
 }
 

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use la_core::{ClientOrderId, Decimal, Side};
+use la_core::{ClientOrderId, Decimal, MarginInputs, Side};
 use la_strategy::{
     Gate, OrderPlan, SetupsConfig, SetupsStrategy, SizingSpec, SmaCrossConfig, SmaCrossStrategy,
     StrategyContext,
@@ -14,11 +14,13 @@ use crate::support::{Run, ctx, load_candles, shared_data_dir, simulate};
 const MONTH: &str = "candles/binance_spot_btcusdt_1m_2021-04-20_2021-05-20.csv.gz";
 const QUIET_DAY: &str = "candles/binance_spot_btcusdt_1m_2024-09-21.csv";
 
-/// Asserts a plan is a valid order for la-core and the spec, and that its loss at the stop
-/// **including the spec's round-trip costs** is at most the budget.
+/// Asserts a plan is a valid order for la-core and the spec, that its loss at the stop
+/// **including the spec's round-trip costs** is at most the budget, and that its leverage
+/// keeps the liquidation price beyond the stop and its isolated margin within the equity.
 pub(crate) fn assert_plan_valid(plan: &OrderPlan, context: &StrategyContext, risk_frac: Decimal) {
     let intent = plan.to_intent(ClientOrderId::new("check").unwrap());
     assert!(intent.is_ok(), "{plan:?}: {intent:?}");
+    assert_liquidation_beyond_stop(plan, context);
     let spec: SizingSpec = context.spec;
     let qty = plan.qty.get();
     assert!(qty >= spec.min_qty, "{plan:?}");
@@ -39,6 +41,42 @@ pub(crate) fn assert_plan_valid(plan: &OrderPlan, context: &StrategyContext, ris
         risk <= context.equity * risk_frac,
         "risk {risk} above budget {} in {plan:?}",
         context.equity * risk_frac
+    );
+}
+
+/// The liquidation price of the plan's position, filled at its entry reference with a
+/// taker-sized fee, lies strictly beyond its stop; the margin fits the equity.
+pub(crate) fn assert_liquidation_beyond_stop(plan: &OrderPlan, context: &StrategyContext) {
+    let entry = plan.entry_reference.get();
+    let qty = plan.qty.get();
+    let cost = entry * qty;
+    let margin = cost / plan.leverage.as_decimal();
+    assert!(
+        margin <= context.equity,
+        "margin {margin} above equity in {plan:?}"
+    );
+    let liquidation = context
+        .spec
+        .margin
+        .liquidation_price(
+            plan.side,
+            &MarginInputs {
+                cost,
+                qty,
+                entry_fees: cost * context.spec.round_trip_cost_frac / Decimal::TWO,
+                margin,
+            },
+            context.spec.tick_size,
+        )
+        .expect("liquidation price");
+    let stop = plan.stop_loss;
+    let stop_first = match plan.side {
+        Side::Long => liquidation < stop,
+        Side::Short => liquidation > stop,
+    };
+    assert!(
+        stop_first,
+        "liquidation {liquidation} not beyond the stop in {plan:?}"
     );
 }
 

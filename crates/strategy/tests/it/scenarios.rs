@@ -70,6 +70,7 @@ pub(crate) fn fine_ctx() -> StrategyContext {
             min_qty: dec("0.001"),
             tick_size: dec("0.01"),
             round_trip_cost_frac: dec("0.0002"),
+            ..SizingSpec::BITUNIX_BTCUSDT
         },
         ..ctx()
     }

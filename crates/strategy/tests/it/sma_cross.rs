@@ -109,8 +109,11 @@ fn leverage_caps_the_crossover_quantity() {
         &ctx(),
     );
     let order = decisions.last().unwrap().order().unwrap();
-    // Uncapped: 100 / (10 + 140 of costs) = 0.66 BTC; the cap is 30,000 / 100,000 = 0.3 BTC.
-    assert_eq!(order.qty.get(), dec("0.3"));
+    // Uncapped: 100 / (10 + 140 of costs) = 0.66 BTC. At 3× the isolated margin must fit the
+    // 10,000 equity with room for a round trip's slippage: 30,000 / (100,000 × 1.0014)
+    // = 0.29958… BTC, floored to 0.2995.
+    assert_eq!(order.leverage.get(), 3);
+    assert_eq!(order.qty.get(), dec("0.2995"));
 }
 
 #[test]
