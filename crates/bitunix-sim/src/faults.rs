@@ -146,7 +146,7 @@ pub enum GarbageKind {
     Binary,
     /// A kline frame cut off in the middle.
     Truncated,
-    /// A text frame larger than 1 MiB.
+    /// A text frame larger than 2 MiB (twice a client's usual 1 MiB cap).
     Oversized,
     /// 100 000 nested `[` followed by as many `]`.
     DeeplyNested,

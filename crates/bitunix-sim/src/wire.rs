@@ -202,7 +202,7 @@ pub(crate) fn garbage_payload(kind: GarbageKind, kline_sample: &str) -> (bool, V
         }
         GarbageKind::Oversized => {
             let mut text = String::from(r#"{"ch":"ticker","symbol":"BTCUSDT","pad":""#);
-            text.push_str(&"x".repeat((1 << 20) + 1024));
+            text.push_str(&"x".repeat((2 << 20) + 1024));
             text.push_str("\"}");
             (false, text.into_bytes())
         }

@@ -51,7 +51,10 @@ pub struct FeedConfig {
     pub max_ts_jump: Duration,
     /// After a bucket ends, wait this long for a later push before confirming over REST.
     pub close_grace: Duration,
-    /// Largest accepted message; larger ones are rejected (`too_large`) and skipped.
+    /// Largest accepted message. A single frame above it is refused from its header, before
+    /// its payload is read: counted (`too_large`), logged, and the connection is dropped and
+    /// re-opened. A fragmented message that outgrows it is skipped (`too_large`) with the
+    /// connection kept: no fragment is larger than this cap.
     pub max_message_size: usize,
     /// Client frames per second per connection, all kinds counted (exchange limit: 5).
     pub max_client_msgs_per_sec: u32,
@@ -202,13 +205,6 @@ impl FeedConfig {
         } else {
             Err(FeedError::Config(problems.join("; ")))
         }
-    }
-
-    /// Largest single WebSocket frame read at all. Messages between `max_message_size` and
-    /// this are read, rejected as `too_large` and skipped with the connection kept; a frame
-    /// beyond it cannot be skipped safely and ends the connection.
-    pub(crate) fn hard_frame_limit(&self) -> usize {
-        self.max_message_size.saturating_mul(4).max(1 << 16)
     }
 }
 

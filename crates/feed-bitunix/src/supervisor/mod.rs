@@ -164,7 +164,6 @@ impl Supervisor {
             tls,
             connect_timeout: config.connect_timeout,
             max_message_size: config.max_message_size,
-            hard_frame_limit: config.hard_frame_limit(),
             max_msgs_per_window: config.max_client_msgs_per_sec,
             counters: counters.clone(),
         };

@@ -87,7 +87,6 @@ pub(crate) struct Connector {
     pub(crate) tls: TlsConnector,
     pub(crate) connect_timeout: Duration,
     pub(crate) max_message_size: usize,
-    pub(crate) hard_frame_limit: usize,
     pub(crate) max_msgs_per_window: u32,
     pub(crate) counters: Counters,
 }
@@ -176,7 +175,9 @@ impl Connector {
         // Bitunix never pings; if a server does, the reply goes through the rate window.
         ws.set_auto_pong(true);
         ws.set_auto_close(true);
-        ws.set_max_message_size(self.hard_frame_limit);
+        // fastwebsockets refuses a frame whose header announces `>= limit` bytes before it
+        // reserves or reads the payload: a hostile frame above our cap never allocates.
+        ws.set_max_message_size(self.max_message_size.saturating_add(1));
         let (read, write) = ws.split(tokio::io::split);
         let write = Arc::new(Mutex::new(write));
         let window = Arc::new(Mutex::new(SendWindow::new(self.max_msgs_per_window)));

@@ -2,10 +2,16 @@
 //!
 //! fastwebsockets sends automatic close replies (and pongs, which Bitunix never needs) only
 //! from inside `read_frame`, so this loop must always run; it hands complete messages to the
-//! supervisor and never blocks on decoding. Fragmented messages are collected here with our
-//! own size cap: a message above `max_message_size` is read to its end, reported as
-//! `too_large` and skipped, so the connection survives it. Binary messages and text with
-//! invalid UTF-8 are reported as rejections, also without ending the connection.
+//! supervisor and never blocks on decoding.
+//!
+//! The size cap (`max_message_size`) is enforced at two levels. A single frame whose header
+//! announces more is refused by fastwebsockets before the payload is reserved or read (its
+//! limit is set just above the cap): it is reported as `too_large` and the connection is
+//! dropped, since a frame cannot be skipped without reading it; the supervisor reconnects.
+//! So a hostile 2 MiB frame never allocates 2 MiB. Fragmented messages are collected here:
+//! each fragment is within the cap, and a message that outgrows it is read to its end,
+//! reported as `too_large` and skipped with the connection kept. Binary messages and text
+//! with invalid UTF-8 are reported as rejections, also without ending the connection.
 
 use std::sync::Arc;
 
@@ -99,6 +105,21 @@ impl ReaderTask {
                         return;
                     }
                     continue;
+                }
+                Err(WebSocketError::FrameTooLarge) => {
+                    if !self
+                        .report(ConnEventKind::Rejected(
+                            FrameRejection::TooLarge,
+                            Vec::new(),
+                        ))
+                        .await
+                    {
+                        return;
+                    }
+                    break format!(
+                        "a frame over the {}-byte cap was refused before its payload was read",
+                        self.max_message_size
+                    );
                 }
                 Err(error) => break format!("read failed: {error}"),
             };

@@ -38,7 +38,6 @@ async fn client_never_sends_more_than_5_messages_per_second() {
         tls: tokio_rustls::TlsConnector::from(tls::client_config(None).unwrap()),
         connect_timeout: config.connect_timeout,
         max_message_size: config.max_message_size,
-        hard_frame_limit: config.hard_frame_limit(),
         max_msgs_per_window: config.max_client_msgs_per_sec,
         counters: counters.clone(),
     };

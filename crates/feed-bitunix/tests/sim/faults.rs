@@ -94,14 +94,15 @@ async fn garbage_frames_are_counted_and_connection_survives() {
     let mut h = Harness::start(sim_config(600), |_| {}).await;
     h.streaming().await;
     for kind in GarbageKind::ALL {
-        h.sim.inject(Fault::Garbage(kind));
-        h.run_for(Duration::from_secs(1)).await;
+        if kind != GarbageKind::Oversized {
+            h.sim.inject(Fault::Garbage(kind));
+            h.run_for(Duration::from_secs(1)).await;
+        }
     }
     let events = h.run_for(Duration::from_secs(70)).await;
     let counters = h.handle.counters();
     assert!(counters.rejections("not_json") >= 3, "{counters:?}"); // non-json, truncated, empty
     assert!(counters.rejections("not_text") >= 1, "{counters:?}");
-    assert!(counters.rejections("too_large") >= 1, "{counters:?}");
     assert!(counters.rejections("not_an_object") >= 1, "{counters:?}");
     assert_eq!(counters.reconnects, 0);
     assert!(
@@ -110,6 +111,32 @@ async fn garbage_frames_are_counted_and_connection_survives() {
         disconnect_reasons(&h.seen)
     );
     assert!(!closed_candles(&events).is_empty(), "data kept flowing");
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_frame_over_the_cap_is_refused_from_its_header_and_the_feed_reconnects() {
+    let mut h = Harness::start(sim_config(600), |_| {}).await;
+    h.streaming().await;
+    // A 2 MiB frame against the default 1 MiB cap.
+    h.sim.inject(Fault::Garbage(GarbageKind::Oversized));
+    let (event, _) = h.wait_for(Duration::from_secs(5), is_disconnected).await;
+    let MarketEvent::Connection(ConnectionEvent::Disconnected { reason }) = event else {
+        unreachable!()
+    };
+    assert!(
+        reason.contains("over the 1048576-byte cap was refused before its payload was read"),
+        "{reason}"
+    );
+    h.wait_for(Duration::from_secs(5), is_connected).await;
+    h.wait_for(Duration::from_secs(70), |e| {
+        matches!(e, MarketEvent::CandleClosed { .. })
+    })
+    .await;
+    let counters = h.handle.counters();
+    assert_eq!(counters.rejections("too_large"), 1, "{counters:?}");
+    assert_eq!(counters.reconnects, 1, "{counters:?}");
+    assert_eq!(counters.total_rejections(), 1, "{counters:?}");
     h.stop().await;
 }
 
