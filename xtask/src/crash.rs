@@ -5,7 +5,8 @@
 //! every few seconds), kills it with SIGKILL, and checks what a restart will find:
 //!
 //! 1. **state loads**: `paper/broker_state.json` and `unified_state.json` (main, else
-//!    `.bak`, as the session loads them) parse with `schema_version` 1;
+//!    `.bak`, as the session loads them) parse with their current `schema_version` (2 for the
+//!    broker's account, 1 for the session's);
 //! 2. **state = journal replay**: folding the killed run's journal segment (fill → open
 //!    with that id, side and qty; exit → flat, one more trade, balance and realized total
 //!    += `pnl_net`; funding → balance and funding total += amount) over the state the run

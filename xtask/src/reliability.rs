@@ -339,8 +339,14 @@ pub(crate) fn state_exists(paper: &Path, name: &str) -> bool {
         .any(|copy| paper.join(copy.file_name(name)).exists())
 }
 
+/// The `schema_version` the current build writes into `paper/<name>`: 2 for the broker's
+/// account (isolated margin), 1 for every other state file.
+pub(crate) fn current_schema(name: &str) -> i64 {
+    if name == "broker_state.json" { 2 } else { 1 }
+}
+
 /// Loads `paper/<name>` the way the session does: the main file, else `<name>.bak`; the
-/// value must be an object with `schema_version` 1 that reads as `T`.
+/// value must be an object with the [`current_schema`] version that reads as `T`.
 pub(crate) fn load_state<T: DeserializeOwned>(paper: &Path, name: &str) -> Result<(T, StateCopy)> {
     let mut problems = Vec::new();
     for copy in [StateCopy::Main, StateCopy::Backup] {
@@ -351,9 +357,10 @@ pub(crate) fn load_state<T: DeserializeOwned>(paper: &Path, name: &str) -> Resul
         }
         let loaded = read_json::<Value>(&path).and_then(|value| {
             let version = value.get("schema_version").and_then(Value::as_i64);
-            if version != Some(1) {
+            let expected = current_schema(name);
+            if version != Some(expected) {
                 bail!(
-                    "{} has schema_version {version:?}, expected 1",
+                    "{} has schema_version {version:?}, expected {expected}",
                     path.display()
                 );
             }
@@ -416,6 +423,8 @@ mod tests {
         fs::remove_file(dir.join("s.json.bak")).unwrap();
         let err = load_state::<Value>(&dir, "s.json").unwrap_err().to_string();
         assert!(err.contains("schema_version Some(2)"), "{err}");
+        fs::write(dir.join("broker_state.json"), "{\"schema_version\":2}").unwrap();
+        assert!(load_state::<Value>(&dir, "broker_state.json").is_ok());
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -20,7 +20,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::{
-    reliability::{Checks, StateCopy, load_state, read_json, read_json_lines, read_text, verdict},
+    reliability::{
+        Checks, StateCopy, current_schema, load_state, read_json, read_json_lines, read_text,
+        verdict,
+    },
     run_files::{DecisionLine, RecordLine, Summary},
     soak_plan::{covered_scenarios, expected_rejections},
 };
@@ -117,7 +120,10 @@ pub(crate) fn check_all(checks: &mut Checks, inputs: &Inputs<'_>) -> Vec<(String
     for name in ["broker_state.json", "unified_state.json"] {
         let result = load_state::<Value>(&paper, name).and_then(|(_, copy)| {
             ensure!(copy == StateCopy::Main, "only the .bak copy loads");
-            Ok("main file loads, schema_version 1".to_owned())
+            Ok(format!(
+                "main file loads, schema_version {}",
+                current_schema(name)
+            ))
         });
         checks.record(&format!("{name} loads"), result);
     }

@@ -102,7 +102,7 @@ impl PaperBroker {
     /// is inconsistent (e.g. equity ≠ starting + realized + funding, lots ≠ quantity).
     pub fn from_state(config: BrokerConfig, state: BrokerState) -> Result<Self, BrokerError> {
         config.validate()?;
-        let state = restore::upgrade(&config, state)?;
+        let state = restore::restore(&config, state)?;
         if state.symbol != config.spec.symbol {
             return Err(BrokerError::SymbolMismatch {
                 expected: config.spec.symbol,
@@ -207,7 +207,8 @@ impl PaperBroker {
     /// the isolated margin exactly what the lots, leverage and entry-time rates give (margin =
     /// entry notional / leverage, the liquidation price on the tick grid and on the loss side
     /// of the entry), and a close there (with the liquidation fee) losing no more than the
-    /// margin; every working order carries a leverage;
+    /// margin; every working order carries a leverage; the latest exit is not dated before
+    /// its entry;
     /// a working order next to a position is that position's remainder; processed ids are
     /// bounded and do not include the working order; trade counters add up. Decimal values
     /// are always finite, so "balance finite" holds by construction.
@@ -263,6 +264,14 @@ impl PaperBroker {
                 c.trades, c.wins, c.losses, c.breakeven
             ));
         }
+        if let Some(exit) = self.closed_trades.last()
+            && exit.ts < exit.opened_at
+        {
+            return breach(format!(
+                "exit of {} at {} before its entry at {}",
+                exit.client_order_id, exit.ts, exit.opened_at
+            ));
+        }
         if c.liquidations > c.trades {
             return breach(format!(
                 "liquidations {} > trades {}",
@@ -277,12 +286,14 @@ impl PaperBroker {
 
     /// Runs the invariant check after a mutation; a breach halts the broker.
     pub(crate) fn after_mutation(&mut self) -> Result<(), BrokerError> {
-        if let Err(err) = self.check_invariants() {
-            tracing::error!(symbol = %self.config.spec.symbol, error = %err, "halting: invariant breach");
-            self.halted = Some(err.to_string());
-            return Err(err);
-        }
-        Ok(())
+        self.check_invariants().map_err(|err| self.halt_on(err))
+    }
+
+    /// Logs an invariant breach, halts the broker, and hands the error back.
+    pub(crate) fn halt_on(&mut self, err: BrokerError) -> BrokerError {
+        tracing::error!(symbol = %self.config.spec.symbol, error = %err, "halting: invariant breach");
+        self.halted = Some(err.to_string());
+        err
     }
 
     /// Whether `id` is processed or is the working order (in flight or resting).
@@ -423,8 +434,24 @@ impl Broker for PaperBroker {
         reason: ExitReason,
         events: &mut Vec<BrokerEvent>,
     ) -> Result<(), BrokerError> {
-        if self.position.is_some() {
-            self.exit_position(price, reason, ExitKind::Market, now, events)?;
+        if let Some(position) = &self.position {
+            // A forced close is never dated before the entry (an event clock behind the
+            // account, e.g. old data replayed onto a newer account): it is booked at the
+            // position's opening time instead.
+            let opened_at = position.state.opened_at;
+            let at = if now < opened_at {
+                tracing::warn!(
+                    symbol = %self.config.spec.symbol,
+                    client_order_id = %position.state.client_order_id,
+                    %now,
+                    %opened_at,
+                    "forced close dated before the entry; booked at the entry time"
+                );
+                opened_at
+            } else {
+                now
+            };
+            self.exit_position(price, reason, ExitKind::Market, at, events)?;
         }
         self.after_mutation()
     }

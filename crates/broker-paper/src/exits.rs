@@ -150,6 +150,11 @@ impl PaperBroker {
             return Ok(false);
         };
         let state = &position.state;
+        if tick.ts() < state.opened_at {
+            // A quote from before the position existed (a late or replayed tick) says nothing
+            // about it: an exit is never dated before its entry.
+            return Ok(false);
+        }
         let liquidation = position.isolated.liquidation_price;
         let price = match state.side {
             Side::Long => tick.sell_price(),
@@ -470,6 +475,14 @@ impl PaperBroker {
         let Some(mut position) = self.position.take() else {
             return Ok(());
         };
+        if ts < position.state.opened_at {
+            let err = BrokerError::InvariantBreach(format!(
+                "exit of {} at {ts} before its entry at {}",
+                position.state.client_order_id, position.state.opened_at
+            ));
+            self.position = Some(position);
+            return Err(self.halt_on(err));
+        }
         let side = position.state.side;
         let isolated = position.isolated;
         let liquidation = isolated.liquidation_price;
@@ -503,16 +516,14 @@ impl PaperBroker {
         };
         if kind == ExitKind::Liquidation {
             // The isolated-margin promise, checked before anything is booked.
-            let loss = loss_at(&position, price.get(), rate)?;
+            let loss = loss_at(side, position.totals(), price.get(), rate)?;
             if loss > isolated.margin {
                 let err = BrokerError::InvariantBreach(format!(
                     "liquidation of {} at {price} loses {loss}, more than its margin {}",
                     position.state.client_order_id, isolated.margin
                 ));
                 self.position = Some(position);
-                tracing::error!(symbol = %self.config.spec.symbol, error = %err, "halting: invariant breach");
-                self.halted = Some(err.to_string());
-                return Err(err);
+                return Err(self.halt_on(err));
             }
         }
         roll_day(&mut self.day, ts, self.balance);

@@ -82,6 +82,16 @@
 //! - **Funding** (`funding.rs`): `amount = −sign(side) × rate × qty × mark` — a positive rate
 //!   means longs pay and shorts receive; idempotent per funding time; flat → nothing owed but
 //!   the time is marked settled. When no rate is known the session warns and does not call.
+//! - **Exit times** (`exits.rs`, `broker.rs`): an exit is never dated before its entry. A
+//!   tick stamped before the position opened (late, or replayed) never exits it; a forced
+//!   close whose event time is before the entry is booked at the entry time (with a warning);
+//!   the rule is also an invariant (the latest exit) and a restore check (the outbox).
+//! - **Restore** (`restore.rs`): [`PaperBroker::from_state`] refuses a state that cannot be
+//!   right with [`BrokerError::InvalidState`] naming the field — positive starting balance
+//!   and equity, lots on the step and tick grids with plausible fees and times at or after
+//!   `opened_at`, stops and target on the tick grid and on their sides, the notional within
+//!   `max_notional`, the margin and liquidation price exactly what the lots, leverage and
+//!   rates give — then runs the invariant check.
 //! - **Invariants**, checked after every mutating call in debug and release:
 //!   `equity == starting + Σ realized net + Σ funding` (liquidations included), position
 //!   quantity == Σ lots, stop on the loss side at entry and never moved against the trader,

@@ -80,17 +80,41 @@ impl Totals {
     }
 }
 
-/// The net loss (positive) a full close of `position` at `price` with fee rate `fee_rate`
-/// books: gross loss + entry fees + exit fee; negative for a gain.
+/// The net loss (positive; negative for a gain) a full close of a position with `totals` at
+/// `price` with fee rate `fee_rate` books: gross loss + entry fees + exit fee.
 pub(crate) fn loss_at(
-    position: &OpenPosition,
+    side: Side,
+    totals: Totals,
     price: Decimal,
     fee_rate: Decimal,
 ) -> Result<Decimal, BrokerError> {
-    let value = checked(price.checked_mul(position.cache.qty), "exit value")?;
-    let gross = position.state.side.sign() * (value - position.cache.cost);
+    let value = checked(price.checked_mul(totals.qty), "exit value")?;
+    let gross = side.sign() * (value - totals.cost);
     let exit_fee = checked(value.checked_mul(fee_rate), "exit fee")?;
-    Ok(position.cache.entry_fees + exit_fee - gross)
+    Ok(totals.entry_fees + exit_fee - gross)
+}
+
+/// The isolated-margin promise for a position with `totals`: closed at its liquidation price
+/// with its liquidation fee, it loses no more than its margin. `Err` says by how much not.
+pub(crate) fn check_loss_bound(
+    side: Side,
+    totals: Totals,
+    isolated: &IsolatedMargin,
+) -> Result<(), String> {
+    let loss = loss_at(
+        side,
+        totals,
+        isolated.liquidation_price.get(),
+        isolated.rates.liquidation_fee_rate(),
+    )
+    .map_err(|err| err.to_string())?;
+    if loss > isolated.margin {
+        return Err(format!(
+            "a close at the liquidation price {} loses {loss}, more than the margin {}",
+            isolated.liquidation_price, isolated.margin
+        ));
+    }
+    Ok(())
 }
 
 /// Checks a position's isolated margin: mirrored in its state; exactly what its lots,
@@ -123,17 +147,8 @@ pub(crate) fn check_isolated(
              rates give ({recomputed:?})"
         ));
     }
-    let loss = loss_at(
-        position,
-        isolated.liquidation_price.get(),
-        isolated.rates.liquidation_fee_rate(),
-    )?;
-    if loss > isolated.margin {
-        return breach(format!(
-            "position {id} would lose {loss} at its liquidation price {}, more than its margin {}",
-            isolated.liquidation_price, isolated.margin
-        ));
-    }
+    check_loss_bound(position.state.side, position.totals(), isolated)
+        .map_err(|reason| BrokerError::InvariantBreach(format!("position {id}: {reason}")))?;
     Ok(())
 }
 

@@ -311,7 +311,7 @@ fn a_schema_1_state_migrates_its_position_at_leverage_1() {
 }
 
 #[test]
-fn unknown_schema_versions_and_missing_margin_fields_are_refused() {
+fn unknown_schema_versions_and_a_missing_margin_are_refused() {
     let state = opened(Side::Long, "99700").state();
     for version in [0, SCHEMA_VERSION + 1] {
         let other = BrokerState {
@@ -328,30 +328,6 @@ fn unknown_schema_versions_and_missing_margin_fields_are_refused() {
     let err = PaperBroker::from_state(quiet_config(), bare).unwrap_err();
     assert!(
         matches!(&err, BrokerError::InvalidState { field, .. } if field == "position.isolated"),
-        "{err}"
-    );
-    let mut tampered = state.clone();
-    tampered
-        .position
-        .as_mut()
-        .unwrap()
-        .isolated
-        .as_mut()
-        .unwrap()
-        .margin = d("5");
-    let err = PaperBroker::from_state(quiet_config(), tampered).unwrap_err();
-    assert!(
-        matches!(&err, BrokerError::InvariantBreach(msg) if msg.contains("margin")),
-        "{err}"
-    );
-    // A liquidation price moved away from the entry (more room before liquidation) is not
-    // what the lots, leverage and rates give: refused.
-    let mut moved = state;
-    let isolated = moved.position.as_mut().unwrap().isolated.as_mut().unwrap();
-    isolated.liquidation_price = px("90000");
-    let err = PaperBroker::from_state(quiet_config(), moved).unwrap_err();
-    assert!(
-        matches!(&err, BrokerError::InvariantBreach(msg) if msg.contains("isolated margin")),
         "{err}"
     );
 }

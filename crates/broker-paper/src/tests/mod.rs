@@ -12,6 +12,7 @@ mod margin_tests;
 mod orders_tests;
 mod persist_tests;
 mod props;
+mod restore_tests;
 mod risk_tests;
 mod state_tests;
 

@@ -140,7 +140,7 @@ fn restore_refuses_another_symbol_schema_or_an_inconsistent_state() {
         Err(BrokerError::UnsupportedSchema { .. })
     ));
     let cooked = BrokerState {
-        balance: state.balance + d("1"),
+        balance: state.balance - d("1"),
         ..state.clone()
     };
     assert!(matches!(
@@ -151,13 +151,13 @@ fn restore_refuses_another_symbol_schema_or_an_inconsistent_state() {
     no_lots.position.as_mut().unwrap().lots.clear();
     assert!(matches!(
         PaperBroker::from_state(quiet_config(), no_lots),
-        Err(BrokerError::InvariantBreach(_))
+        Err(BrokerError::InvalidState { field, .. }) if field == "position.lots"
     ));
     let mut loose_stop = state.clone();
     loose_stop.position.as_mut().unwrap().stop = px("99000");
     assert!(matches!(
         PaperBroker::from_state(quiet_config(), loose_stop),
-        Err(BrokerError::InvariantBreach(msg)) if msg.contains("against")
+        Err(BrokerError::InvalidState { field, reason }) if field == "position.stop" && reason.contains("against")
     ));
     let mut counters = state;
     counters.counters.trades = 5;
