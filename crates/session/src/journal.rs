@@ -2,8 +2,10 @@
 //! session event, each line written whole and, for live sessions, fsynced before the next
 //! event is processed — so after a crash the journal is a faithful account of what happened.
 //!
-//! Events are never de-duplicated by content (the Python program silently dropped repeated
-//! identical events, defect 16); each line carries a sequence number instead.
+//! Every line is one [`JournalEvent`]: `kind` is its tag and its fields sit beside `seq`,
+//! `ts_ms` (the event time, when it has one) and `written_at`. Events are never
+//! de-duplicated by content — two identical fills are two fills — so each line carries a
+//! sequence number instead.
 
 use std::{
     collections::HashSet,
@@ -12,10 +14,171 @@ use std::{
     path::{Path, PathBuf},
 };
 
+use la_core::BrokerEvent;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::error::SessionError;
+use crate::{error::SessionError, stop::StopReason};
+
+/// What a journal line records. Serialised with `kind` as the tag (the labels below are the
+/// file format: `cargo xtask crash`/`soak` and the tests read them).
+#[derive(Clone, Copy, Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum JournalEvent<'a> {
+    /// A limit order is resting.
+    OrderAccepted(BrokerLine<'a>),
+    /// An entry filled.
+    Fill(BrokerLine<'a>),
+    /// A position closed.
+    Exit(BrokerLine<'a>),
+    /// Funding was settled.
+    FundingApplied(BrokerLine<'a>),
+    /// The broker refused an order.
+    OrderRejected(BrokerLine<'a>),
+    /// A resting order was cancelled.
+    OrderCancelled(BrokerLine<'a>),
+    /// A trailing stop became active.
+    TrailingActivated(BrokerLine<'a>),
+    /// The session started; `detail` says how it got the workspace lock.
+    SessionStarted {
+        /// `fresh_lock` or `took_over_stale_lock_of_pid_N`.
+        detail: &'a str,
+    },
+    /// The feed (re)connected.
+    FeedConnected {
+        /// Always `connected`.
+        detail: &'a str,
+    },
+    /// The feed lost its connection.
+    FeedDisconnected {
+        /// Why.
+        detail: &'a str,
+    },
+    /// The feed is about to reconnect.
+    FeedReconnecting {
+        /// Attempt number and delay.
+        detail: &'a str,
+    },
+    /// Live candles are missing; a REST backfill was requested.
+    GapDetected {
+        /// How many, from when.
+        detail: &'a str,
+    },
+    /// No market data for a while (first rung of the stale-data ladder).
+    StaleDataWarning {
+        /// For how long.
+        detail: &'a str,
+    },
+    /// Market data resumed after a stale-data warning.
+    StaleDataRecovered {
+        /// Always `market data resumed`.
+        detail: &'a str,
+    },
+    /// No market data for the stale timeout: the session stops.
+    StaleDataHalt {
+        /// For how long.
+        detail: &'a str,
+    },
+    /// A broker invariant breach halted trading.
+    TradingHalted {
+        /// The cause chain.
+        detail: &'a str,
+    },
+    /// A state save failed (alerted; trading continues on in-memory state).
+    StateSaveFailed {
+        /// The cause chain.
+        detail: &'a str,
+    },
+    /// Warm-up history could not be fetched; the gate fills from live candles.
+    DegradedStart {
+        /// The cause chain.
+        detail: &'a str,
+    },
+    /// A funding time passed without a rate: nothing was settled.
+    FundingSkipped {
+        /// The funding time (epoch ms).
+        funding_time: i64,
+        /// Why no rate was available.
+        reason: &'a str,
+    },
+    /// The circuit breaker tripped: new entries are blocked.
+    CircuitBreakerTripped {
+        /// `daily_drawdown` or `consecutive_losses`.
+        reason: &'a str,
+    },
+    /// The session stopped, with its one reason.
+    SessionStopped {
+        /// Why.
+        stopped_reason: StopReason,
+        /// Errors counted against the budget.
+        errors: u32,
+    },
+}
+
+/// A broker event as a journal line: its own fields (with the broker's `event` tag) and,
+/// for an event journaled at start-up from a saved outbox, `"recovered": true`.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct BrokerLine<'a> {
+    #[serde(flatten)]
+    event: &'a BrokerEvent,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    recovered: bool,
+}
+
+impl<'a> JournalEvent<'a> {
+    /// The line for a broker event; `recovered` marks one the previous run saved in the
+    /// state's outbox but did not journal before it stopped.
+    pub fn broker(event: &'a BrokerEvent, recovered: bool) -> Self {
+        let line = BrokerLine { event, recovered };
+        match event {
+            BrokerEvent::OrderAccepted { .. } => Self::OrderAccepted(line),
+            BrokerEvent::Filled(_) => Self::Fill(line),
+            BrokerEvent::Exited(_) => Self::Exit(line),
+            BrokerEvent::FundingApplied { .. } => Self::FundingApplied(line),
+            BrokerEvent::OrderRejected { .. } => Self::OrderRejected(line),
+            BrokerEvent::OrderCancelled { .. } => Self::OrderCancelled(line),
+            BrokerEvent::TrailingActivated { .. } => Self::TrailingActivated(line),
+        }
+    }
+
+    /// The `kind` label, as serialised.
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            Self::OrderAccepted(_) => "order_accepted",
+            Self::Fill(_) => "fill",
+            Self::Exit(_) => "exit",
+            Self::FundingApplied(_) => "funding_applied",
+            Self::OrderRejected(_) => "order_rejected",
+            Self::OrderCancelled(_) => "order_cancelled",
+            Self::TrailingActivated(_) => "trailing_activated",
+            Self::SessionStarted { .. } => "session_started",
+            Self::FeedConnected { .. } => "feed_connected",
+            Self::FeedDisconnected { .. } => "feed_disconnected",
+            Self::FeedReconnecting { .. } => "feed_reconnecting",
+            Self::GapDetected { .. } => "gap_detected",
+            Self::StaleDataWarning { .. } => "stale_data_warning",
+            Self::StaleDataRecovered { .. } => "stale_data_recovered",
+            Self::StaleDataHalt { .. } => "stale_data_halt",
+            Self::TradingHalted { .. } => "trading_halted",
+            Self::StateSaveFailed { .. } => "state_save_failed",
+            Self::DegradedStart { .. } => "degraded_start",
+            Self::FundingSkipped { .. } => "funding_skipped",
+            Self::CircuitBreakerTripped { .. } => "circuit_breaker_tripped",
+            Self::SessionStopped { .. } => "session_stopped",
+        }
+    }
+}
+
+/// One line on disk: the envelope around a [`JournalEvent`].
+#[derive(Serialize)]
+struct Line<'a> {
+    seq: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ts_ms: Option<i64>,
+    written_at: String,
+    #[serde(flatten)]
+    event: &'a JournalEvent<'a>,
+}
 
 /// An append-only JSON-lines file.
 #[derive(Debug)]
@@ -57,30 +220,17 @@ impl Journal {
         self.write_errors
     }
 
-    /// Appends `kind` with the serialized `payload` fields and the event time `ts_ms`.
-    /// A write failure is logged and counted, never fatal: trading goes on.
-    pub fn append<T: Serialize>(&mut self, kind: &str, ts_ms: Option<i64>, payload: &T) {
+    /// Appends `event` at event time `ts_ms`. A write failure is logged and counted, never
+    /// fatal: trading goes on.
+    pub fn append(&mut self, ts_ms: Option<i64>, event: &JournalEvent<'_>) {
         self.seq += 1;
-        let mut object = Map::new();
-        object.insert("seq".into(), Value::from(self.seq));
-        object.insert("kind".into(), Value::from(kind));
-        if let Some(ts_ms) = ts_ms {
-            object.insert("ts_ms".into(), Value::from(ts_ms));
-        }
-        object.insert(
-            "written_at".into(),
-            Value::from(crate::time_fmt::now_rfc3339()),
-        );
-        match serde_json::to_value(payload) {
-            Ok(Value::Object(fields)) => object.extend(fields),
-            Ok(other) => {
-                object.insert("data".into(), other);
-            }
-            Err(err) => {
-                object.insert("serialize_error".into(), Value::from(err.to_string()));
-            }
-        }
-        let result = serde_json::to_writer(&mut self.writer, &Value::Object(object))
+        let line = Line {
+            seq: self.seq,
+            ts_ms,
+            written_at: crate::time_fmt::now_rfc3339(),
+            event,
+        };
+        let result = serde_json::to_writer(&mut self.writer, &line)
             .map_err(std::io::Error::other)
             .and_then(|()| self.writer.write_all(b"\n"))
             .and_then(|()| if self.durable { self.sync() } else { Ok(()) });

@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::{
     engine::{DecisionRecord, EngineSink},
     error::SessionError,
-    journal::Journal,
+    journal::{Journal, JournalEvent},
 };
 
 /// One point of the equity curve.
@@ -124,29 +124,16 @@ impl FileSink {
         };
         let mut recovered = 0;
         for event in events {
-            let kind = event_kind(event);
+            let line = JournalEvent::broker(event, true);
             let key = (
-                kind.to_owned(),
+                line.kind().to_owned(),
                 event_time(event),
                 event_order_id(event).map(str::to_owned),
             );
             if recorded.contains(&key) {
                 continue;
             }
-            #[derive(Serialize)]
-            struct Recovered<'a> {
-                #[serde(flatten)]
-                event: &'a BrokerEvent,
-                recovered: bool,
-            }
-            self.journal.append(
-                kind,
-                event_time(event),
-                &Recovered {
-                    event,
-                    recovered: true,
-                },
-            );
+            self.journal.append(event_time(event), &line);
             recovered += 1;
         }
         if recovered > 0 {
@@ -160,7 +147,7 @@ impl FileSink {
     pub fn release_held(&mut self) {
         for event in std::mem::take(&mut self.held) {
             self.journal
-                .append(event_kind(&event), event_time(&event), &event);
+                .append(event_time(&event), &JournalEvent::broker(&event, false));
         }
     }
 
@@ -234,18 +221,6 @@ fn event_order_id(event: &BrokerEvent) -> Option<&str> {
     }
 }
 
-fn event_kind(event: &BrokerEvent) -> &'static str {
-    match event {
-        BrokerEvent::OrderAccepted { .. } => "order_accepted",
-        BrokerEvent::Filled(_) => "fill",
-        BrokerEvent::Exited(_) => "exit",
-        BrokerEvent::FundingApplied { .. } => "funding_applied",
-        BrokerEvent::OrderRejected { .. } => "order_rejected",
-        BrokerEvent::OrderCancelled { .. } => "order_cancelled",
-        BrokerEvent::TrailingActivated { .. } => "trailing_activated",
-    }
-}
-
 impl EngineSink for FileSink {
     fn broker_event(&mut self, event: &BrokerEvent) {
         match event {
@@ -262,7 +237,7 @@ impl EngineSink for FileSink {
             self.held.push(event.clone());
         } else {
             self.journal
-                .append(event_kind(event), event_time(event), event);
+                .append(event_time(event), &JournalEvent::broker(event, false));
         }
     }
 
@@ -299,14 +274,9 @@ impl EngineSink for FileSink {
     }
 
     fn breaker_tripped(&mut self, reason: &str, ts: TimestampMs) {
-        #[derive(Serialize)]
-        struct Tripped<'a> {
-            reason: &'a str,
-        }
         self.journal.append(
-            "circuit_breaker_tripped",
             Some(ts.as_ms()),
-            &Tripped { reason },
+            &JournalEvent::CircuitBreakerTripped { reason },
         );
     }
 }

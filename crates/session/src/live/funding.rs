@@ -7,16 +7,9 @@
 //! would silently hide a cost the account really pays.
 
 use la_core::{FundingInfo, Price, TimestampMs};
-use serde::Serialize;
 
 use super::{Live, supervisor::Aux};
-use crate::error::error_chain;
-
-#[derive(Serialize)]
-struct FundingSkipped<'a> {
-    funding_time: i64,
-    reason: &'a str,
-}
+use crate::{error::error_chain, journal::JournalEvent};
 
 impl Live {
     /// Settles funding if exchange time crossed a funding time.
@@ -89,9 +82,8 @@ impl Live {
         self.funding.skipped += 1;
         tracing::warn!(symbol = %self.config.symbol, funding_time = funding_time.as_ms(), reason, "funding time passed without a rate; nothing settled");
         self.sink.journal().append(
-            "funding_skipped",
             Some(funding_time.as_ms()),
-            &FundingSkipped {
+            &JournalEvent::FundingSkipped {
                 funding_time: funding_time.as_ms(),
                 reason,
             },

@@ -41,7 +41,6 @@ use std::{
 use la_broker_paper::{BrokerState, persist};
 use la_core::{Candle, Decimal, Provenance, TimestampMs};
 use la_feed_bitunix::RestClient;
-use serde::Serialize;
 use tokio::{sync::mpsc, time::Instant};
 
 use self::{stale::StaleStage, supervisor::Aux};
@@ -50,6 +49,7 @@ use crate::{
     engine::{Engine, RestoredState, build_engine},
     error::SessionError,
     funding::FundingSchedule,
+    journal::JournalEvent,
     report::SessionReport,
     run_files::FileSink,
     sources::{Seed, open_source},
@@ -148,7 +148,9 @@ pub async fn run(
 
     let rest = feed.rest();
     let (mut live, aux_rx) = Live::new(config, workspace, run, engine, sink, starting_equity, rest);
-    live.journal_session_event("session_started", &lock_outcome_label(&lock_outcome));
+    live.journal(JournalEvent::SessionStarted {
+        detail: &lock_outcome_label(&lock_outcome),
+    });
     match seed {
         Seed::Ready(history) => live.apply_history(history),
         Seed::Rest { rest, bars, now } => live.spawn_seed(rest, bars, now),
@@ -243,11 +245,6 @@ struct Live {
     pending_stop: Option<StopReason>,
 }
 
-#[derive(Serialize)]
-struct Note<'a> {
-    detail: &'a str,
-}
-
 impl Live {
     /// The supervisor's state at start-up, and the receiver of its helper tasks' results.
     fn new(
@@ -287,10 +284,10 @@ impl Live {
         (live, aux_rx)
     }
 
-    /// Writes a session-level event to the journal.
-    fn journal_session_event(&mut self, kind: &str, detail: &str) {
+    /// Writes a session-level event to the journal, at the newest event time seen.
+    fn journal(&mut self, event: JournalEvent<'_>) {
         let ts = self.engine.last_event_time().map(TimestampMs::as_ms);
-        self.sink.journal().append(kind, ts, &Note { detail });
+        self.sink.journal().append(ts, &event);
     }
 
     fn record_error(&mut self, message: String) {

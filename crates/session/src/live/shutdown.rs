@@ -7,11 +7,11 @@
 //! lock. A second SIGINT shortens the waits but never skips the save.
 
 use la_core::{Broker, Decimal, ExitReason};
-use serde::Serialize;
 
 use super::{Live, step_deadline};
 use crate::{
     error::error_chain,
+    journal::JournalEvent,
     report::SessionReport,
     run_files::{write_equity_csv, write_json, write_trades_csv},
     sources::LiveFeed,
@@ -20,12 +20,6 @@ use crate::{
     stop::StopReason,
     time_fmt::{ms_to_rfc3339, now_rfc3339},
 };
-
-#[derive(Serialize)]
-struct Stopped<'a> {
-    stopped_reason: &'a str,
-    errors: u32,
-}
 
 impl Live {
     /// Runs the shutdown sequence and returns the run summary.
@@ -71,17 +65,16 @@ impl Live {
                 self.counters.save_failures += 1;
                 tracing::error!(symbol = %self.config.symbol, error = &err as &dyn std::error::Error, alert = true, "ALERT: final state save failed; the last good state file is intact");
                 let chain = error_chain(&err);
-                self.journal_session_event("state_save_failed", &chain);
+                self.journal(JournalEvent::StateSaveFailed { detail: &chain });
                 self.counters.last_error = Some(chain);
             }
         }
         self.sink.release_held();
         // 5. Run artifacts.
         self.sink.journal().append(
-            "session_stopped",
             Some(now.as_ms()),
-            &Stopped {
-                stopped_reason: reason.as_str(),
+            &JournalEvent::SessionStopped {
+                stopped_reason: reason,
                 errors: self.counters.errors,
             },
         );

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{Live, supervisor::Aux};
-use crate::{error::error_chain, sources::LiveFeed, stop::StopReason};
+use crate::{error::error_chain, journal::JournalEvent, sources::LiveFeed, stop::StopReason};
 
 /// The stage of the stale-data ladder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -31,7 +31,9 @@ impl Live {
     pub(super) fn stale_recovered(&mut self) {
         if self.stale != StaleStage::Fresh {
             tracing::info!(symbol = %self.config.symbol, "market data resumed");
-            self.journal_session_event("stale_data_recovered", "market data resumed");
+            self.journal(JournalEvent::StaleDataRecovered {
+                detail: "market data resumed",
+            });
             self.stale = StaleStage::Fresh;
         }
     }
@@ -44,18 +46,16 @@ impl Live {
         let poll_after = Duration::from_secs(45).min(timeout * 3 / 4);
         if age >= timeout {
             tracing::error!(symbol = %self.config.symbol, age_s = age.as_secs(), "no market data for the stale timeout; stopping");
-            self.journal_session_event(
-                "stale_data_halt",
-                &format!("no data for {}s", age.as_secs()),
-            );
+            self.journal(JournalEvent::StaleDataHalt {
+                detail: &format!("no data for {}s", age.as_secs()),
+            });
             return Some(StopReason::StaleData);
         }
         if age >= warn_after && self.stale < StaleStage::Warned {
             tracing::warn!(symbol = %self.config.symbol, age_s = age.as_secs(), "no market data");
-            self.journal_session_event(
-                "stale_data_warning",
-                &format!("no data for {}s", age.as_secs()),
-            );
+            self.journal(JournalEvent::StaleDataWarning {
+                detail: &format!("no data for {}s", age.as_secs()),
+            });
             self.stale = StaleStage::Warned;
         }
         if age >= reconnect_after && self.stale < StaleStage::ReconnectRequested {

@@ -18,6 +18,7 @@ use tokio::{
 use super::{Live, SessionHooks};
 use crate::{
     error::error_chain,
+    journal::JournalEvent,
     run_files::EquityPoint,
     sources::LiveFeed,
     state::{SaveOutcome, Snapshot, StateWriter},
@@ -129,10 +130,9 @@ impl Live {
                 missing,
             } => {
                 tracing::warn!(symbol = %self.config.symbol, first_missing = first_missing.as_ms(), missing, "gap in live candles; backfill requested");
-                self.journal_session_event(
-                    "gap_detected",
-                    &format!("{missing} candles from {}", first_missing.as_ms()),
-                );
+                self.journal(JournalEvent::GapDetected {
+                    detail: &format!("{missing} candles from {}", first_missing.as_ms()),
+                });
             }
         }
         self.pending_stop.take()
@@ -164,19 +164,20 @@ impl Live {
         match change {
             ConnectionEvent::Connected => {
                 tracing::info!(symbol = %self.config.symbol, "feed connected");
-                self.journal_session_event("feed_connected", "connected");
+                self.journal(JournalEvent::FeedConnected {
+                    detail: "connected",
+                });
             }
             ConnectionEvent::Disconnected { reason } => {
                 tracing::warn!(symbol = %self.config.symbol, reason = %reason, "feed disconnected");
-                self.journal_session_event("feed_disconnected", reason);
+                self.journal(JournalEvent::FeedDisconnected { detail: reason });
             }
             ConnectionEvent::Reconnecting { attempt, delay_ms } => {
                 self.counters.reconnects += 1;
                 tracing::warn!(symbol = %self.config.symbol, attempt, delay_ms, "feed reconnecting");
-                self.journal_session_event(
-                    "feed_reconnecting",
-                    &format!("attempt {attempt} in {delay_ms} ms"),
-                );
+                self.journal(JournalEvent::FeedReconnecting {
+                    detail: &format!("attempt {attempt} in {delay_ms} ms"),
+                });
             }
         }
     }
@@ -187,7 +188,7 @@ impl Live {
         tracing::error!(symbol = %self.config.symbol, error = err as &dyn std::error::Error, "broker failure; trading halted");
         self.record_error(chain.clone());
         self.engine.halt(&chain);
-        self.journal_session_event("trading_halted", &chain);
+        self.journal(JournalEvent::TradingHalted { detail: &chain });
         Some(StopReason::FatalError)
     }
 
@@ -221,7 +222,7 @@ impl Live {
                 let chain = error_chain(&err);
                 tracing::error!(symbol = %self.config.symbol, error = &err as &dyn std::error::Error, alert = true, "ALERT: state save failed; trading continues on in-memory state, the last good file is intact");
                 self.counters.last_error = Some(chain.clone());
-                self.journal_session_event("state_save_failed", &chain);
+                self.journal(JournalEvent::StateSaveFailed { detail: &chain });
             }
         }
     }

@@ -11,7 +11,7 @@ use la_core::{Candle, Provenance, TimestampMs};
 use la_feed_bitunix::RestClient;
 
 use super::{Live, supervisor::Aux};
-use crate::error::error_chain;
+use crate::{error::error_chain, journal::JournalEvent};
 
 impl Live {
     /// Feeds warm-up history to the strategy (never trades on it), then the live candles
@@ -62,7 +62,7 @@ impl Live {
             Ok(candles) => self.apply_history(candles),
             Err(message) => {
                 tracing::warn!(symbol = %self.config.symbol, error = %message, "degraded start: warm-up history unavailable; the warm-up gate fills from live candles");
-                self.journal_session_event("degraded_start", &message);
+                self.journal(JournalEvent::DegradedStart { detail: &message });
                 self.apply_history(Vec::new());
             }
         }

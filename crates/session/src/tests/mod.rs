@@ -2,5 +2,6 @@
 
 mod building_blocks;
 mod engine_tests;
+mod journal_tests;
 mod logging_tests;
 mod plausibility_real_data;
