@@ -16,7 +16,8 @@ use crate::support::{run_dir, run_session, shared_data, validated};
 
 /// A backtest of `data` with the engine `engine` (built by the same factory as the live
 /// session's), bars replayed as their four waypoints and funding unknown unless `parity`:
-/// then the simulator's 1 s ticker cadence and its funding rate (0.01 % = 0.0001).
+/// then the simulator's 1 s ticker cadence and a zero funding rate (the parity run scales
+/// the simulator's funding series to zero).
 fn backtest_config(
     data: &Path,
     workspace: &Path,
@@ -35,7 +36,7 @@ fn backtest_config(
         } else {
             IntrabarTicks::Waypoints
         },
-        funding_rate: parity.then(|| Decimal::new(1, 4)),
+        funding_rate: parity.then_some(Decimal::ZERO),
     }
 }
 
@@ -107,14 +108,25 @@ async fn backtest_and_live_session_on_the_simulator_produce_identical_trades() {
     }
     drop(out);
 
-    // Live: the session seeds warmup_bars + 20 = 70 history candles, so trading can start
-    // at bar 71; the backtest gets the same gate.
-    let live_raw = RawRunConfig {
-        source: "sim".into(),
-        workspace: dir.path().join("live"),
-        data: Some(slice.clone()),
-        duration: "5m".into(),
+    // Live: the simulator serves warmup_bars + 20 = 70 history candles, so trading can
+    // start at bar 71; the backtest gets the same gate. The simulator's funding series
+    // changes every period while a backtest assumes one constant rate, so both run with a
+    // zero rate (the strategy's funding gates then see the same value).
+    let sim = la_bitunix_sim::start(la_bitunix_sim::SimConfig {
+        data: la_bitunix_sim::MarketData::Csv(slice.clone()),
         speed: 1200.0,
+        history_candles: 70,
+        funding_rate_percent: Decimal::ZERO,
+        ..la_bitunix_sim::SimConfig::default()
+    })
+    .await
+    .expect("simulator");
+    let live_raw = RawRunConfig {
+        source: "bitunix".into(),
+        ws_url: sim.ws_url(),
+        rest_url: sim.rest_url(),
+        workspace: dir.path().join("live"),
+        duration: "5m".into(),
         stale_timeout: "5s".into(),
         max_clock_skew: "off".into(),
         force_close_on_stop: true,
@@ -130,6 +142,7 @@ async fn backtest_and_live_session_on_the_simulator_produce_identical_trades() {
     let mut bt_engine = live_config.engine_settings();
     bt_engine.warmup_bars = 71;
     let live = run_session(live_config, Duration::from_secs(240)).await;
+    sim.shutdown().await;
     assert_eq!(
         live.stopped_reason,
         StopReason::StaleData,

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod backtest;
+mod downtime;
 mod hostile;
 mod live_session;
 mod support;

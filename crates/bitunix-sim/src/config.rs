@@ -91,8 +91,13 @@ pub struct SimConfig {
     pub price_push_ms: u64,
     /// Virtual milliseconds between a subscribe and its first push (live: 100–600 ms).
     pub subscribe_delay_ms: u64,
-    /// Funding rate in percent, as on the wire (0.01 = a fraction of 0.0001).
+    /// Scale of the funding-rate series in percent, as on the wire (0.01 = a fraction of
+    /// 0.0001): each 8-hour period settles `base × (2j − 5) / 4` for a seeded `j` in
+    /// `0..12`, so rates run from −1.25 to 4.25 times the base and change every period.
+    /// Zero turns funding off.
     pub funding_rate_percent: Decimal,
+    /// Seed of the funding-rate series (the same seed gives the same rates).
+    pub funding_seed: u64,
     /// REST `funding_rate` data shape.
     pub funding_shape: FundingShape,
     /// Whether REST kline includes the bar in progress.
@@ -137,6 +142,7 @@ impl Default for SimConfig {
             price_push_ms: 1_000,
             subscribe_delay_ms: 150,
             funding_rate_percent: Decimal::new(1, 2),
+            funding_seed: 7,
             funding_shape: FundingShape::Object,
             include_forming_bar: false,
             idle_drop_ms: 60_000,

@@ -185,7 +185,7 @@ impl Engine {
             broadcast(shared, &mut st, Channel::Ticker, text.into(), true);
         }
         if let Some((index, mark)) = price {
-            let text = wire::price_frame(symbol, v, index, mark, shared.funding_rate_percent);
+            let text = wire::price_frame(symbol, v, index, mark, &shared.funding);
             broadcast(shared, &mut st, Channel::Price, text.into(), true);
         }
     }
@@ -469,9 +469,9 @@ pub(crate) fn snapshot(shared: &Shared, channel: Channel) -> (u64, Option<String
         Channel::Ticker => market
             .ticker_at(v)
             .map(|t| wire::ticker_frame(symbol, v, &t)),
-        Channel::Price => market.index_and_mark(v).map(|(index, mark)| {
-            wire::price_frame(symbol, v, index, mark, shared.funding_rate_percent)
-        }),
+        Channel::Price => market
+            .index_and_mark(v)
+            .map(|(index, mark)| wire::price_frame(symbol, v, index, mark, &shared.funding)),
     };
     (st.seq, text)
 }

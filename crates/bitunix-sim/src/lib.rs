@@ -23,8 +23,8 @@
 //! run fast and deterministically.
 //!
 //! # Layout
-//! `config` (settings), `data` (loading), `market` and `path` (the market as a function of
-//! time), `engine` (the push timeline and faults), `ws` and `rest` (the protocol),
+//! `scenario` (scripted markets for tests), `config` (settings), `data` (loading), `market`, `path` and `funding` (the market and
+//! its funding-rate series as functions of time), `engine` (the push timeline and faults), `ws` and `rest` (the protocol),
 //! `server` (listener, TLS, hyper), `wire` (exact frame text), `record`, `stats`,
 //! `faults` (the fault vocabulary and its text form), `clock`, `state`, `error`.
 
@@ -34,10 +34,12 @@ mod data;
 mod engine;
 mod error;
 mod faults;
+mod funding;
 mod market;
 mod path;
 mod record;
 mod rest;
+pub mod scenario;
 mod server;
 mod state;
 mod stats;
@@ -64,6 +66,7 @@ pub use stats::SimStats;
 use crate::{
     clock::VirtualClock,
     engine::Engine,
+    funding::FundingSeries,
     market::Market,
     record::Recorder,
     server::ConnCtx,
@@ -131,7 +134,7 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         market,
         clock: VirtualClock::new(start_ms, config.speed),
         subscribe_delay_ms: config.subscribe_delay_ms,
-        funding_rate_percent: config.funding_rate_percent,
+        funding: FundingSeries::new(config.funding_rate_percent, config.funding_seed),
         funding_shape: config.funding_shape,
         include_forming_bar: config.include_forming_bar,
         idle_drop: Duration::from_millis(config.idle_drop_ms),
@@ -257,6 +260,13 @@ impl SimHandle {
         SimVirtualClock {
             shared: Arc::clone(&self.shared),
         }
+    }
+
+    /// The funding rate, as a **fraction** per period, that settles at the funding time at
+    /// or before `t`: what the `price` channel shows as `fr` from that time on and what the
+    /// funding-rate history lists for it.
+    pub fn settled_funding_rate(&self, t: TimestampMs) -> la_core::Decimal {
+        self.shared.funding.settling_at(t.as_ms()) / la_core::Decimal::ONE_HUNDRED
     }
 
     /// The open time of the first candle in the data.

@@ -1,5 +1,6 @@
 //! The market as a pure function of virtual time: which candle is forming at `t`, its
-//! cumulative state, 24-hour ticker statistics, index/mark prices and funding times.
+//! cumulative state, 24-hour ticker statistics, and index/mark prices (the funding-rate
+//! series is in `funding`).
 //!
 //! Nothing here depends on what was pushed, so the engine, WebSocket snapshots and REST all
 //! agree on the same market. With [`crate::EndBehaviour::Loop`] the series repeats, each
@@ -15,8 +16,6 @@ use crate::{
 };
 
 const DAY_MS: i64 = 86_400_000;
-/// Funding settles every 8 hours at 00:00, 08:00 and 16:00 UTC.
-pub(crate) const FUNDING_PERIOD_MS: i64 = 8 * 3_600_000;
 
 /// 24-hour rolling statistics plus the current price, for `ticker` pushes and REST tickers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -204,12 +203,6 @@ impl Market {
         let index = (mark * Decimal::new(99_995, 5)).round_dp(scale);
         Some((index, mark))
     }
-}
-
-/// The last funding time at or before `t`, and the next one.
-pub(crate) fn funding_times(t: i64) -> (i64, i64) {
-    let last = t - t.rem_euclid(FUNDING_PERIOD_MS);
-    (last, last + FUNDING_PERIOD_MS)
 }
 
 /// `2026-09-23T08:00:00Z` for an epoch-ms instant (whole seconds).

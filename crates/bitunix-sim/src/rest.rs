@@ -5,6 +5,9 @@
 //! server-wide sliding window of `rest_rate_limit_per_sec` requests per second answers
 //! code 10006 beyond it (rejected requests do not count toward the window).
 //!
+//! `funding_rate` gives the upcoming rate in percent; `get_funding_rate_history` the
+//! settled ones as fractions (see `funding`).
+//!
 //! Kline: rows newest-first, every value a string including `time`, `quoteVol` = BASE
 //! volume and `baseVol` = QUOTE turnover (swapped, as on the wire), `limit` default 100
 //! and silently capped at 200, only candles with `time + interval <= virtual now` (plus
@@ -25,7 +28,7 @@ use tokio::time::Instant;
 
 use crate::{
     config::{FundingShape, rest_interval},
-    market::funding_times,
+    funding::{FUNDING_PERIOD_MS, funding_times},
     path::{self, Forming},
     state::{Shared, lock},
     wire::dec,
@@ -37,6 +40,9 @@ pub(crate) type Body = Full<Bytes>;
 const PREFIX: &str = "/api/v1/futures/market/";
 const MAX_KLINE_LIMIT: u64 = 200;
 const DEFAULT_KLINE_LIMIT: u64 = 100;
+/// The funding-rate history's page size (the exchange documents none; chosen here).
+const DEFAULT_FUNDING_HISTORY_LIMIT: u64 = 100;
+const MAX_FUNDING_HISTORY_LIMIT: u64 = 100;
 const DEPTH_LIMITS: [&str; 5] = ["1", "5", "15", "50", "max"];
 const MAX_DEPTH_LEVELS: usize = 200;
 
@@ -46,9 +52,17 @@ pub(crate) async fn handle(
     path: String,
     query: Option<String>,
 ) -> Response<Body> {
-    let route = path
-        .strip_prefix(PREFIX)
-        .filter(|r| ["kline", "funding_rate", "trading_pairs", "tickers", "depth"].contains(r));
+    let route = path.strip_prefix(PREFIX).filter(|r| {
+        [
+            "kline",
+            "funding_rate",
+            "get_funding_rate_history",
+            "trading_pairs",
+            "tickers",
+            "depth",
+        ]
+        .contains(r)
+    });
     let stat_path = route.map_or("other", |_| path.as_str()).to_owned();
     let (delay, http_5xx, limited) = {
         let now = Instant::now();
@@ -90,6 +104,7 @@ pub(crate) async fn handle(
     let result = match route {
         Some("kline") => kline(&shared, &params),
         Some("funding_rate") => funding_rate(&shared, &params),
+        Some("get_funding_rate_history") => funding_rate_history(&shared, &params),
         Some("trading_pairs") => trading_pairs(&shared, &params),
         Some("tickers") => tickers(&shared, &params),
         Some("depth") => depth(&shared, &params),
@@ -265,21 +280,11 @@ fn kline(shared: &Shared, params: &[(String, String)]) -> RouteResult {
     if width < step || width % step != 0 {
         return Err(parameter_error());
     }
-    let number = |name: &str| -> Result<Option<i64>, (i64, String)> {
-        param(params, name)
-            .filter(|v| !v.is_empty())
-            .map(|v| v.parse::<i64>().map_err(|_| parameter_error()))
-            .transpose()
-    };
-    let limit = match number("limit")? {
-        None => DEFAULT_KLINE_LIMIT,
-        Some(n) if n <= 0 => DEFAULT_KLINE_LIMIT,
-        Some(n) => u64::try_from(n)
-            .unwrap_or(MAX_KLINE_LIMIT)
-            .min(MAX_KLINE_LIMIT),
-    };
-    let limit = usize::try_from(limit).unwrap_or(200);
-    let (start, end) = (number("startTime")?, number("endTime")?);
+    let limit = limit_param(params, DEFAULT_KLINE_LIMIT, MAX_KLINE_LIMIT)?;
+    let (start, end) = (
+        number_param(params, "startTime")?,
+        number_param(params, "endTime")?,
+    );
     let now = shared.clock.now_ms();
     let floor = |t: i64| t - t.rem_euclid(width);
     let forming_open = floor(now);
@@ -323,6 +328,77 @@ fn last_price(shared: &Shared, now: i64) -> Option<(Decimal, Decimal, Decimal)> 
     Some((forming.close, index, mark))
 }
 
+/// An optional integer parameter; present but not an integer is a parameter error.
+fn number_param(params: &[(String, String)], name: &str) -> Result<Option<i64>, (i64, String)> {
+    param(params, name)
+        .filter(|v| !v.is_empty())
+        .map(|v| v.parse::<i64>().map_err(|_| parameter_error()))
+        .transpose()
+}
+
+/// `limit`: absent or non-positive gives `default`, anything above `max` is capped.
+fn limit_param(
+    params: &[(String, String)],
+    default: u64,
+    max: u64,
+) -> Result<usize, (i64, String)> {
+    let limit = match number_param(params, "limit")? {
+        None => default,
+        Some(n) if n <= 0 => default,
+        Some(n) => u64::try_from(n).unwrap_or(max).min(max),
+    };
+    Ok(usize::try_from(limit).unwrap_or(usize::MAX))
+}
+
+/// `get_funding_rate_history`: settled rates as **fractions** (unlike `funding_rate`, which
+/// is in percent), newest first, each with its `fundingTime` and the mark price then. The
+/// start parameter is spelled `starTime`, as in the exchange's documentation. Range
+/// semantics follow `kline` (both bounds inclusive; with `endTime` or neither the newest
+/// `limit` rows, with only `starTime` the oldest). Only funding times the data covers and
+/// the virtual clock has reached are listed.
+fn funding_rate_history(shared: &Shared, params: &[(String, String)]) -> RouteResult {
+    require_symbol(shared, params)?;
+    let limit = limit_param(
+        params,
+        DEFAULT_FUNDING_HISTORY_LIMIT,
+        MAX_FUNDING_HISTORY_LIMIT,
+    )?;
+    let (start, end) = (
+        number_param(params, "starTime")?,
+        number_param(params, "endTime")?,
+    );
+    let now = shared.clock.now_ms();
+    let market = &shared.market;
+    let first = funding_times(market.first_open() - 1).1;
+    let (latest, _) = funding_times(now);
+    let lower = start.map_or(first, |s| funding_times(s - 1).1.max(first));
+    let upper = end.map_or(latest, |e| funding_times(e).0.min(latest));
+    let row = |t: i64| {
+        let (_, mark) = market.index_and_mark(t)?;
+        Some(json!({
+            "fundingRate": dec(shared.funding.settling_at(t) / Decimal::ONE_HUNDRED),
+            "fundingTime": t.to_string(),
+            "markPrice": dec(mark),
+        }))
+    };
+    let mut rows = Vec::new();
+    if start.is_some() && end.is_none() {
+        let mut t = lower;
+        while t <= upper && rows.len() < limit {
+            rows.extend(row(t));
+            t += FUNDING_PERIOD_MS;
+        }
+        rows.reverse();
+    } else {
+        let mut t = upper;
+        while t >= lower && rows.len() < limit {
+            rows.extend(row(t));
+            t -= FUNDING_PERIOD_MS;
+        }
+    }
+    Ok(Value::Array(rows))
+}
+
 fn funding_rate(shared: &Shared, params: &[(String, String)]) -> RouteResult {
     require_symbol(shared, params)?;
     let now = shared.clock.now_ms();
@@ -334,7 +410,7 @@ fn funding_rate(shared: &Shared, params: &[(String, String)]) -> RouteResult {
         "markPrice": dec(mark),
         "lastPrice": dec(last),
         "indexPrice": dec(index),
-        "fundingRate": dec(shared.funding_rate_percent),
+        "fundingRate": dec(shared.funding.upcoming(now)),
         "nextFundingTime": next.to_string(),
         "fundingInterval": 8,
         "maxFundingRate": "0.75",

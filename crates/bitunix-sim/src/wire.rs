@@ -8,7 +8,8 @@ use la_core::Decimal;
 
 use crate::{
     faults::{BadValueKind, GarbageKind},
-    market::{TickerData, funding_times, iso_utc},
+    funding::{FundingSeries, funding_times},
+    market::{TickerData, iso_utc},
     path::Forming,
 };
 
@@ -95,15 +96,17 @@ pub(crate) fn ticker_frame(symbol: &str, ts: i64, t: &TickerData) -> String {
     ticker_text(symbol, ts, &ticker_fields(symbol, t))
 }
 
-/// A `price` push: index, mark, funding rate (percent) and funding times.
+/// A `price` push: index, mark, the last settled funding rate (percent) and the last and
+/// next funding times.
 pub(crate) fn price_frame(
     symbol: &str,
     ts: i64,
     index: Decimal,
     mark: Decimal,
-    rate_percent: Decimal,
+    funding: &FundingSeries,
 ) -> String {
     let (last, next) = funding_times(ts);
+    let rate_percent = funding.last_settled(ts);
     format!(
         r#"{{"ch":"price","symbol":"{symbol}","ts":{ts},"data":{{"ip":"{}","mp":"{}","fr":"{}","ft":"{}","nft":"{}"}}}}"#,
         dec(index),

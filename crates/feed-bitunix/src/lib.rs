@@ -7,7 +7,8 @@
 //!   reconnects with jittered backoff, make-before-break rotation, candle-close detection,
 //!   REST confirmation of quiet candles and gap backfill. [`FeedHandle`] reads the
 //!   [`CountersSnapshot`], asks for a reconnect and shuts everything down.
-//! - [`RestClient`]: the public REST endpoints (kline, funding rate, trading pairs, tickers)
+//! - [`RestClient`]: the public REST endpoints (kline, funding rate and its history,
+//!   trading pairs, tickers)
 //!   behind one shared rate limiter, with the envelope `code`, the swapped kline volume
 //!   labels and the percent funding rate handled.
 //! - [`decode`]: the frame decoder and the exchange-time judge, usable on their own.
@@ -43,4 +44,4 @@ pub use config::{DEFAULT_REST_URL, DEFAULT_WS_URL, FeedConfig, rest_interval, ws
 pub use counters::CountersSnapshot;
 pub use error::FeedError;
 pub use feed::{BitunixFeed, FeedHandle};
-pub use rest::{InstrumentInfo, RestClient, SymbolStatus, SystemClock};
+pub use rest::{InstrumentInfo, RestClient, SettledFunding, SymbolStatus, SystemClock};

@@ -160,7 +160,7 @@ fn broker_variant(samples: usize) -> Histogram<u64> {
 fn open_position(engine: &mut Engine, sink: &mut ExitStamp, i: usize) {
     let fills = sink.fills;
     engine
-        .on_candle_closed(&candle(i), Provenance::Live, sink)
+        .on_candle_closed(&candle(i), Provenance::Live, candle(i).close_time(), sink)
         .unwrap();
     assert_eq!(
         sink.fills,

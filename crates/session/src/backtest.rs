@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use la_broker_paper::persist;
 use la_core::{
-    Broker, Candle, Decimal, ExitReason, Interval, Provenance, Symbol, Tick, TimestampMs,
+    Broker, Candle, Decimal, ExitReason, Interval, Price, Provenance, Symbol, Tick, TimestampMs,
 };
 use serde::Serialize;
 
@@ -18,7 +18,7 @@ use crate::{
     candle_file::load_candles,
     engine::{Engine, EngineSettings, EngineSink, RestoredState, build_engine},
     error::SessionError,
-    funding::FundingSchedule,
+    funding::{FundingRateSource, FundingSchedule},
     intrabar::{IntrabarTicks, for_each_path_tick},
     run_files::{EquityPoint, FileSink, write_equity_csv, write_trades_csv},
     stats::{RunStats, compute_stats},
@@ -76,6 +76,32 @@ pub struct ReplayOptions {
     pub funding_rate: Option<Decimal>,
 }
 
+/// Which rate settles a funding time a replay passes.
+pub trait ReplayFunding {
+    /// The rate, the mark price and the rate's source for `funding_time`; `fallback_mark` is
+    /// the price of the bar at that time. `None`: nothing is settled for that time.
+    fn rate_at(
+        &mut self,
+        funding_time: TimestampMs,
+        fallback_mark: Price,
+    ) -> Option<(Decimal, Price, FundingRateSource)>;
+}
+
+/// The backtest's funding: one assumed constant rate (or none), marked at the bar's price.
+#[derive(Clone, Copy, Debug)]
+pub struct AssumedFunding(pub Option<Decimal>);
+
+impl ReplayFunding for AssumedFunding {
+    fn rate_at(
+        &mut self,
+        _funding_time: TimestampMs,
+        fallback_mark: Price,
+    ) -> Option<(Decimal, Price, FundingRateSource)> {
+        self.0
+            .map(|rate| (rate, fallback_mark, FundingRateSource::Assumed))
+    }
+}
+
 /// Replays `candles` through `engine`, feeding the intrabar path as ticks first. Returns the
 /// number of candles that closed with a position open. This is the hot loop the throughput
 /// benchmark measures.
@@ -90,27 +116,84 @@ pub fn replay_candles(
     sink: &mut dyn EngineSink,
     equity_curve: &mut Vec<EquityPoint>,
 ) -> Result<u64, la_broker_paper::BrokerError> {
-    let mut exposure_bars = 0;
-    let mut funding = FundingSchedule::default();
     if let Some(rate) = options.funding_rate {
         engine.observe_funding_rate(rate);
     }
-    for candle in candles {
+    let bars = Bars {
+        symbol,
+        candles,
+        provenance: Provenance::Historical,
+        intrabar: options.intrabar,
+    };
+    replay_bars(
+        engine,
+        &bars,
+        &mut FundingSchedule::default(),
+        &mut AssumedFunding(options.funding_rate),
+        sink,
+        equity_curve,
+    )
+}
+
+/// The bars of a replay and how they are fed.
+#[derive(Clone, Copy, Debug)]
+pub struct Bars<'a> {
+    /// Instrument of the ticks.
+    pub symbol: Symbol,
+    /// The candles, oldest first.
+    pub candles: &'a [Candle],
+    /// Their provenance in the decision records.
+    pub provenance: Provenance,
+    /// Which ticks each bar is replayed as.
+    pub intrabar: IntrabarTicks,
+}
+
+/// The replay both the backtest and the live session's catch-up run: for each bar, the
+/// funding times passed before it, its intrabar path as ticks (stop, take-profit, trailing
+/// stop), its close (bar exits, max bars, the strategy; each decided at its own close
+/// time), then the funding times its close reached. `schedule` says which funding time is
+/// next (a default one arms at the first bar). Returns the bars closed with a position open.
+///
+/// # Errors
+/// A broker invariant breach.
+pub fn replay_bars(
+    engine: &mut Engine,
+    bars: &Bars<'_>,
+    schedule: &mut FundingSchedule,
+    funding: &mut dyn ReplayFunding,
+    sink: &mut dyn EngineSink,
+    equity_curve: &mut Vec<EquityPoint>,
+) -> Result<u64, la_broker_paper::BrokerError> {
+    let mut exposure_bars = 0;
+    if let Some(first) = bars.candles.first() {
+        settle_due(
+            engine,
+            schedule,
+            first.open_time(),
+            first.open(),
+            funding,
+            sink,
+        )?;
+    }
+    for candle in bars.candles {
         let mut tick_result = Ok(());
-        for_each_path_tick(candle, options.intrabar, |ts, price| {
+        for_each_path_tick(candle, bars.intrabar, |ts, price| {
             if tick_result.is_ok()
-                && let Ok(tick) = Tick::new(symbol, ts, price, None, None)
+                && let Ok(tick) = Tick::new(bars.symbol, ts, price, None, None)
             {
                 tick_result = engine.on_tick(&tick, sink);
             }
         });
         tick_result?;
-        engine.on_candle_closed(candle, Provenance::Historical, sink)?;
-        if let (Some(rate), Some(funding_time)) =
-            (options.funding_rate, funding.due(candle.close_time()))
-        {
-            engine.settle_funding(funding_time, rate, candle.close(), sink)?;
-        }
+        engine.on_candle_closed(candle, bars.provenance, candle.close_time(), sink)?;
+        settle_due(
+            engine,
+            schedule,
+            candle.close_time(),
+            candle.close(),
+            funding,
+            sink,
+        )?;
         let broker = engine.broker();
         if broker.position().is_some() {
             exposure_bars += 1;
@@ -122,6 +205,23 @@ pub fn replay_candles(
         });
     }
     Ok(exposure_bars)
+}
+
+/// Settles every funding time the schedule says is due at exchange time `now`.
+fn settle_due(
+    engine: &mut Engine,
+    schedule: &mut FundingSchedule,
+    now: TimestampMs,
+    fallback_mark: Price,
+    funding: &mut dyn ReplayFunding,
+    sink: &mut dyn EngineSink,
+) -> Result<(), la_broker_paper::BrokerError> {
+    while let Some(funding_time) = schedule.due(now) {
+        if let Some((rate, mark, source)) = funding.rate_at(funding_time, fallback_mark) {
+            engine.settle_funding(funding_time, rate, mark, source, sink)?;
+        }
+    }
+    Ok(())
 }
 
 /// Runs a backtest over a candle file and writes a run directory like a live run's.

@@ -18,7 +18,9 @@ use la_core::BrokerEvent;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::{error::SessionError, stop::StopReason};
+use crate::{
+    engine::EventContext, error::SessionError, funding::FundingRateSource, stop::StopReason,
+};
 
 /// What a journal line records. Serialised with `kind` as the tag (the labels below are the
 /// file format: `cargo xtask crash`/`soak` and the tests read them).
@@ -100,6 +102,9 @@ pub enum JournalEvent<'a> {
         funding_time: i64,
         /// Why no rate was available.
         reason: &'a str,
+        /// Passed while replaying a downtime.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        catch_up: bool,
     },
     /// The circuit breaker tripped: new entries are blocked.
     CircuitBreakerTripped {
@@ -115,21 +120,32 @@ pub enum JournalEvent<'a> {
     },
 }
 
-/// A broker event as a journal line: its own fields (with the broker's `event` tag) and,
-/// for an event journaled at start-up from a saved outbox, `"recovered": true`.
+/// A broker event as a journal line: its own fields (with the broker's `event` tag);
+/// `"recovered": true` for an event journaled at start-up from a saved outbox;
+/// `"catch_up": true` for one booked while replaying a downtime; and for a funding
+/// settlement, where its rate came from (`rate_source`).
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct BrokerLine<'a> {
     #[serde(flatten)]
     event: &'a BrokerEvent,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     recovered: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    catch_up: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate_source: Option<FundingRateSource>,
 }
 
 impl<'a> JournalEvent<'a> {
-    /// The line for a broker event; `recovered` marks one the previous run saved in the
-    /// state's outbox but did not journal before it stopped.
-    pub fn broker(event: &'a BrokerEvent, recovered: bool) -> Self {
-        let line = BrokerLine { event, recovered };
+    /// The line for a broker event in its `context`; `recovered` marks one the previous run
+    /// saved in the state's outbox but did not journal before it stopped.
+    pub fn broker(event: &'a BrokerEvent, recovered: bool, context: EventContext) -> Self {
+        let line = BrokerLine {
+            event,
+            recovered,
+            catch_up: context.catch_up,
+            rate_source: context.funding_source,
+        };
         match event {
             BrokerEvent::OrderAccepted { .. } => Self::OrderAccepted(line),
             BrokerEvent::Filled(_) => Self::Fill(line),

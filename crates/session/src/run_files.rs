@@ -15,7 +15,7 @@ use la_core::{BrokerEvent, Decimal, Exit, TimestampMs};
 use serde::Serialize;
 
 use crate::{
-    engine::{DecisionRecord, EngineSink},
+    engine::{DecisionRecord, EngineSink, EventContext},
     error::SessionError,
     journal::{Journal, JournalEvent},
 };
@@ -50,7 +50,7 @@ pub struct FileSink {
     /// journal is never ahead of the state files (a crash in between replays the candle, and
     /// the persisted processed ids then refuse a second fill).
     hold_events: bool,
-    held: Vec<BrokerEvent>,
+    held: Vec<(BrokerEvent, EventContext)>,
 }
 
 impl FileSink {
@@ -92,7 +92,7 @@ impl FileSink {
     /// state save. Funding moves the balance as surely as an exit does: journaling it before
     /// the state that contains it would let a crash leave the journal ahead of the account.
     pub fn holds_state_changes(&self) -> bool {
-        self.held.iter().any(|e| {
+        self.held.iter().any(|(e, _)| {
             matches!(
                 e,
                 BrokerEvent::Filled(_)
@@ -103,8 +103,8 @@ impl FileSink {
     }
 
     /// The held broker events, in order (saved with the account as its `BrokerState::outbox`).
-    pub fn held_events(&self) -> &[BrokerEvent] {
-        &self.held
+    pub fn held_events(&self) -> Vec<BrokerEvent> {
+        self.held.iter().map(|(event, _)| event.clone()).collect()
     }
 
     /// Appends the events of a restored broker state's outbox that the journal lacks
@@ -124,7 +124,7 @@ impl FileSink {
         };
         let mut recovered = 0;
         for event in events {
-            let line = JournalEvent::broker(event, true);
+            let line = JournalEvent::broker(event, true, EventContext::default());
             let key = (
                 line.kind().to_owned(),
                 event_time(event),
@@ -145,9 +145,11 @@ impl FileSink {
     /// Journals the held broker events (after the state containing them was saved, or
     /// after the save failed and was alerted).
     pub fn release_held(&mut self) {
-        for event in std::mem::take(&mut self.held) {
-            self.journal
-                .append(event_time(&event), &JournalEvent::broker(&event, false));
+        for (event, context) in std::mem::take(&mut self.held) {
+            self.journal.append(
+                event_time(&event),
+                &JournalEvent::broker(&event, false, context),
+            );
         }
     }
 
@@ -222,7 +224,7 @@ fn event_order_id(event: &BrokerEvent) -> Option<&str> {
 }
 
 impl EngineSink for FileSink {
-    fn broker_event(&mut self, event: &BrokerEvent) {
+    fn broker_event(&mut self, event: &BrokerEvent, context: EventContext) {
         match event {
             BrokerEvent::Exited(exit) => {
                 tracing::info!(symbol = %self.symbol, client_order_id = %exit.client_order_id, reason = exit.reason.as_str(), pnl = %exit.pnl_net, "position closed");
@@ -234,10 +236,12 @@ impl EngineSink for FileSink {
             _ => {}
         }
         if self.hold_events {
-            self.held.push(event.clone());
+            self.held.push((event.clone(), context));
         } else {
-            self.journal
-                .append(event_time(event), &JournalEvent::broker(event, false));
+            self.journal.append(
+                event_time(event),
+                &JournalEvent::broker(event, false, context),
+            );
         }
     }
 
@@ -263,6 +267,7 @@ impl EngineSink for FileSink {
             client_order_id: record.client_order_id.map(|id| id.as_str()),
             outcome,
             equity: Shown(record.equity),
+            catch_up: record.catch_up,
         };
         let written = serde_json::to_writer(&mut self.decisions, &line)
             .map_err(std::io::Error::other)
@@ -355,6 +360,9 @@ struct DecisionLine<'a> {
     client_order_id: Option<&'a str>,
     outcome: &'static str,
     equity: Shown<Decimal>,
+    /// Replayed while catching up after a downtime (absent otherwise).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    catch_up: bool,
 }
 
 /// Serializes a value as the JSON string of its `Display` form, without allocating.

@@ -210,7 +210,12 @@ async fn funding_rate_is_percent_with_the_next_8h_boundary_as_object_or_array() 
             }
         };
         assert_eq!(row["symbol"], "BTCUSDT");
-        assert_eq!(row["fundingRate"], "0.01");
+        // The upcoming rate: the one that settles at the next funding time, in percent.
+        let next = TimestampMs::new(T0 + 8 * 3_600_000).unwrap();
+        assert_eq!(
+            dec(&row["fundingRate"]),
+            sim.settled_funding_rate(next) * Decimal::ONE_HUNDRED
+        );
         assert_eq!(row["fundingInterval"], 8);
         assert_eq!(row["nextFundingTime"], (T0 + 8 * 3_600_000).to_string());
         for key in [
@@ -281,5 +286,82 @@ async fn tickers_and_depth_return_string_rows() {
     assert!(dec(&bids[0][0]) > dec(&bids[1][0]), "bids descending");
     assert!(dec(&asks[0][0]) < dec(&asks[1][0]), "asks ascending");
     assert!(dec(&bids[0][0]) < dec(&asks[0][0]));
+    sim.shutdown().await;
+}
+
+const HISTORY: &str = "/api/v1/futures/market/get_funding_rate_history?symbol=BTCUSDT";
+const PERIOD: i64 = 8 * 3_600_000;
+
+#[tokio::test(start_paused = true)]
+async fn funding_history_lists_settled_fractions_newest_first_with_the_docs_spelling() {
+    // 2000 one-minute candles from 2024-01-01 00:00 (33 h); the clock at 30 h has passed the
+    // funding times at 0, 8, 16 and 24 h.
+    let sim = start(SimConfig {
+        start_time: Some(TimestampMs::new(T0 + 30 * 60 * MINUTE).unwrap()),
+        ..config(2000)
+    })
+    .await
+    .unwrap();
+    let addr = sim.local_addr();
+    let body = get_json(addr, HISTORY).await;
+    let rows = body["data"].as_array().unwrap();
+    let times: Vec<String> = rows
+        .iter()
+        .map(|r| r["fundingTime"].as_str().unwrap().to_owned())
+        .collect();
+    let expected: Vec<String> = [3, 2, 1, 0]
+        .iter()
+        .map(|k| (T0 + k * PERIOD).to_string())
+        .collect();
+    assert_eq!(times, expected, "newest first, none in the future");
+    let mut previous = None;
+    for row in rows {
+        let t = TimestampMs::new(row["fundingTime"].as_str().unwrap().parse().unwrap()).unwrap();
+        // A fraction, not percent: the rate the price channel shows from `t` on.
+        let rate = dec(&row["fundingRate"]);
+        assert_eq!(rate, sim.settled_funding_rate(t));
+        assert!(rate.abs() < Decimal::new(1, 3), "{rate} is a fraction");
+        assert!(dec(&row["markPrice"]) > Decimal::ZERO);
+        assert_ne!(Some(rate), previous, "consecutive periods differ");
+        previous = Some(rate);
+    }
+    // `starTime` (the documented spelling) and `endTime` bound the range inclusively.
+    let ranged = get_json(
+        addr,
+        &format!(
+            "{HISTORY}&starTime={}&endTime={}",
+            T0 + PERIOD,
+            T0 + 2 * PERIOD
+        ),
+    )
+    .await;
+    let ranged: Vec<&str> = ranged["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["fundingTime"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ranged,
+        [(T0 + 2 * PERIOD).to_string(), (T0 + PERIOD).to_string()]
+    );
+    let limited = get_json(addr, &format!("{HISTORY}&limit=1")).await;
+    assert_eq!(
+        limited["data"][0]["fundingTime"],
+        (T0 + 3 * PERIOD).to_string()
+    );
+    assert_eq!(limited["data"].as_array().unwrap().len(), 1);
+    // The price channel and the REST upcoming rate read the same series.
+    let now = get_json(addr, "/api/v1/futures/market/funding_rate?symbol=BTCUSDT").await;
+    assert_eq!(
+        dec(&now["data"]["fundingRate"]),
+        sim.settled_funding_rate(TimestampMs::new(T0 + 4 * PERIOD).unwrap()) * Decimal::ONE_HUNDRED
+    );
+    let unknown = get_json(
+        addr,
+        "/api/v1/futures/market/get_funding_rate_history?symbol=NOPEUSDT",
+    )
+    .await;
+    assert_eq!(unknown["code"], 20015);
     sim.shutdown().await;
 }

@@ -183,7 +183,9 @@ async fn price_channel_carries_index_mark_and_percent_funding_at_8h_boundaries()
     let d = &frame["data"];
     assert!(dec(&d["ip"]) > la_core::Decimal::ZERO);
     assert!(dec(&d["mp"]) > la_core::Decimal::ZERO);
-    assert_eq!(d["fr"], "0.01");
+    // The rate settled at the last funding time (`ft`), in percent.
+    let settled = sim.settled_funding_rate(la_core::TimestampMs::new(T0).unwrap());
+    assert_eq!(dec(&d["fr"]), settled * la_core::Decimal::ONE_HUNDRED);
     assert_eq!(d["ft"], "2024-01-01T00:00:00Z");
     assert_eq!(d["nft"], "2024-01-01T08:00:00Z");
     sim.shutdown().await;

@@ -462,6 +462,25 @@ pub(crate) fn funding_fraction(field: &'static str, text: &str) -> Result<Decima
             field,
             reason: RejectReason::OutOfRange,
         })?;
+    bounded_funding(field, fraction)
+}
+
+/// Parses a funding rate that is already a **fraction** (the funding-rate history's unit),
+/// with the same bound as [`funding_fraction`].
+pub(crate) fn settled_funding_fraction(
+    field: &'static str,
+    text: &str,
+) -> Result<Decimal, FrameRejection> {
+    let fraction =
+        la_core::number::parse_decimal(field, text).map_err(|e| FrameRejection::Value {
+            field,
+            reason: e.reason,
+        })?;
+    bounded_funding(field, fraction)
+}
+
+/// A funding fraction within ±[`MAX_FUNDING_FRACTION`], normalized.
+fn bounded_funding(field: &'static str, fraction: Decimal) -> Result<Decimal, FrameRejection> {
     if fraction.abs() > MAX_FUNDING_FRACTION {
         return Err(FrameRejection::Value {
             field,

@@ -24,10 +24,13 @@ use crate::{
     counters::{Counters, CountersSnapshot},
     error::FeedError,
 };
-pub use wire::{InstrumentInfo, SymbolStatus};
+pub use wire::{InstrumentInfo, SettledFunding, SymbolStatus};
 
 /// Most rows the kline endpoint returns per request.
 pub const MAX_KLINE_LIMIT: u16 = 200;
+
+/// Rows asked for per funding-history request (the exchange documents no maximum).
+const FUNDING_HISTORY_LIMIT: u16 = 100;
 
 /// Pages fetched at most by one paged call (40 000 candles), so a misbehaving server that
 /// keeps answering cannot loop a caller forever.
@@ -242,6 +245,64 @@ impl RestClient {
         wire::funding(&data, symbol, self.inner.clock.now())
     }
 
+    /// The funding rates that settled at funding times in `[from, to]`, oldest first, as
+    /// **fractions** (the history's wire unit; unlike [`RestClient::funding_rate`]). Paged
+    /// backwards from `to` (the start parameter is spelled `starTime`, as the exchange
+    /// documents it); rows failing validation are counted in `rest_rows_rejected` and
+    /// logged, never repaired.
+    ///
+    /// # Errors
+    /// A typed [`FeedError`] after the retry budget.
+    pub async fn funding_rate_history(
+        &self,
+        symbol: Symbol,
+        from: TimestampMs,
+        to: TimestampMs,
+    ) -> Result<Vec<SettledFunding>, FeedError> {
+        if from > to {
+            return Ok(Vec::new());
+        }
+        let mut out = BTreeMap::new();
+        let mut end = to;
+        for _ in 0..MAX_PAGES {
+            let path = format!(
+                "/api/v1/futures/market/get_funding_rate_history?symbol={symbol}&starTime={from}&endTime={end}&limit={FUNDING_HISTORY_LIMIT}"
+            );
+            let data = self.inner.transport.get(&path).await?;
+            let page = wire::funding_history_page(&data)?;
+            self.count_rejected_rows(&page.rejected, "funding history");
+            out.extend(page.settled.range(from..=to).map(|(k, v)| (*k, *v)));
+            let Some(oldest) = page.oldest else { break };
+            if page.rows < usize::from(FUNDING_HISTORY_LIMIT) || oldest <= from {
+                break;
+            }
+            match oldest.checked_add_ms(-1) {
+                Some(next_end) if next_end < end => end = next_end,
+                _ => break,
+            }
+        }
+        Ok(out.into_values().collect())
+    }
+
+    /// Counts and logs rejected REST rows (never repaired).
+    fn count_rejected_rows(&self, rejected: &[wire::RowRejection], what: &str) {
+        if rejected.is_empty() {
+            return;
+        }
+        for reason in rejected {
+            self.inner
+                .counters
+                .bump(|c| &mut c.rest_rows_rejected, reason);
+        }
+        tracing::warn!(
+            symbol = %self.inner.symbol,
+            rejected = rejected.len(),
+            reasons = ?rejected,
+            what,
+            "REST rows rejected (not clamped)"
+        );
+    }
+
     /// Tick size, quantity step, minimum quantity and status of `symbol`.
     ///
     /// # Errors
@@ -297,19 +358,7 @@ impl RestClient {
                 "REST kline rows normalised: range widened to include the open"
             );
         }
-        if !page.rejected.is_empty() {
-            for reason in &page.rejected {
-                self.inner
-                    .counters
-                    .bump(|c| &mut c.rest_rows_rejected, reason);
-            }
-            tracing::warn!(
-                symbol = %self.inner.symbol,
-                rejected = page.rejected.len(),
-                reasons = ?page.rejected,
-                "REST kline rows rejected"
-            );
-        }
+        self.count_rejected_rows(&page.rejected, "kline");
         Ok(page)
     }
 }

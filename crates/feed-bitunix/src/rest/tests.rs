@@ -237,3 +237,34 @@ fn three_minute_candles_are_aggregated_from_complete_minute_triples() {
     assert_eq!(c.close(), "9".parse().unwrap());
     assert_eq!(c.volume().get(), Decimal::new(45, 1));
 }
+
+#[test]
+fn funding_history_rows_are_fractions_and_bad_rows_are_rejected_not_repaired() {
+    // The documented row, then: a percent value passed off as a fraction (50 %), a missing
+    // time, a non-number rate, a row without a mark price, and a repeat.
+    let data = json!([
+        {"fundingRate":"-0.00001191","fundingTime":"1772449200000","markPrice":"66286.6"},
+        {"fundingRate":"0.5","fundingTime":"1772420400000","markPrice":"66000"},
+        {"fundingRate":"0.0001","markPrice":"66000"},
+        {"fundingRate":"NaN","fundingTime":"1772391600000"},
+        {"fundingRate":"0.0001","fundingTime":"1772362800000"},
+        {"fundingRate":"0.0002","fundingTime":"1772362800000"}
+    ]);
+    let page = wire::funding_history_page(&data).unwrap();
+    assert_eq!(page.rows, 6);
+    assert_eq!(
+        page.rejected,
+        vec![
+            "out_of_range",
+            "missing_field",
+            "not_a_number",
+            "duplicate_row"
+        ]
+    );
+    let documented = page.settled[&ts(1_772_449_200_000)];
+    assert_eq!(documented.rate, Decimal::new(-1191, 8));
+    assert_eq!(documented.mark_price, Some("66286.6".parse().unwrap()));
+    assert_eq!(page.settled[&ts(1_772_362_800_000)].mark_price, None);
+    assert_eq!(page.oldest, Some(ts(1_772_362_800_000)));
+    assert!(wire::funding_history_page(&json!({"fundingRate": "0.1"})).is_err());
+}

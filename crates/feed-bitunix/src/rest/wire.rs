@@ -10,6 +10,8 @@
 //!   counted (`rest_rows_normalized`). What no exchange convention explains (`high < low`,
 //!   a close outside the range) is rejected and counted (`rest_rows_rejected`);
 //! - `funding_rate` `data` may be an object or an array, and its rate is in **percent**;
+//! - `get_funding_rate_history` rows are newest-first and their rates are **fractions**
+//!   (not percent); a bad row is rejected and counted like a bad kline row;
 //! - `trading_pairs` has no tick size: tick = 10^-quotePrecision, step = 10^-basePrecision.
 
 use std::collections::BTreeMap;
@@ -82,7 +84,12 @@ fn text<'v>(row: &'v Value, name: &'static str) -> Result<&'v str, RowRejection>
 }
 
 fn row_time(row: &Value) -> Result<TimestampMs, RowRejection> {
-    let value = field(row, "time")?;
+    ms_field(row, "time")
+}
+
+/// An epoch-millisecond field, as a string of digits (the wire form) or a JSON integer.
+fn ms_field(row: &Value, name: &'static str) -> Result<TimestampMs, RowRejection> {
+    let value = field(row, name)?;
     let ms = match value {
         Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => s
             .parse::<i64>()
@@ -140,6 +147,70 @@ pub(crate) fn kline_page(
                     page.rejected.push("duplicate_row");
                 } else if let Some(normalization) = normalization {
                     page.normalized.push(normalization);
+                }
+            }
+            Err(reason) => page.rejected.push(reason),
+        }
+    }
+    Ok(page)
+}
+
+/// One settled funding rate from the funding-rate history.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct SettledFunding {
+    /// The funding time it settled at.
+    pub funding_time: TimestampMs,
+    /// The rate, as a fraction per period (positive: longs pay shorts).
+    pub rate: Decimal,
+    /// The mark price at the funding time, when the row carries one.
+    pub mark_price: Option<Price>,
+}
+
+/// A parsed funding-history page.
+#[derive(Debug, Default)]
+pub(crate) struct FundingHistoryPage {
+    /// Valid rows by funding time.
+    pub(crate) settled: BTreeMap<TimestampMs, SettledFunding>,
+    /// Rows in the answer (valid or not).
+    pub(crate) rows: usize,
+    /// The oldest `fundingTime` of any row, valid or not (for paging backwards).
+    pub(crate) oldest: Option<TimestampMs>,
+    /// Rejected rows by reason.
+    pub(crate) rejected: Vec<RowRejection>,
+}
+
+fn parse_settled(row: &Value) -> Result<SettledFunding, RowRejection> {
+    let funding_time = ms_field(row, "fundingTime")?;
+    let rate = decode::settled_funding_fraction("fundingRate", text(row, "fundingRate")?)
+        .map_err(|r| r.as_str())?;
+    let mark_price = match row.get("markPrice") {
+        None | Some(Value::Null) => None,
+        Some(_) => Some(row_price(row, "markPrice")?),
+    };
+    Ok(SettledFunding {
+        funding_time,
+        rate,
+        mark_price,
+    })
+}
+
+/// Parses a `get_funding_rate_history` `data` array.
+pub(crate) fn funding_history_page(data: &Value) -> Result<FundingHistoryPage, FeedError> {
+    let rows = data
+        .as_array()
+        .ok_or_else(|| FeedError::Decode("funding history data is not an array".to_owned()))?;
+    let mut page = FundingHistoryPage {
+        rows: rows.len(),
+        ..FundingHistoryPage::default()
+    };
+    for row in rows {
+        if let Ok(time) = ms_field(row, "fundingTime") {
+            page.oldest = Some(page.oldest.map_or(time, |o| o.min(time)));
+        }
+        match parse_settled(row) {
+            Ok(settled) => {
+                if page.settled.insert(settled.funding_time, settled).is_some() {
+                    page.rejected.push("duplicate_row");
                 }
             }
             Err(reason) => page.rejected.push(reason),

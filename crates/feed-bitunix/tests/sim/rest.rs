@@ -93,9 +93,13 @@ async fn funding_trading_pair_and_last_price_are_typed() {
     for shape in [FundingShape::Object, FundingShape::Array] {
         let (sim, rest) = client(|c| c.funding_shape = shape, |_| {}).await;
         let funding = rest.funding_rate(btc()).await.unwrap();
-        // 0.01 % on the wire → 0.0001 as a fraction.
-        assert_eq!(funding.rate, Decimal::new(1, 4), "{shape:?}");
-        assert!(funding.next_funding_time.is_some());
+        // The upcoming rate, percent on the wire → a fraction.
+        let next = funding.next_funding_time.unwrap();
+        assert_eq!(funding.rate, sim.settled_funding_rate(next), "{shape:?}");
+        assert!(
+            funding.rate.abs() < Decimal::new(1, 3),
+            "a fraction: {shape:?}"
+        );
         let info = rest.trading_pair(btc()).await.unwrap();
         assert_eq!(info.tick_size.get(), Decimal::new(1, 1));
         assert_eq!(info.qty_step.get(), Decimal::new(1, 4));
@@ -239,4 +243,46 @@ async fn the_feeds_rest_client_shares_its_limiter_and_counters() {
     );
     assert_eq!(h.handle.counters().rest_outcome("ok"), 11);
     h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn funding_history_is_paged_backwards_and_matches_the_simulators_series() {
+    // 40 days of one-minute candles: 120 funding times, more than one 100-row page.
+    let period = 8 * 60 * MIN;
+    let (sim, rest) = client(
+        |c| {
+            c.data = la_bitunix_sim::MarketData::Generated {
+                seed: 11,
+                start_price: Decimal::new(60_000, 0),
+                start_time: ts(T0),
+                n_candles: 40 * 1440,
+            };
+            c.start_time = Some(ts(T0 + 39 * 1440 * MIN + 30_000));
+        },
+        |_| {},
+    )
+    .await;
+    let from = ts(T0 + period);
+    let to = ts(T0 + 116 * period);
+    let settled = rest.funding_rate_history(btc(), from, to).await.unwrap();
+    let times: Vec<_> = settled.iter().map(|s| s.funding_time).collect();
+    let expected: Vec<_> = (1..=116).map(|k| ts(T0 + k * period)).collect();
+    assert_eq!(
+        times, expected,
+        "oldest first, inclusive bounds, no gap between pages"
+    );
+    for row in &settled {
+        assert_eq!(row.rate, sim.settled_funding_rate(row.funding_time));
+        assert!(row.mark_price.is_some());
+    }
+    let ok = sim.stats().rest_requests["/api/v1/futures/market/get_funding_rate_history"]["ok"];
+    assert_eq!(ok, 2, "116 rows take two pages of 100");
+    // An empty or reversed range asks nothing.
+    assert!(
+        rest.funding_rate_history(btc(), to, from)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    sim.shutdown().await;
 }

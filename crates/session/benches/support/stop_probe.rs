@@ -15,7 +15,8 @@ use std::time::Instant;
 
 use la_core::{BrokerEvent, Candle, Decimal, OrderKind, Price, Qty, Side, Symbol, TimestampMs};
 use la_session::engine::{
-    DecisionRecord, Engine, EngineSettings, EngineSink, RestoredState, build_engine_with_strategy,
+    DecisionRecord, Engine, EngineSettings, EngineSink, EventContext, RestoredState,
+    build_engine_with_strategy,
 };
 use la_strategy::{
     Decision, Gate, Indicators, OrderPlan, Signal, Strategy, StrategyContext, StrategyKind, Verdict,
@@ -98,7 +99,7 @@ pub(crate) struct ExitStamp {
 }
 
 impl EngineSink for ExitStamp {
-    fn broker_event(&mut self, event: &BrokerEvent) {
+    fn broker_event(&mut self, event: &BrokerEvent, _context: EventContext) {
         match event {
             BrokerEvent::Exited(exit) => {
                 self.decided_at = Some(Instant::now());

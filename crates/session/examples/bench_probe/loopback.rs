@@ -38,7 +38,7 @@ use la_core::{
 };
 use la_feed_bitunix::{BitunixFeed, FeedConfig};
 use la_session::{
-    engine::{DecisionRecord, Engine, EngineSink},
+    engine::{DecisionRecord, Engine, EngineSink, EventContext},
     logging::JsonLogLayer,
     run_files::FileSink,
     state::{SESSION_SCHEMA_VERSION, SessionState, Snapshot, StateWriter},
@@ -69,9 +69,9 @@ struct LiveSink {
 }
 
 impl EngineSink for LiveSink {
-    fn broker_event(&mut self, event: &BrokerEvent) {
-        self.stamp.broker_event(event);
-        self.files.broker_event(event);
+    fn broker_event(&mut self, event: &BrokerEvent, context: EventContext) {
+        self.stamp.broker_event(event, context);
+        self.files.broker_event(event, context);
     }
 
     fn decision(&mut self, record: &DecisionRecord<'_>) {
@@ -351,7 +351,7 @@ async fn measure(samples: usize, speed: f64, dir: &Path) -> Result<(), String> {
             }
             MarketEvent::CandleClosed { candle, provenance } => {
                 engine
-                    .on_candle_closed(&candle, provenance, &mut sink)
+                    .on_candle_closed(&candle, provenance, candle.close_time(), &mut sink)
                     .map_err(|e| e.to_string())?;
                 sink.record(&engine, &writer).await?;
             }

@@ -2,10 +2,19 @@
 //! backtest drive, so the same candles give the same trades (backtest ↔ live parity).
 //!
 //! It owns the broker and the strategy. Ticks go straight into the broker's exit checks;
-//! each closed candle goes broker (bar exits) → warm-up gate → strategy → bounded order
-//! queue → execution, and produces exactly one decision record. It never reads a clock or
-//! touches a file: outputs go to an [`EngineSink`]. It is built in one place,
-//! [`factory::build_engine`], from one [`EngineSettings`] value.
+//! each closed candle goes broker (bar exits) → strategy → gates (catch-up, stale candle,
+//! warm-up, breaker) → bounded order queue → execution, and produces exactly one decision
+//! record. It never reads a clock or touches a file: the caller passes the exchange time a
+//! candle is decided at, and outputs go to an [`EngineSink`].
+//!
+//! **No entry is ever placed from a candle older than one interval when it is decided**
+//! ([`Outcome::Stale`]): the live session passes the exchange's "now" as far as the account
+//! has seen it (the newest exchange time applied, in arrival order), so a backfill that
+//! lands behind newer live data stays history; the backtest passes each candle's own close
+//! time, so it never trips there. In catch-up mode ([`Engine::begin_catch_up`]) exits and
+//! funding run as usual, indicators update, and no entry is placed at all
+//! ([`Outcome::CatchUp`]). It is built in one place, [`factory::build_engine`], from one
+//! [`EngineSettings`] value.
 
 mod factory;
 
@@ -21,88 +30,14 @@ use la_core::{
 };
 use la_strategy::{Decision, Gate, Indicators, SizingSpec, Strategy, StrategyContext};
 
-use crate::breaker::{BreakerLimits, BreakerState, CircuitBreaker};
+mod outputs;
 
-/// What happened to a candle's decision, for the decision record.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// No order was produced (see `blocked_by`).
-    NoOrder,
-    /// Blocked by the session's warm-up gate.
-    Warmup,
-    /// Blocked by the circuit breaker.
-    CircuitBreaker,
-    /// Dry run: logged, not submitted.
-    DryRun,
-    /// The candle was older than the last processed one (late backfill or replay).
-    OutOfOrder,
-    /// The order queue was full.
-    QueueFull,
-    /// The order could not be built (invalid geometry); never expected from a correct strategy.
-    InvalidOrder,
-    /// Submitted to the broker (the broker's events say whether it filled).
-    Submitted,
-    /// Refused before the broker: the broker already processed its id.
-    Duplicate,
-    /// A warm-up candle from history: indicators only, never an order.
-    History,
-}
+pub use outputs::{DecisionRecord, EngineSink, EventContext, NullSink, Outcome};
 
-impl Outcome {
-    /// Stable label.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::NoOrder => "no_order",
-            Self::Warmup => "warmup",
-            Self::CircuitBreaker => "circuit_breaker",
-            Self::DryRun => "dry_run",
-            Self::OutOfOrder => "out_of_order",
-            Self::QueueFull => "queue_full",
-            Self::InvalidOrder => "invalid_order",
-            Self::Submitted => "submitted",
-            Self::Duplicate => "duplicate",
-            Self::History => "history",
-        }
-    }
-}
-
-/// One closed candle's decision, borrowed so the hot path allocates nothing.
-#[derive(Debug)]
-pub struct DecisionRecord<'a> {
-    /// The candle.
-    pub candle: &'a Candle,
-    /// Its provenance.
-    pub provenance: Provenance,
-    /// 1-based count of candles the strategy has seen.
-    pub bar_index: u64,
-    /// The strategy's decision.
-    pub decision: &'a Decision,
-    /// The client order id, if an order was produced.
-    pub client_order_id: Option<&'a ClientOrderId>,
-    /// What the session did with it.
-    pub outcome: Outcome,
-    /// Realized equity after the candle.
-    pub equity: Decimal,
-}
-
-/// Where the engine's outputs go (journal, decisions file, equity curve, or nowhere).
-pub trait EngineSink {
-    /// A broker event (fill, exit, funding, rejection, ...), at event time `ts`.
-    fn broker_event(&mut self, event: &BrokerEvent);
-    /// One record per closed candle.
-    fn decision(&mut self, record: &DecisionRecord<'_>);
-    /// The circuit breaker tripped.
-    fn breaker_tripped(&mut self, _reason: &str, _ts: TimestampMs) {}
-}
-
-/// A sink that drops everything (benchmarks).
-#[derive(Debug, Default)]
-pub struct NullSink;
-
-impl EngineSink for NullSink {
-    fn broker_event(&mut self, _event: &BrokerEvent) {}
-    fn decision(&mut self, _record: &DecisionRecord<'_>) {}
-}
+use crate::{
+    breaker::{BreakerLimits, BreakerState, CircuitBreaker},
+    funding::FundingRateSource,
+};
 
 /// The part of [`EngineSettings`] the engine keeps after it is built.
 #[derive(Clone, Debug)]
@@ -154,6 +89,8 @@ pub struct Engine {
     last_event_time: Option<TimestampMs>,
     last_price: Option<Price>,
     funding_rate: Option<Decimal>,
+    /// Replaying a downtime: no entries, events marked `catch_up`.
+    catching_up: bool,
     counters: EngineCounters,
 }
 
@@ -190,8 +127,26 @@ impl Engine {
             last_event_time: None,
             last_price: None,
             funding_rate: None,
+            catching_up: false,
             counters: EngineCounters::default(),
         }
+    }
+
+    /// Enters catch-up mode: until [`Engine::end_catch_up`], candles update the strategy's
+    /// indicators and run the broker's exits, but never place an entry, and every broker
+    /// event is marked `catch_up`.
+    pub fn begin_catch_up(&mut self) {
+        self.catching_up = true;
+    }
+
+    /// Leaves catch-up mode.
+    pub fn end_catch_up(&mut self) {
+        self.catching_up = false;
+    }
+
+    /// Whether the engine is in catch-up mode.
+    pub fn is_catching_up(&self) -> bool {
+        self.catching_up
     }
 
     /// The broker (read-only).
@@ -248,11 +203,14 @@ impl Engine {
         self.note_time(tick.ts());
         self.last_price = Some(tick.last());
         let result = self.broker.on_tick(tick, &mut self.scratch);
-        self.flush_events(sink);
+        self.flush_events(sink, None);
         result
     }
 
-    /// Processes a closed candle end to end and emits its decision record.
+    /// Processes a closed candle end to end and emits its decision record. `decided_at` is
+    /// the exchange time the decision is made at (the live session's "now"; a backtest
+    /// passes the candle's close time): a candle closed more than one interval before it
+    /// never places an entry.
     ///
     /// # Errors
     /// A broker invariant breach (the caller halts trading).
@@ -260,6 +218,7 @@ impl Engine {
         &mut self,
         candle: &Candle,
         provenance: Provenance,
+        decided_at: TimestampMs,
         sink: &mut dyn EngineSink,
     ) -> Result<(), BrokerError> {
         let open_time = candle.open_time();
@@ -281,14 +240,14 @@ impl Engine {
             self.counters.candles_backfilled += 1;
         }
         let bar_result = self.broker.on_candle(candle, &mut self.scratch);
-        self.flush_events(sink);
+        self.flush_events(sink, None);
         bar_result?;
         self.breaker.observe_time(now, self.broker.equity());
 
         self.bars_seen += 1;
         let context = self.strategy_context();
         let decision = self.strategy.on_candle(candle, &context);
-        let (order, mut outcome) = self.gate(&decision, candle);
+        let (order, mut outcome) = self.gate(&decision, candle, decided_at);
         let order_id = order.as_ref().map(|o| o.client_order_id().clone());
         if let Some(order) = order {
             let id = order.client_order_id();
@@ -320,6 +279,7 @@ impl Engine {
             client_order_id: order_id.as_ref(),
             outcome,
             equity: self.broker.equity(),
+            catch_up: self.catching_up,
         };
         sink.decision(&record);
         execution
@@ -353,6 +313,7 @@ impl Engine {
             client_order_id: None,
             outcome: Outcome::OutOfOrder,
             equity: self.broker.equity(),
+            catch_up: self.catching_up,
         });
     }
 
@@ -393,15 +354,34 @@ impl Engine {
             client_order_id: None,
             outcome: Outcome::History,
             equity: self.broker.equity(),
+            catch_up: false,
         };
         sink.decision(&record);
     }
 
-    /// Applies the warm-up gate, the breaker and dry-run; builds the order.
-    fn gate(&self, decision: &Decision, candle: &Candle) -> (Option<OrderIntent>, Outcome) {
+    /// Applies the catch-up and stale-candle gates, the warm-up gate, the breaker and
+    /// dry-run; builds the order.
+    fn gate(
+        &self,
+        decision: &Decision,
+        candle: &Candle,
+        decided_at: TimestampMs,
+    ) -> (Option<OrderIntent>, Outcome) {
         let Some(plan) = decision.order() else {
             return (None, Outcome::NoOrder);
         };
+        if self.catching_up {
+            return (None, Outcome::CatchUp);
+        }
+        if decided_at.ms_since(candle.close_time()) > candle.interval().as_ms() {
+            tracing::warn!(
+                symbol = %self.config.symbol,
+                open_time = candle.open_time().as_ms(),
+                decided_at = decided_at.as_ms(),
+                "candle older than one interval when decided; no entry from it"
+            );
+            return (None, Outcome::Stale);
+        }
         if self.bars_seen < self.config.warmup_bars as u64 {
             return (None, Outcome::Warmup);
         }
@@ -441,7 +421,7 @@ impl Engine {
             }
             self.counters.orders_submitted += 1;
             let result = self.broker.submit(order, now, &mut self.scratch);
-            self.flush_events(sink);
+            self.flush_events(sink, None);
             result?;
         }
         Ok(())
@@ -454,11 +434,11 @@ impl Engine {
             tracing::info!(symbol = %self.config.symbol, client_order_id = %order.client_order_id(), "queued order cancelled at shutdown");
         }
         self.broker.cancel_all(now, &mut self.scratch);
-        self.flush_events(sink);
+        self.flush_events(sink, None);
         cancelled
     }
 
-    /// Settles funding at `funding_time`.
+    /// Settles funding at `funding_time` with `rate`, taken from `source`.
     ///
     /// # Errors
     /// A broker invariant breach.
@@ -467,13 +447,14 @@ impl Engine {
         funding_time: TimestampMs,
         rate: Decimal,
         mark_price: Price,
+        source: FundingRateSource,
         sink: &mut dyn EngineSink,
     ) -> Result<(), BrokerError> {
         self.note_time(funding_time);
         let result = self
             .broker
             .apply_funding(funding_time, rate, mark_price, &mut self.scratch);
-        self.flush_events(sink);
+        self.flush_events(sink, Some(source));
         result
     }
 
@@ -491,7 +472,7 @@ impl Engine {
         let result = self
             .broker
             .close_position(price, now, reason, &mut self.scratch);
-        self.flush_events(sink);
+        self.flush_events(sink, None);
         result
     }
 
@@ -500,10 +481,18 @@ impl Engine {
         self.broker.halt(reason);
     }
 
-    fn flush_events(&mut self, sink: &mut dyn EngineSink) {
+    fn flush_events(
+        &mut self,
+        sink: &mut dyn EngineSink,
+        funding_source: Option<FundingRateSource>,
+    ) {
         if self.scratch.is_empty() {
             return;
         }
+        let context = EventContext {
+            catch_up: self.catching_up,
+            funding_source,
+        };
         let mut events = std::mem::take(&mut self.scratch);
         for event in &events {
             match event {
@@ -524,7 +513,7 @@ impl Engine {
                 BrokerEvent::FundingApplied { .. } => self.counters.funding_events += 1,
                 _ => {}
             }
-            sink.broker_event(event);
+            sink.broker_event(event, context);
         }
         events.clear();
         self.scratch = events;

@@ -17,11 +17,15 @@
 //! - `heartbeat`: the per-second status, memory ceiling and error budget;
 //! - `stale`: the stale-data ladder (warn → reconnect → REST poll → stop);
 //! - `stop_files`: the kill switch and the stop-request file;
-//! - `funding`: settling funding at funding times, with the rate lookup off the data path;
+//! - `hold`: holding ticks and candles back while seeding, catching up or awaiting a
+//!   funding rate, and applying them in order afterwards;
+//! - `funding`: settling funding at funding times with the rate that settled then, the
+//!   lookups off the data path;
 //! - `shutdown`: the shutdown sequence and the run summary.
 
 mod funding;
 mod heartbeat;
+mod hold;
 mod shutdown;
 mod stale;
 mod stop_files;
@@ -39,7 +43,7 @@ use std::{
 };
 
 use la_broker_paper::{BrokerState, persist};
-use la_core::{Candle, Decimal, Provenance, TimestampMs};
+use la_core::{Decimal, TimestampMs};
 use la_feed_bitunix::RestClient;
 use tokio::{sync::mpsc, time::Instant};
 
@@ -181,6 +185,19 @@ fn report_quarantine(config: &RunConfig, quarantined: &[std::path::PathBuf]) {
     }
 }
 
+/// Runs a helper task's request within `limit`: its value, or its error's cause chain (or
+/// the timeout) as one line for the log and the journal.
+async fn within<T, E: std::error::Error>(
+    limit: Duration,
+    request: impl Future<Output = Result<T, E>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(limit, request).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(err)) => Err(crate::error::error_chain(&err)),
+        Err(_) => Err(format!("timed out after {}s", limit.as_secs())),
+    }
+}
+
 /// How long shutdown steps may take.
 fn step_deadline(hurry: &AtomicBool) -> Duration {
     if hurry.load(Ordering::Relaxed) {
@@ -230,8 +247,10 @@ struct Live {
     session_start_equity: Decimal,
     aux_tx: mpsc::UnboundedSender<Aux>,
     rest: Option<Arc<RestClient>>,
-    /// Live candles buffered while the warm-up history is being fetched.
-    seeding: Option<Vec<(Candle, Provenance)>>,
+    /// Why ticks and candles are held back right now.
+    holds: hold::Holds,
+    /// Ticks and candles held back, oldest first.
+    buffer: hold::EventBuffer,
     last_data: Instant,
     /// Whether any market data arrived yet (health is `starting` until then).
     data_seen: bool,
@@ -240,6 +259,7 @@ struct Live {
     stale: StaleStage,
     last_poll: Option<Instant>,
     funding: FundingSchedule,
+    pending_funding: funding::PendingFunding,
     counters: LiveCounters,
     /// A stop decided inside a handler that could not return it directly.
     pending_stop: Option<StopReason>,
@@ -271,13 +291,15 @@ impl Live {
             session_start_equity,
             aux_tx,
             rest,
-            seeding: None,
+            holds: hold::Holds::default(),
+            buffer: hold::EventBuffer::default(),
             last_data: Instant::now(),
             data_seen: false,
             kill_switch_engaged: false,
             stale: StaleStage::Fresh,
             last_poll: None,
             funding: FundingSchedule::default(),
+            pending_funding: funding::PendingFunding::default(),
             counters: LiveCounters::default(),
             pending_stop: None,
         };

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{Live, supervisor::Aux};
-use crate::{error::error_chain, journal::JournalEvent, sources::LiveFeed, stop::StopReason};
+use super::{Live, supervisor::Aux, within};
+use crate::{journal::JournalEvent, sources::LiveFeed, stop::StopReason};
 
 /// The stage of the stale-data ladder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -72,13 +72,7 @@ impl Live {
                 self.last_poll = Some(Instant::now());
                 let (symbol, tx) = (self.config.symbol, self.aux_tx.clone());
                 tokio::spawn(async move {
-                    let polled =
-                        tokio::time::timeout(Duration::from_secs(5), rest.last_price(symbol)).await;
-                    let result = match polled {
-                        Ok(Ok(price)) => Ok(price),
-                        Ok(Err(err)) => Err(error_chain(&err)),
-                        Err(_) => Err("timed out".to_owned()),
-                    };
+                    let result = within(Duration::from_secs(5), rest.last_price(symbol)).await;
                     let _ = tx.send(Aux::PolledPrice(result));
                 });
             }

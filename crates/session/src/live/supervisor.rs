@@ -10,12 +10,13 @@ use std::{pin::Pin, time::Duration};
 use la_core::{
     Candle, ConnectionEvent, FundingInfo, MarketEvent, Price, Provenance, Tick, TimestampMs,
 };
+use la_feed_bitunix::SettledFunding;
 use tokio::{
     sync::mpsc,
     time::{Instant, MissedTickBehavior, interval, interval_at, sleep},
 };
 
-use super::{Live, SessionHooks};
+use super::{Live, SessionHooks, hold::Held};
 use crate::{
     error::error_chain,
     journal::JournalEvent,
@@ -30,13 +31,25 @@ use crate::{
 pub(super) enum Aux {
     /// Warm-up history arrived (or failed).
     Seed(Result<Vec<Candle>, String>),
-    /// A funding-rate lookup for a funding time finished.
-    FundingRate {
+    /// The REST upcoming-rate read made shortly before a funding time finished.
+    UpcomingRate {
         funding_time: TimestampMs,
         result: Result<FundingInfo, String>,
     },
+    /// A funding-rate history lookup for a pending funding time finished.
+    FundingHistory {
+        funding_time: TimestampMs,
+        result: Result<Vec<SettledFunding>, String>,
+    },
     /// A fallback REST price poll finished.
     PolledPrice(Result<Price, String>),
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 impl Live {
@@ -71,6 +84,7 @@ impl Live {
                     None => Some(StopReason::FeedEnded),
                 },
                 Some(aux) = aux_rx.recv() => self.on_aux(aux),
+                () = sleep_until_opt(self.pending_funding.wait_until) => { self.on_funding_wait_over(); None },
                 Some(outcome) = writer.next_outcome() => { self.on_save_outcome(outcome); None },
                 _ = kill_check.tick() => self.stop_files(),
                 _ = heartbeat.tick() => self.on_heartbeat(&mut feed, hooks),
@@ -104,25 +118,16 @@ impl Live {
         match event {
             MarketEvent::Tick(tick) => {
                 self.mark_data();
-                if let Err(err) = self.engine.on_tick(&tick, &mut self.sink) {
-                    return self.broker_failure(&err);
-                }
-                self.maybe_settle_funding();
+                self.tick_or_candle(Held::Tick(tick));
             }
             MarketEvent::CandleUpdate(_) => self.mark_data(),
             MarketEvent::CandleClosed { candle, provenance } => {
                 self.mark_data();
-                if let Some(buffer) = self.seeding.as_mut() {
-                    buffer.push((candle, provenance));
-                } else {
-                    self.process_closed_candle(&candle, provenance);
-                }
-                self.maybe_settle_funding();
+                self.tick_or_candle(Held::Candle(candle, provenance));
             }
             MarketEvent::Funding(info) => {
                 self.mark_data();
-                self.funding.observe(info);
-                self.engine.observe_funding_rate(info.rate);
+                self.on_funding_observed(info);
             }
             MarketEvent::Connection(change) => self.on_connection(&change, feed),
             MarketEvent::Gap {
@@ -138,10 +143,27 @@ impl Live {
         self.pending_stop.take()
     }
 
+    /// Applies a tick: the broker's exits, then any funding time it reached.
+    pub(super) fn apply_tick(&mut self, tick: &Tick) {
+        if let Err(err) = self.engine.on_tick(tick, &mut self.sink)
+            && let Some(reason) = self.broker_failure(&err)
+        {
+            self.pending_stop = Some(reason);
+        }
+        self.maybe_settle_funding();
+    }
+
     pub(super) fn process_closed_candle(&mut self, candle: &Candle, provenance: Provenance) {
-        if let Err(err) = self
+        // Judged against the newest exchange time the account has applied: a candle held
+        // back for a moment (seeding, catching up) keeps its place in time, while one that
+        // arrives behind newer live data (a late backfill) is history.
+        let decided_at = self
             .engine
-            .on_candle_closed(candle, provenance, &mut self.sink)
+            .last_event_time()
+            .map_or(candle.close_time(), |now| now.max(candle.close_time()));
+        if let Err(err) =
+            self.engine
+                .on_candle_closed(candle, provenance, decided_at, &mut self.sink)
             && let Some(reason) = self.broker_failure(&err)
         {
             self.pending_stop = Some(reason);
@@ -195,10 +217,14 @@ impl Live {
     fn on_aux(&mut self, aux: Aux) -> Option<StopReason> {
         match aux {
             Aux::Seed(result) => self.on_seed(result),
-            Aux::FundingRate {
+            Aux::UpcomingRate {
                 funding_time,
                 result,
-            } => self.on_funding_lookup(funding_time, result),
+            } => self.on_upcoming_rate(funding_time, result),
+            Aux::FundingHistory {
+                funding_time,
+                result,
+            } => self.on_funding_history(funding_time, result),
             Aux::PolledPrice(Ok(price)) => {
                 let now = self.engine.last_event_time().unwrap_or(TimestampMs::MIN);
                 if let Ok(tick) = Tick::new(self.config.symbol, now, price, None, None)
@@ -231,7 +257,7 @@ impl Live {
         let mut broker = self.engine.broker().state();
         // Held events go into the same atomic write as the account they changed (see
         // `BrokerState::outbox` and `FileSink::recover_unjournaled`).
-        broker.outbox = self.sink.held_events().to_vec();
+        broker.outbox = self.sink.held_events();
         Snapshot {
             broker,
             session: self.session_state(),

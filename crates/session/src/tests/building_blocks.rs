@@ -168,7 +168,7 @@ fn funding_times_are_00_08_16_utc() {
 }
 
 #[test]
-fn funding_schedule_fires_once_per_funding_time_and_matches_recent_rates() {
+fn funding_schedule_fires_once_per_funding_time_and_takes_only_the_rate_settled_then() {
     let midnight = 1_786_579_200_000;
     let mut schedule = FundingSchedule::default();
     assert_eq!(schedule.due(ts(midnight - 60_000)), None, "first call arms");
@@ -180,23 +180,70 @@ fn funding_schedule_fires_once_per_funding_time_and_matches_recent_rates() {
         "once per funding time"
     );
     assert_eq!(
-        schedule.rate_for(ts(midnight)),
+        schedule.settled_rate_for(ts(midnight)),
         None,
         "no rate observed: nothing, never zero"
     );
-    schedule.observe(FundingInfo {
-        rate: Decimal::new(1, 4),
+    let fr = |rate: i64, at: i64| FundingInfo {
+        rate: Decimal::new(rate, 4),
         mark_price: None,
         next_funding_time: None,
-        ts: ts(midnight - 1_000),
-    });
+        ts: ts(at),
+    };
+    // `fr` pushed before midnight is the previous period's settled rate: not midnight's.
+    schedule.observe(fr(1, midnight - 1_000));
+    assert_eq!(schedule.settled_rate_for(ts(midnight)), None);
+    // The first `fr` pushed at or after midnight is the rate that settled at midnight.
+    schedule.observe(fr(3, midnight + 400));
     assert_eq!(
-        schedule.rate_for(ts(midnight)).map(|i| i.rate),
-        Some(Decimal::new(1, 4))
+        schedule.settled_rate_for(ts(midnight)).map(|i| i.rate),
+        Some(Decimal::new(3, 4))
     );
     assert_eq!(
-        schedule.rate_for(ts(midnight + 9 * 3_600_000)),
+        schedule.settled_rate_for(ts(midnight - 8 * 3_600_000)),
         None,
-        "stale rates are not reused"
+        "a later period's rate is not an earlier one's"
+    );
+    // An older push arriving late never replaces a newer observation.
+    schedule.observe(fr(1, midnight - 2_000));
+    assert_eq!(
+        schedule.settled_rate_for(ts(midnight)).map(|i| i.rate),
+        Some(Decimal::new(3, 4))
+    );
+}
+
+#[test]
+fn the_upcoming_rate_is_read_once_shortly_before_its_funding_time() {
+    let midnight = 1_786_579_200_000;
+    let mut schedule = FundingSchedule::starting_after(ts(midnight - 3_600_000));
+    assert_eq!(
+        schedule.upcoming_read_due(ts(midnight - 3_000_000)),
+        None,
+        "too early"
+    );
+    assert_eq!(
+        schedule.upcoming_read_due(ts(midnight - 300_000)),
+        Some(ts(midnight))
+    );
+    assert_eq!(
+        schedule.upcoming_read_due(ts(midnight - 200_000)),
+        None,
+        "once"
+    );
+    let read = |next: i64| FundingInfo {
+        rate: Decimal::new(2, 4),
+        mark_price: None,
+        next_funding_time: Some(ts(next)),
+        ts: ts(midnight - 300_000),
+    };
+    schedule.record_upcoming(read(midnight));
+    assert_eq!(
+        schedule.upcoming_for(ts(midnight)).map(|i| i.rate),
+        Some(Decimal::new(2, 4))
+    );
+    assert_eq!(
+        schedule.upcoming_for(ts(midnight + 8 * 3_600_000)),
+        None,
+        "a read names the one funding time it is for"
     );
 }

@@ -14,7 +14,7 @@ use la_strategy::{
 
 use crate::{
     engine::{
-        DecisionRecord, Engine, EngineSettings, EngineSink, Outcome, RestoredState,
+        DecisionRecord, Engine, EngineSettings, EngineSink, EventContext, Outcome, RestoredState,
         build_engine_with_strategy,
     },
     mock_feed::CandleGenerator,
@@ -57,15 +57,19 @@ impl Strategy for AlwaysLong {
 #[derive(Default)]
 struct Recorder {
     events: Vec<BrokerEvent>,
+    contexts: Vec<EventContext>,
     outcomes: Vec<Outcome>,
+    catch_up_decisions: Vec<bool>,
 }
 
 impl EngineSink for Recorder {
-    fn broker_event(&mut self, event: &BrokerEvent) {
+    fn broker_event(&mut self, event: &BrokerEvent, context: EventContext) {
         self.events.push(event.clone());
+        self.contexts.push(context);
     }
     fn decision(&mut self, record: &DecisionRecord<'_>) {
         self.outcomes.push(record.outcome);
+        self.catch_up_decisions.push(record.catch_up);
     }
 }
 
@@ -120,7 +124,7 @@ fn strategy_waits_for_warmup() {
     let mut sink = Recorder::default();
     for candle in candles(6) {
         engine
-            .on_candle_closed(&candle, Provenance::Live, &mut sink)
+            .on_candle_closed(&candle, Provenance::Live, candle.close_time(), &mut sink)
             .expect("candle");
     }
     assert_eq!(
@@ -138,7 +142,7 @@ fn a_duplicate_client_order_id_is_never_submitted_twice() {
     let mut first = engine_with(None, 0, None);
     let mut sink = Recorder::default();
     first
-        .on_candle_closed(&bars[0], Provenance::Live, &mut sink)
+        .on_candle_closed(&bars[0], Provenance::Live, bars[0].close_time(), &mut sink)
         .expect("candle");
     assert_eq!(fills(&sink.events), 1);
     // Close the position so the strategy would trade the same candle again.
@@ -155,7 +159,12 @@ fn a_duplicate_client_order_id_is_never_submitted_twice() {
     let mut second = engine_with(Some(first.broker().state()), 0, None);
     let mut replay = Recorder::default();
     second
-        .on_candle_closed(&bars[0], Provenance::Live, &mut replay)
+        .on_candle_closed(
+            &bars[0],
+            Provenance::Live,
+            bars[0].close_time(),
+            &mut replay,
+        )
         .expect("candle");
     assert_eq!(replay.outcomes, vec![Outcome::Duplicate]);
     assert_eq!(
@@ -173,7 +182,7 @@ fn exit_on_tick_survives_a_broker_error() {
     let mut engine = engine_with(None, 0, None);
     let mut sink = Recorder::default();
     engine
-        .on_candle_closed(&bars[0], Provenance::Live, &mut sink)
+        .on_candle_closed(&bars[0], Provenance::Live, bars[0].close_time(), &mut sink)
         .expect("candle");
     let position = engine.broker().position().expect("position open");
     engine.halt("simulated invariant breach");
@@ -190,7 +199,7 @@ fn exit_on_tick_survives_a_broker_error() {
             .any(|e| matches!(e, BrokerEvent::Exited(_)))
     );
     engine
-        .on_candle_closed(&bars[1], Provenance::Live, &mut sink)
+        .on_candle_closed(&bars[1], Provenance::Live, bars[1].close_time(), &mut sink)
         .expect("candle");
     assert!(
         sink.events.iter().any(|e| matches!(
@@ -210,10 +219,15 @@ fn a_late_candle_is_recorded_as_out_of_order_and_a_repeat_is_dropped() {
     let mut engine = engine_with(None, 0, Some(bars[1].open_time()));
     let mut sink = Recorder::default();
     engine
-        .on_candle_closed(&bars[0], Provenance::Backfilled, &mut sink)
+        .on_candle_closed(
+            &bars[0],
+            Provenance::Backfilled,
+            bars[0].close_time(),
+            &mut sink,
+        )
         .expect("candle");
     engine
-        .on_candle_closed(&bars[1], Provenance::Live, &mut sink)
+        .on_candle_closed(&bars[1], Provenance::Live, bars[1].close_time(), &mut sink)
         .expect("candle");
     // The earlier candle is recorded (never traded on), the repeat of the last is not.
     assert_eq!(sink.outcomes, vec![Outcome::OutOfOrder]);
@@ -238,14 +252,19 @@ fn decision_lines_carry_the_candle_the_decision_and_the_outcome_as_exact_strings
     let bars = candles(3);
     let mut engine = engine_with(None, 0, None);
     engine
-        .on_candle_closed(&bars[0], Provenance::Live, &mut sink)
+        .on_candle_closed(&bars[0], Provenance::Live, bars[0].close_time(), &mut sink)
         .expect("candle");
     engine
-        .on_candle_closed(&bars[2], Provenance::Live, &mut sink)
+        .on_candle_closed(&bars[2], Provenance::Live, bars[2].close_time(), &mut sink)
         .expect("candle");
     // Late: recorded, not traded on.
     engine
-        .on_candle_closed(&bars[1], Provenance::Backfilled, &mut sink)
+        .on_candle_closed(
+            &bars[1],
+            Provenance::Backfilled,
+            bars[1].close_time(),
+            &mut sink,
+        )
         .expect("candle");
     sink.flush();
     let text = std::fs::read_to_string(dir.path().join("decisions.jsonl")).expect("read");
@@ -286,7 +305,7 @@ fn events_saved_but_not_journaled_before_a_crash_are_recovered_once() {
     let mut engine = engine_with(None, 0, None);
     for bar in candles(2) {
         engine
-            .on_candle_closed(&bar, Provenance::Live, &mut sink)
+            .on_candle_closed(&bar, Provenance::Live, bar.close_time(), &mut sink)
             .expect("candle");
     }
     assert!(sink.holds_state_changes(), "the entry fill is held");
@@ -350,10 +369,81 @@ fn sizing_uses_the_configured_fees_and_slippage() {
     let mut sink = Recorder::default();
     for candle in candles(2) {
         engine
-            .on_candle_closed(&candle, Provenance::Live, &mut sink)
+            .on_candle_closed(&candle, Provenance::Live, candle.close_time(), &mut sink)
             .expect("candle");
     }
     // A market entry and a stop exit: 2 × 0.05 % taker + 2 × 10 bp slippage = 0.3 %.
     let expected = Decimal::new(3, 3);
     assert_eq!(*seen.lock().expect("probe"), vec![expected, expected]);
+}
+
+#[test]
+fn no_entry_is_placed_from_a_candle_older_than_one_interval_when_decided() {
+    let mut engine = engine_with(None, 0, None);
+    let mut sink = Recorder::default();
+    let bars = candles(3);
+    let interval = bars[0].interval().as_ms();
+    // Decided more than one interval after its close: history, never traded on.
+    let late = bars[0]
+        .close_time()
+        .checked_add_ms(interval + 1)
+        .expect("ts");
+    engine
+        .on_candle_closed(&bars[0], Provenance::Backfilled, late, &mut sink)
+        .expect("candle");
+    assert_eq!(sink.outcomes, [Outcome::Stale]);
+    assert_eq!(fills(&sink.events), 0);
+    // Exactly one interval old is still fresh.
+    let in_time = bars[1].close_time().checked_add_ms(interval).expect("ts");
+    engine
+        .on_candle_closed(&bars[1], Provenance::RestConfirmed, in_time, &mut sink)
+        .expect("candle");
+    assert_eq!(sink.outcomes[1], Outcome::Submitted);
+    assert_eq!(fills(&sink.events), 1);
+}
+
+#[test]
+fn catch_up_mode_runs_exits_but_places_no_entry_and_marks_every_event() {
+    let mut engine = engine_with(None, 0, None);
+    let mut sink = Recorder::default();
+    let bars = candles(40);
+    engine
+        .on_candle_closed(&bars[0], Provenance::Live, bars[0].close_time(), &mut sink)
+        .expect("entry");
+    assert_eq!(fills(&sink.events), 1);
+    assert!(sink.contexts.iter().all(|c| !c.catch_up));
+    let before = sink.events.len();
+    engine.begin_catch_up();
+    // A tick through the long's stop (100 below its entry), then bars the strategy would
+    // enter on.
+    let through = Price::new(bars[0].close().get() - Decimal::from(150)).expect("price");
+    let tick = Tick::new(symbol(), bars[1].open_time(), through, None, None).expect("tick");
+    engine.on_tick(&tick, &mut sink).expect("tick");
+    for bar in &bars[1..] {
+        engine
+            .on_candle_closed(bar, Provenance::Backfilled, bar.close_time(), &mut sink)
+            .expect("catch-up bar");
+    }
+    engine.end_catch_up();
+    let exits = sink.events[before..]
+        .iter()
+        .filter(|e| matches!(e, BrokerEvent::Exited(_)))
+        .count();
+    assert_eq!(exits, 1, "the open long still exits during catch-up");
+    assert_eq!(fills(&sink.events), 1, "no entry while catching up");
+    assert!(sink.contexts[before..].iter().all(|c| c.catch_up));
+    assert!(
+        sink.outcomes[1..]
+            .iter()
+            .all(|o| matches!(o, Outcome::CatchUp | Outcome::NoOrder))
+    );
+    assert!(sink.outcomes[1..].contains(&Outcome::CatchUp));
+    assert!(sink.catch_up_decisions[1..].iter().all(|c| *c));
+    // Back to live: entries resume.
+    let next = candles(41).pop().expect("bar");
+    engine
+        .on_candle_closed(&next, Provenance::Live, next.close_time(), &mut sink)
+        .expect("live bar");
+    assert_eq!(sink.outcomes.last(), Some(&Outcome::Submitted));
+    assert!(!sink.catch_up_decisions.last().expect("decision"));
 }

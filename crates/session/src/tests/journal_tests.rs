@@ -5,6 +5,7 @@ use la_core::{BrokerEvent, ClientOrderId, OrderRejectReason, TimestampMs};
 use serde_json::Value;
 
 use crate::{
+    engine::EventContext,
     journal::{Journal, JournalEvent},
     stop::StopReason,
 };
@@ -31,8 +32,8 @@ fn every_journal_event_is_tagged_with_its_kind_label_beside_the_envelope() {
         ts,
     };
     let events = [
-        JournalEvent::broker(&rejected, false),
-        JournalEvent::broker(&cancelled, true),
+        JournalEvent::broker(&rejected, false, EventContext::default()),
+        JournalEvent::broker(&cancelled, true, EventContext::default()),
         JournalEvent::SessionStarted {
             detail: "fresh_lock",
         },
@@ -40,17 +41,24 @@ fn every_journal_event_is_tagged_with_its_kind_label_beside_the_envelope() {
             detail: "connected",
         },
         JournalEvent::FeedDisconnected { detail: "eof" },
-        JournalEvent::FeedReconnecting { detail: "attempt 1" },
-        JournalEvent::GapDetected { detail: "2 candles" },
+        JournalEvent::FeedReconnecting {
+            detail: "attempt 1",
+        },
+        JournalEvent::GapDetected {
+            detail: "2 candles",
+        },
         JournalEvent::StaleDataWarning { detail: "15s" },
         JournalEvent::StaleDataRecovered { detail: "resumed" },
         JournalEvent::StaleDataHalt { detail: "120s" },
         JournalEvent::TradingHalted { detail: "breach" },
-        JournalEvent::StateSaveFailed { detail: "disk full" },
+        JournalEvent::StateSaveFailed {
+            detail: "disk full",
+        },
         JournalEvent::DegradedStart { detail: "timeout" },
         JournalEvent::FundingSkipped {
             funding_time: 1,
             reason: "no rate",
+            catch_up: false,
         },
         JournalEvent::CircuitBreakerTripped {
             reason: "daily_drawdown",
@@ -75,7 +83,10 @@ fn every_journal_event_is_tagged_with_its_kind_label_beside_the_envelope() {
         assert_eq!(line["ts_ms"], ts.as_ms());
         assert!(line["written_at"].is_string());
     }
-    assert_eq!(lines[0]["event"], "order_rejected", "the broker's own tag stays");
+    assert_eq!(
+        lines[0]["event"], "order_rejected",
+        "the broker's own tag stays"
+    );
     assert_eq!(lines[0]["client_order_id"], "setups-1-long");
     assert_eq!(lines[0]["reason"], "trading_halted");
     assert!(lines[0].get("recovered").is_none());
