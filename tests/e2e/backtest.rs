@@ -12,7 +12,7 @@ use la_session::{
 };
 use la_strategy::StrategyKind;
 
-use crate::support::{run_dir, run_session, shared_data, validated};
+use crate::support::{read_jsonl, run_dir, run_session, shared_data, validated};
 
 /// A backtest of `data` with the engine `engine` (built by the same factory as the live
 /// session's), bars replayed as their four waypoints and funding unknown unless `parity`:
@@ -112,42 +112,66 @@ async fn backtest_and_live_session_on_the_simulator_produce_identical_trades() {
     // start at bar 71; the backtest gets the same gate. The simulator's funding series
     // changes every period while a backtest assumes one constant rate, so both run with a
     // zero rate (the strategy's funding gates then see the same value).
-    let sim = la_bitunix_sim::start(la_bitunix_sim::SimConfig {
-        data: la_bitunix_sim::MarketData::Csv(slice.clone()),
-        speed: 1200.0,
-        history_candles: 70,
-        funding_rate_percent: Decimal::ZERO,
-        ..la_bitunix_sim::SimConfig::default()
-    })
-    .await
-    .expect("simulator");
-    let live_raw = RawRunConfig {
-        source: "bitunix".into(),
-        ws_url: sim.ws_url(),
-        rest_url: sim.rest_url(),
-        workspace: dir.path().join("live"),
-        duration: "5m".into(),
-        stale_timeout: "5s".into(),
-        max_clock_skew: "off".into(),
-        force_close_on_stop: true,
-        // A tripped breaker stops a live session but only blocks entries in a backtest:
-        // keep it out of the way of the comparison.
-        max_daily_drawdown: Decimal::new(99, 2),
-        max_consecutive_losses: 0,
-        ..RawRunConfig::default()
+    //
+    // Parity holds for a live run that decided every candle. On a starved machine the
+    // simulator's broadcast bus can outrun the client; the feed then backfills the lost
+    // candles over REST, and one that lands after a later candle (or more than an interval
+    // late) is recorded `out_of_order` (or `stale`) and, correctly, not traded on: a load
+    // condition, not a logic one. Such a run is
+    // repeated against a fresh simulator, at most twice; every attempt's stop reason is
+    // still checked.
+    let mut attempts = Vec::new();
+    let (live, live_engine) = loop {
+        let sim = la_bitunix_sim::start(la_bitunix_sim::SimConfig {
+            data: la_bitunix_sim::MarketData::Csv(slice.clone()),
+            speed: 1200.0,
+            history_candles: 70,
+            funding_rate_percent: Decimal::ZERO,
+            ..la_bitunix_sim::SimConfig::default()
+        })
+        .await
+        .expect("simulator");
+        let live_raw = RawRunConfig {
+            source: "bitunix".into(),
+            ws_url: sim.ws_url(),
+            rest_url: sim.rest_url(),
+            workspace: dir.path().join(format!("live-{}", attempts.len())),
+            duration: "5m".into(),
+            stale_timeout: "5s".into(),
+            max_clock_skew: "off".into(),
+            force_close_on_stop: true,
+            // A tripped breaker stops a live session but only blocks entries in a
+            // backtest: keep it out of the way of the comparison.
+            max_daily_drawdown: Decimal::new(99, 2),
+            max_consecutive_losses: 0,
+            ..RawRunConfig::default()
+        };
+        let live_config = validated(&live_raw);
+        let engine = live_config.engine_settings();
+        let report = run_session(live_config, Duration::from_secs(240)).await;
+        sim.shutdown().await;
+        assert_eq!(
+            report.stopped_reason,
+            StopReason::StaleData,
+            "the data ran out, then the feed went quiet"
+        );
+        let late = read_jsonl(&run_dir(&report).join("decisions.jsonl"))
+            .iter()
+            .filter(|d| d["outcome"] == "out_of_order" || d["outcome"] == "stale")
+            .count();
+        attempts.push(late);
+        if late == 0 {
+            break (report, engine);
+        }
+        assert!(
+            attempts.len() < 3,
+            "every live run lost candles to load (late candles per attempt: {attempts:?})"
+        );
     };
-    let live_config = validated(&live_raw);
     // The backtest's engine is the live session's, from the same factory and settings; only
     // the warm-up gate differs (the live session gets its first 70 candles as history).
-    let mut bt_engine = live_config.engine_settings();
+    let mut bt_engine = live_engine;
     bt_engine.warmup_bars = 71;
-    let live = run_session(live_config, Duration::from_secs(240)).await;
-    sim.shutdown().await;
-    assert_eq!(
-        live.stopped_reason,
-        StopReason::StaleData,
-        "the data ran out, then the feed went quiet"
-    );
     let backtest = run_backtest(&backtest_config(
         &slice,
         &dir.path().join("bt"),
