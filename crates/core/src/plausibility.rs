@@ -22,13 +22,18 @@
 //! time or volatility. [`PriceBand`] is that math on its own, also used by the paper broker
 //! as a coarse defence in depth.
 //!
-//! The very first price has nothing to be judged against and is accepted; a session seeds
-//! the guard from its history candles ([`PriceGuard::seed`]) before live prices arrive.
+//! The very first price has nothing to be judged against and is accepted; a live session
+//! runs its REST history candles through the guard before live prices arrive, so live
+//! prices are judged against the exchange's own recent bars.
 
 use rust_decimal::{Decimal, MathematicalOps};
 use serde::{Deserialize, Serialize};
 
-use crate::{market::Candle, time::TimestampMs, value::Price};
+use crate::{
+    market::{Candle, Tick},
+    time::TimestampMs,
+    value::Price,
+};
 
 /// Milliseconds in a minute: elapsed time is scaled per square root of minutes.
 const MINUTE_MS: i64 = 60_000;
@@ -315,12 +320,6 @@ impl PriceGuard {
         self.volatility
     }
 
-    /// Takes a trusted candle (history fetched at start-up) as the reference, without
-    /// judging it.
-    pub fn seed(&mut self, candle: &Candle) {
-        self.accept_candle(candle);
-    }
-
     fn band(&self, since: TimestampMs, ts: TimestampMs, span_ms: i64) -> PriceBand {
         let elapsed = ts.as_ms().saturating_sub(since.as_ms()).max(span_ms);
         self.config.band_at(elapsed, self.volatility)
@@ -356,14 +355,33 @@ impl PriceGuard {
         self.set_reference(candle.close(), candle.close_time());
     }
 
-    /// Judges a tick's last price at event time `ts`.
-    pub fn check_tick(&mut self, price: Price, ts: TimestampMs) -> PriceVerdict {
-        let verdict = self.judge(&[price], price, ts, 0);
+    /// Judges a tick at its event time: its last price, and its bid and ask when present
+    /// (the last price is the print that counts towards confirming a new level).
+    pub fn check_tick(&mut self, tick: &Tick) -> PriceVerdict {
+        let prices = [Some(tick.last()), tick.bid(), tick.ask()];
+        let mut judged = [tick.last(); 3];
+        let mut n = 0;
+        for price in prices.into_iter().flatten() {
+            judged[n] = price;
+            n += 1;
+        }
+        let verdict = self.judge(&judged[..n], tick.last(), tick.ts(), 0);
         match verdict {
             PriceVerdict::Quarantined { .. } => self.counters.ticks_quarantined += 1,
-            _ => self.set_reference(price, ts),
+            _ => self.set_reference(tick.last(), tick.ts()),
         }
         verdict
+    }
+
+    /// Whether `price` at event time `ts` lies inside the band around the reference, without
+    /// changing any state (for prices that are not prints of the market, such as a mark
+    /// price used to settle funding). True when there is no reference yet.
+    pub fn is_plausible(&self, price: Price, ts: TimestampMs) -> bool {
+        let Some((_, reference_ts)) = self.reference else {
+            return true;
+        };
+        let band = self.band(reference_ts, ts, 0);
+        self.consistent_with_reference(&[price], band)
     }
 
     /// Judges a closed candle (all four prices; its close is the print) at its close time.

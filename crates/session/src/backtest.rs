@@ -194,6 +194,8 @@ pub fn replay_bars(
             funding,
             sink,
         )?;
+        // Marked at the last accepted price: a quarantined close never values the account.
+        let mark = engine.last_price().unwrap_or(candle.close());
         let broker = engine.broker();
         if broker.position().is_some() {
             exposure_bars += 1;
@@ -201,7 +203,7 @@ pub fn replay_bars(
         equity_curve.push(EquityPoint {
             ts_ms: candle.close_time().as_ms(),
             equity: broker.equity(),
-            mark_equity: broker.mark_to_market(candle.close()),
+            mark_equity: broker.mark_to_market(mark),
         });
     }
     Ok(exposure_bars)
@@ -275,7 +277,7 @@ pub fn run_backtest(config: &BacktestConfig) -> Result<BacktestStats, SessionErr
         && engine.broker().position().is_some()
     {
         engine.close_position(
-            last.close(),
+            engine.last_price().unwrap_or(last.close()),
             last.close_time(),
             ExitReason::EndOfData,
             &mut sink,

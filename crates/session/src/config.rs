@@ -8,7 +8,7 @@
 use std::{path::PathBuf, str::FromStr, time::Duration};
 
 use la_broker_paper::BrokerConfig;
-use la_core::{Decimal, Interval, Symbol, TimestampMs};
+use la_core::{Decimal, Interval, PlausibilityConfig, Symbol, TimestampMs};
 use la_strategy::{SetupsConfig, SmaCrossConfig, StrategyConfig, StrategyKind};
 use serde::{Deserialize, Serialize};
 
@@ -121,6 +121,8 @@ pub struct RawRunConfig {
     pub setups: SetupsConfig,
     /// Parameters of the `sma-cross` strategy (TOML table `[sma_cross]`).
     pub sma_cross: SmaCrossConfig,
+    /// The price-plausibility band (TOML table `[plausibility]`).
+    pub plausibility: PlausibilityConfig,
 }
 
 impl Default for RawRunConfig {
@@ -159,6 +161,7 @@ impl Default for RawRunConfig {
             mock_funding: true,
             setups: SetupsConfig::default(),
             sma_cross: SmaCrossConfig::default(),
+            plausibility: PlausibilityConfig::default(),
         }
     }
 }
@@ -257,6 +260,8 @@ pub struct RunConfig {
     pub mock_start: Option<TimestampMs>,
     /// Mock funding announcements.
     pub mock_funding: bool,
+    /// The price-plausibility band.
+    pub plausibility: PlausibilityConfig,
 }
 
 /// Parses a duration: a bare number is minutes; `90s`, `10m`, `2h`, `1d` are accepted.
@@ -311,6 +316,7 @@ impl RunConfig {
                 max_daily_drawdown: self.max_daily_drawdown,
                 max_consecutive_losses: self.max_consecutive_losses,
             },
+            plausibility: self.plausibility,
             ..defaults
         }
     }
@@ -435,6 +441,7 @@ impl RawRunConfig {
         if self.max_rss_mb < 16 {
             check("max_rss_mb", Err("must be at least 16".into()));
         }
+        check("plausibility", self.plausibility.validate());
         match (
             source,
             symbol,
@@ -484,6 +491,7 @@ impl RawRunConfig {
                 sim_record: self.sim_record.clone(),
                 mock_start,
                 mock_funding: self.mock_funding,
+                plausibility: self.plausibility,
             }),
             _ => Err(issues),
         }

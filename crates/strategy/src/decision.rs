@@ -367,6 +367,9 @@ impl Serialize for Decision {
 pub enum Gate {
     /// A candle whose open time is not after the previous one; indicators were not updated.
     StaleCandle,
+    /// A price of the candle lies outside the plausibility band around the last accepted
+    /// price (a quarantined print): the strategy never saw it.
+    ImplausiblePrice,
     /// Not enough history yet (`Strategy::warmup_bars`).
     Warmup,
     /// A position (or working entry) is already open.
@@ -422,8 +425,9 @@ pub enum Gate {
 
 impl Gate {
     /// Every gate, in check order (for counters and reports).
-    pub const ALL: [Gate; 24] = [
+    pub const ALL: [Gate; 25] = [
         Self::StaleCandle,
+        Self::ImplausiblePrice,
         Self::Warmup,
         Self::PositionOpen,
         Self::FundingExtreme,
@@ -453,6 +457,7 @@ impl Gate {
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::StaleCandle => "stale_candle",
+            Self::ImplausiblePrice => "implausible_price",
             Self::Warmup => "warmup",
             Self::PositionOpen => "position_open",
             Self::FundingExtreme => "funding_extreme",

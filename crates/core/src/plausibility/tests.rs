@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
 use super::*;
-use crate::{Interval, Volume};
+use crate::{Interval, Symbol, Tick, Volume};
 
 const T0: i64 = 1_704_067_200_000;
 
@@ -33,8 +33,24 @@ fn bar(minute: i64, o: &str, h: &str, l: &str, c: &str) -> Candle {
 /// A guard seeded with a flat market at 94 862.7 ending at minute 0.
 fn seeded() -> PriceGuard {
     let mut guard = PriceGuard::new(PlausibilityConfig::default());
-    guard.seed(&bar(-1, "94862.7", "94862.7", "94862.7", "94862.7"));
+    let verdict = guard.check_candle(&bar(-1, "94862.7", "94862.7", "94862.7", "94862.7"));
+    assert_eq!(
+        verdict,
+        PriceVerdict::Accepted,
+        "the first price is accepted"
+    );
     guard
+}
+
+fn tick(price: &str, at: i64) -> Tick {
+    Tick::new(
+        Symbol::new("BTCUSDT").expect("symbol"),
+        ts(at),
+        p(price),
+        None,
+        None,
+    )
+    .expect("test tick")
 }
 
 #[test]
@@ -60,7 +76,7 @@ fn thousandfold_and_thousandth_ticks_are_quarantined_whatever_the_elapsed_time()
     for elapsed in [0, 1_000, 3_600_000, 30 * 86_400_000] {
         for bad in ["94.9", "94862700"] {
             let mut guard = seeded();
-            let verdict = guard.check_tick(p(bad), ts(T0 + elapsed));
+            let verdict = guard.check_tick(&tick(bad, T0 + elapsed));
             assert!(
                 matches!(verdict, PriceVerdict::Quarantined { price, started: true, .. } if price == p(bad)),
                 "{bad} after {elapsed} ms: {verdict:?}"
@@ -87,10 +103,10 @@ fn a_candle_closing_at_a_thousandth_after_a_real_open_is_quarantined() {
 #[test]
 fn a_lone_bad_print_is_refuted_by_the_next_good_one() {
     let mut guard = seeded();
-    assert!(!guard.check_tick(p("94.9"), ts(T0 + 1_000)).is_usable());
+    assert!(!guard.check_tick(&tick("94.9", T0 + 1_000)).is_usable());
     assert!(guard.in_quarantine());
     assert_eq!(
-        guard.check_tick(p("94860"), ts(T0 + 2_000)),
+        guard.check_tick(&tick("94860", T0 + 2_000)),
         PriceVerdict::Accepted
     );
     assert!(!guard.in_quarantine());
@@ -111,7 +127,7 @@ fn a_new_level_is_confirmed_by_enough_consistent_prints_over_enough_time() {
     ];
     let mut verdicts = Vec::new();
     for (price, at) in prints {
-        verdicts.push(guard.check_tick(p(price), ts(T0 + at)));
+        verdicts.push(guard.check_tick(&tick(price, T0 + at)));
     }
     // Three consistent prints, but spanning only 1.1 s: still quarantined; the fourth
     // (2.1 s after the first) confirms.
@@ -131,13 +147,13 @@ fn a_new_level_is_confirmed_by_enough_consistent_prints_over_enough_time() {
 #[test]
 fn a_read_of_the_last_price_confirms_or_refutes_the_quarantined_level() {
     let mut guard = seeded();
-    assert!(!guard.check_tick(p("94.9"), ts(T0 + 1_000)).is_usable());
+    assert!(!guard.check_tick(&tick("94.9", T0 + 1_000)).is_usable());
     assert_eq!(
         guard.on_reference_read(p("94850"), ts(T0 + 1_500)),
         ReadOutcome::Refuted
     );
     assert!(!guard.in_quarantine());
-    let again = guard.check_tick(p("94.9"), ts(T0 + 2_000));
+    let again = guard.check_tick(&tick("94.9", T0 + 2_000));
     assert!(
         matches!(again, PriceVerdict::Quarantined { reference, started: true, .. } if reference == p("94850")),
         "{again:?}"
@@ -148,7 +164,7 @@ fn a_read_of_the_last_price_confirms_or_refutes_the_quarantined_level() {
     );
     assert_eq!(guard.reference().map(|(r, _)| r), Some(p("95")));
     assert_eq!(
-        guard.check_tick(p("94.8"), ts(T0 + 3_000)),
+        guard.check_tick(&tick("94.8", T0 + 3_000)),
         PriceVerdict::Accepted
     );
     assert_eq!(
@@ -161,11 +177,11 @@ fn a_read_of_the_last_price_confirms_or_refutes_the_quarantined_level() {
 fn elapsed_time_widens_the_band_so_a_gap_in_the_data_is_not_a_bad_print() {
     // 15 % away one second later is a bad print; after a 4-hour hole it is a market move.
     let mut guard = seeded();
-    assert!(!guard.check_tick(p("80633"), ts(T0 + 1_000)).is_usable());
+    assert!(!guard.check_tick(&tick("80633", T0 + 1_000)).is_usable());
     let mut guard = seeded();
     assert!(
         guard
-            .check_tick(p("80633"), ts(T0 + 4 * 3_600_000))
+            .check_tick(&tick("80633", T0 + 4 * 3_600_000))
             .is_usable()
     );
 }
@@ -193,7 +209,7 @@ fn recent_volatility_widens_the_band() {
             .expect("candle");
             assert!(guard.check_candle(&candle).is_usable());
         }
-        guard.check_tick(p("87273.7"), ts(T0 + 10 * 60_000 + 20_000))
+        guard.check_tick(&tick("87273.7", T0 + 10 * 60_000 + 20_000))
     };
     assert!(!run("0.0001").is_usable());
     assert!(run("0.02").is_usable());
@@ -203,10 +219,10 @@ fn recent_volatility_widens_the_band() {
 fn the_first_price_is_accepted_and_becomes_the_reference() {
     let mut guard = PriceGuard::new(PlausibilityConfig::default());
     assert_eq!(
-        guard.check_tick(p("94862.7"), ts(T0)),
+        guard.check_tick(&tick("94862.7", T0)),
         PriceVerdict::Accepted
     );
-    assert!(!guard.check_tick(p("94.9"), ts(T0 + 1)).is_usable());
+    assert!(!guard.check_tick(&tick("94.9", T0 + 1)).is_usable());
 }
 
 #[test]
@@ -237,4 +253,33 @@ fn settings_out_of_range_are_refused() {
     ] {
         assert!(bad.validate().is_err(), "{bad:?}");
     }
+}
+
+#[test]
+fn a_tick_with_a_sane_last_but_an_implausible_bid_is_quarantined() {
+    let mut guard = seeded();
+    let symbol = Symbol::new("BTCUSDT").expect("symbol");
+    let bad_bid =
+        Tick::new(symbol, ts(T0 + 1_000), p("94862.7"), Some(p("94.8")), None).expect("tick");
+    assert!(!guard.check_tick(&bad_bid).is_usable());
+    let good = Tick::new(
+        symbol,
+        ts(T0 + 2_000),
+        p("94862.7"),
+        Some(p("94862.6")),
+        Some(p("94862.8")),
+    )
+    .expect("tick");
+    assert!(guard.check_tick(&good).is_usable());
+}
+
+#[test]
+fn the_read_only_check_judges_without_moving_the_reference() {
+    let guard = seeded();
+    assert!(guard.is_plausible(p("94000"), ts(T0 + 1_000)));
+    assert!(!guard.is_plausible(p("94.9"), ts(T0 + 1_000)));
+    assert_eq!(guard.reference().map(|(r, _)| r), Some(p("94862.7")));
+    assert_eq!(guard.counters().implausible_prices(), 0);
+    let fresh = PriceGuard::new(PlausibilityConfig::default());
+    assert!(fresh.is_plausible(p("94.9"), ts(T0)), "no reference yet");
 }

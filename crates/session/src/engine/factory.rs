@@ -8,7 +8,7 @@
 //! costs the broker will really charge (see [`sizing_for`]).
 
 use la_broker_paper::{BrokerConfig, BrokerError, BrokerState, MarketFillModel, PaperBroker};
-use la_core::{Decimal, Symbol, TimestampMs};
+use la_core::{Decimal, PlausibilityConfig, PriceGuard, Symbol, TimestampMs};
 use la_strategy::{SizingSpec, Strategy, StrategyConfig, StrategyKind};
 
 use super::{Engine, EngineConfig};
@@ -37,12 +37,15 @@ pub struct EngineSettings {
     pub breaker: BreakerLimits,
     /// Capacity of the order queue between strategy and execution.
     pub order_queue_capacity: usize,
+    /// The price-plausibility band every tick and candle is judged against.
+    pub plausibility: PlausibilityConfig,
 }
 
 impl EngineSettings {
     /// Settings with every default: the broker's documented defaults with market orders
     /// priced at the decision price (what both the live session and the backtest use), a
-    /// 50-candle warm-up, the circuit breaker off and a 16-order queue.
+    /// 50-candle warm-up, the circuit breaker off, a 16-order queue and the default
+    /// plausibility band.
     pub fn new(symbol: Symbol, strategy: StrategyKind) -> Self {
         Self {
             symbol,
@@ -56,6 +59,7 @@ impl EngineSettings {
             dry_run: false,
             breaker: BreakerLimits::OFF,
             order_queue_capacity: 16,
+            plausibility: PlausibilityConfig::default(),
         }
     }
 }
@@ -112,6 +116,7 @@ pub fn build_engine_with_strategy(
         sizing,
         restored.breaker,
         restored.last_candle_open,
+        PriceGuard::new(settings.plausibility),
     ))
 }
 

@@ -15,6 +15,12 @@
 //! funding run as usual, indicators update, and no entry is placed at all
 //! ([`Outcome::CatchUp`]). It is built in one place, [`factory::build_engine`], from one
 //! [`EngineSettings`] value.
+//!
+//! Every tick and closed candle is first judged by the price-plausibility guard
+//! (`la_core::PriceGuard`); a quarantined print is counted (`implausible_price`), logged
+//! with a sample, recorded (a candle's decision outcome is `implausible_price`) and goes no
+//! further: never to the strategy, never to the broker, so never a fill, an exit or a size
+//! at that price.
 
 mod factory;
 
@@ -25,8 +31,9 @@ pub use factory::{
 };
 use la_broker_paper::{BrokerError, PaperBroker};
 use la_core::{
-    Broker, BrokerEvent, Candle, ClientOrderId, Decimal, ExitReason, OrderIntent, Price,
-    Provenance, Symbol, Tick, TimestampMs,
+    Broker, BrokerEvent, Candle, ClientOrderId, Decimal, ExitReason, OrderIntent,
+    PlausibilityCounters, Price, PriceGuard, PriceVerdict, PrintKind, Provenance, ReadOutcome,
+    Symbol, Tick, TimestampMs,
 };
 use la_strategy::{Decision, Gate, Indicators, SizingSpec, Strategy, StrategyContext};
 
@@ -73,6 +80,38 @@ pub struct EngineCounters {
     pub orders_dropped: u64,
     /// Funding settlements applied.
     pub funding_events: u64,
+    /// Prices quarantined as implausible: ticks and candles never used, and funding mark
+    /// prices replaced by the last accepted price.
+    pub implausible_price: u64,
+    /// What the plausibility guard decided (quarantines started, levels confirmed or
+    /// refuted).
+    pub plausibility: PlausibilityCounters,
+}
+
+/// Implausible prices are logged at most once per this much event time (with the number
+/// suppressed in between); the counters keep the exact numbers.
+const IMPLAUSIBLE_LOG_EVERY_MS: i64 = 60_000;
+
+/// The rate limit of the implausible-price warning, on event time.
+#[derive(Clone, Copy, Debug, Default)]
+struct ImplausibleLog {
+    last: Option<TimestampMs>,
+    suppressed: u64,
+}
+
+impl ImplausibleLog {
+    /// `Some(suppressed)` when a line may be written at `ts`.
+    fn permit(&mut self, ts: TimestampMs) -> Option<u64> {
+        if self
+            .last
+            .is_some_and(|last| ts.ms_since(last) < IMPLAUSIBLE_LOG_EVERY_MS)
+        {
+            self.suppressed += 1;
+            return None;
+        }
+        self.last = Some(ts);
+        Some(std::mem::take(&mut self.suppressed))
+    }
 }
 
 /// The engine.
@@ -92,6 +131,11 @@ pub struct Engine {
     /// Replaying a downtime: no entries, events marked `catch_up`.
     catching_up: bool,
     counters: EngineCounters,
+    guard: PriceGuard,
+    implausible_log: ImplausibleLog,
+    /// Set when a quarantine starts: the live session reads the last price over REST and
+    /// hands it to [`Engine::on_reference_read`].
+    reference_read_wanted: bool,
 }
 
 impl std::fmt::Debug for Engine {
@@ -112,6 +156,7 @@ impl Engine {
         sizing: SizingSpec,
         breaker_state: BreakerState,
         last_candle_open: Option<TimestampMs>,
+        guard: PriceGuard,
     ) -> Self {
         let breaker = CircuitBreaker::new(config.breaker, breaker_state);
         Self {
@@ -129,6 +174,9 @@ impl Engine {
             funding_rate: None,
             catching_up: false,
             counters: EngineCounters::default(),
+            guard,
+            implausible_log: ImplausibleLog::default(),
+            reference_read_wanted: false,
         }
     }
 
@@ -178,9 +226,70 @@ impl Engine {
     pub fn last_event_time(&self) -> Option<TimestampMs> {
         self.last_event_time
     }
-    /// The newest price seen.
+    /// The newest accepted price (never a quarantined one).
     pub fn last_price(&self) -> Option<Price> {
         self.last_price
+    }
+
+    /// Whether a quarantine started since the last call: the live session then reads the
+    /// last price over REST, off the data path, and hands it to
+    /// [`Engine::on_reference_read`]. Clears the request.
+    pub fn take_reference_read_request(&mut self) -> bool {
+        std::mem::take(&mut self.reference_read_wanted)
+    }
+
+    /// An authoritative read of the last price (the exchange's REST answer): it becomes the
+    /// reference, and a quarantined level is confirmed or refuted by it.
+    pub fn on_reference_read(&mut self, price: Price) -> ReadOutcome {
+        let ts = self.last_event_time.unwrap_or(TimestampMs::MIN);
+        let outcome = self.guard.on_reference_read(price, ts);
+        self.counters.plausibility = *self.guard.counters();
+        self.last_price = Some(price);
+        match outcome {
+            ReadOutcome::NoQuarantine => {}
+            ReadOutcome::Confirmed => {
+                tracing::warn!(symbol = %self.config.symbol, %price, "a REST read of the last price confirmed a quarantined price level; prices there are accepted from now on")
+            }
+            ReadOutcome::Refuted => {
+                tracing::info!(symbol = %self.config.symbol, %price, "a REST read of the last price refuted a quarantined price; it stays unused")
+            }
+        }
+        outcome
+    }
+
+    /// Whether the plausibility guard lets a print through; counts, logs and asks for a
+    /// REST read when it does not.
+    fn admit(&mut self, verdict: PriceVerdict, kind: PrintKind, ts: TimestampMs) -> bool {
+        self.counters.plausibility = *self.guard.counters();
+        match verdict {
+            PriceVerdict::Accepted => true,
+            PriceVerdict::Confirmed { previous } => {
+                tracing::warn!(symbol = %self.config.symbol, kind = kind.as_str(), previous = %previous, ts = ts.as_ms(), "a new price level was confirmed by consecutive prints; prices there are accepted from now on");
+                true
+            }
+            PriceVerdict::Quarantined {
+                price,
+                reference,
+                band,
+                started,
+            } => {
+                self.counters.implausible_price += 1;
+                self.reference_read_wanted |= started;
+                if let Some(suppressed) = self.implausible_log.permit(ts) {
+                    tracing::warn!(
+                        symbol = %self.config.symbol,
+                        kind = kind.as_str(),
+                        price = %price,
+                        reference = %reference,
+                        band = %band.half_width(),
+                        ts = ts.as_ms(),
+                        suppressed,
+                        "implausible price quarantined: not used for any decision, fill or exit"
+                    );
+                }
+                false
+            }
+        }
     }
 
     /// Records the latest funding rate (fraction) for the strategy's funding gates.
@@ -201,6 +310,10 @@ impl Engine {
     pub fn on_tick(&mut self, tick: &Tick, sink: &mut dyn EngineSink) -> Result<(), BrokerError> {
         self.counters.ticks += 1;
         self.note_time(tick.ts());
+        let verdict = self.guard.check_tick(tick);
+        if !self.admit(verdict, PrintKind::Tick, tick.ts()) {
+            return Ok(());
+        }
         self.last_price = Some(tick.last());
         let result = self.broker.on_tick(tick, &mut self.scratch);
         self.flush_events(sink, None);
@@ -233,6 +346,12 @@ impl Engine {
         }
         let now = candle.close_time();
         self.note_time(now);
+        let verdict = self.guard.check_candle(candle);
+        if !self.admit(verdict, PrintKind::Candle, now) {
+            self.last_candle_open = Some(open_time);
+            self.record_implausible_candle(candle, provenance, sink);
+            return Ok(());
+        }
         self.last_price = Some(candle.close());
         self.last_candle_open = Some(open_time);
         self.counters.candles_closed += 1;
@@ -317,6 +436,28 @@ impl Engine {
         });
     }
 
+    /// A closed candle with a price outside the plausibility band: neither the broker (no
+    /// bar exit at its extremes) nor the strategy (no decision or size from it) sees it; it
+    /// is recorded with outcome `implausible_price`, so it is never lost silently.
+    fn record_implausible_candle(
+        &mut self,
+        candle: &Candle,
+        provenance: Provenance,
+        sink: &mut dyn EngineSink,
+    ) {
+        let decision = Decision::blocked(Gate::ImplausiblePrice, Indicators::default());
+        sink.decision(&DecisionRecord {
+            candle,
+            provenance,
+            bar_index: self.bars_seen,
+            decision: &decision,
+            client_order_id: None,
+            outcome: Outcome::ImplausiblePrice,
+            equity: self.broker.equity(),
+            catch_up: self.catching_up,
+        });
+    }
+
     fn strategy_context(&self) -> StrategyContext {
         StrategyContext {
             equity: self.broker.equity(),
@@ -327,7 +468,9 @@ impl Engine {
     }
 
     /// Feeds a historical candle (warm-up seeding) to the strategy: indicators update and
-    /// the warm-up gate counts it, but it never trades and the broker does not see it.
+    /// the warm-up gate counts it, but it never trades and the broker does not see it. It
+    /// passes the plausibility guard like any candle (which also anchors the guard on the
+    /// exchange's recent bars before live prices arrive).
     pub fn on_history_candle(
         &mut self,
         candle: &Candle,
@@ -342,6 +485,11 @@ impl Engine {
             return;
         }
         self.last_candle_open = Some(candle.open_time());
+        let verdict = self.guard.check_candle(candle);
+        if !self.admit(verdict, PrintKind::Candle, candle.close_time()) {
+            self.record_implausible_candle(candle, provenance, sink);
+            return;
+        }
         self.last_price = Some(candle.close());
         self.bars_seen += 1;
         let context = self.strategy_context();
@@ -439,6 +587,8 @@ impl Engine {
     }
 
     /// Settles funding at `funding_time` with `rate`, taken from `source`.
+    /// A mark price outside the plausibility band is replaced by the last accepted price
+    /// (counted as `implausible_price`, logged).
     ///
     /// # Errors
     /// A broker invariant breach.
@@ -451,6 +601,14 @@ impl Engine {
         sink: &mut dyn EngineSink,
     ) -> Result<(), BrokerError> {
         self.note_time(funding_time);
+        let mark_price = match self.last_price {
+            Some(accepted) if !self.guard.is_plausible(mark_price, funding_time) => {
+                self.counters.implausible_price += 1;
+                tracing::warn!(symbol = %self.config.symbol, mark_price = %mark_price, used = %accepted, "implausible funding mark price; settling at the last accepted price");
+                accepted
+            }
+            _ => mark_price,
+        };
         let result = self
             .broker
             .apply_funding(funding_time, rate, mark_price, &mut self.scratch);

@@ -33,6 +33,9 @@ pub enum Outcome {
     CatchUp,
     /// Older than one interval when decided: never traded on.
     Stale,
+    /// A price of the candle was outside the plausibility band: quarantined, never seen by
+    /// the strategy or the broker.
+    ImplausiblePrice,
 }
 
 impl Outcome {
@@ -49,6 +52,7 @@ impl Outcome {
             Self::Submitted => "submitted",
             Self::Duplicate => "duplicate",
             Self::History => "history",
+            Self::ImplausiblePrice => "implausible_price",
             Self::CatchUp => "catch_up",
             Self::Stale => "stale",
         }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{Live, supervisor::Aux, within};
+use super::{Live, supervisor::Aux};
 use crate::{journal::JournalEvent, sources::LiveFeed, stop::StopReason};
 
 /// The stage of the stale-data ladder.
@@ -70,11 +70,7 @@ impl Live {
                 .is_none_or(|at| at.elapsed() >= Duration::from_secs(10));
             if let (true, Some(rest)) = (due, feed.rest()) {
                 self.last_poll = Some(Instant::now());
-                let (symbol, tx) = (self.config.symbol, self.aux_tx.clone());
-                tokio::spawn(async move {
-                    let result = within(Duration::from_secs(5), rest.last_price(symbol)).await;
-                    let _ = tx.send(Aux::PolledPrice(result));
-                });
+                self.spawn_last_price_read(rest, Aux::PolledPrice);
             }
         }
         None

@@ -5,18 +5,19 @@
 //! takes the session down — only the error budget, an invariant breach or a stop condition
 //! does, and each of those is a named reason.
 
-use std::{pin::Pin, time::Duration};
+use std::{pin::Pin, sync::Arc, time::Duration};
 
 use la_core::{
     Candle, ConnectionEvent, FundingInfo, MarketEvent, Price, Provenance, Tick, TimestampMs,
 };
+use la_feed_bitunix::RestClient;
 use la_feed_bitunix::SettledFunding;
 use tokio::{
     sync::mpsc,
     time::{Instant, MissedTickBehavior, interval, interval_at, sleep},
 };
 
-use super::{Live, SessionHooks, hold::Held};
+use super::{Live, SessionHooks, hold::Held, within};
 use crate::{
     error::error_chain,
     journal::JournalEvent,
@@ -43,6 +44,8 @@ pub(super) enum Aux {
     },
     /// A fallback REST price poll finished.
     PolledPrice(Result<Price, String>),
+    /// The REST read of the last price asked for when a price quarantine started.
+    ReferencePrice(Result<Price, String>),
 }
 
 async fn sleep_until_opt(at: Option<Instant>) {
@@ -140,6 +143,7 @@ impl Live {
                 });
             }
         }
+        self.read_reference_price_if_wanted();
         self.pending_stop.take()
     }
 
@@ -151,6 +155,32 @@ impl Live {
             self.pending_stop = Some(reason);
         }
         self.maybe_settle_funding();
+    }
+
+    /// A price quarantine started: read the last price over REST off the data path; the
+    /// answer confirms or refutes the quarantined level (`Aux::ReferencePrice`). Without a
+    /// REST client (the mock source) only following prints can confirm it.
+    pub(super) fn read_reference_price_if_wanted(&mut self) {
+        if !self.engine.take_reference_read_request() {
+            return;
+        }
+        if let Some(rest) = self.rest.clone() {
+            self.spawn_last_price_read(rest, Aux::ReferencePrice);
+        }
+    }
+
+    /// Reads the last price over REST in a spawned task (5 s limit); the answer comes back
+    /// to the loop as `report(result)`.
+    pub(super) fn spawn_last_price_read(
+        &self,
+        rest: Arc<RestClient>,
+        report: fn(Result<Price, String>) -> Aux,
+    ) {
+        let (symbol, tx) = (self.config.symbol, self.aux_tx.clone());
+        tokio::spawn(async move {
+            let result = within(Duration::from_secs(5), rest.last_price(symbol)).await;
+            let _ = tx.send(report(result));
+        });
     }
 
     pub(super) fn process_closed_candle(&mut self, candle: &Candle, provenance: Provenance) {
@@ -169,7 +199,9 @@ impl Live {
             self.pending_stop = Some(reason);
         }
         let equity = la_core::Broker::equity(self.engine.broker());
-        let mark = self.engine.broker().mark_to_market(candle.close());
+        // Marked at the last accepted price: a quarantined close never values the account.
+        let mark_price = self.engine.last_price().unwrap_or(candle.close());
+        let mark = self.engine.broker().mark_to_market(mark_price);
         self.sink.equity_curve.push(EquityPoint {
             ts_ms: candle.close_time().as_ms(),
             equity,
@@ -236,7 +268,14 @@ impl Live {
             Aux::PolledPrice(Err(message)) => {
                 tracing::warn!(symbol = %self.config.symbol, error = %message, "REST fallback poll failed");
             }
+            Aux::ReferencePrice(Ok(price)) => {
+                self.engine.on_reference_read(price);
+            }
+            Aux::ReferencePrice(Err(message)) => {
+                tracing::warn!(symbol = %self.config.symbol, error = %message, "REST read of the last price failed; the quarantine waits for following prints");
+            }
         }
+        self.read_reference_price_if_wanted();
         self.pending_stop.take()
     }
 

@@ -21,7 +21,7 @@ use crate::{
 };
 
 /// Goes long on every candle while flat: stop 100 below the close, target 200 above.
-struct AlwaysLong;
+pub(super) struct AlwaysLong;
 
 impl Strategy for AlwaysLong {
     fn name(&self) -> &'static str {
@@ -55,10 +55,10 @@ impl Strategy for AlwaysLong {
 }
 
 #[derive(Default)]
-struct Recorder {
-    events: Vec<BrokerEvent>,
+pub(super) struct Recorder {
+    pub(super) events: Vec<BrokerEvent>,
     contexts: Vec<EventContext>,
-    outcomes: Vec<Outcome>,
+    pub(super) outcomes: Vec<Outcome>,
     catch_up_decisions: Vec<bool>,
 }
 
@@ -73,7 +73,7 @@ impl EngineSink for Recorder {
     }
 }
 
-fn symbol() -> Symbol {
+pub(super) fn symbol() -> Symbol {
     Symbol::new("BTCUSDT").expect("symbol")
 }
 
@@ -86,7 +86,7 @@ fn settings(warmup_bars: usize) -> EngineSettings {
     settings
 }
 
-fn engine_with(
+pub(super) fn engine_with(
     saved_broker: Option<BrokerState>,
     warmup_bars: usize,
     last_candle: Option<TimestampMs>,
@@ -103,7 +103,7 @@ fn engine_with(
     .expect("engine")
 }
 
-fn candles(n: usize) -> Vec<Candle> {
+pub(super) fn candles(n: usize) -> Vec<Candle> {
     let start = TimestampMs::new(1_786_579_200_000).expect("ts");
     let mut generator = CandleGenerator::new(11, Interval::M1, start, Decimal::from(60_000));
     (0..n)
@@ -111,7 +111,7 @@ fn candles(n: usize) -> Vec<Candle> {
         .collect()
 }
 
-fn fills(events: &[BrokerEvent]) -> usize {
+pub(super) fn fills(events: &[BrokerEvent]) -> usize {
     events
         .iter()
         .filter(|e| matches!(e, BrokerEvent::Filled(_)))

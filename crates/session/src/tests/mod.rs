@@ -1,6 +1,7 @@
 //! Unit tests of the session's building blocks; end-to-end tests live in `tests/e2e`.
 
 mod building_blocks;
+mod engine_plausibility;
 mod engine_tests;
 mod journal_tests;
 mod logging_tests;

@@ -7,11 +7,14 @@
 use std::path::{Path, PathBuf};
 
 use la_core::{
-    Candle, Decimal, Interval, PlausibilityConfig, Price, PriceGuard, PriceVerdict, Volume,
+    Candle, Decimal, Interval, PlausibilityConfig, Price, PriceGuard, PriceVerdict, Symbol, Tick,
+    TimestampMs, Volume,
 };
 
 use crate::{
+    backtest::{ReplayOptions, replay_candles},
     candle_file::load_candles,
+    engine::{EngineSettings, NullSink, RestoredState, build_engine},
     intrabar::{IntrabarTicks, for_each_path_tick},
 };
 
@@ -19,6 +22,11 @@ const MONTH: &str = "candles/binance_spot_btcusdt_1m_2021-04-20_2021-05-20.csv.g
 const QUIET_DAY: &str = "candles/binance_spot_btcusdt_1m_2024-09-21.csv";
 /// 2021-05-19 12:00 UTC to 16:00 UTC: the crash's steepest hours.
 const CRASH: (i64, i64) = (1_621_425_600_000, 1_621_440_000_000);
+
+fn tick_at(ts: TimestampMs, price: Price) -> Tick {
+    let symbol = Symbol::new("BTCUSDT").expect("symbol");
+    Tick::new(symbol, ts, price, None, None).expect("tick")
+}
 
 fn real_candles(relative: &str) -> Vec<Candle> {
     let path: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -45,7 +53,7 @@ fn quarantines(candles: &[Candle], model: IntrabarTicks) -> Vec<String> {
                 reference,
                 band,
                 ..
-            } = guard.check_tick(price, ts)
+            } = guard.check_tick(&tick_at(ts, price))
             {
                 found.push(format!(
                     "tick {ts}: {price} vs {reference} ± {}",
@@ -125,7 +133,7 @@ fn thousandfold_and_thousandth_prints_inside_real_data_are_always_quarantined() 
             }
         }
         for_each_path_tick(real, IntrabarTicks::Waypoints, |ts, price| {
-            guard.check_tick(price, ts);
+            guard.check_tick(&tick_at(ts, price));
         });
         guard.check_candle(real);
     }
@@ -137,9 +145,11 @@ fn thousandfold_and_thousandth_prints_inside_real_data_are_always_quarantined() 
 fn assert_bad_prints_quarantined(mut guard: PriceGuard, real: &Candle, factor: Decimal, at: usize) {
     let reference = guard.reference();
     let bad = |p: Price| Price::new((p.get() * factor).round_dp(1)).expect("bad price");
-    let tick_at = real.open_time().checked_add_ms(1_000).expect("time");
+    let at_ms = real.open_time().checked_add_ms(1_000).expect("time");
     assert!(
-        !guard.check_tick(bad(real.open()), tick_at).is_usable(),
+        !guard
+            .check_tick(&tick_at(at_ms, bad(real.open())))
+            .is_usable(),
         "tick ×{factor} at candle {at}"
     );
     // The adversarial kline: a real open, a close at the factor.
@@ -164,4 +174,27 @@ fn assert_bad_prints_quarantined(mut guard: PriceGuard, real: &Candle, factor: D
     );
     assert_eq!(guard.counters().implausible_prices(), 2);
     assert_eq!(guard.reference(), reference);
+}
+
+#[test]
+fn the_backtest_engine_quarantines_nothing_on_the_recorded_month() {
+    let month = real_candles(MONTH);
+    let settings = EngineSettings::new(
+        Symbol::new("BTCUSDT").expect("symbol"),
+        la_strategy::StrategyKind::Setups,
+    );
+    let mut engine = build_engine(&settings, RestoredState::default()).expect("engine");
+    let mut curve = Vec::new();
+    replay_candles(
+        &mut engine,
+        settings.symbol,
+        &month,
+        ReplayOptions::default(),
+        &mut NullSink,
+        &mut curve,
+    )
+    .expect("replay");
+    assert_eq!(engine.counters().candles_closed, month.len() as u64);
+    assert_eq!(engine.counters().implausible_price, 0);
+    assert!(engine.counters().fills > 0, "the month is traded");
 }
