@@ -1,16 +1,27 @@
-//! The backtest over real recorded candles, and backtest ↔ live parity: the same candles
-//! through `backtest` and through a live session on the simulator give the same trades.
+//! The backtest over real recorded candles (the default strategy trades and is never
+//! liquidated; a forced over-leveraged long is liquidated at the computed price in the
+//! 2021-05-19 crash, and the equity identity holds), and backtest ↔ live parity: the same
+//! candles through `backtest` and through a live session on the simulator give the same
+//! trades.
 
 use std::{io::Write, path::Path, time::Duration};
 
-use la_core::{Decimal, Interval, Symbol};
+use la_core::{
+    Broker, Candle, Decimal, ExitReason, Interval, Leverage, MarginInputs, MarginRates, OrderKind,
+    Price, Qty, Side, Symbol, TimestampMs,
+};
 use la_session::{
     RawRunConfig, StopReason,
-    backtest::{BacktestConfig, run_backtest},
-    engine::EngineSettings,
+    backtest::{BacktestConfig, ReplayOptions, replay_candles, run_backtest},
+    candle_file::load_candles,
+    engine::{EngineSettings, RestoredState, build_engine_with_strategy},
     intrabar::IntrabarTicks,
+    run_files::{FileSink, write_trades_csv},
+    stats::compute_stats,
 };
-use la_strategy::StrategyKind;
+use la_strategy::{
+    Decision, Gate, Indicators, OrderPlan, Signal, Strategy, StrategyContext, StrategyKind, Verdict,
+};
 
 use crate::support::{read_jsonl, run_dir, run_session, shared_data, validated};
 
@@ -48,7 +59,7 @@ fn cli_engine() -> EngineSettings {
     )
 }
 
-/// `trade_id,side,entry_time_ms,exit_time_ms,entry_price,exit_price,qty,pnl,fees,r_multiple,exit_reason`
+/// `trade_id,side,entry_time_ms,exit_time_ms,entry_price,exit_price,qty,pnl,fees,r_multiple,exit_reason,leverage,liquidation_price`
 fn read_trades(path: &Path) -> Vec<Vec<String>> {
     let text = std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
@@ -84,6 +95,11 @@ fn backtest_on_the_real_month_trades_and_reconciles_equity() {
         trades.iter().all(|t| t[10] != "end_of_data")
             || trades.last().is_some_and(|t| t[10] == "end_of_data")
     );
+    // The sizing keeps every liquidation price beyond its stop: through the 2021-05-19 crash
+    // the default strategy is never liquidated, and trades at its 3× maximum.
+    assert_eq!(stats.stats.liquidations, 0, "{stats:?}");
+    assert!(trades.iter().all(|t| t[10] != "liquidation"));
+    assert!(trades.iter().all(|t| t[11] == "3"), "leverage column");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -255,4 +271,206 @@ fn total_rest(stats: &la_bitunix_sim::SimStats) -> u64 {
         .values()
         .flat_map(|by_outcome| by_outcome.values())
         .sum()
+}
+
+/// One long, opened on the first candle at or after `at`, with a leverage whose liquidation
+/// price lies well before its stop: what the sizing refuses to produce, forced here.
+struct OverLeveragedLong {
+    at: TimestampMs,
+    leverage: Leverage,
+    opened: bool,
+}
+
+impl Strategy for OverLeveragedLong {
+    fn name(&self) -> &'static str {
+        "over-leveraged-long"
+    }
+
+    fn on_candle(&mut self, candle: &Candle, _ctx: &StrategyContext) -> Decision {
+        if self.opened || candle.open_time() < self.at {
+            return Decision::blocked(Gate::NoConditions, Indicators::default());
+        }
+        self.opened = true;
+        let close = candle.close().get();
+        // A stop 20 % below the entry (a loss of ~86 at 0.01 BTC, inside the 200 risk cap);
+        // at 20× the position is liquidated about 4 % below.
+        let stop = (close * Decimal::new(8, 1)).round_dp(1);
+        let plan = OrderPlan {
+            side: Side::Long,
+            kind: OrderKind::Market,
+            qty: Qty::new(Decimal::new(1, 2)).expect("qty"),
+            entry_reference: candle.close(),
+            stop_loss: Price::new(stop).expect("stop"),
+            take_profit: None,
+            leverage: self.leverage,
+            setup: "over_leveraged",
+        };
+        Decision {
+            signal: Signal::Long,
+            setup: Some("over_leveraged"),
+            indicators: Indicators::default(),
+            verdict: Verdict::Order(plan),
+        }
+    }
+
+    fn warmup_bars(&self) -> usize {
+        0
+    }
+}
+
+#[test]
+fn a_stop_beyond_the_liquidation_price_is_liquidated_at_the_computed_price_in_the_2021_crash() {
+    // The real month, replayed as the backtest replays it (the engine from the factory, each
+    // bar as ticks along its intrabar path, funding at 0.01 % per 8 h), with a long at 20×
+    // opened at 2021-05-18 22:00 UTC (filled at 43 065.9), its stop at −20 %: the slide
+    // before the 2021-05-19 crash liquidates it at 41 317.3 (01:22 UTC), after paying the
+    // 00:00 funding.
+    let data = shared_data("candles/binance_spot_btcusdt_1m_2021-04-20_2021-05-20.csv.gz");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let candles = load_candles(&data, Interval::M1)
+        .expect("real data")
+        .candles;
+    let symbol = Symbol::new("BTCUSDT").expect("symbol");
+    let settings = EngineSettings {
+        warmup_bars: 0,
+        ..cli_engine()
+    };
+    let probe = OverLeveragedLong {
+        at: TimestampMs::new(1_621_375_200_000).expect("time"),
+        leverage: Leverage::new(20).expect("leverage"),
+        opened: false,
+    };
+    let mut engine =
+        build_engine_with_strategy(&settings, Box::new(probe), RestoredState::default())
+            .expect("engine");
+    let journal = dir.path().join("events.jsonl");
+    let mut sink = FileSink::open(&journal, false, dir.path(), "BTCUSDT").expect("sink");
+    let mut curve = Vec::new();
+    let options = ReplayOptions {
+        intrabar: IntrabarTicks::Waypoints,
+        funding_rate: Some(Decimal::new(1, 4)),
+    };
+    let exposure = replay_candles(
+        &mut engine,
+        symbol,
+        &candles,
+        options,
+        &mut sink,
+        &mut curve,
+    )
+    .expect("replay");
+    sink.flush();
+    write_trades_csv(&dir.path().join("trades.csv"), &sink.trades).expect("trades.csv");
+
+    // The journal: one fill, funding while open, and the exit journaled as `liquidation`.
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&journal)
+        .expect("journal")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("journal line"))
+        .collect();
+    let of_kind = |kind: &str| -> Vec<&serde_json::Value> {
+        lines.iter().filter(|l| l["kind"] == kind).collect()
+    };
+    let decimal = |v: &serde_json::Value| -> Decimal {
+        v.as_str()
+            .expect("a decimal string")
+            .parse()
+            .expect("decimal")
+    };
+    let fills = of_kind("fill");
+    assert_eq!(fills.len(), 1, "{lines:#?}");
+    assert!(
+        of_kind("exit").is_empty(),
+        "a liquidation is journaled as `liquidation`"
+    );
+    let liquidations = of_kind("liquidation");
+    assert_eq!(liquidations.len(), 1, "{lines:#?}");
+    let funding: Vec<Decimal> = of_kind("funding_applied")
+        .iter()
+        .map(|l| decimal(&l["amount"]))
+        .collect();
+    assert!(!funding.is_empty(), "held across a funding time");
+
+    // The liquidation price, computed from the actual fill with the Bitunix rates: margin =
+    // notional / 20, the formula of `la_core::margin`, rounded toward the entry.
+    let fill = fills[0];
+    let (fill_price, qty, fee) = (
+        decimal(&fill["price"]),
+        decimal(&fill["qty"]),
+        decimal(&fill["fee"]),
+    );
+    let cost = fill_price * qty;
+    let margin = cost / Decimal::from(20);
+    let computed = MarginRates::BITUNIX_BTCUSDT
+        .liquidation_price(
+            Side::Long,
+            &MarginInputs {
+                cost,
+                qty,
+                entry_fees: fee,
+                margin,
+            },
+            Decimal::new(1, 1),
+        )
+        .expect("liquidation price");
+    let [exit] = sink.trades.as_slice() else {
+        panic!("one trade expected: {:#?}", sink.trades);
+    };
+    assert_eq!(exit.reason, ExitReason::Liquidation);
+    assert_eq!(
+        exit.exit_price, computed,
+        "liquidated at the computed price"
+    );
+    assert_eq!(exit.liquidation_price, computed);
+    assert!(
+        computed.get() > fill_price * Decimal::new(8, 1),
+        "the stop lay beyond it"
+    );
+    assert!(
+        -exit.pnl_net <= margin,
+        "lost {} of a {margin} margin",
+        -exit.pnl_net
+    );
+    assert!(
+        exit.ts.as_ms() > 1_621_382_400_000 && exit.ts.as_ms() < 1_621_468_800_000,
+        "liquidated on 2021-05-19, at {}",
+        exit.ts
+    );
+    assert_eq!(decimal(&liquidations[0]["exit_price"]), computed.get());
+    // Taken by a tick along the bar's intrabar path, inside the bar (a candle-close check
+    // would date it at the bar's close, a whole minute).
+    assert_ne!(
+        exit.ts.as_ms() % 60_000,
+        0,
+        "liquidated by a tick, not at a close"
+    );
+
+    // trades.csv shows the leverage and the liquidation price.
+    let trades = read_trades(&dir.path().join("trades.csv"));
+    assert_eq!(trades.len(), 1);
+    assert_eq!(trades[0][10], "liquidation");
+    assert_eq!(trades[0][11], "20");
+    assert_eq!(
+        trades[0][12].parse::<Decimal>().expect("price"),
+        computed.get()
+    );
+
+    // The ledger identity, from the outside: ending = starting + Σ net pnl + Σ funding.
+    let starting = settings.broker.starting_balance;
+    let pnl: Decimal = trades
+        .iter()
+        .map(|t| t[7].parse::<Decimal>().expect("pnl"))
+        .sum();
+    let ending = engine.broker().equity();
+    assert_eq!(ending, starting + pnl + funding.iter().sum::<Decimal>());
+    let stats = compute_stats(
+        starting,
+        ending,
+        &sink.trades,
+        &curve,
+        exposure,
+        &engine.broker().stats(),
+    );
+    assert_eq!(stats.liquidations, 1);
+    assert_eq!(engine.broker().stats().liquidations, 1);
 }

@@ -116,7 +116,9 @@ pub(crate) enum JournalEvent {
         side: String,
         qty: Decimal,
     },
-    /// The position of `client_order_id` closed with `pnl_net`.
+    /// The position of `client_order_id` closed with `pnl_net` (a liquidation is an exit
+    /// journaled under its own kind).
+    #[serde(alias = "liquidation")]
     Exit {
         client_order_id: String,
         pnl_net: Decimal,
@@ -238,5 +240,16 @@ mod tests {
                 .is_err(),
             "a fill without side and qty must not read as a fill"
         );
+    }
+
+    #[test]
+    fn a_liquidation_line_reads_as_the_exit_it_is() {
+        let line: JournalLine = serde_json::from_str(
+            r#"{"seq":9,"kind":"liquidation","client_order_id":"a","reason":"liquidation","pnl_net":"-46"}"#,
+        )
+        .unwrap();
+        assert!(line.is_money_event());
+        assert_eq!(line.kind(), "exit");
+        assert_eq!(line.client_order_id(), Some("a"));
     }
 }

@@ -38,6 +38,7 @@ const STAT_KEYS: &[(&str, &str)] = &[
     ("wins", "trades with net PnL > 0"),
     ("losses", "trades with net PnL <= 0"),
     ("win_rate", "wins / trades"),
+    ("liquidations", "trades closed by liquidation"),
     ("starting_equity", "account equity at the start"),
     ("ending_equity", "account equity at the end (realized)"),
     ("net_pnl", "ending - starting equity"),

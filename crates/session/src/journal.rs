@@ -14,7 +14,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use la_core::BrokerEvent;
+use la_core::{BrokerEvent, ExitReason};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -31,8 +31,10 @@ pub enum JournalEvent<'a> {
     OrderAccepted(BrokerLine<'a>),
     /// An entry filled.
     Fill(BrokerLine<'a>),
-    /// A position closed.
+    /// A position closed (other than by liquidation).
     Exit(BrokerLine<'a>),
+    /// A position was liquidated: an exit with reason `liquidation`, under its own kind.
+    Liquidation(BrokerLine<'a>),
     /// Funding was settled.
     FundingApplied(BrokerLine<'a>),
     /// The broker refused an order.
@@ -149,6 +151,9 @@ impl<'a> JournalEvent<'a> {
         match event {
             BrokerEvent::OrderAccepted { .. } => Self::OrderAccepted(line),
             BrokerEvent::Filled(_) => Self::Fill(line),
+            BrokerEvent::Exited(exit) if exit.reason == ExitReason::Liquidation => {
+                Self::Liquidation(line)
+            }
             BrokerEvent::Exited(_) => Self::Exit(line),
             BrokerEvent::FundingApplied { .. } => Self::FundingApplied(line),
             BrokerEvent::OrderRejected { .. } => Self::OrderRejected(line),
@@ -163,6 +168,7 @@ impl<'a> JournalEvent<'a> {
             Self::OrderAccepted(_) => "order_accepted",
             Self::Fill(_) => "fill",
             Self::Exit(_) => "exit",
+            Self::Liquidation(_) => "liquidation",
             Self::FundingApplied(_) => "funding_applied",
             Self::OrderRejected(_) => "order_rejected",
             Self::OrderCancelled(_) => "order_cancelled",

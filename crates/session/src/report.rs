@@ -38,6 +38,8 @@ pub struct SessionReport {
     pub wins: u64,
     /// Losing trades (net PnL <= 0).
     pub losses: u64,
+    /// Trades closed by liquidation (counted in `trades` too).
+    pub liquidations: u64,
     /// Entries filled.
     pub fills: u64,
     /// Orders the broker rejected.

@@ -286,17 +286,18 @@ impl EngineSink for FileSink {
     }
 }
 
-/// Writes `trades.csv`: one row per closed trade, `pnl` net of all fees.
+/// Writes `trades.csv`: one row per closed trade, `pnl` net of all fees, with the position's
+/// isolated `leverage` and `liquidation_price` (where a `liquidation` exit filled).
 ///
 /// # Errors
 /// The file cannot be written.
 pub fn write_trades_csv(path: &Path, trades: &[Exit]) -> Result<(), SessionError> {
     let mut out = String::from(
-        "trade_id,side,entry_time_ms,exit_time_ms,entry_price,exit_price,qty,pnl,fees,r_multiple,exit_reason\n",
+        "trade_id,side,entry_time_ms,exit_time_ms,entry_price,exit_price,qty,pnl,fees,r_multiple,exit_reason,leverage,liquidation_price\n",
     );
     for exit in trades {
         out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
             exit.client_order_id,
             exit.side,
             exit.opened_at.as_ms(),
@@ -307,7 +308,9 @@ pub fn write_trades_csv(path: &Path, trades: &[Exit]) -> Result<(), SessionError
             exit.pnl_net,
             exit.fees,
             exit.r_multiple.round_dp(4),
-            exit.reason.as_str()
+            exit.reason.as_str(),
+            exit.leverage.get(),
+            exit.liquidation_price
         ));
     }
     std::fs::write(path, out).map_err(|e| SessionError::io("cannot write", path, e))

@@ -11,9 +11,10 @@
 //!   `Decimal`.
 //! - `profit_factor` = gross profit / |gross loss| of closed trades (`null` without losses).
 //! - `exposure` = fraction of candles that closed with a position open.
+//! - `liquidations` = closed trades whose exit reason is `liquidation`.
 
 use la_broker_paper::BrokerStats;
-use la_core::{Decimal, Exit};
+use la_core::{Decimal, Exit, ExitReason};
 use serde::Serialize;
 
 use crate::run_files::EquityPoint;
@@ -53,6 +54,16 @@ pub struct RunStats {
     pub profit_factor: Option<Decimal>,
     /// Fraction of candles closed in a position.
     pub exposure: Decimal,
+    /// Trades closed by liquidation (counted in `trades` too).
+    pub liquidations: u64,
+}
+
+/// How many of `trades` were closed by liquidation.
+pub fn count_liquidations(trades: &[Exit]) -> u64 {
+    trades
+        .iter()
+        .filter(|t| t.reason == ExitReason::Liquidation)
+        .count() as u64
 }
 
 /// Daily returns from the equity curve (last mark-to-market value of each UTC day).
@@ -149,5 +160,6 @@ pub fn compute_stats(
         } else {
             (Decimal::from(exposure_bars) / Decimal::from(curve.len() as u64)).round_dp(4)
         },
+        liquidations: count_liquidations(trades),
     }
 }

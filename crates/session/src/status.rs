@@ -3,7 +3,7 @@
 
 use std::{fs, io, path::Path};
 
-use la_core::Decimal;
+use la_core::{Decimal, Position};
 use la_ops::Health;
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +20,27 @@ pub struct PositionView {
     pub stop_loss: Decimal,
     /// Target, if any.
     pub take_profit: Option<Decimal>,
+    /// Isolated leverage.
+    pub leverage: u32,
+    /// Isolated margin posted (quote currency): the most the position can lose.
+    pub margin: Decimal,
+    /// Price at which the position is liquidated.
+    pub liquidation_price: Decimal,
+}
+
+impl From<&Position> for PositionView {
+    fn from(p: &Position) -> Self {
+        Self {
+            side: p.side.as_str().to_owned(),
+            qty: p.qty.get(),
+            avg_entry: p.avg_entry,
+            stop_loss: p.stop_loss.get(),
+            take_profit: p.take_profit.map(|t| t.get()),
+            leverage: p.leverage.get(),
+            margin: p.margin,
+            liquidation_price: p.liquidation_price.get(),
+        }
+    }
 }
 
 /// What a running session publishes every second.
@@ -86,7 +107,17 @@ impl Heartbeat {
             .map_or_else(|| "-".to_owned(), |p| p.to_string());
         let position = self.position.as_ref().map_or_else(
             || "flat".to_owned(),
-            |p| format!("{} {} @ {}", p.side, p.qty, p.avg_entry.round_dp(2)),
+            |p| {
+                format!(
+                    "{} {} @ {} ({}x, margin {}, liq {})",
+                    p.side,
+                    p.qty,
+                    p.avg_entry.round_dp(2),
+                    p.leverage,
+                    p.margin.round_dp(2),
+                    p.liquidation_price
+                )
+            },
         );
         let left = self
             .time_left_s

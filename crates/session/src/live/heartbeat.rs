@@ -72,13 +72,9 @@ impl Live {
             equity,
             mark_equity,
             pnl: mark_equity - self.starting_equity,
-            position: la_core::Broker::position(broker).map(|p| PositionView {
-                side: p.side.as_str().to_owned(),
-                qty: p.qty.get(),
-                avg_entry: p.avg_entry,
-                stop_loss: p.stop_loss.get(),
-                take_profit: p.take_profit.map(|t| t.get()),
-            }),
+            position: la_core::Broker::position(broker)
+                .as_ref()
+                .map(PositionView::from),
             candles_closed: self.engine.counters().candles_closed,
             last_candle_open_ms: self.engine.last_candle_open().map(|t| t.as_ms()),
             last_data_age_ms: u64::try_from(self.last_data.elapsed().as_millis())

@@ -247,3 +247,49 @@ fn the_upcoming_rate_is_read_once_shortly_before_its_funding_time() {
         "a read names the one funding time it is for"
     );
 }
+
+#[test]
+fn the_status_line_shows_leverage_margin_and_liquidation_price() {
+    let beat: crate::status::Heartbeat = serde_json::from_value(serde_json::json!({
+        "pid": 1, "run_id": "r", "source": "sim", "symbol": "BTCUSDT", "interval": "1m",
+        "started_at": "t", "updated_at": "t", "updated_at_ms": 0, "uptime_s": 1,
+        "time_left_s": null, "last_price": "100000", "equity": "10000",
+        "mark_equity": "10000", "pnl": "0",
+        "position": {
+            "side": "long", "qty": "0.01", "avg_entry": "100000", "stop_loss": "99700",
+            "take_profit": null, "leverage": 20, "margin": "50",
+            "liquidation_price": "95939.7"
+        },
+        "candles_closed": 0, "last_candle_open_ms": null, "last_data_age_ms": 0,
+        "reconnects": 0, "trades": 0, "errors": 0, "last_error": null, "rss_bytes": null,
+        "stopping": null
+    }))
+    .expect("heartbeat");
+    let line = beat.status_line();
+    assert!(
+        line.contains("long 0.01 @ 100000 (20x, margin 50, liq 95939.7)"),
+        "{line}"
+    );
+}
+
+#[test]
+fn the_status_view_of_a_position_carries_its_isolated_margin() {
+    let position = la_core::Position {
+        side: la_core::Side::Short,
+        qty: la_core::Qty::new(Decimal::new(2, 2)).expect("qty"),
+        avg_entry: Decimal::from(100_000),
+        stop_loss: la_core::Price::new(Decimal::from(100_300)).expect("stop"),
+        take_profit: None,
+        opened_at: ts(1_704_067_200_000),
+        client_order_id: la_core::ClientOrderId::new("s-1").expect("id"),
+        leverage: la_core::Leverage::new(10).expect("leverage"),
+        margin: Decimal::from(200),
+        liquidation_price: la_core::Price::new(Decimal::new(1_085_231, 1)).expect("price"),
+    };
+    let view = crate::status::PositionView::from(&position);
+    assert_eq!(
+        (view.leverage, view.margin, view.liquidation_price),
+        (10, Decimal::from(200), Decimal::new(1_085_231, 1))
+    );
+    assert_eq!(view.side, "short");
+}
