@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 
 use la_core::{
     Broker, BrokerEvent, Candle, ClientOrderId, Exit, ExitReason, OrderIntent, Position, Price,
-    Tick, TimestampMs,
+    PriceGuard, Tick, TimestampMs,
 };
 use rust_decimal::Decimal;
 
@@ -52,6 +52,10 @@ pub struct PaperBroker {
     pub(crate) latest_tick: Option<Tick>,
     pub(crate) last_candle: Option<Candle>,
     pub(crate) halted: Option<String>,
+    /// The coarse plausibility band around the last accepted tick or candle
+    /// ([`BrokerConfig::price_band`]); not persisted: after a restart the first price
+    /// anchors it.
+    pub(crate) price_guard: PriceGuard,
 }
 
 impl PaperBroker {
@@ -84,6 +88,7 @@ impl PaperBroker {
             latest_tick: None,
             last_candle: None,
             halted: None,
+            price_guard: config.price_guard(),
             config,
         })
     }
@@ -143,6 +148,7 @@ impl PaperBroker {
             latest_tick: None,
             last_candle: None,
             halted: None,
+            price_guard: config.price_guard(),
             config,
         };
         broker.check_invariants()?;
@@ -192,6 +198,7 @@ impl PaperBroker {
             ignored_ticks: c.ignored_ticks,
             funding_skipped: c.funding_skipped,
             liquidations: c.liquidations,
+            implausible_refused: c.implausible_refused,
         }
     }
 
@@ -434,6 +441,10 @@ impl Broker for PaperBroker {
         reason: ExitReason,
         events: &mut Vec<BrokerEvent>,
     ) -> Result<(), BrokerError> {
+        if self.position.is_some() && !self.price_guard.is_plausible(price, now) {
+            self.refuse_implausible("forced close", price, now);
+            return Ok(());
+        }
         if let Some(position) = &self.position {
             // A forced close is never dated before the entry (an event clock behind the
             // account, e.g. old data replayed onto a newer account): it is booked at the

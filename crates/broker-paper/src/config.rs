@@ -4,7 +4,7 @@
 //! Every field is checked by [`BrokerConfig::validate`] before a broker is built, so the rest
 //! of the crate can rely on positive limits and sane ranges.
 
-use la_core::MarginRates;
+use la_core::{MarginRates, PlausibilityConfig, PriceGuard};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -78,6 +78,13 @@ pub struct BrokerConfig {
     pub liquidity_cap_frac: Option<Decimal>,
     /// How many processed client order ids are remembered (newest kept).
     pub processed_id_retention: usize,
+    /// The coarse plausibility band (relative half-width, see `la_core::PriceBand`): a tick
+    /// or candle outside it around the broker's last accepted price never triggers an exit
+    /// or a fill (until consecutive prints confirm the new level), a market fill outside it
+    /// around the order's decision price is rejected (`implausible_price`), and a forced
+    /// close outside it is refused. Defence in depth: the session's own, tighter guard
+    /// already keeps implausible prints away from the broker.
+    pub price_band: Decimal,
 }
 
 impl Default for BrokerConfig {
@@ -97,6 +104,8 @@ impl Default for BrokerConfig {
     ///   balance) still bounds a single loss while leaving room for equity growth and slippage.
     /// - Trailing stop activating at 1 R with a 1 R distance (i.e. it starts at break-even).
     /// - No max-bars exit and no liquidity cap; 10 000 processed ids retained.
+    /// - A coarse price band of 0.5 (a factor of 1.5 either way): the ceiling of the
+    ///   session's price guard, so it never refuses a price the guard let through.
     fn default() -> Self {
         Self {
             spec: InstrumentSpec::btcusdt(),
@@ -120,6 +129,7 @@ impl Default for BrokerConfig {
             max_bars_open: None,
             liquidity_cap_frac: None,
             processed_id_retention: 10_000,
+            price_band: PlausibilityConfig::default().ceiling,
         }
     }
 }
@@ -218,6 +228,24 @@ impl BrokerConfig {
         if self.processed_id_retention == 0 {
             return bad("processed_id_retention must be at least 1".to_owned());
         }
+        if self.price_band <= Decimal::ZERO || self.price_band > Decimal::ONE_THOUSAND {
+            return bad(format!(
+                "price_band must be in (0, 1000], got {}",
+                self.price_band
+            ));
+        }
         Ok(())
+    }
+
+    /// The broker's price guard: a fixed band of `price_band` (no widening with time or
+    /// volatility), confirming a new level like the session's guard does.
+    pub(crate) fn price_guard(&self) -> PriceGuard {
+        PriceGuard::new(PlausibilityConfig {
+            floor: self.price_band,
+            per_sqrt_minute: Decimal::ZERO,
+            volatility_multiple: Decimal::ZERO,
+            ceiling: self.price_band,
+            ..PlausibilityConfig::default()
+        })
     }
 }

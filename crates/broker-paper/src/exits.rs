@@ -124,6 +124,10 @@ impl PaperBroker {
             }
             return Ok(false);
         }
+        if !self.price_guard.check_tick(tick).is_usable() {
+            self.refuse_implausible("tick", tick.last(), tick.ts());
+            return Ok(false);
+        }
         if self.latest_tick.is_none_or(|t| tick.ts() >= t.ts()) {
             self.latest_tick = Some(*tick);
         }
@@ -138,6 +142,23 @@ impl PaperBroker {
             }
         }
         Ok(changed)
+    }
+
+    /// Counts and logs a price refused by the coarse band (the first, then every power of
+    /// two): it triggers no exit, no fill and no forced close.
+    pub(crate) fn refuse_implausible(&mut self, what: &'static str, price: Price, ts: TimestampMs) {
+        self.counters.implausible_refused += 1;
+        if self.counters.implausible_refused.is_power_of_two() {
+            tracing::warn!(
+                symbol = %self.config.spec.symbol,
+                what,
+                %price,
+                reference = ?self.price_guard.reference().map(|(p, _)| p),
+                ts = ts.as_ms(),
+                refused = self.counters.implausible_refused,
+                "price outside the broker's plausibility band refused: no exit, fill or close at it"
+            );
+        }
     }
 
     /// Stop, target, trailing on one tick.
@@ -304,6 +325,10 @@ impl PaperBroker {
         candle: &Candle,
         events: &mut Vec<BrokerEvent>,
     ) -> Result<(), BrokerError> {
+        if !self.price_guard.check_candle(candle).is_usable() {
+            self.refuse_implausible("candle", candle.close(), candle.close_time());
+            return Ok(());
+        }
         if self.position.is_some() {
             self.candle_exits(candle, false, events)?;
         }

@@ -24,7 +24,7 @@
 
 use la_core::{
     BrokerEvent, Candle, ClientOrderId, Fill, OrderIntent, OrderKind, OrderRejectReason, Price,
-    Qty, Side, Tick, TimestampMs, Volume,
+    PriceBand, Qty, Side, Tick, TimestampMs, Volume,
 };
 use rust_decimal::Decimal;
 
@@ -193,6 +193,11 @@ impl PaperBroker {
                 (kind, limit)
             }
         };
+        if matches!(kind, WorkingKind::InFlightMarket { .. })
+            && !self.fill_plausible(order.entry_reference(), expected)
+        {
+            return Err(R::ImplausiblePrice);
+        }
         check_exposure(&self.config, expected, qty, stop, self.balance)?;
         let entry_fee_rate = match kind {
             WorkingKind::InFlightMarket { .. } => self.config.spec.taker_fee,
@@ -209,6 +214,12 @@ impl PaperBroker {
             kind,
             leverage: Some(order.leverage()),
         })
+    }
+
+    /// Whether a market fill at `fill` lies inside the coarse plausibility band around the
+    /// order's decision price `reference` ([`crate::BrokerConfig::price_band`]).
+    fn fill_plausible(&self, reference: Price, fill: Price) -> bool {
+        PriceBand::new(self.config.price_band).contains(reference, fill)
     }
 
     /// The market base price before slippage, per [`MarketFillModel`].
@@ -318,6 +329,23 @@ impl PaperBroker {
             );
             return Ok(());
         };
+        if !self.fill_plausible(entry_reference, price) {
+            tracing::warn!(
+                symbol = %self.config.spec.symbol,
+                client_order_id = %working.client_order_id,
+                fill = %price,
+                decision_price = %entry_reference,
+                "fill price outside the plausibility band around the decision price"
+            );
+            self.reject(
+                working.client_order_id,
+                OrderRejectReason::ImplausiblePrice,
+                ts,
+                events,
+                true,
+            );
+            return Ok(());
+        }
         if !protection_ok(side, price, working.stop, working.take_profit) {
             tracing::warn!(
                 symbol = %self.config.spec.symbol,

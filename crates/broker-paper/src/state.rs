@@ -221,4 +221,8 @@ pub struct Counters {
     /// Positions closed by liquidation (absent in schema-1 files: zero).
     #[serde(default)]
     pub liquidations: u64,
+    /// Ticks, candles and forced closes refused because their price lay outside the coarse
+    /// plausibility band (absent in older files: zero).
+    #[serde(default)]
+    pub implausible_refused: u64,
 }

@@ -40,4 +40,7 @@ pub struct BrokerStats {
     pub funding_skipped: u64,
     /// Positions closed by liquidation (also counted in `trades`).
     pub liquidations: u64,
+    /// Ticks, candles and forced closes refused for a price outside the coarse
+    /// plausibility band.
+    pub implausible_refused: u64,
 }

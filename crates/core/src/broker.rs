@@ -47,6 +47,9 @@ pub enum OrderRejectReason {
     /// The order's leverage is above the broker's maximum, or so high that the position
     /// would be liquidated at its own entry.
     InvalidLeverage,
+    /// The fill price lies outside the broker's coarse plausibility band around the order's
+    /// decision price (defence in depth behind the session's price guard).
+    ImplausiblePrice,
 }
 
 impl OrderRejectReason {
@@ -66,6 +69,7 @@ impl OrderRejectReason {
             Self::TradingHalted => "trading_halted",
             Self::InsufficientMargin => "insufficient_margin",
             Self::InvalidLeverage => "invalid_leverage",
+            Self::ImplausiblePrice => "implausible_price",
         }
     }
 }

@@ -113,6 +113,10 @@ fn run(case: &Case) -> Result<Seen, TestCaseError> {
         seed: case.seed,
         trailing: None,
         max_risk_per_trade: d("1000000"),
+        // The walk moves up to 30 % a step, down to 1/1000 of the entry, to reach every
+        // liquidation price; the plausibility band (tested on its own) must not stand in the
+        // way here.
+        price_band: d("1000"),
         ..BrokerConfig::default()
     };
     let entry = d("100000");

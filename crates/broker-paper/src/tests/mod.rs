@@ -11,6 +11,7 @@ mod margin_props;
 mod margin_tests;
 mod orders_tests;
 mod persist_tests;
+mod price_band_tests;
 mod props;
 mod restore_tests;
 mod risk_tests;
