@@ -8,7 +8,7 @@
 use std::{path::PathBuf, str::FromStr, time::Duration};
 
 use la_broker_paper::BrokerConfig;
-use la_core::{Decimal, Interval, PlausibilityConfig, Symbol, TimestampMs};
+use la_core::{Decimal, Interval, MarginRates, PlausibilityConfig, Symbol, TimestampMs};
 use la_strategy::{SetupsConfig, SmaCrossConfig, StrategyConfig, StrategyKind};
 use serde::{Deserialize, Serialize};
 
@@ -123,6 +123,9 @@ pub struct RawRunConfig {
     pub sma_cross: SmaCrossConfig,
     /// The price-plausibility band (TOML table `[plausibility]`).
     pub plausibility: PlausibilityConfig,
+    /// Isolated-margin rates (TOML table `[margin]`: `maintenance_margin_rate`,
+    /// `liquidation_fee_rate`); default Bitunix BTCUSDT's first tier and an assumed fee.
+    pub margin: MarginRates,
 }
 
 impl Default for RawRunConfig {
@@ -162,6 +165,7 @@ impl Default for RawRunConfig {
             setups: SetupsConfig::default(),
             sma_cross: SmaCrossConfig::default(),
             plausibility: PlausibilityConfig::default(),
+            margin: broker.margin,
         }
     }
 }
@@ -262,6 +266,8 @@ pub struct RunConfig {
     pub mock_funding: bool,
     /// The price-plausibility band.
     pub plausibility: PlausibilityConfig,
+    /// Isolated-margin rates.
+    pub margin: MarginRates,
 }
 
 /// Parses a duration: a bare number is minutes; `90s`, `10m`, `2h`, `1d` are accepted.
@@ -308,6 +314,7 @@ impl RunConfig {
                 slippage_bps: self.slippage_bps,
                 seed: self.seed,
                 latency_ms: self.latency_ms,
+                margin: self.margin,
                 ..defaults.broker
             },
             warmup_bars: self.warmup_bars,
@@ -492,6 +499,7 @@ impl RawRunConfig {
                 mock_start,
                 mock_funding: self.mock_funding,
                 plausibility: self.plausibility,
+                margin: self.margin,
             }),
             _ => Err(issues),
         }

@@ -293,3 +293,25 @@ fn the_status_view_of_a_position_carries_its_isolated_margin() {
     );
     assert_eq!(view.side, "short");
 }
+
+#[test]
+fn the_margin_table_sets_the_brokers_rates_and_refuses_bad_ones() {
+    let raw: crate::RawRunConfig = serde_json::from_value(serde_json::json!({
+        "margin": { "maintenance_margin_rate": "0.025", "liquidation_fee_rate": "0.01" }
+    }))
+    .expect("a valid margin table");
+    let config = raw.validate().expect("valid");
+    let rates = config.engine_settings().broker.margin;
+    assert_eq!(
+        (
+            rates.maintenance_margin_rate(),
+            rates.liquidation_fee_rate()
+        ),
+        (Decimal::new(25, 3), Decimal::new(1, 2))
+    );
+    let bad = serde_json::from_value::<crate::RawRunConfig>(serde_json::json!({
+        "margin": { "maintenance_margin_rate": "0.9", "liquidation_fee_rate": "0.005" }
+    }))
+    .expect_err("a 90 % maintenance margin is refused");
+    assert!(bad.to_string().contains("maintenance_margin_rate"), "{bad}");
+}
