@@ -11,13 +11,13 @@ use la_core::{
     Price, Qty, Side, Symbol, TimestampMs,
 };
 use la_session::{
-    RawRunConfig, StopReason,
+    RawRunConfig, RunSummary, StopReason,
     backtest::{BacktestConfig, ReplayOptions, replay_candles, run_backtest},
     candle_file::load_candles,
     engine::{EngineSettings, RestoredState, build_engine_with_strategy},
     intrabar::IntrabarTicks,
     run_files::{FileSink, write_trades_csv},
-    stats::compute_stats,
+    stats::{RunLedger, compute_results},
 };
 use la_strategy::{
     Decision, Gate, Indicators, OrderPlan, Signal, Strategy, StrategyContext, StrategyKind, Verdict,
@@ -70,26 +70,56 @@ fn read_trades(path: &Path) -> Vec<Vec<String>> {
 }
 
 #[test]
-fn backtest_on_the_real_month_trades_and_reconciles_equity() {
+fn backtest_on_the_real_month_trades_and_reconciles_equity_with_the_funding_ledger() {
     let data = shared_data("candles/binance_spot_btcusdt_1m_2021-04-20_2021-05-20.csv.gz");
     let dir = tempfile::tempdir().expect("tempdir");
-    let stats = run_backtest(&backtest_config(&data, dir.path(), cli_engine(), false))
-        .expect("backtest runs");
-    assert_eq!(stats.candles, 42_915);
+    // 0.01 % per 8 h settled on every open position: funding is a real cash flow here.
+    let mut config = backtest_config(&data, dir.path(), cli_engine(), false);
+    config.funding_rate = Some(Decimal::new(1, 4));
+    let returned = run_backtest(&config).expect("backtest runs");
+    let run = Path::new(&returned.run_dir);
+    // Everything below is read from the run directory, as a user or a tool would.
+    let summary: RunSummary = serde_json::from_str(
+        &std::fs::read_to_string(run.join("summary.json")).expect("summary.json"),
+    )
+    .expect("summary.json is a run summary");
+    let results = &summary.results;
+    assert_eq!(summary.candles_closed, 42_915);
     assert!(
-        stats.stats.trades >= 10,
-        "the default strategy must trade on real data: {stats:?}"
+        results.trades >= 10,
+        "the default strategy must trade on real data: {summary:?}"
     );
-    let trades = read_trades(&Path::new(&stats.run_dir).join("trades.csv"));
-    assert_eq!(trades.len() as u64, stats.stats.trades);
+    let trades = read_trades(&run.join("trades.csv"));
+    assert_eq!(trades.len() as u64, results.trades);
     let pnl_sum: Decimal = trades
         .iter()
         .map(|t| t[7].parse::<Decimal>().expect("pnl"))
         .sum();
+    // Funding as the journal recorded each settlement: an account of its own.
+    let journaled_funding: Decimal = read_jsonl(&run.join("events.jsonl"))
+        .iter()
+        .filter(|e| e["kind"] == "funding_applied")
+        .map(|e| {
+            e["amount"]
+                .as_str()
+                .and_then(|a| a.parse::<Decimal>().ok())
+                .expect("a decimal amount")
+        })
+        .sum();
+    assert_ne!(results.funding, Decimal::ZERO, "funding must be exercised");
     assert_eq!(
-        stats.stats.ending_equity,
-        stats.stats.starting_equity + pnl_sum + stats.stats.funding,
-        "ending = starting + Σ pnl + funding, checkable from outside"
+        results.funding, journaled_funding,
+        "the summary's funding is the ledger's, settlement by settlement"
+    );
+    assert_eq!(results.trade_pnl, pnl_sum);
+    assert_eq!(
+        results.ending_equity,
+        results.starting_equity + pnl_sum + results.funding,
+        "ending = starting + Σ trades.csv pnl + ledger funding"
+    );
+    assert_eq!(
+        results.net_pnl,
+        results.ending_equity - results.starting_equity
     );
     assert!(
         trades.iter().all(|t| t[10] != "end_of_data")
@@ -97,7 +127,7 @@ fn backtest_on_the_real_month_trades_and_reconciles_equity() {
     );
     // The sizing keeps every liquidation price beyond its stop: through the 2021-05-19 crash
     // the default strategy is never liquidated, and trades at its 3× maximum.
-    assert_eq!(stats.stats.liquidations, 0, "{stats:?}");
+    assert_eq!(results.liquidations, 0, "{summary:?}");
     assert!(trades.iter().all(|t| t[10] != "liquidation"));
     assert!(trades.iter().all(|t| t[11] == "3"), "leverage column");
 }
@@ -168,7 +198,7 @@ async fn backtest_and_live_session_on_the_simulator_produce_identical_trades() {
         sim.shutdown().await;
         assert_eq!(
             report.stopped_reason,
-            StopReason::StaleData,
+            Some(StopReason::StaleData),
             "the data ran out, then the feed went quiet"
         );
         let late = read_jsonl(&run_dir(&report).join("decisions.jsonl"))
@@ -262,7 +292,7 @@ async fn bitunix_source_downloads_pages_of_candles_caches_them_and_backtests() {
     sim.shutdown().await;
     let stats = run_backtest(&backtest_config(&path, dir.path(), cli_engine(), false))
         .expect("backtest on downloaded data");
-    assert_eq!(stats.candles, 1_440);
+    assert_eq!(stats.candles_closed, 1_440);
 }
 
 fn total_rest(stats: &la_bitunix_sim::SimStats) -> u64 {
@@ -463,14 +493,15 @@ fn a_stop_beyond_the_liquidation_price_is_liquidated_at_the_computed_price_in_th
         .sum();
     let ending = engine.broker().equity();
     assert_eq!(ending, starting + pnl + funding.iter().sum::<Decimal>());
-    let stats = compute_stats(
-        starting,
-        ending,
-        &sink.trades,
-        &curve,
-        exposure,
-        &engine.broker().stats(),
-    );
-    assert_eq!(stats.liquidations, 1);
+    let results = compute_results(&RunLedger {
+        starting_equity: starting,
+        funding_at_start: Decimal::ZERO,
+        broker: &engine.broker().stats(),
+        trades: &sink.trades,
+        curve: &curve,
+        exposure_bars: exposure,
+    });
+    assert_eq!(results.liquidations, 1);
+    assert_eq!(results.funding, funding.iter().sum::<Decimal>());
     assert_eq!(engine.broker().stats().liquidations, 1);
 }

@@ -8,7 +8,7 @@ use std::{path::Path, time::Duration};
 
 use la_bitunix_sim::{MarketData, SimConfig, SimHandle, scenario::StopAfterFundings};
 use la_core::{Decimal, TimestampMs};
-use la_session::{RawRunConfig, SessionHooks, SessionReport, StopReason};
+use la_session::{RawRunConfig, RunSummary, SessionHooks, StopReason};
 use serde_json::Value;
 
 use crate::support::{read_jsonl, validated};
@@ -68,7 +68,7 @@ pub(crate) fn journal(workspace: &Path) -> Vec<Value> {
 pub(crate) async fn run_until(
     raw: &RawRunConfig,
     done: impl Fn(&[Value]) -> bool + Send + 'static,
-) -> SessionReport {
+) -> RunSummary {
     let workspace = raw.workspace.clone();
     let stop = async move {
         loop {
@@ -109,7 +109,7 @@ async fn funding_is_settled_with_the_rate_that_settled_at_the_funding_time() {
     let (sim, _) = scripted_market(T1 - 10 * MINUTE, 300.0).await;
     let raw = session_on(dir.path(), &sim);
     let report = run_until(&raw, |lines| !kind(lines, "funding_applied").is_empty()).await;
-    assert_eq!(report.stopped_reason, StopReason::StopRequested);
+    assert_eq!(report.stopped_reason, Some(StopReason::StopRequested));
     let lines = journal(dir.path());
     let fills = kind(&lines, "fill");
     assert_eq!(fills.len(), 1, "one long entry: {fills:?}");

@@ -14,7 +14,7 @@ const GUARD: Duration = Duration::from_secs(60);
 async fn sim_session_closes_candles_and_stops_on_duration() {
     let dir = tempfile::tempdir().expect("tempdir");
     let report = run_session(validated(&sim_config(dir.path(), "6s")), GUARD).await;
-    assert_eq!(report.stopped_reason, StopReason::DurationReached);
+    assert_eq!(report.stopped_reason, Some(StopReason::DurationReached));
     assert!(
         report.candles_closed >= 3,
         "only {} candles closed",
@@ -53,7 +53,7 @@ async fn silent_socket_never_hangs_past_stale_timeout() {
     };
     let started = std::time::Instant::now();
     let report = run_session(validated(&raw), GUARD).await;
-    assert_eq!(report.stopped_reason, StopReason::StaleData);
+    assert_eq!(report.stopped_reason, Some(StopReason::StaleData));
     // 0.5 s of data, then 5 s stale timeout, checked every second.
     assert!(
         started.elapsed() < Duration::from_secs(12),
@@ -74,7 +74,7 @@ async fn nan_and_infinite_prices_are_rejected_and_counted() {
         ..sim_config(dir.path(), "5s")
     };
     let report = run_session(validated(&raw), GUARD).await;
-    assert_eq!(report.stopped_reason, StopReason::DurationReached);
+    assert_eq!(report.stopped_reason, Some(StopReason::DurationReached));
     let rejected = &report.rejected_frames;
     let count = |needle: &str| {
         rejected
@@ -103,7 +103,7 @@ async fn malformed_push_is_skipped_and_counted() {
     let report = run_session(validated(&raw), GUARD).await;
     assert_eq!(
         report.stopped_reason,
-        StopReason::DurationReached,
+        Some(StopReason::DurationReached),
         "the connection survives garbage"
     );
     assert!(
@@ -137,11 +137,11 @@ async fn simultaneous_failures_produce_one_shutdown() {
     assert_eq!(stops.len(), 1, "exactly one shutdown: {stops:?}");
     assert_eq!(
         stops[0]["stopped_reason"],
-        serde_json::Value::from(report.stopped_reason.as_str())
+        serde_json::to_value(report.stopped_reason).expect("a label")
     );
     assert_eq!(
         report.stopped_reason,
-        StopReason::Signal,
+        Some(StopReason::Signal),
         "the external stop wins the race (biased select)"
     );
 }
@@ -161,7 +161,7 @@ async fn funding_window_without_rate_source_does_not_crash() {
         ..RawRunConfig::default()
     };
     let report = run_session(validated(&raw), GUARD).await;
-    assert_eq!(report.stopped_reason, StopReason::DurationReached);
+    assert_eq!(report.stopped_reason, Some(StopReason::DurationReached));
     assert!(report.funding_skipped >= 1, "{report:?}");
     assert_eq!(report.funding_events, 0);
     assert_eq!(report.errors, 0);
@@ -177,7 +177,7 @@ async fn gap_in_live_candles_is_backfilled_and_tagged() {
         ..sim_config(dir.path(), "8s")
     };
     let report = run_session(validated(&raw), GUARD).await;
-    assert_eq!(report.stopped_reason, StopReason::DurationReached);
+    assert_eq!(report.stopped_reason, Some(StopReason::DurationReached));
     assert!(report.backfilled_candles >= 3, "{report:?}");
     let decisions = read_jsonl(&run_dir(&report).join("decisions.jsonl"));
     let backfilled = decisions
@@ -198,7 +198,7 @@ async fn state_save_failure_keeps_session_running() {
     let dir = tempfile::tempdir().expect("tempdir");
     // A first run leaves good state files behind.
     let first = run_session(validated(&sim_config(dir.path(), "2s")), GUARD).await;
-    assert_eq!(first.stopped_reason, StopReason::DurationReached);
+    assert_eq!(first.stopped_reason, Some(StopReason::DurationReached));
     let paper = dir.path().join("paper");
     let before = std::fs::read(paper.join("broker_state.json")).expect("good state");
     // Make the state directory refuse new files (a real OS-level refusal; root ignores
@@ -216,7 +216,7 @@ async fn state_save_failure_keeps_session_running() {
     let _ = Command::new("chattr").arg("-i").arg(&paper).status();
     assert_eq!(
         second.stopped_reason,
-        StopReason::DurationReached,
+        Some(StopReason::DurationReached),
         "the session kept running"
     );
     assert!(
@@ -243,7 +243,7 @@ async fn kill_file_engages_the_kill_switch() {
     }
     std::fs::write(workspace.join("kill.txt"), "stop").expect("kill file");
     let report = session.await.expect("session task");
-    assert_eq!(report.stopped_reason, StopReason::KillSwitch);
+    assert_eq!(report.stopped_reason, Some(StopReason::KillSwitch));
     assert!(
         !workspace.join("kill.txt").exists(),
         "the kill file is consumed"
@@ -259,6 +259,6 @@ async fn memory_ceiling_stops_the_session() {
         ..sim_config(dir.path(), "5m")
     };
     let report = run_session(validated(&raw), GUARD).await;
-    assert_eq!(report.stopped_reason, StopReason::MemoryLimit);
-    assert!(!report.stopped_reason.is_clean());
+    assert_eq!(report.stopped_reason, Some(StopReason::MemoryLimit));
+    assert!(!report.stopped_reason.is_some_and(StopReason::is_clean));
 }

@@ -5,7 +5,7 @@ use std::{
     time::Duration,
 };
 
-use la_session::{RawRunConfig, RunConfig, SessionHooks, SessionReport, StopReason};
+use la_session::{RawRunConfig, RunConfig, RunSummary, SessionHooks, StopReason};
 use serde_json::Value;
 
 /// A session on the simulator at 60× (one 1m candle per second), generated data.
@@ -31,7 +31,7 @@ pub(crate) fn validated(raw: &RawRunConfig) -> RunConfig {
 
 /// Runs a session to completion (it stops by itself: duration, stale data, ...), with an
 /// outer guard so a hang fails the test instead of blocking CI.
-pub(crate) async fn run_session(config: RunConfig, guard: Duration) -> SessionReport {
+pub(crate) async fn run_session(config: RunConfig, guard: Duration) -> RunSummary {
     let stop = std::future::pending::<StopReason>();
     match tokio::time::timeout(
         guard,
@@ -58,7 +58,7 @@ pub(crate) fn read_jsonl(path: &Path) -> Vec<Value> {
 }
 
 /// The run directory of a report.
-pub(crate) fn run_dir(report: &SessionReport) -> PathBuf {
+pub(crate) fn run_dir(report: &RunSummary) -> PathBuf {
     PathBuf::from(&report.run_dir)
 }
 

@@ -12,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use la_session::{SessionReport, logging::JsonLogLayer, status::Heartbeat};
+use la_session::{RunSummary, logging::JsonLogLayer, status::Heartbeat};
 use tracing_subscriber::{
     EnvFilter, Layer, filter::filter_fn, layer::SubscriberExt, util::SubscriberInitExt,
 };
@@ -101,9 +101,15 @@ pub(crate) fn status_printer() -> Box<dyn FnMut(&Heartbeat) + Send> {
 }
 
 /// Prints the end-of-run summary table.
-pub(crate) fn print_summary(report: &SessionReport) {
+pub(crate) fn print_summary(report: &RunSummary) {
+    let results = &report.results;
     let rows = [
-        ("stopped", report.stopped_reason.as_str().to_owned()),
+        (
+            "stopped",
+            report
+                .stopped_reason
+                .map_or_else(|| "end of data".to_owned(), |r| r.as_str().to_owned()),
+        ),
         ("duration", format!("{:.1}s", report.duration_s)),
         ("source", report.source.clone()),
         ("symbol", format!("{} {}", report.symbol, report.interval)),
@@ -113,21 +119,22 @@ pub(crate) fn print_summary(report: &SessionReport) {
             "trades",
             format!(
                 "{} ({} won, {} lost)",
-                report.trades, report.wins, report.losses
+                results.trades, results.wins, results.losses
             ),
         ),
         (
             "starting equity",
-            report.starting_equity.round_dp(2).to_string(),
+            results.starting_equity.round_dp(2).to_string(),
         ),
         (
             "ending equity",
-            report.ending_equity.round_dp(2).to_string(),
+            results.ending_equity.round_dp(2).to_string(),
         ),
-        ("net pnl", report.net_pnl.round_dp(2).to_string()),
-        ("fees", report.fees.round_dp(2).to_string()),
-        ("funding", report.funding.round_dp(4).to_string()),
-        ("max drawdown", report.max_drawdown.round_dp(2).to_string()),
+        ("net pnl", results.net_pnl.round_dp(2).to_string()),
+        ("trade pnl", results.trade_pnl.round_dp(2).to_string()),
+        ("fees", results.fees.round_dp(2).to_string()),
+        ("funding", results.funding.round_dp(4).to_string()),
+        ("max drawdown", results.max_drawdown.round_dp(2).to_string()),
         ("reconnects", report.reconnects.to_string()),
         (
             "rejected frames",

@@ -14,7 +14,16 @@ fn report_of_latest_run_prints_the_report_path() {
     std::fs::create_dir_all(&run).unwrap();
     std::fs::write(
         run.join("summary.json"),
-        r#"{"run_id":"run-1","source":"mock","symbol":"BTCUSDT","interval":"1m","strategy":"setups","trades":0,"net_pnl":"0"}"#,
+        r#"{"run_id":"run-1","source":"mock","symbol":"BTCUSDT","interval":"1m","strategy":"setups",
+            "dry_run":false,"started_at":"2026-01-01T00:00:00Z","ended_at":"2026-01-01T00:01:00Z",
+            "duration_s":60.0,"stopped_reason":"duration_reached","candles_closed":1,
+            "trades":0,"wins":0,"losses":0,"win_rate":"0","starting_equity":"10000",
+            "ending_equity":"10000","net_pnl":"0","trade_pnl":"0","fees":"0","funding":"0",
+            "max_drawdown":"0","max_drawdown_frac":"0","sharpe":null,"sortino":null,
+            "profit_factor":null,"exposure":"0","liquidations":0,"fills":0,"orders_rejected":0,"ambiguous_bars":0,
+            "errors":0,"last_error":null,"reconnects":0,"rejected_frames":{},"rejected_rows":{},
+            "backfilled_candles":0,"funding_events":0,"funding_skipped":0,"state_save_failures":0,
+            "decisions":{},"run_dir":"run-1","config":null}"#,
     )
     .unwrap();
     std::fs::write(

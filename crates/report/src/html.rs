@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use serde_json::{Map, Value};
+use la_run_schema::RunSummary;
 use time::{OffsetDateTime, macros::format_description};
 
 use crate::{
@@ -87,7 +87,7 @@ fn held(entry_ms: i64, exit_ms: i64) -> String {
 
 /// Everything the page shows, already computed.
 pub(crate) struct Page<'a> {
-    pub(crate) summary: &'a Map<String, Value>,
+    pub(crate) summary: &'a RunSummary,
     pub(crate) run_dir: &'a str,
     pub(crate) stats: &'a [Row],
     pub(crate) config: &'a [Row],
@@ -98,14 +98,6 @@ pub(crate) struct Page<'a> {
     pub(crate) equity_svg: &'a str,
     pub(crate) drawdown_svg: &'a str,
     pub(crate) equity_points: usize,
-}
-
-fn text_of(summary: &Map<String, Value>, key: &str) -> String {
-    match summary.get(key) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Null) | None => "?".to_owned(),
-        Some(other) => other.to_string(),
-    }
 }
 
 fn kv_table(out: &mut String, id: &str, rows: &[Row]) {
@@ -229,31 +221,27 @@ fn trades_section(out: &mut String, trades: &[TradeRow]) {
 /// Renders the whole document.
 pub(crate) fn render(page: &Page<'_>) -> String {
     let summary = page.summary;
-    let run_id = text_of(summary, "run_id");
+    let run_id = &summary.run_id;
     let mut out = String::with_capacity(64 * 1024 + page.trades.len() * 400);
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Run report {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
-        escape(&run_id)
+        escape(run_id)
     );
-    let mut subtitle: Vec<String> = Vec::new();
-    for key in ["source", "symbol", "interval"] {
-        if let Some(text) = summary.get(key).and_then(Value::as_str) {
-            subtitle.push(escape(text));
-        }
-    }
-    if let Some(strategy) = summary.get("strategy").and_then(Value::as_str) {
-        subtitle.push(format!("strategy {}", escape(strategy)));
-    }
     let stopped = summary
-        .get("stopped_reason")
-        .and_then(Value::as_str)
-        .unwrap_or("end of data");
-    subtitle.push(format!("stopped: {}", escape(stopped)));
+        .stopped_reason
+        .map_or("end of data", |reason| reason.as_str());
+    let subtitle = [
+        escape(&summary.source),
+        escape(&summary.symbol),
+        escape(&summary.interval),
+        format!("strategy {}", escape(&summary.strategy)),
+        format!("stopped: {}", escape(stopped)),
+    ];
     let _ = writeln!(
         out,
         "<header><h1>Run report: {}</h1><p>{}</p></header>",
-        escape(&run_id),
+        escape(run_id),
         subtitle.join(" &middot; ")
     );
     out.push_str("<nav><a href=\"#stats\">Statistics</a><a href=\"#charts\">Charts</a><a href=\"#decisions\">Decisions</a><a href=\"#trades\">Trades</a><a href=\"#config\">Configuration</a><a href=\"#quality\">Data quality</a></nav>\n<main>\n");

@@ -1,5 +1,5 @@
-//! Reading a run directory: `summary.json` (kept as a JSON value, because live sessions and
-//! backtests write different shapes), `trades.csv`, `equity.csv` and `decisions.jsonl`.
+//! Reading a run directory: `summary.json` (the typed [`RunSummary`] that live sessions
+//! and backtests both write), `trades.csv`, `equity.csv` and `decisions.jsonl`.
 //!
 //! The CSV files are written by the session crate, so they are parsed strictly by header
 //! name: a missing column or a bad value is a [`ReportError::Malformed`] naming the file and
@@ -15,9 +15,9 @@ use std::{
     str::FromStr,
 };
 
+use la_run_schema::RunSummary;
 use rust_decimal::Decimal;
 use serde::Deserialize;
-use serde_json::{Map, Value};
 
 use crate::error::ReportError;
 
@@ -67,7 +67,7 @@ pub(crate) struct DecisionCounts {
 /// Everything a report is drawn from.
 #[derive(Clone, Debug)]
 pub(crate) struct RunInputs {
-    pub(crate) summary: Map<String, Value>,
+    pub(crate) summary: RunSummary,
     pub(crate) trades: Vec<TradeRow>,
     pub(crate) equity: Vec<EquityRow>,
     pub(crate) decisions: DecisionCounts,
@@ -96,14 +96,12 @@ fn read_text(path: &Path, what: &'static str) -> Result<String, ReportError> {
     std::fs::read_to_string(path).map_err(|e| ReportError::from_read(path, what, e))
 }
 
-/// `summary.json` must be a JSON object; which keys it has depends on the kind of run.
-pub(crate) fn load_summary(path: &Path) -> Result<Map<String, Value>, ReportError> {
+/// `summary.json` must be a [`RunSummary`]; a missing or mistyped field is an error that
+/// names it and its line.
+pub(crate) fn load_summary(path: &Path) -> Result<RunSummary, ReportError> {
     let text = read_text(path, "run summary")?;
-    match serde_json::from_str::<Value>(&text) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(ReportError::malformed(path, 1, "not a JSON object")),
-        Err(err) => Err(ReportError::malformed(path, err.line(), err.to_string())),
-    }
+    serde_json::from_str::<RunSummary>(&text)
+        .map_err(|err| ReportError::malformed(path, err.line(), err.to_string()))
 }
 
 /// Data rows of a CSV file: `(1-based line number, fields)`.
@@ -266,7 +264,7 @@ pub(crate) fn count_decisions(path: &Path) -> Result<DecisionCounts, ReportError
 }
 
 /// The `decisions` map of `summary.json` (`outcome:X` / `blocked_by:Y` keys).
-fn decisions_from_summary(summary: &Map<String, Value>) -> DecisionCounts {
+fn decisions_from_summary(summary: &RunSummary) -> DecisionCounts {
     let mut counts = DecisionCounts {
         source: DecisionSource::Summary,
         total: 0,
@@ -274,15 +272,12 @@ fn decisions_from_summary(summary: &Map<String, Value>) -> DecisionCounts {
         blocked_by: BTreeMap::new(),
         unparsable_lines: 0,
     };
-    if let Some(Value::Object(map)) = summary.get("decisions") {
-        for (key, value) in map {
-            let n = value.as_u64().unwrap_or(0);
-            if let Some(outcome) = key.strip_prefix("outcome:") {
-                counts.total += n;
-                counts.outcomes.insert(outcome.to_owned(), n);
-            } else if let Some(gate) = key.strip_prefix("blocked_by:") {
-                counts.blocked_by.insert(gate.to_owned(), n);
-            }
+    for (key, &n) in &summary.decisions {
+        if let Some(outcome) = key.strip_prefix("outcome:") {
+            counts.total += n;
+            counts.outcomes.insert(outcome.to_owned(), n);
+        } else if let Some(gate) = key.strip_prefix("blocked_by:") {
+            counts.blocked_by.insert(gate.to_owned(), n);
         }
     }
     counts

@@ -1,10 +1,11 @@
 //! What the report says, as rows: the statistics, the configuration, the data-quality
-//! counters. Live summaries (`SessionReport`) and backtest summaries carry different keys, so
-//! every key is optional: a key the summary lacks is left out (statistics) or shown as
-//! `n/a` (data quality). A few figures are recomputed from `trades.csv` and marked so.
+//! counters, all from the typed [`RunSummary`] that live sessions and backtests share
+//! (figures a run does not have are `n/a`). A few figures are recomputed from `trades.csv`
+//! and marked so.
 
+use la_run_schema::RunSummary;
 use rust_decimal::Decimal;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::inputs::{DecisionCounts, DecisionSource, EquityRow, TradeRow};
 
@@ -25,77 +26,6 @@ impl Row {
         }
     }
 }
-
-/// Summary keys shown as statistics, in display order, with what they mean.
-const STAT_KEYS: &[(&str, &str)] = &[
-    ("stopped_reason", "why the run ended"),
-    ("started_at", "start (UTC)"),
-    ("ended_at", "end (UTC)"),
-    ("duration_s", "wall-clock length, seconds"),
-    ("candles", "candles replayed"),
-    ("candles_closed", "closed candles seen by the strategy"),
-    ("trades", "closed trades"),
-    ("wins", "trades with net PnL > 0"),
-    ("losses", "trades with net PnL <= 0"),
-    ("win_rate", "wins / trades"),
-    ("liquidations", "trades closed by liquidation"),
-    ("starting_equity", "account equity at the start"),
-    ("ending_equity", "account equity at the end (realized)"),
-    ("net_pnl", "ending - starting equity"),
-    ("fees", "fees paid on closed trades"),
-    ("funding", "funding cash flow (negative = paid)"),
-    (
-        "max_drawdown",
-        "largest peak-to-trough fall of realized equity",
-    ),
-    (
-        "max_drawdown_frac",
-        "max drawdown as a fraction of the peak",
-    ),
-    (
-        "sharpe",
-        "annualised (sqrt 365) Sharpe ratio of daily returns",
-    ),
-    (
-        "sortino",
-        "annualised (sqrt 365) Sortino ratio of daily returns",
-    ),
-    ("profit_factor", "gross profit / |gross loss|"),
-    (
-        "exposure",
-        "fraction of candles closed with a position open",
-    ),
-    (
-        "ambiguous_bars",
-        "bars where stop and target were both touched",
-    ),
-    ("fills", "entries filled"),
-    ("orders_rejected", "orders the broker rejected"),
-    ("errors", "errors counted against the error budget"),
-    ("last_error", "the last error"),
-];
-
-/// Summary keys that describe how the run was configured (used when the summary has no
-/// `config` object of its own).
-const CONFIG_KEYS: &[&str] = &[
-    "mode",
-    "source",
-    "symbol",
-    "interval",
-    "strategy",
-    "dry_run",
-    "data",
-    "speed",
-    "seed",
-    "starting_balance",
-    "warmup_bars",
-    "intrabar",
-    "funding_rate",
-    "from",
-    "to",
-    "ws_url",
-    "rest_url",
-];
 
 const FROM_TRADES: &str = "computed from trades.csv";
 
@@ -122,17 +52,120 @@ fn display_decimal_text(text: &str) -> String {
     }
 }
 
+/// An optional figure as display text (`n/a` when absent).
+fn or_na<T>(value: Option<T>, show: impl Fn(T) -> String) -> String {
+    value.map_or_else(|| "n/a".to_owned(), show)
+}
+
 /// The statistics table: the summary's figures, then figures recomputed from the trades.
-pub(crate) fn stats_rows(summary: &Map<String, Value>, trades: &[TradeRow]) -> Vec<Row> {
-    let mut rows: Vec<Row> = STAT_KEYS
-        .iter()
-        .filter_map(|(key, note)| {
-            summary
-                .get(*key)
-                .map(|value| Row::new(*key, display_value(value), *note))
-        })
-        .collect();
-    let wins = trades.iter().filter(|t| t.pnl > Decimal::ZERO).count();
+pub(crate) fn stats_rows(summary: &RunSummary, trades: &[TradeRow]) -> Vec<Row> {
+    let r = &summary.results;
+    let ratio = |x: f64| format!("{x:.4}");
+    let mut rows = vec![
+        Row::new(
+            "stopped_reason",
+            or_na(summary.stopped_reason, |reason| reason.as_str().to_owned()),
+            "why a live session ended (n/a: a backtest ends with its data)",
+        ),
+        Row::new("started_at", summary.started_at.clone(), "start (UTC)"),
+        Row::new("ended_at", summary.ended_at.clone(), "end (UTC)"),
+        Row::new(
+            "duration_s",
+            ratio(summary.duration_s),
+            "wall-clock length, seconds",
+        ),
+        Row::new(
+            "candles_closed",
+            summary.candles_closed.to_string(),
+            "closed candles seen by the strategy",
+        ),
+        Row::new("trades", r.trades.to_string(), "closed trades"),
+        Row::new("wins", r.wins.to_string(), "trades with net PnL > 0"),
+        Row::new("losses", r.losses.to_string(), "trades with net PnL <= 0"),
+        Row::new("win_rate", fmt_dec(r.win_rate), "wins / trades"),
+        Row::new(
+            "liquidations",
+            r.liquidations.to_string(),
+            "trades closed by liquidation",
+        ),
+        Row::new(
+            "starting_equity",
+            fmt_dec(r.starting_equity),
+            "account equity at the start",
+        ),
+        Row::new(
+            "ending_equity",
+            fmt_dec(r.ending_equity),
+            "account equity at the end (realized)",
+        ),
+        Row::new(
+            "net_pnl",
+            fmt_dec(r.net_pnl),
+            "ending - starting equity: trades and funding",
+        ),
+        Row::new(
+            "trade_pnl",
+            fmt_dec(r.trade_pnl),
+            "sum of net pnl of closed trades (fees included, funding excluded)",
+        ),
+        Row::new("fees", fmt_dec(r.fees), "fees paid on closed trades"),
+        Row::new(
+            "funding",
+            fmt_dec(r.funding),
+            "funding cash flow from the broker ledger (negative = paid)",
+        ),
+        Row::new(
+            "max_drawdown",
+            fmt_dec(r.max_drawdown),
+            "largest peak-to-trough fall of realized equity",
+        ),
+        Row::new(
+            "max_drawdown_frac",
+            fmt_dec(r.max_drawdown_frac),
+            "max drawdown as a fraction of the peak",
+        ),
+        Row::new(
+            "sharpe",
+            or_na(r.sharpe, ratio),
+            "annualised (sqrt 365) Sharpe ratio of daily returns",
+        ),
+        Row::new(
+            "sortino",
+            or_na(r.sortino, ratio),
+            "annualised (sqrt 365) Sortino ratio of daily returns",
+        ),
+        Row::new(
+            "profit_factor",
+            or_na(r.profit_factor, fmt_dec),
+            "gross profit / |gross loss|",
+        ),
+        Row::new(
+            "exposure",
+            fmt_dec(r.exposure),
+            "fraction of candles closed with a position open",
+        ),
+        Row::new(
+            "ambiguous_bars",
+            summary.ambiguous_bars.to_string(),
+            "bars where stop and target were both touched",
+        ),
+        Row::new("fills", summary.fills.to_string(), "entries filled"),
+        Row::new(
+            "orders_rejected",
+            summary.orders_rejected.to_string(),
+            "orders the broker rejected",
+        ),
+        Row::new(
+            "errors",
+            summary.errors.to_string(),
+            "errors counted against the error budget",
+        ),
+        Row::new(
+            "last_error",
+            or_na(summary.last_error.clone(), |e| e),
+            "the last error",
+        ),
+    ];
     let gross_profit: Decimal = trades
         .iter()
         .map(|t| t.pnl)
@@ -144,18 +177,6 @@ pub(crate) fn stats_rows(summary: &Map<String, Value>, trades: &[TradeRow]) -> V
         .filter(|p| *p < Decimal::ZERO)
         .sum();
     let pnl_sum: Decimal = trades.iter().map(|t| t.pnl).sum();
-    let present = |key: &str| summary.get(key).is_some_and(|v| !v.is_null());
-    if !present("trades") {
-        rows.push(Row::new("trades", trades.len().to_string(), FROM_TRADES));
-    }
-    if !present("win_rate") && !trades.is_empty() {
-        let rate = Decimal::from(wins) / Decimal::from(trades.len());
-        rows.push(Row::new("win_rate", fmt_dec(rate), FROM_TRADES));
-    }
-    if !present("profit_factor") && gross_loss < Decimal::ZERO {
-        let factor = gross_profit / gross_loss.abs();
-        rows.push(Row::new("profit_factor", fmt_dec(factor), FROM_TRADES));
-    }
     rows.push(Row::new(
         "trades_pnl_sum",
         fmt_dec(pnl_sum),
@@ -180,17 +201,23 @@ fn fmt_dec(value: Decimal) -> String {
     value.round_dp(4).normalize().to_string()
 }
 
-/// The run's configuration: the summary's `config` object when it has one, else the
-/// configuration-like keys of the summary (source, symbol, interval, strategy, ...).
-pub(crate) fn config_value(summary: &Map<String, Value>) -> Value {
-    if let Some(config @ Value::Object(_)) = summary.get("config") {
-        return config.clone();
+/// The run's configuration: the summary's `config` object when it has one, else what the
+/// summary itself says about the run (source, symbol, interval, strategy, ...).
+pub(crate) fn config_value(summary: &RunSummary) -> Value {
+    if summary.config.is_object() {
+        return summary.config.clone();
     }
-    let picked: Map<String, Value> = CONFIG_KEYS
-        .iter()
-        .filter_map(|key| summary.get(*key).map(|v| ((*key).to_owned(), v.clone())))
-        .collect();
-    Value::Object(picked)
+    let mut config = serde_json::json!({
+        "source": summary.source,
+        "symbol": summary.symbol,
+        "interval": summary.interval,
+        "strategy": summary.strategy,
+        "dry_run": summary.dry_run,
+    });
+    if let (Some(data), Some(map)) = (&summary.data, config.as_object_mut()) {
+        map.insert("data".to_owned(), Value::from(data.as_str()));
+    }
+    config
 }
 
 /// The configuration as rows, flattened with dotted keys for nested objects.
@@ -219,64 +246,70 @@ fn flatten(prefix: &str, value: &Value, rows: &mut Vec<Row>) {
 
 /// Counters that say how trustworthy the input data was.
 pub(crate) fn quality_rows(
-    summary: &Map<String, Value>,
+    summary: &RunSummary,
     decisions: &DecisionCounts,
     equity: &[EquityRow],
     trades: &[TradeRow],
 ) -> Vec<Row> {
     let mut rows = Vec::new();
-    for (key, note) in [
-        ("rejected_frames", "market-data frames rejected, by reason"),
-        ("rejected_rows", "candle-file rows rejected, by reason"),
+    let backtest = summary.source == "backtest";
+    for (key, map, note) in [
+        (
+            "rejected_frames",
+            &summary.rejected_frames,
+            "market-data frames rejected, by reason",
+        ),
+        (
+            "rejected_rows",
+            &summary.rejected_rows,
+            "candle-file rows rejected, by reason",
+        ),
     ] {
-        match summary.get(key) {
-            Some(Value::Object(map)) if map.is_empty() => {
-                rows.push(Row::new(key, "0", format!("{note} (none)")));
-            }
-            Some(Value::Object(map)) => {
-                let total: u64 = map.values().filter_map(Value::as_u64).sum();
-                rows.push(Row::new(key, total.to_string(), note));
-                for (reason, count) in map {
-                    rows.push(Row::new(
-                        format!("{key}.{reason}"),
-                        display_value(count),
-                        "",
-                    ));
-                }
-            }
-            Some(other) => rows.push(Row::new(key, display_value(other), note)),
-            None => {}
+        if map.is_empty() {
+            rows.push(Row::new(key, "0", format!("{note} (none)")));
+            continue;
+        }
+        rows.push(Row::new(key, map.values().sum::<u64>().to_string(), note));
+        for (reason, count) in map {
+            rows.push(Row::new(format!("{key}.{reason}"), count.to_string(), ""));
         }
     }
-    if !summary.contains_key("rejected_frames") && !summary.contains_key("rejected_rows") {
-        rows.push(Row::new(
-            "rejected_frames",
-            "n/a",
-            "not recorded by this run",
-        ));
-    }
-    for (key, note) in [
-        ("reconnects", "feed reconnects"),
+    for (key, value, note, live_only) in [
+        ("reconnects", summary.reconnects, "feed reconnects", true),
         (
             "backfilled_candles",
+            summary.backfilled_candles,
             "candles filled in over REST after a gap",
+            true,
         ),
-        ("funding_events", "funding settlements applied"),
+        (
+            "funding_events",
+            summary.funding_events,
+            "funding settlements applied",
+            false,
+        ),
         (
             "funding_skipped",
+            summary.funding_skipped,
             "funding times passed without a known rate",
+            true,
         ),
-        ("state_save_failures", "failed state saves"),
+        (
+            "state_save_failures",
+            summary.state_save_failures,
+            "failed state saves",
+            true,
+        ),
     ] {
-        let value = summary
-            .get(key)
-            .map_or_else(|| "n/a".to_owned(), display_value);
-        let note = if summary.contains_key(key) {
-            note.to_owned()
+        if backtest && live_only {
+            rows.push(Row::new(
+                key,
+                "n/a",
+                format!("{note} (a backtest has no feed or state files)"),
+            ));
         } else {
-            format!("{note} (not recorded by this kind of run)")
-        };
-        rows.push(Row::new(key, value, note));
+            rows.push(Row::new(key, value.to_string(), note));
+        }
     }
     match decisions.source {
         DecisionSource::File => rows.push(Row::new(

@@ -13,9 +13,10 @@ use crate::{
 
 const TRADES_HEADER: &str = "trade_id,side,entry_time_ms,exit_time_ms,entry_price,exit_price,qty,pnl,fees,r_multiple,exit_reason\n";
 
-/// A live-session summary in the shape of `la_session::SessionReport`.
+/// A live-session summary: every field of `la_run_schema::RunSummary`.
 fn live_summary() -> serde_json::Value {
-    json!({
+    serde_json::from_str(
+        r#"{
         "run_id": "20260101T000000Z-42",
         "stopped_reason": "duration_reached",
         "started_at": "2026-01-01T00:00:00.000Z",
@@ -32,24 +33,36 @@ fn live_summary() -> serde_json::Value {
         "losses": 1,
         "fills": 2,
         "orders_rejected": 0,
+        "ambiguous_bars": 0,
         "errors": 0,
         "last_error": null,
         "starting_equity": "10000",
         "ending_equity": "10030.5",
         "net_pnl": "30.5",
+        "trade_pnl": "30.5",
+        "win_rate": "0.5",
         "fees": "4.25",
         "funding": "0",
         "max_drawdown": "20.25",
         "max_drawdown_frac": "0.0020184497358910716",
+        "sharpe": null,
+        "sortino": null,
+        "profit_factor": "2.525",
+        "exposure": "0.25",
+        "liquidations": 0,
         "reconnects": 3,
         "rejected_frames": {"bad_number": 2, "ohlc_inconsistent": 1},
+        "rejected_rows": {},
         "backfilled_candles": 7,
         "funding_events": 0,
         "funding_skipped": 1,
         "state_save_failures": 0,
         "decisions": {"outcome:no_order": 178, "outcome:submitted": 2, "blocked_by:warmup": 50},
-        "run_dir": "/somewhere/runs/20260101T000000Z-42"
-    })
+        "run_dir": "/somewhere/runs/20260101T000000Z-42",
+        "config": null
+    }"#,
+    )
+    .unwrap()
 }
 
 const T0: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
@@ -125,7 +138,6 @@ fn live_run_report_has_both_charts_the_trades_stats_and_decisions() {
             "stats row {key}"
         );
     }
-    // win_rate and profit_factor are not in a live summary: recomputed from trades.csv.
     assert!(html.contains("<tr data-key=\"win_rate\"><th>win_rate</th><td class=\"num\">0.5</td>"));
     assert!(html.contains(
         "<tr data-key=\"profit_factor\"><th>profit_factor</th><td class=\"num\">2.525</td>"
@@ -191,21 +203,19 @@ fn strings_from_run_files_are_html_escaped() {
 #[test]
 fn backtest_summary_shape_is_rendered_with_its_own_keys() {
     let dir = tempfile::tempdir().unwrap();
-    let summary = json!({
-        "run_id": "backtest-20260101T000000Z-1",
-        "source": "backtest",
-        "data": "/data/candles.csv.gz",
-        "written_at_ms": 1_767_225_600_000_i64,
-        "decisions": {"outcome:no_order": 170},
-        "candles": 180,
-        "rejected_rows": {},
-        "trades": 2, "wins": 1, "losses": 1, "win_rate": "0.5",
-        "starting_equity": "10000", "ending_equity": "10030.5", "net_pnl": "30.5",
-        "fees": "4.25", "funding": "0.000000000", "max_drawdown": "20.25",
-        "max_drawdown_frac": "0.002", "sharpe": 1.2345678, "sortino": null,
-        "profit_factor": "2.525", "exposure": "0.1", "ambiguous_bars": 4,
-        "strategy": "setups", "run_dir": "/x"
-    });
+    let mut summary = live_summary();
+    for (key, value) in [
+        ("run_id", json!("backtest-20260101T000000Z-1")),
+        ("source", json!("backtest")),
+        ("data", json!("/data/candles.csv.gz")),
+        ("stopped_reason", json!(null)),
+        ("decisions", json!({"outcome:no_order": 170})),
+        ("rejected_frames", json!({})),
+        ("sharpe", json!(1.2345678)),
+        ("ambiguous_bars", json!(4)),
+    ] {
+        summary[key] = value;
+    }
     write_run(dir.path(), &summary, TWO_TRADES, 180);
     let html = render_run_report_html(dir.path()).unwrap();
     assert!(html.contains("<tr data-key=\"sharpe\"><th>sharpe</th><td class=\"num\">1.2346</td>"));
@@ -213,7 +223,7 @@ fn backtest_summary_shape_is_rendered_with_its_own_keys() {
     assert!(html.contains(
         "<tr data-key=\"ambiguous_bars\"><th>ambiguous_bars</th><td class=\"num\">4</td>"
     ));
-    assert!(html.contains("<tr data-key=\"candles\">"));
+    assert!(html.contains("<tr data-key=\"candles_closed\">"));
     assert!(
         html.contains(
             "<tr data-key=\"rejected_rows\"><th>rejected_rows</th><td class=\"num\">0</td>"
@@ -303,6 +313,17 @@ fn summary_that_is_not_a_json_object_is_malformed() {
         render_run_report(dir.path()),
         Err(ReportError::Malformed { .. })
     ));
+}
+
+#[test]
+fn a_summary_missing_a_field_is_malformed_and_names_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut summary = live_summary();
+    summary.as_object_mut().unwrap().remove("ending_equity");
+    write_run(dir.path(), &summary, "", 3);
+    let err = render_run_report(dir.path()).unwrap_err();
+    assert!(matches!(err, ReportError::Malformed { .. }), "{err:?}");
+    assert!(err.to_string().contains("ending_equity"), "{err}");
 }
 
 #[test]

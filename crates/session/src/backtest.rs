@@ -4,15 +4,15 @@
 //! Each candle is replayed as ticks along the explicit intrabar path (open → nearer extreme
 //! → farther extreme → close, [`Candle::path_waypoints`]) — the same path the simulator
 //! streams in live runs — then closed. That is what makes backtest and live trade lists
-//! agree. Statistics are defined in [`BacktestStats`].
+//! agree. The result is the same [`RunSummary`] a live session writes (`summary.json`).
 
-use std::path::{Path, PathBuf};
+use std::{collections::BTreeMap, path::PathBuf};
 
 use la_broker_paper::persist;
 use la_core::{
     Broker, Candle, Decimal, ExitReason, Interval, Price, Provenance, Symbol, Tick, TimestampMs,
 };
-use serde::Serialize;
+use la_run_schema::RunSummary;
 
 use crate::{
     candle_file::load_candles,
@@ -21,8 +21,8 @@ use crate::{
     funding::{FundingRateSource, FundingSchedule},
     intrabar::{IntrabarTicks, for_each_path_tick},
     run_files::{EquityPoint, FileSink, write_equity_csv, write_trades_csv},
-    stats::{RunStats, compute_stats},
-    time_fmt::wall_now_ms,
+    stats::{RunLedger, compute_results},
+    time_fmt::now_rfc3339,
     workspace::Workspace,
 };
 
@@ -46,24 +46,6 @@ pub struct BacktestConfig {
     pub intrabar: IntrabarTicks,
     /// Assumed constant funding rate (fraction per 8 h); `None` = unknown.
     pub funding_rate: Option<Decimal>,
-}
-
-/// Backtest results; the `--json` output.
-#[derive(Clone, Debug, Serialize)]
-pub struct BacktestStats {
-    /// Candles replayed.
-    pub candles: u64,
-    /// Rows rejected while reading the file, by reason.
-    pub rejected_rows: std::collections::BTreeMap<String, u64>,
-    /// Trade statistics.
-    #[serde(flatten)]
-    pub stats: RunStats,
-    /// Bars where stop and target were both inside the range.
-    pub ambiguous_bars: u64,
-    /// The strategy.
-    pub strategy: String,
-    /// The run directory.
-    pub run_dir: String,
 }
 
 /// How [`replay_candles`] turns bars into events.
@@ -230,7 +212,9 @@ fn settle_due(
 ///
 /// # Errors
 /// Unreadable data, unwritable workspace, or a broker invariant breach.
-pub fn run_backtest(config: &BacktestConfig) -> Result<BacktestStats, SessionError> {
+pub fn run_backtest(config: &BacktestConfig) -> Result<RunSummary, SessionError> {
+    let started = std::time::Instant::now();
+    let started_at = now_rfc3339();
     let file = load_candles(&config.data, config.interval)?;
     let candles: Vec<Candle> = file
         .candles
@@ -289,27 +273,57 @@ pub fn run_backtest(config: &BacktestConfig) -> Result<BacktestStats, SessionErr
     }
     sink.flush();
     let broker = engine.broker();
-    let stats = compute_stats(
-        config.engine.broker.starting_balance,
-        broker.equity(),
-        &sink.trades,
-        &curve,
+    let broker_stats = broker.stats();
+    let results = compute_results(&RunLedger {
+        starting_equity: config.engine.broker.starting_balance,
+        funding_at_start: Decimal::ZERO,
+        broker: &broker_stats,
+        trades: &sink.trades,
+        curve: &curve,
         exposure_bars,
-        &broker.stats(),
-    );
+    });
     write_trades_csv(&run_dir.join("trades.csv"), &sink.trades)?;
     write_equity_csv(&run_dir.join("equity.csv"), &curve)?;
-    let result = BacktestStats {
-        candles: candles.len() as u64,
-        rejected_rows: file.rejected,
-        ambiguous_bars: broker.stats().ambiguous_bars,
+    let counters = engine.counters();
+    let summary = RunSummary {
+        run_id,
+        source: "backtest".to_owned(),
+        symbol: symbol.to_string(),
+        interval: config.interval.to_string(),
         strategy: engine.strategy_name().to_owned(),
+        dry_run: config.engine.dry_run,
+        data: Some(config.data.display().to_string()),
+        started_at,
+        ended_at: now_rfc3339(),
+        duration_s: started.elapsed().as_secs_f64(),
+        stopped_reason: None,
+        candles_closed: counters.candles_closed,
+        results,
+        fills: counters.fills,
+        orders_rejected: counters.orders_rejected,
+        ambiguous_bars: broker_stats.ambiguous_bars,
+        errors: 0,
+        last_error: None,
+        reconnects: 0,
+        rejected_frames: BTreeMap::new(),
+        rejected_rows: file.rejected,
+        backfilled_candles: 0,
+        funding_events: counters.funding_events,
+        funding_skipped: 0,
+        state_save_failures: 0,
+        decisions: sink.decision_counts().clone(),
         run_dir: run_dir.display().to_string(),
-        stats,
+        config: backtest_config_value(config),
     };
-    let config_value = serde_json::json!({
+    persist::save_json_atomic(&run_dir.join("summary.json"), &summary)?;
+    Ok(summary)
+}
+
+/// The resolved configuration of a backtest, for the report and its fingerprint.
+fn backtest_config_value(config: &BacktestConfig) -> serde_json::Value {
+    serde_json::json!({
         "data": config.data,
-        "symbol": symbol.as_str(),
+        "symbol": config.engine.symbol.as_str(),
         "interval": config.interval.as_str(),
         "strategy": config.engine.strategy.as_str(),
         "strategy_config": config.engine.strategy_config,
@@ -322,28 +336,5 @@ pub fn run_backtest(config: &BacktestConfig) -> Result<BacktestStats, SessionErr
         "warmup_bars": config.engine.warmup_bars,
         "intrabar": config.intrabar,
         "funding_rate": config.funding_rate,
-    });
-    let summary = BacktestSummary {
-        config: config_value,
-        run_id: &run_id,
-        source: "backtest",
-        data: &config.data,
-        written_at_ms: wall_now_ms(),
-        decisions: sink.decision_counts(),
-        result: &result,
-    };
-    persist::save_json_atomic(&run_dir.join("summary.json"), &summary)?;
-    Ok(result)
-}
-
-#[derive(Serialize)]
-struct BacktestSummary<'a> {
-    run_id: &'a str,
-    source: &'a str,
-    data: &'a Path,
-    written_at_ms: i64,
-    decisions: &'a std::collections::BTreeMap<String, u64>,
-    config: serde_json::Value,
-    #[serde(flatten)]
-    result: &'a BacktestStats,
+    })
 }

@@ -27,7 +27,6 @@ pub mod journal;
 pub mod live;
 pub mod logging;
 pub mod mock_feed;
-pub mod report;
 pub mod run_files;
 pub mod sources;
 pub mod state;
@@ -42,6 +41,6 @@ mod tests;
 
 pub use config::{RawRunConfig, RunConfig, Source};
 pub use error::{SessionError, error_chain};
+pub use la_run_schema::{RunResults, RunSummary};
 pub use live::{SessionHooks, run};
-pub use report::SessionReport;
 pub use stop::StopReason;

@@ -1,6 +1,8 @@
-//! Run statistics shared by backtests and live reports.
+//! Run statistics shared by backtests and live reports ([`RunResults`] in `summary.json`).
 //!
 //! Definitions (also in the README):
+//! - `net_pnl` = ending − starting equity (trades and funding); `trade_pnl` = Σ net PnL of
+//!   the closed trades; `funding` = the broker ledger's funding over the run.
 //! - `win_rate` = wins / trades, a win being net PnL > 0 (zero counts as a loss).
 //! - `max_drawdown` = largest peak-to-trough fall of realized equity, in quote currency and
 //!   as a fraction of the peak (from the broker).
@@ -15,48 +17,11 @@
 
 use la_broker_paper::BrokerStats;
 use la_core::{Decimal, Exit, ExitReason};
-use serde::Serialize;
+use la_run_schema::RunResults;
 
 use crate::run_files::EquityPoint;
 
 const DAY_MS: i64 = 86_400_000;
-
-/// Trade and risk statistics of a run.
-#[derive(Clone, Debug, Serialize)]
-pub struct RunStats {
-    /// Closed trades.
-    pub trades: u64,
-    /// Trades with net PnL > 0.
-    pub wins: u64,
-    /// The rest.
-    pub losses: u64,
-    /// wins / trades (0 without trades).
-    pub win_rate: Decimal,
-    /// Equity at the start.
-    pub starting_equity: Decimal,
-    /// Equity at the end.
-    pub ending_equity: Decimal,
-    /// Σ net PnL of closed trades.
-    pub net_pnl: Decimal,
-    /// Σ fees of closed trades.
-    pub fees: Decimal,
-    /// Funding cash flow (ending − starting − Σ pnl).
-    pub funding: Decimal,
-    /// Maximum drawdown (quote).
-    pub max_drawdown: Decimal,
-    /// Maximum drawdown as a fraction of the peak.
-    pub max_drawdown_frac: Decimal,
-    /// Annualised Sharpe ratio of daily returns.
-    pub sharpe: Option<f64>,
-    /// Annualised Sortino ratio of daily returns.
-    pub sortino: Option<f64>,
-    /// Gross profit / |gross loss|.
-    pub profit_factor: Option<Decimal>,
-    /// Fraction of candles closed in a position.
-    pub exposure: Decimal,
-    /// Trades closed by liquidation (counted in `trades` too).
-    pub liquidations: u64,
-}
 
 /// How many of `trades` were closed by liquidation.
 pub fn count_liquidations(trades: &[Exit]) -> u64 {
@@ -112,18 +77,31 @@ pub fn sharpe_sortino(returns: &[f64]) -> (Option<f64>, Option<f64>) {
     )
 }
 
-/// Computes [`RunStats`].
-pub fn compute_stats(
-    starting_equity: Decimal,
-    ending_equity: Decimal,
-    trades: &[Exit],
-    curve: &[EquityPoint],
-    exposure_bars: u64,
-    broker: &BrokerStats,
-) -> RunStats {
+/// What [`compute_results`] needs: the run's ledger figures, its trades and its curve.
+#[derive(Clone, Copy, Debug)]
+pub struct RunLedger<'a> {
+    /// Realized equity when the run started.
+    pub starting_equity: Decimal,
+    /// The broker's cumulative funding (its ledger) when the run started.
+    pub funding_at_start: Decimal,
+    /// The broker's statistics at the end (equity, funding ledger, drawdown).
+    pub broker: &'a BrokerStats,
+    /// Trades closed during the run.
+    pub trades: &'a [Exit],
+    /// Equity after every closed candle.
+    pub curve: &'a [EquityPoint],
+    /// Closed candles with a position open.
+    pub exposure_bars: u64,
+}
+
+/// The run's money and trade statistics, identically for live sessions and backtests.
+/// Funding is the broker ledger's change over the run, never a residual; `net_pnl` is
+/// `ending − starting` (trades and funding).
+pub fn compute_results(ledger: &RunLedger<'_>) -> RunResults {
+    let trades = ledger.trades;
     let wins = trades.iter().filter(|t| t.pnl_net > Decimal::ZERO).count() as u64;
     let n = trades.len() as u64;
-    let net_pnl: Decimal = trades.iter().map(|t| t.pnl_net).sum();
+    let trade_pnl: Decimal = trades.iter().map(|t| t.pnl_net).sum();
     let gross_profit: Decimal = trades
         .iter()
         .filter(|t| t.pnl_net > Decimal::ZERO)
@@ -134,8 +112,9 @@ pub fn compute_stats(
         .filter(|t| t.pnl_net < Decimal::ZERO)
         .map(|t| -t.pnl_net)
         .sum();
-    let (sharpe, sortino) = sharpe_sortino(&daily_returns(starting_equity, curve));
-    RunStats {
+    let (sharpe, sortino) = sharpe_sortino(&daily_returns(ledger.starting_equity, ledger.curve));
+    let ending_equity = ledger.broker.equity;
+    RunResults {
         trades: n,
         wins,
         losses: n - wins,
@@ -144,21 +123,23 @@ pub fn compute_stats(
         } else {
             (Decimal::from(wins) / Decimal::from(n)).round_dp(4)
         },
-        starting_equity,
+        starting_equity: ledger.starting_equity,
         ending_equity,
-        net_pnl,
+        net_pnl: ending_equity - ledger.starting_equity,
+        trade_pnl,
         fees: trades.iter().map(|t| t.fees).sum(),
-        funding: ending_equity - starting_equity - net_pnl,
-        max_drawdown: broker.max_drawdown,
-        max_drawdown_frac: broker.max_drawdown_frac,
+        funding: ledger.broker.funding_total - ledger.funding_at_start,
+        max_drawdown: ledger.broker.max_drawdown,
+        max_drawdown_frac: ledger.broker.max_drawdown_frac,
         sharpe,
         sortino,
         profit_factor: (gross_loss > Decimal::ZERO)
             .then(|| (gross_profit / gross_loss).round_dp(4)),
-        exposure: if curve.is_empty() {
+        exposure: if ledger.curve.is_empty() {
             Decimal::ZERO
         } else {
-            (Decimal::from(exposure_bars) / Decimal::from(curve.len() as u64)).round_dp(4)
+            (Decimal::from(ledger.exposure_bars) / Decimal::from(ledger.curve.len() as u64))
+                .round_dp(4)
         },
         liquidations: count_liquidations(trades),
     }

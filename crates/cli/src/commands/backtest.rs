@@ -156,11 +156,11 @@ pub(crate) fn run(args: &BacktestArgs) -> Result<ExitCode, Failure> {
             .map_err(|e| Failure::runtime(format!("cannot serialise stats: {e}")))?;
         println!("{text}");
     } else {
-        let s = &stats.stats;
+        let s = &stats.results;
         println!(
             "backtest {} over {} candles ({})",
             stats.strategy,
-            stats.candles,
+            stats.candles_closed,
             config.data.display()
         );
         for (name, value) in [
@@ -174,6 +174,7 @@ pub(crate) fn run(args: &BacktestArgs) -> Result<ExitCode, Failure> {
             ("starting equity", s.starting_equity.round_dp(2).to_string()),
             ("ending equity", s.ending_equity.round_dp(2).to_string()),
             ("net pnl", s.net_pnl.round_dp(2).to_string()),
+            ("trade pnl", s.trade_pnl.round_dp(2).to_string()),
             ("fees", s.fees.round_dp(2).to_string()),
             ("funding", s.funding.round_dp(2).to_string()),
             (

@@ -40,7 +40,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<ExitCode, Failure> {
         Ok(report) => {
             console::print_summary(&report);
             crate::commands::report::render_after_run(std::path::Path::new(&report.run_dir));
-            let clean = report.stopped_reason.is_clean();
+            let clean = report.stopped_reason.is_some_and(StopReason::is_clean);
             Ok(if clean {
                 ExitCode::SUCCESS
             } else {

@@ -45,6 +45,7 @@ use std::{
 use la_broker_paper::{BrokerState, persist};
 use la_core::{Decimal, TimestampMs};
 use la_feed_bitunix::RestClient;
+use la_run_schema::RunSummary;
 use tokio::{sync::mpsc, time::Instant};
 
 use self::{stale::StaleStage, supervisor::Aux};
@@ -54,7 +55,6 @@ use crate::{
     error::SessionError,
     funding::FundingSchedule,
     journal::JournalEvent,
-    report::SessionReport,
     run_files::FileSink,
     sources::{Seed, open_source},
     state::{SESSION_SCHEMA_VERSION, SessionState, StateWriter},
@@ -88,12 +88,12 @@ impl std::fmt::Debug for SessionHooks {
 ///
 /// # Errors
 /// Start-up failures (lock held, unreadable workspace, feed or simulator failing to start).
-/// Once running, failures are counted and reported in the [`SessionReport`] instead.
+/// Once running, failures are counted and reported in the [`RunSummary`] instead.
 pub async fn run(
     config: RunConfig,
     stop: impl Future<Output = StopReason>,
     mut hooks: SessionHooks,
-) -> Result<SessionReport, SessionError> {
+) -> Result<RunSummary, SessionError> {
     let workspace = Workspace::new(&config.workspace);
     workspace.create_dirs()?;
     let (lock, lock_outcome) = SessionLock::acquire(&workspace.lock_file())?;
@@ -229,6 +229,8 @@ struct LiveCounters {
     saves_ok: u64,
     /// Heartbeat ticks so far (the memory check and journal flush run on multiples).
     heartbeats: u64,
+    /// Closed candles after which a position was open (the summary's exposure).
+    exposure_bars: u64,
 }
 
 /// Everything the supervisor owns while running. The fields are private to `live`: the
@@ -245,6 +247,9 @@ struct Live {
     starting_equity: Decimal,
     /// Account equity when this run started (the summary's baseline).
     session_start_equity: Decimal,
+    /// The broker ledger's cumulative funding when this run started (the summary's
+    /// funding is its change over the run).
+    session_start_funding: Decimal,
     aux_tx: mpsc::UnboundedSender<Aux>,
     rest: Option<Arc<RestClient>>,
     /// Why ticks and candles are held back right now.
@@ -277,6 +282,7 @@ impl Live {
         rest: Option<Arc<RestClient>>,
     ) -> (Self, mpsc::UnboundedReceiver<Aux>) {
         let session_start_equity = la_core::Broker::equity(engine.broker());
+        let session_start_funding = engine.broker().stats().funding_total;
         // Money events wait for the state save that contains them (write-ahead).
         sink.hold_broker_events();
         let (aux_tx, aux_rx) = mpsc::unbounded_channel();
@@ -289,6 +295,7 @@ impl Live {
             sink,
             starting_equity,
             session_start_equity,
+            session_start_funding,
             aux_tx,
             rest,
             holds: hold::Holds::default(),

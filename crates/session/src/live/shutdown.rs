@@ -6,17 +6,19 @@
 //! (`summary.json`, `trades.csv`, `equity.csv`, `decisions.jsonl`) → the caller releases the
 //! lock. A second SIGINT shortens the waits but never skips the save.
 
-use la_core::{Broker, Decimal, ExitReason};
+use std::collections::BTreeMap;
+
+use la_core::{Broker, ExitReason};
+use la_run_schema::RunSummary;
 
 use super::{Live, step_deadline};
 use crate::{
     error::error_chain,
     journal::JournalEvent,
-    report::SessionReport,
     run_files::{write_equity_csv, write_json, write_trades_csv},
     sources::LiveFeed,
     state::StateWriter,
-    stats::count_liquidations,
+    stats::{RunLedger, compute_results},
     status::write_json_replace,
     stop::StopReason,
     time_fmt::{ms_to_rfc3339, now_rfc3339},
@@ -30,7 +32,7 @@ impl Live {
         feed: LiveFeed,
         writer: StateWriter,
         hurry: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    ) -> SessionReport {
+    ) -> RunSummary {
         tracing::info!(symbol = %self.config.symbol, stopped_reason = reason.as_str(), "session stopping");
         let deadline = step_deadline(&hurry);
         let final_beat = self.heartbeat(&feed, Some(reason));
@@ -94,54 +96,48 @@ impl Live {
         let mut beat = final_beat;
         beat.stopping = Some(reason.as_str().to_owned());
         let _ = write_json_replace(&self.workspace.heartbeat(), &beat);
-        tracing::info!(symbol = %self.config.symbol, stopped_reason = reason.as_str(), trades = report.trades, "session stopped");
+        tracing::info!(symbol = %self.config.symbol, stopped_reason = reason.as_str(), trades = report.results.trades, "session stopped");
         report
     }
 
     fn report(
         &self,
         reason: StopReason,
-        rejected_frames: std::collections::BTreeMap<String, u64>,
+        rejected_frames: BTreeMap<String, u64>,
         feed_reconnects: u64,
-    ) -> SessionReport {
-        let broker = self.engine.broker();
-        let stats = broker.stats();
+    ) -> RunSummary {
+        let broker_stats = self.engine.broker().stats();
         let counters = self.engine.counters();
-        let trades = &self.sink.trades;
-        let wins = trades.iter().filter(|t| t.pnl_net > Decimal::ZERO).count() as u64;
-        let ending_equity = broker.equity();
-        let funding = ending_equity
-            - self.session_start_equity
-            - trades.iter().map(|t| t.pnl_net).sum::<Decimal>();
-        SessionReport {
+        let results = compute_results(&RunLedger {
+            starting_equity: self.session_start_equity,
+            funding_at_start: self.session_start_funding,
+            broker: &broker_stats,
+            trades: &self.sink.trades,
+            curve: &self.sink.equity_curve,
+            exposure_bars: self.counters.exposure_bars,
+        });
+        RunSummary {
             run_id: self.run.run_id.clone(),
-            stopped_reason: reason,
-            started_at: ms_to_rfc3339(self.run.started_wall_ms),
-            ended_at: now_rfc3339(),
-            duration_s: self.started.elapsed().as_secs_f64(),
             source: self.config.source.as_str().to_owned(),
             symbol: self.config.symbol.to_string(),
             interval: self.config.interval.to_string(),
             strategy: self.engine.strategy_name().to_owned(),
             dry_run: self.config.dry_run,
+            data: None,
+            started_at: ms_to_rfc3339(self.run.started_wall_ms),
+            ended_at: now_rfc3339(),
+            duration_s: self.started.elapsed().as_secs_f64(),
+            stopped_reason: Some(reason),
             candles_closed: counters.candles_closed,
-            trades: trades.len() as u64,
-            wins,
-            losses: trades.len() as u64 - wins,
-            liquidations: count_liquidations(trades),
+            results,
             fills: counters.fills,
             orders_rejected: counters.orders_rejected,
+            ambiguous_bars: broker_stats.ambiguous_bars,
             errors: self.counters.errors,
             last_error: self.counters.last_error.clone(),
-            starting_equity: self.session_start_equity,
-            ending_equity,
-            net_pnl: ending_equity - self.session_start_equity,
-            fees: trades.iter().map(|t| t.fees).sum(),
-            funding,
-            max_drawdown: stats.max_drawdown,
-            max_drawdown_frac: stats.max_drawdown_frac,
             reconnects: feed_reconnects.max(self.counters.reconnects),
             rejected_frames,
+            rejected_rows: BTreeMap::new(),
             backfilled_candles: counters.candles_backfilled,
             funding_events: counters.funding_events,
             funding_skipped: self.funding.skipped,
@@ -152,7 +148,7 @@ impl Live {
         }
     }
 
-    fn write_artifacts(&mut self, report: &SessionReport) {
+    fn write_artifacts(&mut self, report: &RunSummary) {
         let results = [
             write_trades_csv(&self.run.run_dir.join("trades.csv"), &self.sink.trades),
             write_equity_csv(

@@ -202,6 +202,9 @@ impl Live {
         // Marked at the last accepted price: a quarantined close never values the account.
         let mark_price = self.engine.last_price().unwrap_or(candle.close());
         let mark = self.engine.broker().mark_to_market(mark_price);
+        if la_core::Broker::position(self.engine.broker()).is_some() {
+            self.counters.exposure_bars += 1;
+        }
         self.sink.equity_curve.push(EquityPoint {
             ts_ms: candle.close_time().as_ms(),
             equity,

@@ -1,0 +1,187 @@
+//! The schema of a run directory's `summary.json`, one shape for live sessions and
+//! backtests, shared by the writer (`la-session`) and the readers (`la-report`, the CLI).
+//!
+//! It is its own small crate (serde, `rust_decimal`, `serde_json`) so that a reader never
+//! depends on the session, its runtime or its sockets, and so that a field renamed on one
+//! side is a compile error on the other. Field names are a stable contract: the reliability
+//! checks in `xtask` read `stopped_reason`, `source`, `candles_closed`, `starting_equity`,
+//! `state_save_failures`, `rejected_frames` and `run_dir` by name.
+//!
+//! # Money, defined once
+//! - `starting_equity` / `ending_equity`: the account's realized equity when the run
+//!   started and ended.
+//! - `net_pnl` = `ending_equity − starting_equity`: everything the run did to the account,
+//!   trades **and** funding.
+//! - `trade_pnl` = Σ net PnL of the run's closed trades (fees included, funding excluded).
+//! - `funding`: the funding cash flow of the run, read from the broker's ledger (negative
+//!   = paid). So `net_pnl == trade_pnl + funding` is a check, not a definition.
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// The closed set of reasons a live session ends. Exactly one is recorded per run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// The configured duration elapsed.
+    DurationReached,
+    /// SIGINT or SIGTERM.
+    Signal,
+    /// `laptop-agents stop` or a programmatic request.
+    StopRequested,
+    /// `kill.txt` in the workspace or `LA_KILL_SWITCH=1`.
+    KillSwitch,
+    /// No market data for longer than the stale timeout.
+    StaleData,
+    /// More errors than the error budget allows.
+    ErrorBudget,
+    /// Daily drawdown or consecutive-loss circuit breaker tripped.
+    CircuitBreaker,
+    /// Resident memory above the configured ceiling.
+    MemoryLimit,
+    /// The market-data feed ended and cannot continue (e.g. a replay ran out of data).
+    FeedEnded,
+    /// An unrecoverable error (e.g. a broker invariant breach).
+    FatalError,
+}
+
+impl StopReason {
+    /// Stable label, as written to `summary.json`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::DurationReached => "duration_reached",
+            Self::Signal => "signal",
+            Self::StopRequested => "stop_requested",
+            Self::KillSwitch => "kill_switch",
+            Self::StaleData => "stale_data",
+            Self::ErrorBudget => "error_budget",
+            Self::CircuitBreaker => "circuit_breaker",
+            Self::MemoryLimit => "memory_limit",
+            Self::FeedEnded => "feed_ended",
+            Self::FatalError => "fatal_error",
+        }
+    }
+
+    /// Whether the CLI should exit 0: a stop the user asked for or expected.
+    pub const fn is_clean(self) -> bool {
+        matches!(
+            self,
+            Self::DurationReached | Self::Signal | Self::StopRequested | Self::KillSwitch
+        )
+    }
+}
+
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a run (a live session or a backtest) did, in one object: `summary.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// Run id (also the run directory name).
+    pub run_id: String,
+    /// `bitunix`, `sim`, `mock` or `backtest`.
+    pub source: String,
+    /// Instrument.
+    pub symbol: String,
+    /// Candle interval.
+    pub interval: String,
+    /// Strategy name.
+    pub strategy: String,
+    /// Whether orders were only logged.
+    pub dry_run: bool,
+    /// The candle file of a backtest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+    /// Start, RFC 3339 UTC (wall clock).
+    pub started_at: String,
+    /// End, RFC 3339 UTC (wall clock).
+    pub ended_at: String,
+    /// Wall-clock length in seconds.
+    pub duration_s: f64,
+    /// Why a live session ended (one reason, always); `None` for a backtest, which ends
+    /// with its data.
+    pub stopped_reason: Option<StopReason>,
+    /// Closed candles processed by the strategy.
+    pub candles_closed: u64,
+    /// Money and trade statistics.
+    #[serde(flatten)]
+    pub results: RunResults,
+    /// Entries filled.
+    pub fills: u64,
+    /// Orders the broker rejected.
+    pub orders_rejected: u64,
+    /// Bars where stop and target were both inside the range (stop assumed first).
+    pub ambiguous_bars: u64,
+    /// Errors counted against the error budget.
+    pub errors: u32,
+    /// The last error, if any.
+    pub last_error: Option<String>,
+    /// Feed reconnects.
+    pub reconnects: u64,
+    /// Rejected market-data frames by reason.
+    pub rejected_frames: BTreeMap<String, u64>,
+    /// Rejected candle-file rows by reason (backtests).
+    pub rejected_rows: BTreeMap<String, u64>,
+    /// Candles filled in over REST after a gap.
+    pub backfilled_candles: u64,
+    /// Funding settlements applied.
+    pub funding_events: u64,
+    /// Funding times passed without a rate.
+    pub funding_skipped: u64,
+    /// Failed state saves (each one alerted).
+    pub state_save_failures: u64,
+    /// Decision counts by outcome and blocking gate (`outcome:X`, `blocked_by:Y`).
+    pub decisions: BTreeMap<String, u64>,
+    /// The run directory.
+    pub run_dir: String,
+    /// The resolved configuration of the run (for the report and its fingerprint).
+    pub config: serde_json::Value,
+}
+
+/// The money and trade statistics of a run (see the crate docs for the money definitions).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunResults {
+    /// Closed trades.
+    pub trades: u64,
+    /// Trades with net PnL > 0.
+    pub wins: u64,
+    /// The rest (a zero-PnL trade counts as a loss).
+    pub losses: u64,
+    /// wins / trades (0 without trades).
+    pub win_rate: Decimal,
+    /// Realized equity at the start of the run.
+    pub starting_equity: Decimal,
+    /// Realized equity at the end of the run.
+    pub ending_equity: Decimal,
+    /// `ending_equity − starting_equity`: trades and funding.
+    pub net_pnl: Decimal,
+    /// Σ net PnL of the run's closed trades (fees included, funding excluded).
+    pub trade_pnl: Decimal,
+    /// Σ fees of the run's closed trades.
+    pub fees: Decimal,
+    /// Funding cash flow of the run from the broker's ledger (negative = paid).
+    pub funding: Decimal,
+    /// Largest peak-to-trough fall of realized equity (quote currency).
+    pub max_drawdown: Decimal,
+    /// The same as a fraction of the peak.
+    pub max_drawdown_frac: Decimal,
+    /// Annualised (√365) Sharpe ratio of daily mark-to-market returns; `None` with fewer
+    /// than two days or a zero deviation.
+    pub sharpe: Option<f64>,
+    /// Annualised (√365) Sortino ratio of daily returns (downside deviation).
+    pub sortino: Option<f64>,
+    /// Gross profit / |gross loss| (`None` without losses).
+    pub profit_factor: Option<Decimal>,
+    /// Fraction of closed candles with a position open.
+    pub exposure: Decimal,
+    /// Trades closed by liquidation (counted in `trades` too).
+    pub liquidations: u64,
+}
+
+#[cfg(test)]
+mod tests;

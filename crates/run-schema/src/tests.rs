@@ -1,0 +1,107 @@
+//! The summary's field names and labels are a contract: these tests pin them.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+
+use crate::{RunResults, RunSummary, StopReason};
+
+fn summary() -> RunSummary {
+    RunSummary {
+        run_id: "r".into(),
+        source: "sim".into(),
+        symbol: "BTCUSDT".into(),
+        interval: "1m".into(),
+        strategy: "setups".into(),
+        dry_run: false,
+        data: None,
+        started_at: "a".into(),
+        ended_at: "b".into(),
+        duration_s: 1.5,
+        stopped_reason: Some(StopReason::DurationReached),
+        candles_closed: 3,
+        results: RunResults {
+            trades: 1,
+            wins: 1,
+            losses: 0,
+            win_rate: Decimal::ONE,
+            starting_equity: Decimal::from(100),
+            ending_equity: Decimal::from(104),
+            net_pnl: Decimal::from(4),
+            trade_pnl: Decimal::from(5),
+            fees: Decimal::ONE,
+            funding: Decimal::NEGATIVE_ONE,
+            max_drawdown: Decimal::ZERO,
+            max_drawdown_frac: Decimal::ZERO,
+            sharpe: None,
+            sortino: None,
+            profit_factor: None,
+            exposure: Decimal::ZERO,
+            liquidations: 0,
+        },
+        fills: 1,
+        orders_rejected: 0,
+        ambiguous_bars: 0,
+        errors: 0,
+        last_error: None,
+        reconnects: 0,
+        rejected_frames: BTreeMap::new(),
+        rejected_rows: BTreeMap::new(),
+        backfilled_candles: 0,
+        funding_events: 1,
+        funding_skipped: 0,
+        state_save_failures: 0,
+        decisions: BTreeMap::new(),
+        run_dir: "/r".into(),
+        config: serde_json::Value::Null,
+    }
+}
+
+#[test]
+fn a_summary_round_trips_with_the_flat_field_names_the_checks_read() {
+    let value = serde_json::to_value(summary()).unwrap();
+    for key in [
+        "stopped_reason",
+        "source",
+        "candles_closed",
+        "starting_equity",
+        "ending_equity",
+        "net_pnl",
+        "trade_pnl",
+        "funding",
+        "trades",
+        "state_save_failures",
+        "rejected_frames",
+        "run_dir",
+    ] {
+        assert!(value.get(key).is_some(), "{key} missing from {value}");
+    }
+    assert_eq!(value["stopped_reason"], "duration_reached");
+    assert_eq!(value["net_pnl"], "4", "money is an exact decimal string");
+    assert!(value.get("data").is_none(), "a live run has no data file");
+    let back: RunSummary = serde_json::from_value(value).unwrap();
+    assert_eq!(back, summary());
+}
+
+#[test]
+fn every_stop_reason_serializes_as_its_label() {
+    for reason in [
+        StopReason::DurationReached,
+        StopReason::Signal,
+        StopReason::StopRequested,
+        StopReason::KillSwitch,
+        StopReason::StaleData,
+        StopReason::ErrorBudget,
+        StopReason::CircuitBreaker,
+        StopReason::MemoryLimit,
+        StopReason::FeedEnded,
+        StopReason::FatalError,
+    ] {
+        assert_eq!(
+            serde_json::to_value(reason).unwrap(),
+            serde_json::Value::from(reason.as_str())
+        );
+    }
+}
