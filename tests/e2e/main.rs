@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod backtest;
+mod browser;
+mod dashboard;
 mod downtime;
 mod hostile;
 mod live_session;

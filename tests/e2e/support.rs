@@ -17,6 +17,7 @@ pub(crate) fn sim_config(workspace: &Path, duration: &str) -> RawRunConfig {
         speed: 60.0,
         stale_timeout: "5s".into(),
         max_clock_skew: "off".into(),
+        http: "off".into(),
         ..RawRunConfig::default()
     }
 }

@@ -148,6 +148,15 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub(crate) force_close_on_stop: bool,
+    /// Read-only HTTP surface (dashboard at /, /metrics, /healthz): an address such as
+    /// 127.0.0.1:8787 (port 0 picks a free one), or off [default: 127.0.0.1:8787]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) http: Option<String>,
+    /// Allow --http to bind a non-loopback address (the surface has no authentication).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) http_allow_remote: bool,
 }
 
 #[derive(Debug, Args)]

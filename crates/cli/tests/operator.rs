@@ -32,7 +32,7 @@ fn spawn_session(workspace: &Path, speed: &str, extra: &[&str]) -> Child {
             "--duration",
             "5m",
         ])
-        .args(["--max-clock-skew", "off"])
+        .args(["--max-clock-skew", "off", "--http", "127.0.0.1:0"])
         .args(extra)
         .arg("--workspace")
         .arg(workspace)

@@ -5,7 +5,7 @@
 //! can type (unknown keys are rejected by serde), and [`RawRunConfig::validate`] turns it into
 //! typed values, reporting **every** problem at once with the key and what is allowed.
 
-use std::{path::PathBuf, str::FromStr, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
 
 use la_broker_paper::BrokerConfig;
 use la_core::{Decimal, Interval, MarginRates, PlausibilityConfig, Symbol, TimestampMs};
@@ -117,6 +117,10 @@ pub struct RawRunConfig {
     pub mock_start_ms: Option<i64>,
     /// Whether the `mock` source announces a funding rate (0.01 % per period).
     pub mock_funding: bool,
+    /// Address of the read-only HTTP surface (dashboard, `/metrics`, `/healthz`), or `off`.
+    pub http: String,
+    /// Allow `http` to bind a non-loopback address (the dashboard is unauthenticated).
+    pub http_allow_remote: bool,
     /// Parameters of the `setups` strategy (TOML table `[setups]`).
     pub setups: SetupsConfig,
     /// Parameters of the `sma-cross` strategy (TOML table `[sma_cross]`).
@@ -162,12 +166,38 @@ impl Default for RawRunConfig {
             sim_record: None,
             mock_start_ms: None,
             mock_funding: true,
+            http: DEFAULT_HTTP.into(),
+            http_allow_remote: false,
             setups: SetupsConfig::default(),
             sma_cross: SmaCrossConfig::default(),
             plausibility: PlausibilityConfig::default(),
             margin: broker.margin,
         }
     }
+}
+
+/// Where the HTTP surface listens unless configured otherwise (loopback only).
+pub const DEFAULT_HTTP: &str = "127.0.0.1:8787";
+
+/// Parses the `http` key: `off`, or a socket address; a non-loopback address needs
+/// `allow_remote` (the surface has no authentication).
+///
+/// # Errors
+/// A message naming the accepted forms.
+pub fn parse_http(text: &str, allow_remote: bool) -> Result<Option<SocketAddr>, String> {
+    let text = text.trim();
+    if matches!(text, "off" | "none" | "false") {
+        return Ok(None);
+    }
+    let addr: SocketAddr = text.parse().map_err(|_| {
+        format!("{text:?} is not an address; use e.g. 127.0.0.1:8787, [::1]:8787 or off")
+    })?;
+    if !addr.ip().is_loopback() && !allow_remote {
+        return Err(format!(
+            "{addr} is not a loopback address: the dashboard has no authentication; pass --http-allow-remote (http_allow_remote = true) to expose it"
+        ));
+    }
+    Ok(Some(addr))
 }
 
 /// Accepts `"10m"`, `10` or `1.5` for duration-like keys (environment variables and TOML
@@ -268,6 +298,8 @@ pub struct RunConfig {
     pub plausibility: PlausibilityConfig,
     /// Isolated-margin rates.
     pub margin: MarginRates,
+    /// Where the read-only HTTP surface listens; `None` = off.
+    pub http: Option<SocketAddr>,
 }
 
 /// Parses a duration: a bare number is minutes; `90s`, `10m`, `2h`, `1d` are accepted.
@@ -445,6 +477,8 @@ impl RawRunConfig {
             Some(Ok(ts)) => Some(ts),
             None => None,
         };
+        let http = parse_http(&self.http, self.http_allow_remote);
+        check("http", http.as_ref().map(|_| ()).map_err(Clone::clone));
         if self.max_rss_mb < 16 {
             check("max_rss_mb", Err("must be at least 16".into()));
         }
@@ -500,6 +534,7 @@ impl RawRunConfig {
                 mock_funding: self.mock_funding,
                 plausibility: self.plausibility,
                 margin: self.margin,
+                http: http.ok().flatten(),
             }),
             _ => Err(issues),
         }

@@ -31,6 +31,22 @@ pub struct EquityPoint {
     pub mark_equity: Decimal,
 }
 
+/// Decisions kept for the dashboard.
+pub const RECENT_DECISIONS: usize = 20;
+
+/// A decision as the dashboard lists it (no allocation per candle).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecentDecision {
+    /// Candle open time (epoch ms).
+    pub open_time_ms: i64,
+    /// Candle close.
+    pub close: Decimal,
+    /// What the session did.
+    pub outcome: &'static str,
+    /// The gate that blocked an order.
+    pub blocked_by: Option<&'static str>,
+}
+
 /// Writes journal lines and decision records as the engine runs.
 #[derive(Debug)]
 pub struct FileSink {
@@ -40,6 +56,8 @@ pub struct FileSink {
     decision_counts: BTreeMap<String, u64>,
     /// Scratch buffer for `decision_counts` keys.
     count_key: String,
+    /// The newest decisions (at most [`RECENT_DECISIONS`]), oldest first.
+    recent: std::collections::VecDeque<RecentDecision>,
     /// Equity after every candle.
     pub equity_curve: Vec<EquityPoint>,
     /// Trades closed during this run.
@@ -74,6 +92,7 @@ impl FileSink {
             decisions_path,
             decision_counts: BTreeMap::new(),
             count_key: String::new(),
+            recent: std::collections::VecDeque::with_capacity(RECENT_DECISIONS),
             equity_curve: Vec::new(),
             trades: Vec::new(),
             write_errors: 0,
@@ -171,6 +190,11 @@ impl FileSink {
         &mut self.journal
     }
 
+    /// The newest decisions, oldest first.
+    pub fn recent_decisions(&self) -> impl Iterator<Item = &RecentDecision> {
+        self.recent.iter()
+    }
+
     /// Decision counts by outcome and by blocking gate ("why no trade").
     pub fn decision_counts(&self) -> &BTreeMap<String, u64> {
         &self.decision_counts
@@ -252,6 +276,15 @@ impl EngineSink for FileSink {
             self.count_decision("blocked_by:", gate.as_str());
         }
         let candle = record.candle;
+        if self.recent.len() >= RECENT_DECISIONS {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(RecentDecision {
+            open_time_ms: candle.open_time().as_ms(),
+            close: candle.close().get(),
+            outcome,
+            blocked_by: record.decision.blocked_by,
+        });
         // Serialized straight from borrowed fields (no `serde_json::Value` tree, no
         // intermediate strings): one line per candle is most of a backtest's output.
         let line = DecisionLine {

@@ -57,6 +57,8 @@ pub struct SaveOutcome {
     pub coalesced: usize,
     /// `Ok` or the first failure.
     pub result: Result<(), BrokerError>,
+    /// How long the write of both files took (zero when it never started).
+    pub duration: std::time::Duration,
 }
 
 /// One save request; `reply` is answered once the save (or a later, coalesced one) is done.
@@ -90,6 +92,7 @@ impl StateWriter {
                     coalesced += 1;
                 }
                 let (broker_file, session_file) = (broker_path.clone(), session_path.clone());
+                let started = std::time::Instant::now();
                 let saved = tokio::task::spawn_blocking(move || {
                     persist::save_json_atomic(&broker_file, &snapshot.broker)?;
                     persist::save_json_atomic(&session_file, &snapshot.session)
@@ -106,7 +109,15 @@ impl StateWriter {
                 for reply in replies {
                     let _ = reply.send(saved_ok);
                 }
-                if outcome_tx.send(SaveOutcome { coalesced, result }).is_err() {
+                let duration = started.elapsed();
+                if outcome_tx
+                    .send(SaveOutcome {
+                        coalesced,
+                        result,
+                        duration,
+                    })
+                    .is_err()
+                {
                     break;
                 }
             }
@@ -178,6 +189,7 @@ impl StateWriter {
         if !matches!(sent, Ok(Ok(()))) {
             results.push(SaveOutcome {
                 coalesced: 0,
+                duration: std::time::Duration::ZERO,
                 result: Err(BrokerError::Io {
                     path: PathBuf::from("paper"),
                     source: std::io::Error::other(
@@ -196,6 +208,7 @@ impl StateWriter {
         if drained.is_err() {
             results.push(SaveOutcome {
                 coalesced: 0,
+                duration: std::time::Duration::ZERO,
                 result: Err(BrokerError::Io {
                     path: PathBuf::from("paper"),
                     source: std::io::Error::other("final state save did not finish in time"),

@@ -97,6 +97,9 @@ pub struct Heartbeat {
     /// Fresh and able to trade, or why not (absent in files of older versions).
     #[serde(default)]
     pub health: Option<Health>,
+    /// The dashboard's URL while the HTTP surface is up (`/metrics`, `/healthz` beside it).
+    #[serde(default)]
+    pub http_url: Option<String>,
 }
 
 impl Heartbeat {

@@ -38,6 +38,7 @@ impl Live {
         if let Some(status) = hooks.on_status.as_mut() {
             status(&beat);
         }
+        self.publish_view(feed, None, true);
         if self.counters.heartbeats.is_multiple_of(10) {
             self.sink.flush();
         }
@@ -86,6 +87,7 @@ impl Live {
             rss_bytes: rss_bytes(),
             stopping: stopping.map(|r| r.as_str().to_owned()),
             health: Some(self.health(stopping)),
+            http_url: self.operator.url.clone(),
         }
     }
 

@@ -21,11 +21,14 @@
 //!   funding rate, and applying them in order afterwards;
 //! - `funding`: settling funding at funding times with the rate that settled then, the
 //!   lookups off the data path;
-//! - `shutdown`: the shutdown sequence and the run summary.
+//! - `shutdown`: the shutdown sequence and the run summary;
+//! - `operator`: the view published to the operator surface (dashboard, `/metrics`,
+//!   `/healthz`) and the HTTP server's lifetime.
 
 mod funding;
 mod heartbeat;
 mod hold;
+mod operator;
 mod shutdown;
 mod stale;
 mod stop_files;
@@ -155,6 +158,10 @@ pub async fn run(
     live.journal(JournalEvent::SessionStarted {
         detail: &lock_outcome_label(&lock_outcome),
     });
+    let http = live.config.http;
+    live.operator
+        .start_http(http, live.config.symbol.as_str())
+        .await;
     match seed {
         Seed::Ready(history) => live.apply_history(history),
         Seed::Rest { rest, bars, now } => live.spawn_seed(rest, bars, now),
@@ -262,6 +269,8 @@ struct Live {
     /// Set once the kill switch was engaged (the session is stopping because of it).
     kill_switch_engaged: bool,
     stale: StaleStage,
+    /// The operator surface: published views and the HTTP server.
+    operator: operator::Operator,
     last_poll: Option<Instant>,
     funding: FundingSchedule,
     pending_funding: funding::PendingFunding,
@@ -304,6 +313,7 @@ impl Live {
             data_seen: false,
             kill_switch_engaged: false,
             stale: StaleStage::Fresh,
+            operator: operator::Operator::new(),
             last_poll: None,
             funding: FundingSchedule::default(),
             pending_funding: funding::PendingFunding::default(),

@@ -6,7 +6,7 @@
 //! (`summary.json`, `trades.csv`, `equity.csv`, `decisions.jsonl`) → the caller releases the
 //! lock. A second SIGINT shortens the waits but never skips the save.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, time::Duration};
 
 use la_core::{Broker, ExitReason};
 use la_run_schema::RunSummary;
@@ -36,6 +36,8 @@ impl Live {
         tracing::info!(symbol = %self.config.symbol, stopped_reason = reason.as_str(), "session stopping");
         let deadline = step_deadline(&hurry);
         let final_beat = self.heartbeat(&feed, Some(reason));
+        // The dashboard and `/healthz` show the stop while the shutdown runs.
+        self.publish_view(&feed, Some(reason), true);
         let feed_counters = feed.counters();
         let mut rejected = feed_counters
             .as_ref()
@@ -96,6 +98,9 @@ impl Live {
         let mut beat = final_beat;
         beat.stopping = Some(reason.as_str().to_owned());
         let _ = write_json_replace(&self.workspace.heartbeat(), &beat);
+        self.operator
+            .stop_http(deadline.min(Duration::from_secs(1)))
+            .await;
         tracing::info!(symbol = %self.config.symbol, stopped_reason = reason.as_str(), trades = report.results.trades, "session stopped");
         report
     }

@@ -20,6 +20,18 @@ pub(super) enum StaleStage {
     PollingRest,
 }
 
+impl StaleStage {
+    /// Stable label.
+    pub(super) const fn as_str(self) -> &'static str {
+        match self {
+            Self::Fresh => "fresh",
+            Self::Warned => "warned",
+            Self::ReconnectRequested => "reconnect_requested",
+            Self::PollingRest => "polling_rest",
+        }
+    }
+}
+
 /// The first rung of the ladder: data older than this is stale (warned about, and
 /// `/healthz`, `status` and the systemd watchdog report it).
 pub(super) fn stale_after(timeout: Duration) -> Duration {

@@ -107,6 +107,7 @@ impl Live {
             if let Some(reason) = outcome.or_else(|| self.pending_stop.take()) {
                 break reason;
             }
+            self.publish_view(&feed, None, false);
         };
         (reason, feed)
     }
@@ -114,6 +115,7 @@ impl Live {
     fn mark_data(&mut self) {
         self.last_data = Instant::now();
         self.data_seen = true;
+        self.operator.mark_data();
         self.stale_recovered();
     }
 
@@ -210,6 +212,7 @@ impl Live {
             equity,
             mark_equity: mark,
         });
+        self.add_curve_point(candle.close_time().as_ms(), mark);
         if let Some(reason) = self.engine.breaker().tripped() {
             let reason = reason.to_owned();
             tracing::error!(symbol = %self.config.symbol, reason = %reason, "circuit breaker tripped; stopping the session");
@@ -218,18 +221,22 @@ impl Live {
     }
 
     fn on_connection(&mut self, change: &ConnectionEvent, _feed: &mut LiveFeed) {
+        self.operator.mark_changed();
         match change {
             ConnectionEvent::Connected => {
+                self.operator.connection = "connected";
                 tracing::info!(symbol = %self.config.symbol, "feed connected");
                 self.journal(JournalEvent::FeedConnected {
                     detail: "connected",
                 });
             }
             ConnectionEvent::Disconnected { reason } => {
+                self.operator.connection = "disconnected";
                 tracing::warn!(symbol = %self.config.symbol, reason = %reason, "feed disconnected");
                 self.journal(JournalEvent::FeedDisconnected { detail: reason });
             }
             ConnectionEvent::Reconnecting { attempt, delay_ms } => {
+                self.operator.connection = "reconnecting";
                 self.counters.reconnects += 1;
                 tracing::warn!(symbol = %self.config.symbol, attempt, delay_ms, "feed reconnecting");
                 self.journal(JournalEvent::FeedReconnecting {
@@ -283,6 +290,10 @@ impl Live {
     }
 
     fn on_save_outcome(&mut self, outcome: SaveOutcome) {
+        self.operator
+            .publisher
+            .observe_save_seconds(outcome.duration.as_secs_f64());
+        self.operator.mark_changed();
         match outcome.result {
             Ok(()) => self.counters.saves_ok += 1,
             Err(err) => {

@@ -1,0 +1,194 @@
+//! The one-way link from the trading loop to the operator surface.
+//!
+//! The supervisor owns the [`Publisher`]; every reader (HTTP handlers, the SSE encoder, the
+//! alert dispatcher) holds a cloned [`Surface`]. A publication replaces the single slot of a
+//! `tokio::sync::watch` channel: it never waits for a reader and never queues, so a reader that
+//! falls behind only skips to the newest view. Readers clone the `Arc` out of the slot and
+//! release it at once (`Surface::latest`), so the writer's lock is never held for longer than a
+//! pointer copy.
+//!
+//! Two facts change more often than views are published and are kept in atomics instead: the
+//! time of the newest market data (so `/healthz` measures the data age at request time, not at
+//! the last publication) and the save-latency histogram.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
+
+use prometheus_client::metrics::histogram::Histogram;
+use tokio::{sync::watch, time::Instant};
+
+use crate::{health::Health, view::SessionView};
+
+/// Buckets of the state-save latency histogram, in seconds (1 ms … 5 s).
+const SAVE_BUCKETS: [f64; 12] = [
+    0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0,
+];
+
+/// `last_data_ms` before any market data arrived.
+const NO_DATA: u64 = u64::MAX;
+
+/// The monotonic time of the newest market data, shared with the readers.
+#[derive(Debug)]
+struct DataClock {
+    origin: Instant,
+    /// Milliseconds after `origin`, or [`NO_DATA`].
+    last_data_ms: AtomicU64,
+}
+
+impl DataClock {
+    fn age_ms(&self) -> Option<u64> {
+        let last = self.last_data_ms.load(Ordering::Relaxed);
+        (last != NO_DATA).then(|| elapsed_ms(self.origin).saturating_sub(last))
+    }
+}
+
+fn elapsed_ms(origin: Instant) -> u64 {
+    u64::try_from(origin.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
+}
+
+/// The supervisor's end: publishes views, marks market data, records save latencies.
+#[derive(Debug)]
+pub struct Publisher {
+    slot: watch::Sender<Arc<SessionView>>,
+    clock: Arc<DataClock>,
+    save_latency: Histogram,
+    seq: u64,
+}
+
+/// A reader's end (cheap to clone).
+#[derive(Clone, Debug)]
+pub struct Surface {
+    slot: watch::Receiver<Arc<SessionView>>,
+    clock: Arc<DataClock>,
+    save_latency: Histogram,
+}
+
+/// A publisher and its first reader.
+pub fn channel() -> (Publisher, Surface) {
+    let (slot, receiver) = watch::channel(Arc::new(SessionView::default()));
+    let clock = Arc::new(DataClock {
+        origin: Instant::now(),
+        last_data_ms: AtomicU64::new(NO_DATA),
+    });
+    let save_latency = Histogram::new(SAVE_BUCKETS);
+    let surface = Surface {
+        slot: receiver,
+        clock: Arc::clone(&clock),
+        save_latency: save_latency.clone(),
+    };
+    (
+        Publisher {
+            slot,
+            clock,
+            save_latency,
+            seq: 0,
+        },
+        surface,
+    )
+}
+
+impl Publisher {
+    /// Replaces the published view (numbered in order). Never blocks on readers.
+    pub fn publish(&mut self, mut view: SessionView) {
+        self.seq += 1;
+        view.seq = self.seq;
+        self.slot.send_replace(Arc::new(view));
+    }
+
+    /// Market data arrived now.
+    pub fn mark_data(&self) {
+        self.clock
+            .last_data_ms
+            .store(elapsed_ms(self.clock.origin), Ordering::Relaxed);
+    }
+
+    /// Milliseconds since the newest market data (`None` before any).
+    pub fn data_age_ms(&self) -> Option<u64> {
+        self.clock.age_ms()
+    }
+
+    /// Records how long a state save took.
+    pub fn observe_save_seconds(&self, seconds: f64) {
+        self.save_latency.observe(seconds);
+    }
+
+    /// Publications so far.
+    pub const fn published(&self) -> u64 {
+        self.seq
+    }
+
+    /// A new reader.
+    pub fn surface(&self) -> Surface {
+        Surface {
+            slot: self.slot.subscribe(),
+            clock: Arc::clone(&self.clock),
+            save_latency: self.save_latency.clone(),
+        }
+    }
+}
+
+impl Surface {
+    /// The newest view (the slot's lock is released before this returns).
+    pub fn latest(&self) -> Arc<SessionView> {
+        Arc::clone(&self.slot.borrow())
+    }
+
+    /// Waits for a publication newer than the last one this reader saw; `false` once the
+    /// publisher is gone.
+    pub async fn changed(&mut self) -> bool {
+        self.slot.changed().await.is_ok()
+    }
+
+    /// Marks the current view as seen (for [`Surface::changed`]) and returns it.
+    pub fn latest_and_mark_seen(&mut self) -> Arc<SessionView> {
+        Arc::clone(&self.slot.borrow_and_update())
+    }
+
+    /// Milliseconds since the newest market data, measured now.
+    pub fn data_age_ms(&self) -> Option<u64> {
+        self.clock.age_ms()
+    }
+
+    /// The health verdict as of now.
+    pub fn health(&self) -> Health {
+        self.latest().health(self.data_age_ms())
+    }
+
+    /// The state-save latency histogram.
+    pub(crate) fn save_latency(&self) -> &Histogram {
+        &self.save_latency
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn health_measures_the_data_age_at_request_time_not_at_publication() {
+        let (mut publisher, surface) = channel();
+        publisher.publish(SessionView {
+            stale_after_ms: 2_000,
+            ..SessionView::default()
+        });
+        assert_eq!(surface.health(), Health::Starting);
+        publisher.mark_data();
+        assert!(surface.health().is_ok());
+        tokio::time::advance(std::time::Duration::from_millis(2_000)).await;
+        assert_eq!(surface.health().as_str(), "stale", "no publication needed");
+        publisher.mark_data();
+        assert!(surface.health().is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_reader_that_falls_behind_skips_to_the_newest_view() {
+        let (mut publisher, mut surface) = channel();
+        for _ in 0..1_000 {
+            publisher.publish(SessionView::default());
+        }
+        assert!(surface.changed().await);
+        assert_eq!(surface.latest_and_mark_seen().seq, 1_000);
+    }
+}

@@ -1,0 +1,358 @@
+//! The session as its operator sees it: the view published to the operator surface
+//! (`la_ops`: dashboard, `/metrics`, `/healthz`) and the HTTP server's lifetime.
+//!
+//! Publishing is a pointer swap into a single-slot channel, throttled to one view per
+//! [`PUBLISH_EVERY`] while events arrive (and one per heartbeat regardless), so its cost does
+//! not grow with the market-data rate. The view is built from the engine, the broker's ledger
+//! and the feed counters after the event that changed them was fully handled: it never sits
+//! between a tick and its exit.
+
+use std::{net::SocketAddr, time::Duration};
+
+use la_broker_paper::PaperBroker;
+use la_core::{Broker, Decimal, Price, TimestampMs};
+use la_ops::{
+    HttpServer, Publisher, SessionView,
+    view::{Curve, CurvePoint, DayPnl, DecisionView, FeedView, PositionView, TradeView},
+};
+use tokio::time::Instant;
+
+use super::Live;
+use crate::{sources::LiveFeed, stop::StopReason, time_fmt::ms_to_rfc3339};
+
+/// The shortest interval between two views published because of market events.
+const PUBLISH_EVERY: Duration = Duration::from_millis(200);
+/// Closed trades and decisions shown.
+const RECENT: usize = 20;
+/// Points of the published equity curve.
+const CURVE_POINTS: usize = 720;
+const DAY_MS: i64 = 86_400_000;
+
+/// The broker's cumulative ledger at one moment, split the way the dashboard and the daily
+/// digest report it. `mark_equity - starting balance = price_pnl - fees + funding`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct LedgerTotals {
+    /// Price movement on every position, realized and unrealized, before fees.
+    pub(super) price_pnl: Decimal,
+    /// Fees paid so far (entry fees of an open position included).
+    pub(super) fees: Decimal,
+    /// Funding received (negative = paid).
+    pub(super) funding: Decimal,
+    /// Equity with the open position marked at the price.
+    pub(super) mark_equity: Decimal,
+}
+
+impl LedgerTotals {
+    /// Reads the ledger, marking an open position at `price`.
+    pub(super) fn read(broker: &PaperBroker, price: Option<Price>) -> Self {
+        let stats = broker.stats();
+        let balance = broker.equity();
+        let mark_equity = price.map_or(balance, |p| broker.mark_to_market(p));
+        // realized net + fees paid = realized gross (+ entry fees of the open position, which
+        // `mark - balance` subtracts again): the price PnL of closed and open positions.
+        Self {
+            price_pnl: stats.realized_pnl + stats.fees_paid + (mark_equity - balance),
+            fees: stats.fees_paid,
+            funding: stats.funding_total,
+            mark_equity,
+        }
+    }
+
+    /// The change from `earlier` to `self`.
+    pub(super) fn since(&self, earlier: &Self) -> DayPnl {
+        DayPnl {
+            day: String::new(),
+            price_pnl: self.price_pnl - earlier.price_pnl,
+            fees: self.fees - earlier.fees,
+            funding: self.funding - earlier.funding,
+            net: self.mark_equity - earlier.mark_equity,
+        }
+    }
+}
+
+/// What the operator surface needs beyond the supervisor's own state.
+pub(super) struct Operator {
+    pub(super) publisher: Publisher,
+    server: Option<HttpServer>,
+    /// The surface's URL once the server is listening.
+    pub(super) url: Option<String>,
+    last_publish: Option<Instant>,
+    /// Something changed since the last publication.
+    changed: bool,
+    pub(super) curve: Curve,
+    /// The feed's connection state, from connection events.
+    pub(super) connection: &'static str,
+    /// The UTC day (event time) and the ledger at its first event.
+    day: Option<(i64, LedgerTotals)>,
+}
+
+impl Operator {
+    pub(super) fn new() -> Self {
+        let (publisher, _surface) = la_ops::channel();
+        Self {
+            publisher,
+            server: None,
+            url: None,
+            last_publish: None,
+            changed: true,
+            curve: Curve::new(CURVE_POINTS),
+            connection: "connecting",
+            day: None,
+        }
+    }
+
+    /// Starts the HTTP surface on `addr`. A failure to bind is logged and the session runs on
+    /// without it: trading never depends on the operator surface.
+    pub(super) async fn start_http(&mut self, addr: Option<SocketAddr>, symbol: &str) {
+        let Some(addr) = addr else { return };
+        if !addr.ip().is_loopback() {
+            tracing::warn!(symbol, %addr, "the HTTP surface listens on a non-loopback address; it has no authentication");
+        }
+        match HttpServer::start(addr, self.publisher.surface()).await {
+            Ok(server) => {
+                let url = format!("http://{}/", server.local_addr());
+                tracing::info!(symbol, url = %url, "dashboard, /metrics and /healthz are served");
+                self.url = Some(url);
+                self.server = Some(server);
+            }
+            Err(err) => {
+                tracing::error!(
+                    symbol,
+                    error = &err as &dyn std::error::Error,
+                    alert = true,
+                    "cannot start the HTTP surface; the session runs without dashboard, /metrics and /healthz"
+                );
+            }
+        }
+    }
+
+    /// Market data arrived now.
+    pub(super) fn mark_data(&mut self) {
+        self.publisher.mark_data();
+        self.changed = true;
+    }
+
+    /// Something the view shows changed (a trade, a connection change, ...).
+    pub(super) fn mark_changed(&mut self) {
+        self.changed = true;
+    }
+
+    /// Stops the HTTP server (after the final view was published).
+    pub(super) async fn stop_http(&mut self, grace: Duration) {
+        if let Some(server) = self.server.take() {
+            server.shutdown(grace).await;
+        }
+    }
+
+    /// Today's ledger change; starts a new day at the first event of a new UTC day.
+    fn today(&mut self, event_ms: Option<i64>, now: LedgerTotals) -> DayPnl {
+        let Some(event_ms) = event_ms else {
+            return DayPnl::default();
+        };
+        let day = event_ms.div_euclid(DAY_MS);
+        let baseline = match self.day {
+            Some((current, baseline)) if current == day => baseline,
+            _ => {
+                self.day = Some((day, now));
+                now
+            }
+        };
+        DayPnl {
+            day: ms_to_rfc3339(day * DAY_MS).chars().take(10).collect(),
+            ..now.since(&baseline)
+        }
+    }
+}
+
+impl Live {
+    /// Publishes a view when something changed and the last one is older than
+    /// [`PUBLISH_EVERY`], or at once when `force` is set (heartbeat, shutdown).
+    pub(super) fn publish_view(
+        &mut self,
+        feed: &LiveFeed,
+        stopping: Option<StopReason>,
+        force: bool,
+    ) {
+        let due = self
+            .operator
+            .last_publish
+            .is_none_or(|at| at.elapsed() >= PUBLISH_EVERY);
+        if !(force || (self.operator.changed && due)) {
+            return;
+        }
+        let view = self.view(feed, stopping);
+        self.operator.publisher.publish(view);
+        self.operator.last_publish = Some(Instant::now());
+        self.operator.changed = false;
+    }
+
+    fn view(&mut self, feed: &LiveFeed, stopping: Option<StopReason>) -> SessionView {
+        let broker = self.engine.broker();
+        let price = self.engine.last_price();
+        let ledger = LedgerTotals::read(broker, price);
+        let event_ts_ms = self.engine.last_event_time().map(TimestampMs::as_ms);
+        let position = broker.position().map(|p| PositionView {
+            side: p.side.as_str().to_owned(),
+            qty: p.qty.get(),
+            avg_entry: p.avg_entry,
+            stop_loss: p.stop_loss.get(),
+            take_profit: p.take_profit.map(|t| t.get()),
+            unrealized_pnl: ledger.mark_equity - broker.equity(),
+            leverage: None,
+            liquidation_price: None,
+        });
+        let counters = feed.counters();
+        let reconnects = counters.as_ref().map_or(self.counters.reconnects, |c| {
+            c.reconnects.max(self.counters.reconnects)
+        });
+        let trades = &self.sink.trades;
+        let recent_trades = trades[trades.len().saturating_sub(RECENT)..]
+            .iter()
+            .map(|exit| TradeView {
+                id: exit.client_order_id.to_string(),
+                side: exit.side.as_str().to_owned(),
+                exit_ts_ms: exit.ts.as_ms(),
+                entry_price: exit.entry_price,
+                exit_price: exit.exit_price.get(),
+                qty: exit.qty.get(),
+                pnl_net: exit.pnl_net,
+                reason: exit.reason.as_str().to_owned(),
+            })
+            .collect();
+        let recent_decisions = self
+            .sink
+            .recent_decisions()
+            .map(|d| DecisionView {
+                open_time_ms: d.open_time_ms,
+                close: d.close,
+                outcome: d.outcome.to_owned(),
+                blocked_by: d.blocked_by.map(str::to_owned),
+            })
+            .collect();
+        let data_age_ms = self.operator.publisher.data_age_ms();
+        let engine_counters = self.engine.counters();
+        let uptime = self.started.elapsed();
+        SessionView {
+            seq: 0,
+            run_id: self.run.run_id.clone(),
+            symbol: self.config.symbol.to_string(),
+            source: self.config.source.as_str().to_owned(),
+            pid: std::process::id(),
+            started_at: ms_to_rfc3339(self.run.started_wall_ms),
+            uptime_s: uptime.as_secs(),
+            event_ts_ms,
+            price: price.map(|p| p.get()),
+            equity: broker.equity(),
+            mark_equity: ledger.mark_equity,
+            session_start_equity: self.session_start_equity,
+            equity_change: ledger.mark_equity - self.session_start_equity,
+            position,
+            today: self.operator.today(event_ts_ms, ledger),
+            trades: engine_counters.exits,
+            fills: engine_counters.fills,
+            candles_closed: engine_counters.candles_closed,
+            recent_decisions,
+            recent_trades,
+            decision_counts: self.sink.decision_counts().clone(),
+            feed: FeedView {
+                connection: self.operator.connection.to_owned(),
+                reconnects,
+                frames_by_channel: counters
+                    .as_ref()
+                    .map(|c| c.frames_by_channel.clone())
+                    .unwrap_or_default(),
+                rejected_by_reason: counters.map(|c| c.rejections_by_reason).unwrap_or_default(),
+                last_frame_age_ms: data_age_ms,
+            },
+            stale_stage: self.stale.as_str().to_owned(),
+            catching_up: None,
+            breaker_tripped: self.engine.breaker().tripped().map(str::to_owned),
+            halted: broker.halt_reason().map(str::to_owned),
+            kill_switch: self.kill_switch_engaged,
+            stopping: stopping.map(|r| r.as_str().to_owned()),
+            state_save_failures: self.counters.save_failures,
+            errors: self.counters.errors,
+            rss_bytes: crate::status::rss_bytes(),
+            stale_after_ms: u64::try_from(
+                super::stale::stale_after(self.config.stale_timeout).as_millis(),
+            )
+            .unwrap_or(u64::MAX),
+            curve: self.operator.curve.shared(),
+        }
+    }
+
+    /// Adds the equity after a closed candle to the published curve.
+    pub(super) fn add_curve_point(&mut self, ts_ms: i64, mark_equity: Decimal) {
+        self.operator.curve.push(CurvePoint {
+            ts_ms,
+            equity: mark_equity,
+        });
+        self.operator.mark_changed();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use la_broker_paper::BrokerConfig;
+    use la_core::{BrokerEvent, ClientOrderId, OrderIntent, OrderKind, Qty, Side, Symbol, Tick};
+
+    use super::*;
+
+    fn price(text: &str) -> Price {
+        Price::new(text.parse().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn the_ledger_split_adds_up_to_the_equity_change_with_a_position_open_and_closed() {
+        let mut broker =
+            PaperBroker::new(BrokerConfig::default()).unwrap_or_else(|e| panic!("{e}"));
+        let start = LedgerTotals::read(&broker, None);
+        let symbol = Symbol::normalize("BTCUSDT").unwrap_or_else(|e| panic!("{e}"));
+        let ts =
+            |ms: i64| TimestampMs::new(1_700_000_000_000 + ms).unwrap_or_else(|e| panic!("{e}"));
+        let mut events: Vec<BrokerEvent> = Vec::new();
+        let tick = |ms, p: &str| {
+            Tick::new(symbol, ts(ms), price(p), None, None).unwrap_or_else(|e| panic!("{e}"))
+        };
+        broker
+            .on_tick(&tick(0, "100"), &mut events)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let order = OrderIntent::new(
+            ClientOrderId::new("t-1").unwrap_or_else(|e| panic!("{e}")),
+            Side::Long,
+            OrderKind::Market,
+            Qty::new(Decimal::ONE).unwrap_or_else(|e| panic!("{e}")),
+            price("100"),
+            price("90"),
+            Some(price("120")),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        broker
+            .submit(order, ts(1), &mut events)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let open = LedgerTotals::read(&broker, Some(price("105")));
+        let change = open.since(&start);
+        assert!(
+            change.fees > Decimal::ZERO,
+            "the entry fee is counted: {change:?}"
+        );
+        assert!(change.price_pnl > Decimal::ZERO, "{change:?}");
+        assert_eq!(
+            change.net,
+            change.price_pnl - change.fees + change.funding,
+            "{change:?}"
+        );
+        broker
+            .on_tick(&tick(2, "121"), &mut events)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(broker.position().is_none(), "the target closed it");
+        let closed = LedgerTotals::read(&broker, Some(price("121")));
+        let change = closed.since(&start);
+        assert_eq!(
+            change.net,
+            change.price_pnl - change.fees + change.funding,
+            "{change:?}"
+        );
+        assert_eq!(change.net, broker.equity() - start.mark_equity);
+    }
+}
