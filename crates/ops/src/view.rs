@@ -61,8 +61,8 @@ pub struct SessionView {
     pub feed: FeedView,
     /// The stale-data ladder's stage (`fresh`, `warned`, `reconnect_requested`, `polling_rest`).
     pub stale_stage: String,
-    /// Whether the session is catching up after downtime, and since when (event time).
-    pub catching_up: Option<CatchUpView>,
+    /// Whether the session is replaying candles it missed during a downtime.
+    pub catching_up: bool,
     /// The circuit breaker's trip reason.
     pub breaker_tripped: Option<String>,
     /// Why trading is halted (a broker invariant breach).
@@ -184,15 +184,6 @@ pub struct FeedView {
     pub rejected_by_reason: BTreeMap<String, u64>,
     /// Milliseconds since the last market data when this view was published.
     pub last_frame_age_ms: Option<u64>,
-}
-
-/// A catch-up after downtime.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct CatchUpView {
-    /// Start of the missed interval (event time, epoch ms).
-    pub from_ms: i64,
-    /// End of the missed interval (event time, epoch ms).
-    pub to_ms: i64,
 }
 
 /// One point of the equity curve.

@@ -283,7 +283,7 @@ impl EngineSink for FileSink {
             open_time_ms: candle.open_time().as_ms(),
             close: candle.close().get(),
             outcome,
-            blocked_by: record.decision.blocked_by,
+            blocked_by: record.decision.blocked_by().map(|gate| gate.as_str()),
         });
         // Serialized straight from borrowed fields (no `serde_json::Value` tree, no
         // intermediate strings): one line per candle is most of a backtest's output.

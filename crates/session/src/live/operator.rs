@@ -198,8 +198,8 @@ impl Live {
             stop_loss: p.stop_loss.get(),
             take_profit: p.take_profit.map(|t| t.get()),
             unrealized_pnl: ledger.mark_equity - broker.equity(),
-            leverage: None,
-            liquidation_price: None,
+            leverage: Some(p.leverage.as_decimal()),
+            liquidation_price: Some(p.liquidation_price.get()),
         });
         let counters = feed.counters();
         let reconnects = counters.as_ref().map_or(self.counters.reconnects, |c| {
@@ -265,7 +265,7 @@ impl Live {
                 last_frame_age_ms: data_age_ms,
             },
             stale_stage: self.stale.as_str().to_owned(),
-            catching_up: None,
+            catching_up: self.engine.is_catching_up(),
             breaker_tripped: self.engine.breaker().tripped().map(str::to_owned),
             halted: broker.halt_reason().map(str::to_owned),
             kill_switch: self.kill_switch_engaged,
@@ -325,6 +325,7 @@ mod tests {
             price("100"),
             price("90"),
             Some(price("120")),
+            la_core::Leverage::ONE,
         )
         .unwrap_or_else(|e| panic!("{e}"));
         broker
