@@ -8,7 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use la_session::{RawRunConfig, SessionHooks, SessionReport, StopReason};
+use la_session::{RawRunConfig, RunSummary, SessionHooks, StopReason};
 use serde_json::Value;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -22,7 +22,7 @@ use crate::{
 };
 
 /// A session running in a task, and its HTTP address once it listens.
-async fn start_session(raw: RawRunConfig) -> (JoinHandle<SessionReport>, SocketAddr) {
+async fn start_session(raw: RawRunConfig) -> (JoinHandle<RunSummary>, SocketAddr) {
     let heartbeat = raw.workspace.join("heartbeat.json");
     let config = validated(&raw);
     let session = tokio::spawn(async move {
