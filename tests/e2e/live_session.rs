@@ -118,32 +118,51 @@ async fn malformed_push_is_skipped_and_counted() {
 async fn simultaneous_failures_produce_one_shutdown() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::create_dir_all(dir.path()).expect("workspace");
-    std::fs::write(dir.path().join("kill.txt"), "stop").expect("kill file");
-    std::fs::write(dir.path().join("stop.request"), "stop").expect("stop request");
-    let config = validated(&sim_config(dir.path(), "1s"));
-    let stop = async { StopReason::Signal };
+    let kill_file = dir.path().join("kill.txt");
+    let request_file = dir.path().join("stop.request");
+    std::fs::write(&kill_file, "stop").expect("kill file");
+    std::fs::write(&request_file, "stop").expect("stop request");
+    // The kill switch and the stop request are both present at start, and the duration
+    // (30 s) is still far: the first stop-file check must decide alone. No external stop
+    // future competes (it never resolves).
+    let config = validated(&sim_config(dir.path(), "30s"));
     let report = tokio::time::timeout(
         GUARD,
-        la_session::run(config, stop, la_session::SessionHooks::default()),
+        la_session::run(
+            config,
+            std::future::pending::<StopReason>(),
+            la_session::SessionHooks::default(),
+        ),
     )
     .await
     .expect("no hang")
     .expect("session ran");
+    assert_eq!(
+        report.stopped_reason,
+        Some(StopReason::KillSwitch),
+        "the kill switch outranks the stop request"
+    );
+    assert!(
+        report.duration_s < 10.0,
+        "stopped by the files, not the duration"
+    );
+    assert!(!kill_file.exists(), "kill.txt was read and consumed");
+    assert!(
+        !request_file.exists(),
+        "stop.request was read and consumed too (a leftover would stop the next run at once)"
+    );
     let journal = read_jsonl(&dir.path().join("paper/events.jsonl"));
     let stops: Vec<_> = journal
         .iter()
         .filter(|e| e["kind"] == "session_stopped")
         .collect();
     assert_eq!(stops.len(), 1, "exactly one shutdown: {stops:?}");
-    assert_eq!(
-        stops[0]["stopped_reason"],
-        serde_json::to_value(report.stopped_reason).expect("a label")
-    );
-    assert_eq!(
-        report.stopped_reason,
-        Some(StopReason::Signal),
-        "the external stop wins the race (biased select)"
-    );
+    assert_eq!(stops[0]["stopped_reason"], "kill_switch");
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run_dir(&report).join("summary.json")).expect("summary"),
+    )
+    .expect("json");
+    assert_eq!(summary["stopped_reason"], "kill_switch");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,8 @@
 //! Stop conditions the user sets from outside the process, checked every 500 ms: the kill
 //! switch (`kill.txt` in the workspace, or `LA_KILL_SWITCH=1`) and the stop-request file
-//! that `laptop-agents stop` writes. Each file is removed once read, so a later run does
-//! not stop at once.
+//! that `laptop-agents stop` writes. Both are read on every check and each file is removed
+//! once read, so a later run does not stop at once; when both are present the kill switch
+//! is the one reason recorded and the stop request is logged as superseded.
 
 use super::Live;
 use crate::stop::StopReason;
@@ -9,13 +10,20 @@ use crate::stop::StopReason;
 impl Live {
     /// Checks the kill switch and the stop-request file.
     pub(super) fn stop_files(&mut self) -> Option<StopReason> {
-        if self.kill_switch_requested() {
+        let kill = self.kill_switch_requested();
+        let request_file = self.workspace.stop_request_file();
+        let requested = request_file.exists();
+        if requested {
+            let _ = std::fs::remove_file(&request_file);
+        }
+        if kill {
             self.kill_switch_engaged = true;
+            if requested {
+                tracing::info!(symbol = %self.config.symbol, "stop requested as well; the kill switch is the recorded reason");
+            }
             return Some(StopReason::KillSwitch);
         }
-        let request = self.workspace.stop_request_file();
-        if request.exists() {
-            let _ = std::fs::remove_file(&request);
+        if requested {
             tracing::info!(symbol = %self.config.symbol, "stop requested");
             return Some(StopReason::StopRequested);
         }
