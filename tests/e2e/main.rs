@@ -8,5 +8,6 @@ mod browser;
 mod dashboard;
 mod downtime;
 mod hostile;
+mod implausible;
 mod live_session;
 mod support;

@@ -264,6 +264,26 @@ pub(crate) fn quality_rows(
             &summary.rejected_rows,
             "candle-file rows rejected, by reason",
         ),
+        (
+            "frames_normalized",
+            &summary.frames_normalized,
+            "kline pushes kept with their range widened to include the open, by label",
+        ),
+        (
+            "rest_rows_rejected",
+            &summary.rest_rows_rejected,
+            "REST kline rows rejected, by reason",
+        ),
+        (
+            "rest_rows_normalized",
+            &summary.rest_rows_normalized,
+            "REST kline rows kept with their range widened to include the open, by label",
+        ),
+        (
+            "rows_normalized",
+            &summary.rows_normalized,
+            "candle-file rows kept with their range widened to include the open, by label",
+        ),
     ] {
         if map.is_empty() {
             rows.push(Row::new(key, "0", format!("{note} (none)")));
@@ -276,6 +296,18 @@ pub(crate) fn quality_rows(
     }
     for (key, value, note, live_only) in [
         ("reconnects", summary.reconnects, "feed reconnects", true),
+        (
+            "implausible_price",
+            summary.implausible_price,
+            "prices quarantined as implausible: never traded on",
+            false,
+        ),
+        (
+            "implausible_refused",
+            summary.implausible_refused,
+            "prices the broker's own band refused (defence in depth)",
+            false,
+        ),
         (
             "backfilled_candles",
             summary.backfilled_candles,

@@ -127,6 +127,27 @@ pub struct RunSummary {
     pub rejected_frames: BTreeMap<String, u64>,
     /// Rejected candle-file rows by reason (backtests).
     pub rejected_rows: BTreeMap<String, u64>,
+    /// Kline pushes kept after a documented normalisation, by label (`open_outside_range`:
+    /// the range was widened to include the open).
+    #[serde(default)]
+    pub frames_normalized: BTreeMap<String, u64>,
+    /// REST kline rows rejected, by reason.
+    #[serde(default)]
+    pub rest_rows_rejected: BTreeMap<String, u64>,
+    /// REST kline rows kept after a documented normalisation, by label.
+    #[serde(default)]
+    pub rest_rows_normalized: BTreeMap<String, u64>,
+    /// Candle-file rows kept after a documented normalisation, by label (backtests).
+    #[serde(default)]
+    pub rows_normalized: BTreeMap<String, u64>,
+    /// Prices quarantined as implausible (ticks and candles never used, funding mark
+    /// prices replaced by the last accepted price).
+    #[serde(default)]
+    pub implausible_price: u64,
+    /// Prices the paper broker's own coarse band refused (its defence in depth; nonzero
+    /// only when an implausible print got past the session's guard).
+    #[serde(default)]
+    pub implausible_refused: u64,
     /// Candles filled in over REST after a gap.
     pub backfilled_candles: u64,
     /// Funding settlements applied.

@@ -49,6 +49,12 @@ fn summary() -> RunSummary {
         reconnects: 0,
         rejected_frames: BTreeMap::new(),
         rejected_rows: BTreeMap::new(),
+        frames_normalized: BTreeMap::new(),
+        rest_rows_rejected: BTreeMap::new(),
+        rest_rows_normalized: BTreeMap::from([("open_outside_range".to_owned(), 1)]),
+        rows_normalized: BTreeMap::new(),
+        implausible_price: 2,
+        implausible_refused: 0,
         backfilled_candles: 0,
         funding_events: 1,
         funding_skipped: 0,
@@ -74,6 +80,10 @@ fn a_summary_round_trips_with_the_flat_field_names_the_checks_read() {
         "trades",
         "state_save_failures",
         "rejected_frames",
+        "rest_rows_rejected",
+        "rest_rows_normalized",
+        "frames_normalized",
+        "implausible_price",
         "run_dir",
     ] {
         assert!(value.get(key).is_some(), "{key} missing from {value}");
@@ -81,8 +91,30 @@ fn a_summary_round_trips_with_the_flat_field_names_the_checks_read() {
     assert_eq!(value["stopped_reason"], "duration_reached");
     assert_eq!(value["net_pnl"], "4", "money is an exact decimal string");
     assert!(value.get("data").is_none(), "a live run has no data file");
+    assert_eq!(value["rest_rows_normalized"]["open_outside_range"], 1);
     let back: RunSummary = serde_json::from_value(value).unwrap();
     assert_eq!(back, summary());
+}
+
+#[test]
+fn a_summary_written_before_the_data_quality_counters_still_reads() {
+    let mut value = serde_json::to_value(summary()).unwrap();
+    let object = value.as_object_mut().unwrap();
+    for key in [
+        "frames_normalized",
+        "rest_rows_rejected",
+        "rest_rows_normalized",
+        "rows_normalized",
+        "implausible_price",
+        "implausible_refused",
+    ] {
+        object.remove(key);
+    }
+    let back: RunSummary = serde_json::from_value(value).unwrap();
+    assert_eq!(
+        (back.implausible_price, back.rest_rows_normalized.len()),
+        (0, 0)
+    );
 }
 
 #[test]

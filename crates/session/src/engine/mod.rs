@@ -132,7 +132,9 @@ pub struct Engine {
     catching_up: bool,
     counters: EngineCounters,
     guard: PriceGuard,
-    implausible_log: ImplausibleLog,
+    /// One warning limiter for ticks, one for candles, so a bad tick never hides the bad
+    /// candle that follows it.
+    implausible_log: [ImplausibleLog; 2],
     /// Set when a quarantine starts: the live session reads the last price over REST and
     /// hands it to [`Engine::on_reference_read`].
     reference_read_wanted: bool,
@@ -175,7 +177,7 @@ impl Engine {
             catching_up: false,
             counters: EngineCounters::default(),
             guard,
-            implausible_log: ImplausibleLog::default(),
+            implausible_log: [ImplausibleLog::default(); 2],
             reference_read_wanted: false,
         }
     }
@@ -275,7 +277,8 @@ impl Engine {
             } => {
                 self.counters.implausible_price += 1;
                 self.reference_read_wanted |= started;
-                if let Some(suppressed) = self.implausible_log.permit(ts) {
+                let log = &mut self.implausible_log[usize::from(kind == PrintKind::Candle)];
+                if let Some(suppressed) = log.permit(ts) {
                     tracing::warn!(
                         symbol = %self.config.symbol,
                         kind = kind.as_str(),

@@ -24,6 +24,14 @@ use crate::{
     time_fmt::{ms_to_rfc3339, now_rfc3339},
 };
 
+/// The feed's data-quality counters that go into the summary beside the rejected frames.
+#[derive(Debug, Default)]
+struct FeedQuality {
+    frames_normalized: BTreeMap<String, u64>,
+    rest_rows_rejected: BTreeMap<String, u64>,
+    rest_rows_normalized: BTreeMap<String, u64>,
+}
+
 impl Live {
     /// Runs the shutdown sequence and returns the run summary.
     pub(super) async fn shutdown(
@@ -89,10 +97,19 @@ impl Live {
             rejected.insert("duplicates_dropped".into(), counters.duplicates_dropped);
             rejected.insert("out_of_order_dropped".into(), counters.out_of_order_dropped);
         }
+        let quality = feed_counters
+            .as_ref()
+            .map(|c| FeedQuality {
+                frames_normalized: c.frames_normalized.clone(),
+                rest_rows_rejected: c.rest_rows_rejected.clone(),
+                rest_rows_normalized: c.rest_rows_normalized.clone(),
+            })
+            .unwrap_or_default();
         let report = self.report(
             reason,
             rejected,
             feed_counters.as_ref().map_or(0, |c| c.reconnects),
+            quality,
         );
         self.write_artifacts(&report);
         let mut beat = final_beat;
@@ -110,6 +127,7 @@ impl Live {
         reason: StopReason,
         rejected_frames: BTreeMap<String, u64>,
         feed_reconnects: u64,
+        feed: FeedQuality,
     ) -> RunSummary {
         let broker_stats = self.engine.broker().stats();
         let counters = self.engine.counters();
@@ -143,6 +161,12 @@ impl Live {
             reconnects: feed_reconnects.max(self.counters.reconnects),
             rejected_frames,
             rejected_rows: BTreeMap::new(),
+            frames_normalized: feed.frames_normalized,
+            rest_rows_rejected: feed.rest_rows_rejected,
+            rest_rows_normalized: feed.rest_rows_normalized,
+            rows_normalized: BTreeMap::new(),
+            implausible_price: counters.implausible_price,
+            implausible_refused: broker_stats.implausible_refused,
             backfilled_candles: counters.candles_backfilled,
             funding_events: counters.funding_events,
             funding_skipped: self.funding.skipped,
