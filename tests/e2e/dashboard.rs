@@ -22,7 +22,7 @@ use crate::{
 };
 
 /// A session running in a task, and its HTTP address once it listens.
-async fn start_session(raw: RawRunConfig) -> (JoinHandle<RunSummary>, SocketAddr) {
+pub(crate) async fn start_session(raw: RawRunConfig) -> (JoinHandle<RunSummary>, SocketAddr) {
     let heartbeat = raw.workspace.join("heartbeat.json");
     let config = validated(&raw);
     let session = tokio::spawn(async move {
@@ -54,15 +54,15 @@ async fn start_session(raw: RawRunConfig) -> (JoinHandle<RunSummary>, SocketAddr
 
 /// A state the session published, and when this test received it.
 #[derive(Clone, Debug)]
-struct Seen {
-    event_ts_ms: i64,
+pub(crate) struct Seen {
+    pub(crate) event_ts_ms: i64,
     price: String,
     equity_change: String,
-    at: Instant,
+    pub(crate) at: Instant,
 }
 
 /// Records every `state` event of the session's stream until the task is aborted.
-fn record_states(
+pub(crate) fn record_states(
     addr: SocketAddr,
 ) -> (JoinHandle<()>, std::sync::Arc<std::sync::Mutex<Vec<Seen>>>) {
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));

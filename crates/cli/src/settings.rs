@@ -11,7 +11,7 @@ use la_session::{RawRunConfig, RunConfig};
 use crate::{Failure, args::RunArgs};
 
 /// Environment variables with the `LA_` prefix that are not configuration keys.
-const NON_CONFIG_ENV: &[&str] = &["KILL_SWITCH", "LOG"];
+const NON_CONFIG_ENV: &[&str] = &["KILL_SWITCH", "LOG", "ALERT_WEBHOOK"];
 
 /// Resolves and validates the run configuration.
 pub(crate) fn load_run_config(args: &RunArgs) -> Result<RunConfig, Failure> {
@@ -27,6 +27,12 @@ pub(crate) fn load_run_config(args: &RunArgs) -> Result<RunConfig, Failure> {
     }
     figment = figment
         .merge(Env::prefixed("LA_").ignore(NON_CONFIG_ENV))
+        // The webhook URL is a secret: an environment variable keeps it out of files and `ps`.
+        .merge(
+            Env::raw()
+                .only(&["LA_ALERT_WEBHOOK"])
+                .map(|_| "alerts.webhook".into()),
+        )
         .merge(Serialized::defaults(args));
     let raw: RawRunConfig = figment.extract().map_err(|errors| {
         let lines: Vec<String> = errors
@@ -39,7 +45,7 @@ pub(crate) fn load_run_config(args: &RunArgs) -> Result<RunConfig, Failure> {
             .collect();
         Failure::config(
             format!("invalid configuration:\n  {}", lines.join("\n  ")),
-            "allowed keys: mode, source, symbol, interval, duration, dry_run, workspace, ws_url, rest_url, stale_timeout, max_clock_skew, starting_balance, strategy, warmup_bars, data, speed, seed, error_budget, max_rss_mb, max_daily_drawdown, max_consecutive_losses, force_close_on_stop, latency_ms, slippage_bps, http, http_allow_remote",
+            "allowed keys: mode, source, symbol, interval, duration, dry_run, workspace, ws_url, rest_url, stale_timeout, max_clock_skew, starting_balance, strategy, warmup_bars, data, speed, seed, error_budget, max_rss_mb, max_daily_drawdown, max_consecutive_losses, force_close_on_stop, latency_ms, slippage_bps, http, http_allow_remote, [alerts] webhook/format/digest_hour_utc",
         )
     })?;
     raw.validate().map_err(|issues| {

@@ -125,6 +125,8 @@ pub struct RawRunConfig {
     pub setups: SetupsConfig,
     /// Parameters of the `sma-cross` strategy (TOML table `[sma_cross]`).
     pub sma_cross: SmaCrossConfig,
+    /// Alert delivery (TOML table `[alerts]`).
+    pub alerts: RawAlerts,
     /// The price-plausibility band (TOML table `[plausibility]`).
     pub plausibility: PlausibilityConfig,
     /// Isolated-margin rates (TOML table `[margin]`: `maintenance_margin_rate`,
@@ -170,10 +172,34 @@ impl Default for RawRunConfig {
             http_allow_remote: false,
             setups: SetupsConfig::default(),
             sma_cross: SmaCrossConfig::default(),
+            alerts: RawAlerts::default(),
             plausibility: PlausibilityConfig::default(),
             margin: broker.margin,
         }
     }
+}
+
+/// The `[alerts]` table as typed.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawAlerts {
+    /// Webhook URL (also `LA_ALERT_WEBHOOK`); alerts go to `logs/alerts.jsonl` either way.
+    pub webhook: Option<String>,
+    /// Body shape: `generic` (default), `slack`, `discord` or `ntfy`.
+    pub format: Option<String>,
+    /// UTC hour (0–23, event clock) of the daily digest; default 0.
+    pub digest_hour_utc: Option<u8>,
+}
+
+/// Validated alert settings.
+#[derive(Clone, Debug)]
+pub struct AlertSettings {
+    /// The webhook (a secret: shown only as scheme and host).
+    pub webhook: Option<la_ops::alerts::WebhookUrl>,
+    /// Its body shape.
+    pub shape: la_ops::alerts::BodyShape,
+    /// UTC hour of the daily digest.
+    pub digest_hour_utc: u8,
 }
 
 /// Where the HTTP surface listens unless configured otherwise (loopback only).
@@ -300,6 +326,9 @@ pub struct RunConfig {
     pub margin: MarginRates,
     /// Where the read-only HTTP surface listens; `None` = off.
     pub http: Option<SocketAddr>,
+    /// Alert delivery (never serialized: the webhook is a secret).
+    #[serde(skip)]
+    pub alerts: AlertSettings,
 }
 
 /// Parses a duration: a bare number is minutes; `90s`, `10m`, `2h`, `1d` are accepted.
@@ -478,6 +507,33 @@ impl RawRunConfig {
             None => None,
         };
         let http = parse_http(&self.http, self.http_allow_remote);
+        let webhook = self
+            .alerts
+            .webhook
+            .as_deref()
+            .filter(|url| !url.trim().is_empty())
+            .map(la_ops::alerts::WebhookUrl::parse)
+            .transpose();
+        check(
+            "alerts.webhook",
+            webhook.as_ref().map(|_| ()).map_err(Clone::clone),
+        );
+        let shape = self
+            .alerts
+            .format
+            .as_deref()
+            .map_or(Ok(la_ops::alerts::BodyShape::Generic), str::parse);
+        check(
+            "alerts.format",
+            shape.as_ref().map(|_| ()).map_err(Clone::clone),
+        );
+        let digest_hour_utc = self.alerts.digest_hour_utc.unwrap_or(0);
+        if digest_hour_utc > 23 {
+            check(
+                "alerts.digest_hour_utc",
+                Err("must be an hour from 0 to 23".into()),
+            );
+        }
         check("http", http.as_ref().map(|_| ()).map_err(Clone::clone));
         if self.max_rss_mb < 16 {
             check("max_rss_mb", Err("must be at least 16".into()));
@@ -535,6 +591,11 @@ impl RawRunConfig {
                 plausibility: self.plausibility,
                 margin: self.margin,
                 http: http.ok().flatten(),
+                alerts: AlertSettings {
+                    webhook: webhook.ok().flatten(),
+                    shape: shape.unwrap_or_default(),
+                    digest_hour_utc,
+                },
             }),
             _ => Err(issues),
         }

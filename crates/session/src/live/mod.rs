@@ -25,6 +25,7 @@
 //! - `operator`: the view published to the operator surface (dashboard, `/metrics`,
 //!   `/healthz`) and the HTTP server's lifetime.
 
+mod alerting;
 mod funding;
 mod heartbeat;
 mod hold;
@@ -99,7 +100,23 @@ pub async fn run(
 ) -> Result<RunSummary, SessionError> {
     let workspace = Workspace::new(&config.workspace);
     workspace.create_dirs()?;
+    // Read before this run rewrites it: a heartbeat without a stop reason means the last
+    // session ended without its shutdown sequence.
+    let previous_beat = crate::status::read_heartbeat(&workspace.heartbeat()).ok();
     let (lock, lock_outcome) = SessionLock::acquire(&workspace.lock_file())?;
+    let unclean = match (
+        &lock_outcome,
+        previous_beat.filter(|b| b.stopping.is_none()),
+    ) {
+        (LockOutcome::TookOverStale { previous_pid }, _) => Some(format!(
+            "the previous session (pid {previous_pid}) died holding the workspace lock"
+        )),
+        (_, Some(beat)) => Some(format!(
+            "the previous run {} never recorded a stop (killed or crashed)",
+            beat.run_id
+        )),
+        _ => None,
+    };
     if let LockOutcome::TookOverStale { previous_pid } = lock_outcome {
         tracing::warn!(symbol = %config.symbol, previous_pid, "took over the lock of a dead session");
     }
@@ -158,6 +175,15 @@ pub async fn run(
     live.journal(JournalEvent::SessionStarted {
         detail: &lock_outcome_label(&lock_outcome),
     });
+    if let Some(previous) = unclean {
+        live.alert(
+            la_ops::alerts::AlertKind::UncleanRestart,
+            la_ops::alerts::Severity::Warning,
+            "restarted after an unclean shutdown",
+            previous,
+            serde_json::Map::new(),
+        );
+    }
     let http = live.config.http;
     live.operator
         .start_http(http, live.config.symbol.as_str())
@@ -271,6 +297,10 @@ struct Live {
     stale: StaleStage,
     /// The operator surface: published views and the HTTP server.
     operator: operator::Operator,
+    /// Alert delivery (file and webhook, off the trading path).
+    alerter: la_ops::alerts::Alerter,
+    /// The daily digest's baseline and the alert conditions' memory.
+    digest: alerting::DigestState,
     last_poll: Option<Instant>,
     funding: FundingSchedule,
     pending_funding: funding::PendingFunding,
@@ -295,6 +325,11 @@ impl Live {
         // Money events wait for the state save that contains them (write-ahead).
         sink.hold_broker_events();
         let (aux_tx, aux_rx) = mpsc::unbounded_channel();
+        let alerter = la_ops::alerts::Alerter::spawn(la_ops::alerts::AlertConfig::new(
+            workspace.logs_dir().join("alerts.jsonl"),
+            config.alerts.webhook.clone(),
+            config.alerts.shape,
+        ));
         let live = Self {
             config,
             workspace,
@@ -314,6 +349,8 @@ impl Live {
             kill_switch_engaged: false,
             stale: StaleStage::Fresh,
             operator: operator::Operator::new(),
+            alerter,
+            digest: alerting::DigestState::default(),
             last_poll: None,
             funding: FundingSchedule::default(),
             pending_funding: funding::PendingFunding::default(),

@@ -115,9 +115,22 @@ impl Live {
         let mut beat = final_beat;
         beat.stopping = Some(reason.as_str().to_owned());
         let _ = write_json_replace(&self.workspace.heartbeat(), &beat);
-        self.operator
-            .stop_http(deadline.min(Duration::from_secs(1)))
-            .await;
+        self.alert(
+            la_ops::alerts::AlertKind::SessionStopped,
+            if reason.is_clean() {
+                la_ops::alerts::Severity::Info
+            } else {
+                la_ops::alerts::Severity::Critical
+            },
+            "session stopped",
+            format!("stopped_reason: {}", reason.as_str()),
+            super::alerting::fields(&[("stopped_reason", reason.as_str().into())]),
+        );
+        let grace = deadline.min(Duration::from_secs(1));
+        self.operator.stop_http(grace).await;
+        // Queued alerts get `grace` to reach the file and the webhook; a webhook that hangs
+        // is cut off, never awaited.
+        self.alerter.close(grace).await;
         tracing::info!(symbol = %self.config.symbol, stopped_reason = reason.as_str(), trades = report.results.trades, "session stopped");
         report
     }

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{Live, supervisor::Aux};
+use la_ops::alerts::{AlertKind, Severity};
+
+use super::{Live, alerting::fields, supervisor::Aux};
 use crate::{journal::JournalEvent, sources::LiveFeed, stop::StopReason};
 
 /// The stage of the stale-data ladder.
@@ -47,7 +49,33 @@ impl Live {
                 detail: "market data resumed",
             });
             self.stale = StaleStage::Fresh;
+            self.alert(
+                AlertKind::DataResumed,
+                Severity::Info,
+                "market data resumed",
+                "the stale-data ladder is reset".into(),
+                serde_json::Map::new(),
+            );
         }
+    }
+
+    fn stale_alert(&mut self, stage: StaleStage, age: Duration) {
+        self.digest.data_gaps += u64::from(stage == StaleStage::Warned);
+        let severity = if stage == StaleStage::Warned {
+            Severity::Warning
+        } else {
+            Severity::Critical
+        };
+        self.alert(
+            AlertKind::StaleData,
+            severity,
+            "no market data",
+            format!("no market data for {} s: {}", age.as_secs(), stage.as_str()),
+            fields(&[
+                ("stage", stage.as_str().into()),
+                ("data_age_s", age.as_secs().into()),
+            ]),
+        );
     }
 
     pub(super) fn stale_ladder(&mut self, feed: &mut LiveFeed) -> Option<StopReason> {
@@ -69,14 +97,19 @@ impl Live {
                 detail: &format!("no data for {}s", age.as_secs()),
             });
             self.stale = StaleStage::Warned;
+            self.stale_alert(StaleStage::Warned, age);
         }
         if age >= reconnect_after && self.stale < StaleStage::ReconnectRequested {
             tracing::warn!(symbol = %self.config.symbol, age_s = age.as_secs(), "stale data: asking the feed to reconnect");
             feed.request_reconnect();
             self.stale = StaleStage::ReconnectRequested;
+            self.stale_alert(StaleStage::ReconnectRequested, age);
         }
         if age >= poll_after {
-            self.stale = StaleStage::PollingRest;
+            if self.stale < StaleStage::PollingRest {
+                self.stale = StaleStage::PollingRest;
+                self.stale_alert(StaleStage::PollingRest, age);
+            }
             let due = self
                 .last_poll
                 .is_none_or(|at| at.elapsed() >= Duration::from_secs(10));

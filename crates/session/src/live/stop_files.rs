@@ -21,6 +21,13 @@ impl Live {
             if requested {
                 tracing::info!(symbol = %self.config.symbol, "stop requested as well; the kill switch is the recorded reason");
             }
+            self.alert(
+                la_ops::alerts::AlertKind::KillSwitch,
+                la_ops::alerts::Severity::Critical,
+                "kill switch engaged",
+                "the session is stopping".into(),
+                serde_json::Map::new(),
+            );
             return Some(StopReason::KillSwitch);
         }
         if requested {

@@ -140,6 +140,7 @@ impl Live {
                 missing,
             } => {
                 tracing::warn!(symbol = %self.config.symbol, first_missing = first_missing.as_ms(), missing, "gap in live candles; backfill requested");
+                self.digest.data_gaps += 1;
                 self.journal(JournalEvent::GapDetected {
                     detail: &format!("{missing} candles from {}", first_missing.as_ms()),
                 });
@@ -216,6 +217,13 @@ impl Live {
         if let Some(reason) = self.engine.breaker().tripped() {
             let reason = reason.to_owned();
             tracing::error!(symbol = %self.config.symbol, reason = %reason, "circuit breaker tripped; stopping the session");
+            self.alert(
+                la_ops::alerts::AlertKind::CircuitBreaker,
+                la_ops::alerts::Severity::Critical,
+                "circuit breaker tripped",
+                reason.clone(),
+                super::alerting::fields(&[("reason", reason.clone().into())]),
+            );
             self.pending_stop = Some(StopReason::CircuitBreaker);
         }
     }
@@ -295,10 +303,30 @@ impl Live {
             .observe_save_seconds(outcome.duration.as_secs_f64());
         self.operator.mark_changed();
         match outcome.result {
-            Ok(()) => self.counters.saves_ok += 1,
+            Ok(()) => {
+                self.counters.saves_ok += 1;
+                if std::mem::take(&mut self.digest.save_failing) {
+                    self.alert(
+                        la_ops::alerts::AlertKind::StateSaveRecovered,
+                        la_ops::alerts::Severity::Info,
+                        "state saves recovered",
+                        "the state files are written again".into(),
+                        serde_json::Map::new(),
+                    );
+                }
+            }
             Err(err) => {
                 self.counters.save_failures += 1;
                 let chain = error_chain(&err);
+                if !std::mem::replace(&mut self.digest.save_failing, true) {
+                    self.alert(
+                        la_ops::alerts::AlertKind::StateSaveFailed,
+                        la_ops::alerts::Severity::Critical,
+                        "state save failed",
+                        format!("{chain}; trading continues on in-memory state"),
+                        serde_json::Map::new(),
+                    );
+                }
                 tracing::error!(symbol = %self.config.symbol, error = &err as &dyn std::error::Error, alert = true, "ALERT: state save failed; trading continues on in-memory state, the last good file is intact");
                 self.counters.last_error = Some(chain.clone());
                 self.journal(JournalEvent::StateSaveFailed { detail: &chain });
