@@ -3,8 +3,42 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{
+    Args, Parser, Subcommand, ValueEnum,
+    builder::{PossibleValuesParser, TypedValueParser},
+};
+use la_core::Interval;
+use la_session::intrabar::IntrabarTicks;
+use la_strategy::StrategyKind;
 use serde::Serialize;
+
+/// A value parser that accepts exactly a type's own labels (`ALL` mapped through `as_str`,
+/// so `--help` and the error list them from the one definition) and yields the typed value.
+fn labelled<T>(labels: impl IntoIterator<Item = &'static str>) -> impl TypedValueParser<Value = T>
+where
+    T: std::str::FromStr + Clone + Send + Sync + 'static,
+    T::Err: Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+{
+    PossibleValuesParser::new(labels).try_map(|label| label.parse::<T>())
+}
+
+/// How `backtest` replays a bar as ticks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum IntrabarArg {
+    /// The four path waypoints (fast).
+    Waypoints,
+    /// The simulator's 1 s ticker cadence along the path (backtest/live parity).
+    Cadence,
+}
+
+impl From<IntrabarArg> for IntrabarTicks {
+    fn from(arg: IntrabarArg) -> Self {
+        match arg {
+            IntrabarArg::Waypoints => Self::Waypoints,
+            IntrabarArg::Cadence => Self::Cadence { ticker_ms: 1_000 },
+        }
+    }
+}
 
 /// Autonomous BTC perpetual-futures paper-trading agent for Bitunix.
 #[derive(Debug, Parser)]
@@ -37,7 +71,7 @@ impl WorkspaceArgs {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Run the autonomous live paper-trading session.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Backtest a strategy over historical candles.
     Backtest(BacktestArgs),
     /// Render a self-contained HTML report of a run.
@@ -62,7 +96,10 @@ pub(crate) struct CompletionsArgs {
 }
 
 /// `run` flags. Every flag is optional so that only what the user typed overrides the
-/// configuration file and `LA_*` variables (flags > env > file > defaults).
+/// configuration file and `LA_*` variables (flags > env > file > defaults). They stay text
+/// here: they are configuration keys, validated together with the file and the environment
+/// so that every problem is reported at once (`backtest`'s flags, which are not layered,
+/// are typed by clap).
 #[derive(Debug, Args, Serialize)]
 pub(crate) struct RunArgs {
     /// The global `--workspace`, copied here so that it layers over the file and `LA_*`
@@ -168,7 +205,7 @@ pub(crate) struct BacktestArgs {
     #[arg(long)]
     pub(crate) data: Option<PathBuf>,
     /// Data source when --data is not given: bitunix (paged REST download).
-    #[arg(long)]
+    #[arg(long, value_parser = ["bitunix"])]
     pub(crate) source: Option<String>,
     /// Days of history to download with --source bitunix.
     #[arg(long)]
@@ -176,9 +213,9 @@ pub(crate) struct BacktestArgs {
     /// REST base URL for --source bitunix (e.g. a local simulator).
     #[arg(long)]
     pub(crate) rest_url: Option<String>,
-    /// Strategy: setups or sma-cross.
-    #[arg(long, default_value = "setups")]
-    pub(crate) strategy: String,
+    /// Strategy.
+    #[arg(long, default_value = "setups", value_parser = labelled::<StrategyKind>(StrategyKind::ALL.map(StrategyKind::as_str)))]
+    pub(crate) strategy: StrategyKind,
     /// First candle open time to include: epoch ms or RFC 3339.
     #[arg(long)]
     pub(crate) from: Option<String>,
@@ -186,8 +223,8 @@ pub(crate) struct BacktestArgs {
     #[arg(long)]
     pub(crate) to: Option<String>,
     /// Candle interval of the data.
-    #[arg(long, default_value = "1m")]
-    pub(crate) interval: String,
+    #[arg(long, default_value = "1m", value_parser = labelled::<Interval>(Interval::ALL.map(Interval::as_str)))]
+    pub(crate) interval: Interval,
     /// Instrument.
     #[arg(long, default_value = "BTCUSDT")]
     pub(crate) symbol: String,
@@ -203,8 +240,8 @@ pub(crate) struct BacktestArgs {
     pub(crate) funding_rate: Option<String>,
     /// Intrabar tick model: waypoints (fast) or cadence (the simulator's 1 s ticker cadence,
     /// for exact backtest/live timestamp parity).
-    #[arg(long, default_value = "waypoints")]
-    pub(crate) intrabar: String,
+    #[arg(long, value_enum, default_value_t = IntrabarArg::Waypoints)]
+    pub(crate) intrabar: IntrabarArg,
     /// Print the statistics as one JSON object.
     #[arg(long)]
     pub(crate) json: bool,

@@ -282,3 +282,21 @@ fn an_invalid_setting_names_the_key_and_exits_2() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn backtest_flags_are_typed_and_list_their_values_on_a_typo() {
+    for (flag, bad, listed) in [
+        ("--strategy", "setup", "setups, sma-cross"),
+        ("--intrabar", "ticks", "waypoints, cadence"),
+        ("--interval", "7m", "1m, 3m, 5m"),
+        ("--source", "binance", "bitunix"),
+    ] {
+        let out = run(&["backtest", flag, bad]);
+        assert_eq!(out.status.code(), Some(2), "{flag} {bad}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("invalid value '{bad}'")) && stderr.contains(listed),
+            "{flag}: {stderr}"
+        );
+    }
+}

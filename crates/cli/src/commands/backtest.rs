@@ -32,12 +32,7 @@ pub(crate) fn run(args: &BacktestArgs) -> Result<ExitCode, Failure> {
     let workspace = args.workspace.resolve();
     let symbol = Symbol::normalize(&args.symbol)
         .map_err(|e| Failure::config(format!("`symbol`: {e}"), "e.g. BTCUSDT"))?;
-    let interval: Interval = args.interval.parse().map_err(|_| {
-        Failure::config(
-            format!("`interval`: {:?} is unknown", args.interval),
-            "one of 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d",
-        )
-    })?;
+    let interval = args.interval;
     console::install_logging_with(
         &workspace.join("logs").join("system.jsonl"),
         symbol.as_str(),
@@ -45,7 +40,7 @@ pub(crate) fn run(args: &BacktestArgs) -> Result<ExitCode, Failure> {
     )?;
     let data = match (&args.data, args.source.as_deref()) {
         (Some(data), None) => data.clone(),
-        (None, Some("bitunix")) => {
+        (None, Some(_bitunix)) => {
             let days = args.days.filter(|d| (1..=365).contains(d)).ok_or_else(|| {
                 Failure::config(
                     "`days`: --source bitunix needs --days N (1..=365)".into(),
@@ -64,12 +59,6 @@ pub(crate) fn run(args: &BacktestArgs) -> Result<ExitCode, Failure> {
                 "pass either --data FILE or --source bitunix --days N",
             ));
         }
-        (None, Some(other)) => {
-            return Err(Failure::config(
-                format!("`source`: {other:?} is not a backtest source"),
-                "--source bitunix (with --days N), or --data FILE",
-            ));
-        }
         (None, None) => {
             return Err(Failure::config(
                 "`data`: pass --data FILE (ts_ms,open,high,low,close,volume CSV, .gz allowed) or --source bitunix --days N".into(),
@@ -77,12 +66,7 @@ pub(crate) fn run(args: &BacktestArgs) -> Result<ExitCode, Failure> {
             ));
         }
     };
-    let strategy = args.strategy.parse().map_err(|_| {
-        Failure::config(
-            format!("`strategy`: {:?} is unknown", args.strategy),
-            "setups or sma-cross",
-        )
-    })?;
+    let strategy = args.strategy;
     let starting_balance: Decimal = args
         .starting_balance
         .parse()
@@ -112,16 +96,7 @@ pub(crate) fn run(args: &BacktestArgs) -> Result<ExitCode, Failure> {
                 })
         })
         .transpose()?;
-    let intrabar = match args.intrabar.as_str() {
-        "waypoints" => IntrabarTicks::Waypoints,
-        "cadence" => IntrabarTicks::Cadence { ticker_ms: 1_000 },
-        other => {
-            return Err(Failure::config(
-                format!("`intrabar`: {other:?} is unknown"),
-                "waypoints or cadence",
-            ));
-        }
-    };
+    let intrabar = IntrabarTicks::from(args.intrabar);
     let mut engine = EngineSettings::new(symbol, strategy);
     engine.broker.starting_balance = starting_balance;
     engine.warmup_bars = args.warmup_bars;
