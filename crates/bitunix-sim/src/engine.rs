@@ -72,6 +72,10 @@ impl Engine {
             tokio::select! {
                 biased;
                 () = stopped(&mut self.shutdown) => return,
+                () = self.shared.clock_jumped.notified() => {
+                    cursor = self.skip_jumped(cursor);
+                    continue;
+                }
                 () = tokio::time::sleep_until(wake) => {}
             }
             while let Some(scheduled) = self.schedule.get(next_fault) {
@@ -94,6 +98,38 @@ impl Engine {
             }
             cursor = next + 1;
         }
+    }
+
+    /// After a clock jump: the candles whose final push fell in the skipped time completed on
+    /// the exchange (REST serves them) without a push. Returns the new cursor.
+    fn skip_jumped(&self, cursor: i64) -> i64 {
+        let shared = &self.shared;
+        let now = shared.clock.now_ms();
+        if now <= cursor {
+            return cursor;
+        }
+        let market = &shared.market;
+        let (interval, last) = (market.interval_ms(), market.last_offset());
+        let mut st = lock(&shared.stream);
+        let mut bucket = market.bucket_of(cursor.max(market.first_open()));
+        let mut completed = 0_u64;
+        while bucket + last < now {
+            if bucket + last >= cursor
+                && let Some(candle) = market.candle_at(bucket)
+            {
+                st.completed.push(candle);
+                shared
+                    .recorder
+                    .candle(bucket + last, "candle_completed", bucket);
+                completed += 1;
+            }
+            bucket += interval;
+        }
+        st.engine_now = now;
+        drop(st);
+        shared.stat(|s| s.candles_completed += completed);
+        tracing::info!(symbol = %shared.symbol, from = cursor, to = now, completed, "virtual clock jumped; the skipped candles completed unpushed");
+        now
     }
 
     fn mark_exhausted(&self, t: i64) {
@@ -355,6 +391,12 @@ pub(crate) fn apply_fault(shared: &Shared, fault: &Fault, t: i64) {
             }
         }
         Fault::Reorder => lock(&shared.stream).reorder_armed = true,
+        Fault::ClockJump { virtual_ms } => {
+            shared
+                .clock
+                .jump(i64::try_from(*virtual_ms).unwrap_or(i64::MAX));
+            shared.clock_jumped.notify_one();
+        }
         Fault::Gap { candles } => {
             let market = &shared.market;
             let interval = market.interval_ms();

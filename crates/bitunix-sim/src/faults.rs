@@ -102,6 +102,14 @@ pub enum Fault {
     /// (or of the next one, when the current bucket's final push is already out). REST
     /// keeps serving the true market, as an exchange would after a bad print.
     ImplausiblePrice(PriceFactor),
+    /// The virtual clock jumps forward by `virtual_ms` at once, as the exchange's time looks
+    /// to a client that was suspended: nothing is pushed for the skipped time, its candles
+    /// complete (REST serves them), and data resumes at the new time. Unlike the other
+    /// faults' durations this one is **virtual** time.
+    ClockJump {
+        /// Virtual milliseconds skipped.
+        virtual_ms: u64,
+    },
 }
 
 /// How far off an implausible print is ([`Fault::ImplausiblePrice`]).
@@ -281,6 +289,7 @@ impl Fault {
             Self::SlowAccept { .. } => "slow-accept",
             Self::OpenOutsideRange => "open-outside-range",
             Self::ImplausiblePrice(_) => "implausible-price",
+            Self::ClockJump { .. } => "clock-jump",
         }
     }
 }
@@ -312,11 +321,12 @@ impl fmt::Display for Fault {
             Self::BadValue(kind) => write!(f, "{name}:{}", kind.as_str()),
             Self::Duplicate { count } => write!(f, "{name}:{count}"),
             Self::Gap { candles } => write!(f, "{name}:{candles}"),
+            Self::ClockJump { virtual_ms } => write!(f, "{name}:{virtual_ms}ms"),
         }
     }
 }
 
-const CATALOGUE: [(&str, &str); 18] = [
+const CATALOGUE: [(&str, &str); 19] = [
     (
         "silence",
         "silence:<dur> — data pushes stop for <dur>; sockets stay open and pings are still answered",
@@ -388,6 +398,10 @@ const CATALOGUE: [(&str, &str); 18] = [
     (
         "implausible-price",
         "implausible-price[:<low|high>] — one ticker at 1/1000 (low, the default) or 1000× (high) of the market, and the current candle closes at its close times that factor; REST keeps the true market",
+    ),
+    (
+        "clock-jump",
+        "clock-jump:<dur> — the virtual clock jumps <dur> (virtual time) ahead at once, as a suspended client sees it: nothing is pushed for the skipped time, REST serves its candles",
     ),
 ];
 
@@ -516,6 +530,12 @@ pub fn parse_fault(spec: &str) -> Result<Fault, SimError> {
             want(1)?;
             Fault::Gap {
                 candles: count(args[0])?,
+            }
+        }
+        "clock-jump" => {
+            want(1)?;
+            Fault::ClockJump {
+                virtual_ms: duration(0)?,
             }
         }
         _ => return Err(err(format!("unknown scenario {name:?}"))),

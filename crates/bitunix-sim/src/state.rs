@@ -171,6 +171,8 @@ pub(crate) struct Shared {
     pub(crate) rest_5xx_served: std::sync::atomic::AtomicU64,
     pub(crate) recorder: Recorder,
     pub(crate) exhausted: watch::Sender<bool>,
+    /// Wakes the engine when the virtual clock jumped (the `clock-jump` fault).
+    pub(crate) clock_jumped: tokio::sync::Notify,
 }
 
 /// Frames buffered per connection before a slow reader starts missing some.
@@ -201,6 +203,7 @@ impl Shared {
             rest_5xx_served: std::sync::atomic::AtomicU64::new(0),
             recorder: parts.recorder,
             exhausted,
+            clock_jumped: tokio::sync::Notify::new(),
         }
     }
 

@@ -153,6 +153,11 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) max_clock_skew: Option<String>,
+    /// Longest downtime (suspend, restart, outage) replayed on coming back; beyond it the
+    /// session stops with `catch_up_too_long` [default: 7d]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) max_catch_up: Option<String>,
     /// Paper account starting balance in USDT [default: 10000]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]

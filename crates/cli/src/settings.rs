@@ -45,7 +45,7 @@ pub(crate) fn load_run_config(args: &RunArgs) -> Result<RunConfig, Failure> {
             .collect();
         Failure::config(
             format!("invalid configuration:\n  {}", lines.join("\n  ")),
-            "allowed keys: mode, source, symbol, interval, duration, dry_run, workspace, ws_url, rest_url, stale_timeout, max_clock_skew, starting_balance, strategy, warmup_bars, data, speed, seed, error_budget, max_rss_mb, max_daily_drawdown, max_consecutive_losses, force_close_on_stop, latency_ms, slippage_bps, http, http_allow_remote, [alerts] webhook/format/digest_hour_utc",
+            "allowed keys: mode, source, symbol, interval, duration, dry_run, workspace, ws_url, rest_url, stale_timeout, max_clock_skew, max_catch_up, starting_balance, strategy, warmup_bars, data, speed, seed, error_budget, max_rss_mb, max_daily_drawdown, max_consecutive_losses, force_close_on_stop, latency_ms, slippage_bps, http, http_allow_remote, [alerts] webhook/format/digest_hour_utc",
         )
     })?;
     raw.validate().map_err(|issues| {

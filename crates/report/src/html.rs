@@ -63,8 +63,8 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// A UTC time for the trades table.
-fn utc(ms: i64) -> String {
+/// A UTC time for the trades and downtime tables.
+pub(crate) fn utc(ms: i64) -> String {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
         .and_then(|at| {
@@ -244,7 +244,7 @@ pub(crate) fn render(page: &Page<'_>) -> String {
         escape(run_id),
         subtitle.join(" &middot; ")
     );
-    out.push_str("<nav><a href=\"#stats\">Statistics</a><a href=\"#charts\">Charts</a><a href=\"#decisions\">Decisions</a><a href=\"#trades\">Trades</a><a href=\"#config\">Configuration</a><a href=\"#quality\">Data quality</a></nav>\n<main>\n");
+    out.push_str("<nav><a href=\"#stats\">Statistics</a><a href=\"#charts\">Charts</a><a href=\"#decisions\">Decisions</a><a href=\"#trades\">Trades</a><a href=\"#downtime\">Downtime</a><a href=\"#config\">Configuration</a><a href=\"#quality\">Data quality</a></nav>\n<main>\n");
 
     out.push_str("<section id=\"stats\"><h2>Statistics</h2>\n");
     kv_table(&mut out, "stats-table", page.stats);
@@ -263,6 +263,7 @@ pub(crate) fn render(page: &Page<'_>) -> String {
 
     decisions_section(&mut out, page.decisions);
     trades_section(&mut out, page.trades);
+    crate::downtime::section(&mut out, page.summary);
 
     let _ = writeln!(
         out,

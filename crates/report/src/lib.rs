@@ -4,7 +4,9 @@
 //! `summary.json`, `trades.csv`, `equity.csv` and `decisions.jsonl`. [`render_run_report`]
 //! reads them and writes `report.html` next to them: the statistics, the equity and drawdown
 //! charts (inline SVG drawn with plotters), the decision counts ("why no trade"), the trades
-//! table, the configuration with its fingerprint, and the data-quality counters.
+//! table, the downtime intervals with what catching up booked and every funding settlement
+//! with its rate's source, the configuration with its fingerprint, and the data-quality
+//! counters.
 //!
 //! **Invariants.** The page loads nothing: no scripts, no stylesheets, fonts or images from
 //! anywhere, no URLs at all, so it renders offline. Every string read from a run file is
@@ -16,9 +18,11 @@
 //! - `sections`: statistics, configuration and data-quality rows from the summary.
 //! - `fingerprint`: FNV-1a over canonical JSON.
 //! - `charts`: plotters SVG charts.
+//! - `downtime`: the downtime and funding section.
 //! - `html`: the document.
 
 mod charts;
+mod downtime;
 mod error;
 mod fingerprint;
 mod html;

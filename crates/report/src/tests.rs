@@ -439,3 +439,40 @@ fn drawdown_is_percent_below_the_running_peak() {
     let dd = charts::drawdown_percent(&[row(1, 100), row(2, 120), row(3, 90), row(4, 130)]);
     assert_eq!(dd, vec![(1, 0.0), (2, 0.0), (3, -25.0), (4, 0.0)]);
 }
+
+#[test]
+fn downtime_intervals_their_catch_up_exits_and_funding_sources_are_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut summary = live_summary();
+    summary["downtime"] = json!([{
+        "cause": "suspend",
+        "detected_by": "sigcont",
+        "start_ms": T0 + 600_000,
+        "end_ms": T0 + 600_000 + 9 * 3_600_000,
+        "length_ms": 9 * 3_600_000,
+        "outcome": "caught_up",
+        "candles_replayed": 540,
+        "candles_missing": 0,
+        "exits": [{"client_order_id": "sma_cross-1-long<i>", "reason": "stop_loss", "exit_price": "59759.7", "ts_ms": T0 + 9 * 3_600_000, "pnl_net": "-30.5"}],
+        "funding": [],
+        "funding_skipped": 0
+    }]);
+    summary["funding_settlements"] = json!([
+        {"funding_time_ms": T0 + 8 * 3_600_000, "rate": "0.000075", "mark_price": "60060", "amount": "-0.45", "source": "history", "catch_up": true},
+        {"funding_time_ms": T0 + 16 * 3_600_000, "rate": "-0.000025", "mark_price": "60060", "amount": "0.15", "source": "price_channel", "catch_up": false}
+    ]);
+    write_run(dir.path(), &summary, TWO_TRADES, 10);
+    let html = render_run_report_html(dir.path()).unwrap();
+    assert_eq!(count(&html, "<tr class=\"downtime\">"), 1);
+    assert!(html.contains("<td>suspend</td><td>sigcont</td><td>2026-01-01 00:10:00</td><td>2026-01-01 09:10:00</td><td class=\"num\">540</td>"));
+    assert!(html.contains("sma_cross-1-long&lt;i&gt;") && html.contains("59759.7"));
+    assert!(html.contains("Funding settlements (2)"));
+    assert!(html.contains("<td>history</td><td>yes</td>"));
+    assert!(html.contains("<td>price_channel</td><td></td>"));
+    // A summary written before downtimes were recorded reads as none.
+    let plain = tempfile::tempdir().unwrap();
+    write_run(plain.path(), &live_summary(), TWO_TRADES, 10);
+    let html = render_run_report_html(plain.path()).unwrap();
+    assert!(html.contains("0 downtime interval(s)"));
+    assert!(html.contains("Funding settlements (0)"));
+}

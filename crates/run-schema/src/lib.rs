@@ -16,7 +16,11 @@
 //! - `funding`: the funding cash flow of the run, read from the broker's ledger (negative
 //!   = paid). So `net_pnl == trade_pnl + funding` is a check, not a definition.
 
+pub mod downtime;
+
 use std::collections::BTreeMap;
+
+use downtime::{DowntimeRecord, FundingSettlement};
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -45,6 +49,8 @@ pub enum StopReason {
     FeedEnded,
     /// An unrecoverable error (e.g. a broker invariant breach).
     FatalError,
+    /// A downtime was longer than `max_catch_up`: replaying it was refused.
+    CatchUpTooLong,
 }
 
 impl StopReason {
@@ -61,6 +67,7 @@ impl StopReason {
             Self::MemoryLimit => "memory_limit",
             Self::FeedEnded => "feed_ended",
             Self::FatalError => "fatal_error",
+            Self::CatchUpTooLong => "catch_up_too_long",
         }
     }
 
@@ -158,6 +165,18 @@ pub struct RunSummary {
     pub state_save_failures: u64,
     /// Decision counts by outcome and blocking gate (`outcome:X`, `blocked_by:Y`).
     pub decisions: BTreeMap<String, u64>,
+    /// Every funding settlement of the run: time, rate, amount, where the rate came from,
+    /// and whether it was booked catching up after a downtime.
+    #[serde(default)]
+    pub funding_settlements: Vec<FundingSettlement>,
+    /// The downtimes a live session detected (restart, suspend, outage): the interval, its
+    /// cause, and the exits and funding booked catching up.
+    #[serde(default)]
+    pub downtime: Vec<DowntimeRecord>,
+    /// Ticks and candles a live session dropped because a catch-up had already replayed
+    /// their time.
+    #[serde(default)]
+    pub covered_by_catch_up: u64,
     /// The run directory.
     pub run_dir: String,
     /// The resolved configuration of the run (for the report and its fingerprint).

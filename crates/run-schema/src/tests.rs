@@ -60,6 +60,9 @@ fn summary() -> RunSummary {
         funding_skipped: 0,
         state_save_failures: 0,
         decisions: BTreeMap::new(),
+        funding_settlements: Vec::new(),
+        downtime: Vec::new(),
+        covered_by_catch_up: 0,
         run_dir: "/r".into(),
         config: serde_json::Value::Null,
     }

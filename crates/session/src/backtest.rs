@@ -318,6 +318,9 @@ pub fn run_backtest(config: &BacktestConfig) -> Result<RunSummary, SessionError>
         funding_skipped: 0,
         state_save_failures: 0,
         decisions: sink.decision_counts().clone(),
+        funding_settlements: sink.funding_settlements.clone(),
+        downtime: Vec::new(),
+        covered_by_catch_up: 0,
         run_dir: run_dir.display().to_string(),
         config: backtest_config_value(config),
     };

@@ -81,6 +81,10 @@ pub struct RawRunConfig {
     /// Exchange-vs-local clock tolerance, or `off`.
     #[serde(deserialize_with = "string_or_number")]
     pub max_clock_skew: String,
+    /// Longest downtime the session replays when it comes back; beyond it, it stops with
+    /// `catch_up_too_long`.
+    #[serde(deserialize_with = "string_or_number")]
+    pub max_catch_up: String,
     /// Paper account starting balance (USDT).
     pub starting_balance: Decimal,
     /// `setups` or `sma-cross`.
@@ -151,6 +155,7 @@ impl Default for RawRunConfig {
             rest_url: "https://fapi.bitunix.com".into(),
             stale_timeout: "120s".into(),
             max_clock_skew: "5m".into(),
+            max_catch_up: "7d".into(),
             starting_balance: broker.starting_balance,
             strategy: "setups".into(),
             warmup_bars: 50,
@@ -283,6 +288,8 @@ pub struct RunConfig {
     pub stale_timeout: Duration,
     /// Clock-skew tolerance; `None` = off.
     pub max_clock_skew: Option<Duration>,
+    /// Longest downtime replayed on coming back.
+    pub max_catch_up: Duration,
     /// Starting balance.
     pub starting_balance: Decimal,
     /// Strategy.
@@ -443,6 +450,14 @@ impl RawRunConfig {
         {
             check("stale_timeout", Err("must be at least 5s".into()));
         }
+        let max_catch_up = parse_duration(&self.max_catch_up);
+        check(
+            "max_catch_up",
+            max_catch_up.as_ref().map(|_| ()).map_err(Clone::clone),
+        );
+        if max_catch_up.as_ref().is_ok_and(Duration::is_zero) {
+            check("max_catch_up", Err("must be longer than 0".into()));
+        }
         let max_clock_skew = parse_optional_duration(&self.max_clock_skew);
         check(
             "max_clock_skew",
@@ -547,6 +562,7 @@ impl RawRunConfig {
             stale_timeout,
             max_clock_skew,
             strategy,
+            max_catch_up,
         ) {
             (
                 Ok(source),
@@ -556,6 +572,7 @@ impl RawRunConfig {
                 Ok(stale),
                 Ok(skew),
                 Ok(strategy),
+                Ok(max_catch_up),
             ) if issues.is_empty() => Ok(RunConfig {
                 source,
                 symbol,
@@ -567,6 +584,7 @@ impl RawRunConfig {
                 rest_url: self.rest_url.clone(),
                 stale_timeout: stale,
                 max_clock_skew: skew,
+                max_catch_up,
                 starting_balance: self.starting_balance,
                 strategy,
                 strategy_config: StrategyConfig {

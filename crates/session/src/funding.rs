@@ -16,7 +16,7 @@
 //! ([`FundingRateSource::Assumed`]).
 
 use la_core::{FundingInfo, TimestampMs};
-use serde::{Deserialize, Serialize};
+pub use la_run_schema::downtime::{FundingRateSource, FundingSettlement};
 
 /// Length of one funding period (8 h).
 pub const FUNDING_PERIOD_MS: i64 = 8 * 3_600_000;
@@ -29,34 +29,6 @@ pub const UPCOMING_READ_LEAD_MS: i64 = 10 * 60_000;
 pub fn next_funding_after(ts: TimestampMs) -> Option<TimestampMs> {
     let ms = ts.as_ms();
     TimestampMs::new(ms - ms.rem_euclid(FUNDING_PERIOD_MS) + FUNDING_PERIOD_MS).ok()
-}
-
-/// Where the rate of one settlement came from (recorded in the journal's funding event and
-/// the summary).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FundingRateSource {
-    /// The first price-channel `fr` pushed at or after the funding time.
-    PriceChannel,
-    /// The exchange's funding-rate history.
-    History,
-    /// The REST upcoming rate read shortly before the funding time: the fallback when
-    /// neither of the above arrived.
-    RestUpcoming,
-    /// A constant rate assumed by the configuration (backtests).
-    Assumed,
-}
-
-impl FundingRateSource {
-    /// Stable label.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::PriceChannel => "price_channel",
-            Self::History => "history",
-            Self::RestUpcoming => "rest_upcoming",
-            Self::Assumed => "assumed",
-        }
-    }
 }
 
 /// Tracks the next funding time and the rate observations that can settle it.

@@ -19,7 +19,11 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::{
-    engine::EventContext, error::SessionError, funding::FundingRateSource, stop::StopReason,
+    downtime::{DowntimeCause, DowntimeRecord, DowntimeSignal},
+    engine::EventContext,
+    error::SessionError,
+    funding::FundingRateSource,
+    stop::StopReason,
 };
 
 /// What a journal line records. Serialised with `kind` as the tag (the labels below are the
@@ -113,6 +117,22 @@ pub enum JournalEvent<'a> {
         /// `daily_drawdown` or `consecutive_losses`.
         reason: &'a str,
     },
+    /// The market went on without the session (restart, suspend or outage): a catch-up
+    /// starts.
+    DowntimeDetected {
+        /// Restart, suspend or outage.
+        cause: DowntimeCause,
+        /// What revealed it.
+        detected_by: DowntimeSignal,
+        /// The exchange time the account had reached (epoch ms), if any.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        since_ms: Option<i64>,
+        /// How long the local clocks say the session was away, when they could tell.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        away_local_ms: Option<u64>,
+    },
+    /// A catch-up ended: the downtime interval and what was booked (or why nothing was).
+    CatchUpFinished(&'a DowntimeRecord),
     /// The session stopped, with its one reason.
     SessionStopped {
         /// Why.
@@ -186,6 +206,8 @@ impl<'a> JournalEvent<'a> {
             Self::DegradedStart { .. } => "degraded_start",
             Self::FundingSkipped { .. } => "funding_skipped",
             Self::CircuitBreakerTripped { .. } => "circuit_breaker_tripped",
+            Self::DowntimeDetected { .. } => "downtime_detected",
+            Self::CatchUpFinished(_) => "catch_up_finished",
             Self::SessionStopped { .. } => "session_stopped",
         }
     }

@@ -17,8 +17,10 @@
 pub mod backtest;
 pub mod breaker;
 pub mod candle_file;
+pub mod catch_up;
 pub mod config;
 pub mod download;
+pub mod downtime;
 pub mod engine;
 pub mod error;
 pub mod funding;

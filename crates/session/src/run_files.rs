@@ -17,6 +17,7 @@ use serde::Serialize;
 use crate::{
     engine::{DecisionRecord, EngineSink, EventContext},
     error::SessionError,
+    funding::FundingSettlement,
     journal::{Journal, JournalEvent},
 };
 
@@ -62,6 +63,8 @@ pub struct FileSink {
     pub equity_curve: Vec<EquityPoint>,
     /// Trades closed during this run.
     pub trades: Vec<Exit>,
+    /// Funding settlements booked during this run, with their rate's source.
+    pub funding_settlements: Vec<FundingSettlement>,
     write_errors: u64,
     symbol: String,
     /// Live sessions hold broker events until the state that contains them is saved, so the
@@ -95,6 +98,7 @@ impl FileSink {
             recent: std::collections::VecDeque::with_capacity(RECENT_DECISIONS),
             equity_curve: Vec::new(),
             trades: Vec::new(),
+            funding_settlements: Vec::new(),
             write_errors: 0,
             symbol: symbol.to_owned(),
             hold_events: false,
@@ -254,6 +258,19 @@ impl EngineSink for FileSink {
                 tracing::info!(symbol = %self.symbol, client_order_id = %exit.client_order_id, reason = exit.reason.as_str(), pnl = %exit.pnl_net, "position closed");
                 self.trades.push(exit.clone());
             }
+            BrokerEvent::FundingApplied {
+                funding_time,
+                rate,
+                mark_price,
+                amount,
+            } => self.funding_settlements.push(FundingSettlement {
+                funding_time_ms: funding_time.as_ms(),
+                rate: *rate,
+                mark_price: mark_price.get(),
+                amount: *amount,
+                source: context.funding_source,
+                catch_up: context.catch_up,
+            }),
             BrokerEvent::Filled(fill) => {
                 tracing::info!(symbol = %self.symbol, client_order_id = %fill.client_order_id, side = %fill.side, price = %fill.price, qty = %fill.qty, "order filled");
             }

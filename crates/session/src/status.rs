@@ -5,6 +5,8 @@ use std::{fs, io, path::Path};
 
 use la_core::{Decimal, Position};
 use la_ops::Health;
+
+use crate::downtime::{CatchingUp, DowntimeRecord};
 use serde::{Deserialize, Serialize};
 
 /// The open position as shown in status output.
@@ -100,6 +102,13 @@ pub struct Heartbeat {
     /// The dashboard's URL while the HTTP surface is up (`/metrics`, `/healthz` beside it).
     #[serde(default)]
     pub http_url: Option<String>,
+    /// Set while the session replays a downtime before trading on: its cause, what revealed
+    /// it, and since when. New entries wait until it clears.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catching_up: Option<CatchingUp>,
+    /// The downtimes this run detected: start, end, cause, and what catching up booked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub downtime: Vec<DowntimeRecord>,
 }
 
 impl Heartbeat {
@@ -137,6 +146,26 @@ impl Heartbeat {
             self.reconnects,
             left
         )
+    }
+}
+
+impl Heartbeat {
+    /// One line per detected downtime, and one for a catch-up in progress (for `status`).
+    pub fn downtime_lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        if let Some(now) = &self.catching_up {
+            lines.push(format!(
+                "catching up: {} ({}) since {}, for {}s; no new entries until done",
+                now.cause.as_str(),
+                now.detected_by.as_str(),
+                crate::time_fmt::ms_to_rfc3339(now.since_ms),
+                now.running_s
+            ));
+        }
+        for record in &self.downtime {
+            lines.push(crate::downtime::summary_line(record));
+        }
+        lines
     }
 }
 

@@ -17,6 +17,9 @@ fn every_fault() -> Vec<Fault> {
         Fault::Duplicate { count: 3 },
         Fault::Reorder,
         Fault::Gap { candles: 3 },
+        Fault::ClockJump {
+            virtual_ms: 7_200_000,
+        },
         Fault::RestRateLimit {
             duration_ms: 10_000,
             http_429: false,
@@ -133,6 +136,8 @@ fn bad_specs_are_errors_naming_the_problem() {
         ("duplicate:1:2", "at most 1"),
         ("implausible-price:tiny", "unknown price factor"),
         ("open-outside-range:1", "takes 0 argument"),
+        ("clock-jump", "takes 1 argument"),
+        ("clock-jump:later", "bad duration"),
     ] {
         let error = parse_fault(spec).unwrap_err().to_string();
         assert!(error.contains(needle), "{spec}: {error}");

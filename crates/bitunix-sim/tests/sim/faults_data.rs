@@ -211,3 +211,71 @@ async fn implausible_price_sends_one_bad_ticker_and_closes_the_candle_at_the_bad
         sim.shutdown().await;
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_clock_jump_skips_pushes_completes_the_skipped_candles_and_rest_serves_them() {
+    let sim = start(config(600)).await.unwrap();
+    let mut client = WsClient::connect_ready(sim.local_addr()).await;
+    client.send_text(SUBSCRIBE_ALL).await;
+    advance_to(&sim, T0 + 5 * MINUTE + 10_000).await;
+    let (before, _) = client.next_on(KLINE).await;
+    let before_ts = before["ts"].as_i64().unwrap();
+    let completed_before = sim.completed_candles().len();
+    sim.inject(Fault::ClockJump {
+        virtual_ms: u64::try_from(120 * MINUTE).unwrap(),
+    });
+    assert!(
+        sim.virtual_now().as_ms() >= T0 + 125 * MINUTE,
+        "the clock jumped"
+    );
+    // After the socket's backlog from before the jump, the next kline push is on the new
+    // timeline.
+    let mut after_ts = before_ts;
+    for _ in 0..5_000 {
+        let (frame, _) = client.next_on(KLINE).await;
+        after_ts = frame["ts"].as_i64().unwrap();
+        if after_ts >= T0 + 125 * MINUTE {
+            break;
+        }
+        assert!(
+            after_ts < T0 + 7 * MINUTE,
+            "nothing pushed for the skipped time: {after_ts}"
+        );
+    }
+    assert!(
+        after_ts >= T0 + 125 * MINUTE,
+        "pushes resume at the new time"
+    );
+    // Every skipped candle completed on the exchange, without a push.
+    let completed = sim.completed_candles();
+    let data = candles(600);
+    assert!(
+        completed.len() - completed_before >= 118,
+        "{}",
+        completed.len()
+    );
+    for candle in &data[6..124] {
+        assert!(
+            completed.contains(candle),
+            "{:?} not completed",
+            candle.open_time()
+        );
+    }
+    // REST serves them.
+    let rows = get_json(
+        sim.local_addr(),
+        &format!(
+            "/api/v1/futures/market/kline?symbol=BTCUSDT&interval=1m&startTime={}&endTime={}&limit=200",
+            T0 + 10 * MINUTE,
+            T0 + 19 * MINUTE
+        ),
+    )
+    .await;
+    assert_eq!(rows["data"].as_array().unwrap().len(), 10);
+    assert_eq!(
+        dec(&rows["data"][0]["close"]),
+        data[19].close().get(),
+        "the skipped market is the data's"
+    );
+    sim.shutdown().await;
+}

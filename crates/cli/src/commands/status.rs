@@ -149,6 +149,9 @@ pub(crate) fn status(args: &StatusArgs) -> Result<ExitCode, Failure> {
                 workspace.root().display()
             ),
         }
+        for line in beat.iter().flat_map(Heartbeat::downtime_lines) {
+            println!("  {line}");
+        }
         if let Verdict::Unhealthy(reason) = &verdict {
             println!("  not healthy: {reason}");
         }

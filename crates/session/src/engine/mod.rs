@@ -125,6 +125,10 @@ pub struct Engine {
     scratch: Vec<BrokerEvent>,
     bars_seen: u64,
     last_candle_open: Option<TimestampMs>,
+    /// Open time of the newest candle the strategy saw in this process (its indicators are
+    /// not persisted, so after a restart it may be fed history older than
+    /// `last_candle_open`).
+    strategy_last_open: Option<TimestampMs>,
     last_event_time: Option<TimestampMs>,
     last_price: Option<Price>,
     funding_rate: Option<Decimal>,
@@ -171,6 +175,7 @@ impl Engine {
             scratch: Vec::with_capacity(8),
             bars_seen: 0,
             last_candle_open,
+            strategy_last_open: None,
             last_event_time: None,
             last_price: None,
             funding_rate: None,
@@ -357,6 +362,7 @@ impl Engine {
         }
         self.last_price = Some(candle.close());
         self.last_candle_open = Some(open_time);
+        self.strategy_last_open = Some(open_time);
         self.counters.candles_closed += 1;
         if provenance == Provenance::Backfilled {
             self.counters.candles_backfilled += 1;
@@ -473,21 +479,28 @@ impl Engine {
     /// Feeds a historical candle (warm-up seeding) to the strategy: indicators update and
     /// the warm-up gate counts it, but it never trades and the broker does not see it. It
     /// passes the plausibility guard like any candle (which also anchors the guard on the
-    /// exchange's recent bars before live prices arrive).
+    /// exchange's recent bars before live prices arrive). After a restart the strategy
+    /// starts cold, so history up to the last candle decided before the restart is welcome;
+    /// it only has to be newer than what the strategy saw.
     pub fn on_history_candle(
         &mut self,
         candle: &Candle,
         provenance: Provenance,
         sink: &mut dyn EngineSink,
     ) {
+        let open_time = candle.open_time();
         if self
-            .last_candle_open
-            .is_some_and(|last| candle.open_time() <= last)
+            .strategy_last_open
+            .is_some_and(|last| open_time <= last)
         {
             self.counters.candles_out_of_order += 1;
             return;
         }
-        self.last_candle_open = Some(candle.open_time());
+        self.strategy_last_open = Some(open_time);
+        self.last_candle_open = Some(
+            self.last_candle_open
+                .map_or(open_time, |l| l.max(open_time)),
+        );
         let verdict = self.guard.check_candle(candle);
         if !self.admit(verdict, PrintKind::Candle, candle.close_time()) {
             self.record_implausible_candle(candle, provenance, sink);

@@ -36,6 +36,17 @@ pub(super) struct PendingFunding {
     pub(super) wait_until: Option<Instant>,
 }
 
+impl PendingFunding {
+    /// Drops pending funding times at or before `through`: a catch-up replayed them (settled
+    /// from the funding-rate history, or skipped and journaled).
+    pub(super) fn forget_through(&mut self, through: TimestampMs) {
+        self.times.retain(|time, _| *time > through);
+        if self.times.is_empty() {
+            self.wait_until = None;
+        }
+    }
+}
+
 impl Live {
     /// After applied exchange time moved: reads the upcoming rate before a funding time,
     /// and makes every funding time passed pending.

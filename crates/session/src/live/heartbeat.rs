@@ -17,6 +17,11 @@ impl Live {
         hooks: &mut SessionHooks,
     ) -> Option<StopReason> {
         self.counters.heartbeats += 1;
+        // Before the stale-data ladder: time the process did not run is not stale data.
+        self.check_suspend();
+        if std::mem::take(&mut self.reconnect_wanted) {
+            feed.request_reconnect();
+        }
         if let Some(reason) = self.stale_ladder(feed) {
             return Some(reason);
         }
@@ -90,6 +95,8 @@ impl Live {
             stopping: stopping.map(|r| r.as_str().to_owned()),
             health: Some(self.health(stopping)),
             http_url: self.operator.url.clone(),
+            catching_up: self.catching_up(),
+            downtime: self.downtimes.clone(),
         }
     }
 

@@ -86,7 +86,9 @@ impl Live {
             }
             return;
         }
-        self.apply_held(event);
+        if !self.already_caught_up(&event) {
+            self.apply_held(event);
+        }
     }
 
     /// Applies one event to the engine.
@@ -106,6 +108,9 @@ impl Live {
             let Some(event) = self.buffer.pop_front() else {
                 break;
             };
+            if self.already_caught_up(&event) {
+                continue;
+            }
             self.apply_held(event);
         }
     }

@@ -17,6 +17,8 @@
 //! - `heartbeat`: the per-second status, memory ceiling and error budget;
 //! - `stale`: the stale-data ladder (warn → reconnect → REST poll → stop);
 //! - `stop_files`: the kill switch and the stop-request file;
+//! - `catch_up`: noticing a downtime (restart, suspend, outage) and replaying the missed
+//!   market before trading on;
 //! - `hold`: holding ticks and candles back while seeding, catching up or awaiting a
 //!   funding rate, and applying them in order afterwards;
 //! - `funding`: settling funding at funding times with the rate that settled then, the
@@ -26,6 +28,7 @@
 //!   `/healthz`) and the HTTP server's lifetime.
 
 mod alerting;
+mod catch_up;
 mod funding;
 mod heartbeat;
 mod hold;
@@ -55,6 +58,7 @@ use tokio::{sync::mpsc, time::Instant};
 use self::{stale::StaleStage, supervisor::Aux};
 use crate::{
     config::RunConfig,
+    downtime::{DowntimeRecord, SuspendDetector, SystemClocks},
     engine::{Engine, RestoredState, build_engine},
     error::SessionError,
     funding::FundingSchedule,
@@ -190,7 +194,18 @@ pub async fn run(
         .await;
     match seed {
         Seed::Ready(history) => live.apply_history(history),
-        Seed::Rest { rest, bars, now } => live.spawn_seed(rest, bars, now),
+        Seed::Rest { rest, bars, now } => {
+            // With a saved state: warm up on the history up to the last candle it decided,
+            // and catch up on everything after it.
+            let restored_last = live.engine.last_candle_open();
+            let warm_up_until = restored_last
+                .and_then(|last| last.checked_add_ms(live.config.interval.as_ms()))
+                .map_or(now, |after| after.min(now));
+            live.spawn_seed(rest, bars, warm_up_until);
+            if let Some(last) = restored_last {
+                live.begin_restart_catch_up(last);
+            }
+        }
     }
     let mut stop = std::pin::pin!(stop);
     let (reason, feed) = live
@@ -264,6 +279,8 @@ struct LiveCounters {
     heartbeats: u64,
     /// Closed candles after which a position was open (the summary's exposure).
     exposure_bars: u64,
+    /// Ticks and candles dropped because a catch-up had already replayed their time.
+    covered_by_catch_up: u64,
 }
 
 /// Everything the supervisor owns while running. The fields are private to `live`: the
@@ -304,6 +321,23 @@ struct Live {
     last_poll: Option<Instant>,
     funding: FundingSchedule,
     pending_funding: funding::PendingFunding,
+    /// The newest exchange time any market event showed, as received (a jump past it means
+    /// missed candles).
+    exchange_now: Option<TimestampMs>,
+    /// The local clocks and the suspend detector reading them every heartbeat.
+    clocks: SystemClocks,
+    suspend: SuspendDetector,
+    /// The catch-up in progress, if any.
+    catch_up: Option<catch_up::CatchUpRun>,
+    /// Open time of the last candle a catch-up replayed (the feed's backfill of the same
+    /// candles is then covered).
+    caught_up_through: Option<TimestampMs>,
+    /// Close time of that candle (older ticks are covered).
+    caught_up_until: Option<TimestampMs>,
+    /// The downtimes detected this run, for the summary and the heartbeat.
+    downtimes: Vec<DowntimeRecord>,
+    /// A suspend of the machine was found: the next heartbeat asks the feed to reconnect.
+    reconnect_wanted: bool,
     counters: LiveCounters,
     /// A stop decided inside a handler that could not return it directly.
     pending_stop: Option<StopReason>,
@@ -354,6 +388,14 @@ impl Live {
             last_poll: None,
             funding: FundingSchedule::default(),
             pending_funding: funding::PendingFunding::default(),
+            exchange_now: None,
+            clocks: SystemClocks::default(),
+            suspend: SuspendDetector::new(Duration::from_secs(1)),
+            catch_up: None,
+            caught_up_through: None,
+            caught_up_until: None,
+            downtimes: Vec::new(),
+            reconnect_wanted: false,
             counters: LiveCounters::default(),
             pending_stop: None,
         };

@@ -265,7 +265,7 @@ impl Live {
                 last_frame_age_ms: data_age_ms,
             },
             stale_stage: self.stale.as_str().to_owned(),
-            catching_up: self.engine.is_catching_up(),
+            catching_up: self.catch_up.is_some(),
             breaker_tripped: self.engine.breaker().tripped().map(str::to_owned),
             halted: broker.halt_reason().map(str::to_owned),
             kill_switch: self.kill_switch_engaged,

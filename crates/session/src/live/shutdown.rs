@@ -185,6 +185,9 @@ impl Live {
             funding_skipped: self.funding.skipped,
             state_save_failures: self.counters.save_failures,
             decisions: self.sink.decision_counts().clone(),
+            funding_settlements: self.sink.funding_settlements.clone(),
+            downtime: self.downtimes.clone(),
+            covered_by_catch_up: self.counters.covered_by_catch_up,
             run_dir: self.run.run_dir.display().to_string(),
             config: serde_json::to_value(&self.config).unwrap_or(serde_json::Value::Null),
         }

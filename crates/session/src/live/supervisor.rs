@@ -42,10 +42,41 @@ pub(super) enum Aux {
         funding_time: TimestampMs,
         result: Result<Vec<SettledFunding>, String>,
     },
+    /// A catch-up download finished.
+    CatchUp(Result<crate::catch_up::CatchUpData, crate::catch_up::CatchUpError>),
     /// A fallback REST price poll finished.
     PolledPrice(Result<Price, String>),
     /// The REST read of the last price asked for when a price quarantine started.
     ReferencePrice(Result<Price, String>),
+}
+
+/// The exchange time a market event shows (a lower bound for a forming candle and a gap:
+/// the bucket they were seen in has at least opened).
+fn exchange_time_of(event: &MarketEvent, interval: la_core::Interval) -> Option<TimestampMs> {
+    match event {
+        MarketEvent::Tick(tick) => Some(tick.ts()),
+        MarketEvent::CandleUpdate(candle) => Some(candle.open_time()),
+        MarketEvent::CandleClosed { candle, .. } => Some(candle.close_time()),
+        MarketEvent::Funding(info) => Some(info.ts),
+        MarketEvent::Gap {
+            first_missing,
+            missing,
+        } => first_missing.checked_add_ms(i64::from(*missing).saturating_mul(interval.as_ms())),
+        MarketEvent::Connection(_) => None,
+    }
+}
+
+/// SIGCONT, which a stopped process receives when it is resumed (never resolves when the
+/// handler cannot be installed).
+async fn next_sigcont(sigcont: &mut Option<tokio::signal::unix::Signal>) {
+    match sigcont {
+        Some(signal) => {
+            if signal.recv().await.is_none() {
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending().await,
+    }
 }
 
 async fn sleep_until_opt(at: Option<Instant>) {
@@ -77,11 +108,21 @@ impl Live {
             .unwrap_or(Duration::from_secs(100 * 365 * 86_400));
         let deadline = sleep(duration);
         tokio::pin!(deadline);
+        let mut sigcont = match tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::from_raw(libc::SIGCONT),
+        ) {
+            Ok(signal) => Some(signal),
+            Err(err) => {
+                tracing::warn!(symbol = %self.config.symbol, error = &err as &dyn std::error::Error, "cannot watch SIGCONT; a stopped-and-resumed process is still noticed by its heartbeat");
+                None
+            }
+        };
         let reason = loop {
             let outcome: Option<StopReason> = tokio::select! {
                 biased;
                 reason = stop.as_mut() => Some(reason),
                 () = &mut deadline => Some(StopReason::DurationReached),
+                () = next_sigcont(&mut sigcont) => { self.on_sigcont(); None },
                 event = feed.next_event() => match event {
                     Some(event) => self.on_market_event(event, &mut feed),
                     None => Some(StopReason::FeedEnded),
@@ -120,6 +161,9 @@ impl Live {
     }
 
     fn on_market_event(&mut self, event: MarketEvent, feed: &mut LiveFeed) -> Option<StopReason> {
+        if let Some(ts) = exchange_time_of(&event, self.config.interval) {
+            self.observe_exchange_time(ts);
+        }
         match event {
             MarketEvent::Tick(tick) => {
                 self.mark_data();
@@ -255,7 +299,10 @@ impl Live {
     }
 
     /// A broker error is an invariant breach: halt trading, count it, and stop fatally.
-    fn broker_failure(&mut self, err: &la_broker_paper::BrokerError) -> Option<StopReason> {
+    pub(super) fn broker_failure(
+        &mut self,
+        err: &la_broker_paper::BrokerError,
+    ) -> Option<StopReason> {
         let chain = error_chain(err);
         tracing::error!(symbol = %self.config.symbol, error = err as &dyn std::error::Error, "broker failure; trading halted");
         self.record_error(chain.clone());
@@ -267,6 +314,7 @@ impl Live {
     fn on_aux(&mut self, aux: Aux) -> Option<StopReason> {
         match aux {
             Aux::Seed(result) => self.on_seed(result),
+            Aux::CatchUp(result) => self.on_catch_up(result),
             Aux::UpcomingRate {
                 funding_time,
                 result,

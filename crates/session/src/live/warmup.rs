@@ -28,6 +28,8 @@ impl Live {
         }
         tracing::info!(symbol = %self.config.symbol, candles = n_history, "warm-up history applied");
         self.holds.seeding = false;
+        // A restart's catch-up that finished first replays now, after the history.
+        self.complete_stashed_catch_up();
         self.drain_held();
     }
 

@@ -5,7 +5,9 @@ use la_core::{BrokerEvent, ClientOrderId, OrderRejectReason, TimestampMs};
 use serde_json::Value;
 
 use crate::{
+    downtime::{CatchUpOutcome, DowntimeCause, DowntimeRecord, DowntimeSignal},
     engine::EventContext,
+    funding::FundingRateSource,
     journal::{Journal, JournalEvent},
     stop::StopReason,
 };
@@ -30,6 +32,27 @@ fn every_journal_event_is_tagged_with_its_kind_label_beside_the_envelope() {
     let cancelled = BrokerEvent::OrderCancelled {
         client_order_id: id,
         ts,
+    };
+    let record = DowntimeRecord {
+        cause: DowntimeCause::Suspend,
+        detected_by: DowntimeSignal::Sigcont,
+        start_ms: 5,
+        end_ms: 65,
+        length_ms: 60,
+        away_local_ms: Some(60),
+        outcome: CatchUpOutcome::CaughtUp,
+        candles_replayed: 1,
+        candles_missing: 0,
+        exits: Vec::new(),
+        funding: Vec::new(),
+        funding_skipped: 0,
+        error: None,
+    };
+    let funding = BrokerEvent::FundingApplied {
+        funding_time: ts,
+        rate: la_core::Decimal::new(1, 4),
+        mark_price: "60000".parse().expect("price"),
+        amount: la_core::Decimal::new(-6, 0),
     };
     let events = [
         JournalEvent::broker(&rejected, false, EventContext::default()),
@@ -67,6 +90,13 @@ fn every_journal_event_is_tagged_with_its_kind_label_beside_the_envelope() {
             stopped_reason: StopReason::KillSwitch,
             errors: 2,
         },
+        JournalEvent::DowntimeDetected {
+            cause: DowntimeCause::Suspend,
+            detected_by: DowntimeSignal::Sigcont,
+            since_ms: Some(5),
+            away_local_ms: None,
+        },
+        JournalEvent::CatchUpFinished(&record),
     ];
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("events.jsonl");
@@ -95,4 +125,24 @@ fn every_journal_event_is_tagged_with_its_kind_label_beside_the_envelope() {
     assert_eq!(lines[13]["funding_time"], 1);
     assert_eq!(lines[15]["stopped_reason"], "kill_switch");
     assert_eq!(lines[15]["errors"], 2);
+    assert_eq!(lines[16]["cause"], "suspend");
+    assert_eq!(lines[16]["detected_by"], "sigcont");
+    assert_eq!(lines[17]["outcome"], "caught_up");
+    assert_eq!(lines[17]["end_ms"], 65);
+    // A funding settlement replayed after a downtime says so, and where its rate came from.
+    let context = EventContext {
+        catch_up: true,
+        funding_source: Some(FundingRateSource::History),
+    };
+    journal.append(
+        Some(ts.as_ms()),
+        &JournalEvent::broker(&funding, false, context),
+    );
+    journal.flush();
+    let lines = read_lines(&path);
+    let last = lines.last().expect("line");
+    assert_eq!(last["kind"], "funding_applied");
+    assert_eq!(last["catch_up"], true);
+    assert_eq!(last["rate_source"], "history");
+    assert!(lines[0].get("catch_up").is_none(), "absent when false");
 }
