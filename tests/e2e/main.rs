@@ -7,7 +7,6 @@ mod alerts;
 mod backtest;
 mod browser;
 mod dashboard;
-mod downtime;
 mod hostile;
 mod implausible;
 mod live_session;

@@ -7,8 +7,13 @@
 use std::{
     path::Path,
     process::{Child, Command, Output, Stdio},
-    time::{Duration, Instant},
+    time::Duration,
 };
+
+#[path = "common/process.rs"]
+mod process;
+
+use process::{signal, wait_exit, wait_for};
 
 const BIN: &str = env!("CARGO_BIN_EXE_laptop-agents");
 
@@ -70,47 +75,12 @@ fn real_slice(dir: &Path) -> std::path::PathBuf {
     path
 }
 
-/// Polls `condition` every 50 ms until it holds or `deadline` passes.
-fn wait_for(what: &str, deadline: Duration, mut condition: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !condition() {
-        assert!(
-            started.elapsed() < deadline,
-            "timed out after {deadline:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn wait_exit(child: &mut Child, deadline: Duration) -> std::process::ExitStatus {
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return status;
-        }
-        if started.elapsed() > deadline {
-            let _ = child.kill();
-            panic!("process did not exit within {deadline:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn heartbeat_candles(workspace: &Path) -> u64 {
     std::fs::read_to_string(workspace.join("heartbeat.json"))
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         .and_then(|v| v["candles_closed"].as_u64())
         .unwrap_or(0)
-}
-
-fn signal(child: &Child, name: &str) {
-    let status = Command::new("kill")
-        .arg(format!("-{name}"))
-        .arg(child.id().to_string())
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
 }
 
 fn run(args: &[&str]) -> Output {
