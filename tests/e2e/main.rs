@@ -7,6 +7,7 @@ mod alerts;
 mod backtest;
 mod browser;
 mod dashboard;
+mod golden_trades;
 mod hostile;
 mod implausible;
 mod live_session;
