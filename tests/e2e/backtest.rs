@@ -20,7 +20,7 @@ use la_session::{
     stats::{RunLedger, compute_results},
 };
 use la_strategy::{
-    Decision, Gate, Indicators, OrderPlan, Signal, Strategy, StrategyContext, StrategyKind, Verdict,
+    Decision, Gate, Indicators, OrderPlan, Signal, Strategy, StrategyContext, Verdict,
 };
 
 use crate::support::{read_jsonl, run_dir, run_session, shared_data, validated};
@@ -51,12 +51,10 @@ fn backtest_config(
     }
 }
 
-/// The engine `laptop-agents backtest` builds with its default flags.
+/// The engine `laptop-agents backtest` builds with its default configuration (the same
+/// defaults as `run`).
 fn cli_engine() -> EngineSettings {
-    EngineSettings::new(
-        Symbol::new("BTCUSDT").expect("symbol"),
-        StrategyKind::Setups,
-    )
+    validated(&RawRunConfig::default()).engine_settings()
 }
 
 /// `trade_id,side,entry_time_ms,exit_time_ms,entry_price,exit_price,qty,pnl,fees,r_multiple,exit_reason,leverage,liquidation_price`

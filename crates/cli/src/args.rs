@@ -95,22 +95,76 @@ pub(crate) struct CompletionsArgs {
     pub(crate) shell: clap_complete::Shell,
 }
 
-/// `run` flags. Every flag is optional so that only what the user typed overrides the
-/// configuration file and `LA_*` variables (flags > env > file > defaults). They stay text
-/// here: they are configuration keys, validated together with the file and the environment
-/// so that every problem is reported at once (`backtest`'s flags, which are not layered,
-/// are typed by clap).
-#[derive(Debug, Args, Serialize)]
-pub(crate) struct RunArgs {
-    /// The global `--workspace`, copied here so that it layers over the file and `LA_*`
-    /// variables like every other flag.
+/// Where the configuration comes from, for every command that takes one: the same keys
+/// for `run`, `backtest`, `sweep`, `walk-forward` and `doctor`.
+#[derive(Clone, Debug, Default, Args)]
+pub(crate) struct ConfigArgs {
+    /// Configuration file (TOML; unknown keys are errors).
+    #[arg(long)]
+    pub(crate) config: Option<PathBuf>,
+    /// Override one configuration key, as KEY=VALUE; tables use dotted keys
+    /// (`setups.risk_frac=0.005`). VALUE is read as TOML, else as a string. Repeatable;
+    /// wins over the file and LA_* variables, loses to the named flags.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub(crate) set: Vec<String>,
+}
+
+/// Configuration keys every engine-running command also takes as named flags. Every flag is
+/// optional so that only what the user typed overrides the configuration file and `LA_*`
+/// variables (flags > `--set` > env > file > defaults).
+#[derive(Debug, Default, Args, Serialize)]
+pub(crate) struct EngineFlags {
+    /// The global `--workspace`, copied here by `main` so that it layers over the file and
+    /// `LA_*` variables like every other flag.
     #[arg(skip)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) workspace: Option<PathBuf>,
-    /// Configuration file (TOML).
+    /// Instrument [default: BTCUSDT]
     #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) symbol: Option<String>,
+    /// Paper account starting balance in USDT [default: 10000]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) starting_balance: Option<String>,
+    /// Candle file (`ts_ms,open,high,low,close,volume` CSV, `.gz` allowed): what a backtest
+    /// replays, or what the sim source streams (generated data if absent).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) data: Option<PathBuf>,
+    /// Seed for the simulator, mock feed and broker [default: 7]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) seed: Option<u64>,
+    /// Closed candles before the strategy may trade [default: 50]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) warmup_bars: Option<usize>,
+    /// REST base URL [default: https://fapi.bitunix.com]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) rest_url: Option<String>,
+}
+
+/// `run` flags (see [`EngineFlags`] for the precedence). They stay text here: they are
+/// configuration keys, validated together with the file and the environment so that every
+/// problem is reported at once.
+#[derive(Debug, Args, Serialize)]
+pub(crate) struct RunArgs {
+    #[command(flatten)]
     #[serde(skip)]
-    pub(crate) config: Option<PathBuf>,
+    pub(crate) layers: ConfigArgs,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub(crate) engine: EngineFlags,
+    /// Strategy: setups or sma-cross [default: setups]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) strategy: Option<String>,
+    /// Candle interval: 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d [default: 1m]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) interval: Option<String>,
     /// Mode: live-session [default: live-session]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -125,14 +179,6 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) duration: Option<String>,
-    /// Instrument [default: BTCUSDT]
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) symbol: Option<String>,
-    /// Candle interval: 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d [default: 1m]
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) interval: Option<String>,
     /// Log decisions and would-be orders; never fill.
     #[arg(long)]
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -141,10 +187,6 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) ws_url: Option<String>,
-    /// REST base URL [default: https://fapi.bitunix.com]
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) rest_url: Option<String>,
     /// Stop after this long without market data [default: 120s]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -158,26 +200,10 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) max_catch_up: Option<String>,
-    /// Paper account starting balance in USDT [default: 10000]
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) starting_balance: Option<String>,
-    /// Strategy: setups or sma-cross [default: setups]
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) strategy: Option<String>,
-    /// Candle file replayed by the sim source (generated data if absent).
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) data: Option<PathBuf>,
     /// Simulator / mock speed: virtual ms per real ms [default: 1]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) speed: Option<f64>,
-    /// Seed for the simulator, mock feed and broker [default: 7]
-    #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) seed: Option<u64>,
     /// Simulator fault, as `AT@SPEC` (sim source; repeatable; see `laptop-agents sim --help`).
     #[arg(long = "fault")]
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -201,52 +227,67 @@ pub(crate) struct RunArgs {
     pub(crate) http_allow_remote: bool,
 }
 
+/// The engine keys `backtest`, `sweep` and `walk-forward` type-check in clap (their values
+/// listed on a typo); they are still configuration keys, layered as strings over the file.
+#[derive(Debug, Default, Args, Serialize)]
+pub(crate) struct TypedEngineFlags {
+    /// Strategy [default: setups]
+    #[arg(long, value_parser = labelled::<StrategyKind>(StrategyKind::ALL.map(StrategyKind::as_str)))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) strategy: Option<StrategyKind>,
+    /// Candle interval traded [default: 1m]; finer data is resampled to it
+    #[arg(long, value_parser = labelled::<Interval>(Interval::ALL.map(Interval::as_str)))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) interval: Option<Interval>,
+}
+
+/// Where a backtest's candles come from, the window, and how funding and bars are modelled;
+/// shared by `backtest`, `sweep` and `walk-forward`. These are not configuration keys: they
+/// describe the experiment, not the engine.
 #[derive(Debug, Args)]
-pub(crate) struct BacktestArgs {
-    /// The global `--workspace` (set by `main` after parsing).
-    #[arg(skip)]
-    pub(crate) workspace: WorkspaceArgs,
-    /// Candle CSV (`ts_ms,open,high,low,close,volume`, `.gz` allowed).
-    #[arg(long)]
-    pub(crate) data: Option<PathBuf>,
-    /// Data source when --data is not given: bitunix (paged REST download).
+pub(crate) struct HistoryArgs {
+    /// Data source instead of --data: bitunix (paged REST download, cached in the workspace).
     #[arg(long, value_parser = ["bitunix"])]
     pub(crate) source: Option<String>,
     /// Days of history to download with --source bitunix.
     #[arg(long)]
     pub(crate) days: Option<u32>,
-    /// REST base URL for --source bitunix (e.g. a local simulator).
-    #[arg(long)]
-    pub(crate) rest_url: Option<String>,
-    /// Strategy.
-    #[arg(long, default_value = "setups", value_parser = labelled::<StrategyKind>(StrategyKind::ALL.map(StrategyKind::as_str)))]
-    pub(crate) strategy: StrategyKind,
     /// First candle open time to include: epoch ms or RFC 3339.
     #[arg(long)]
     pub(crate) from: Option<String>,
     /// Last candle open time to include: epoch ms or RFC 3339.
     #[arg(long)]
     pub(crate) to: Option<String>,
-    /// Candle interval of the data.
-    #[arg(long, default_value = "1m", value_parser = labelled::<Interval>(Interval::ALL.map(Interval::as_str)))]
-    pub(crate) interval: Interval,
-    /// Instrument.
-    #[arg(long, default_value = "BTCUSDT")]
-    pub(crate) symbol: String,
-    /// Starting balance (USDT).
-    #[arg(long, default_value = "10000")]
-    pub(crate) starting_balance: String,
-    /// Closed candles before the strategy may trade.
-    #[arg(long, default_value_t = 50)]
-    pub(crate) warmup_bars: usize,
     /// Assumed constant funding rate as a fraction per 8 h (e.g. 0.0001), settled at 00/08/16
-    /// UTC; without it funding is unknown (not settled, strategy sizes for the unknown).
+    /// UTC. Without a funding source funding is not modelled (and every output says so).
     #[arg(long)]
     pub(crate) funding_rate: Option<String>,
     /// Intrabar tick model: waypoints (fast) or cadence (the simulator's 1 s ticker cadence,
     /// for exact backtest/live timestamp parity).
     #[arg(long, value_enum, default_value_t = IntrabarArg::Waypoints)]
     pub(crate) intrabar: IntrabarArg,
+}
+
+/// Everything `backtest`-like commands layer over the configuration file: the named engine
+/// flags and the typed ones.
+#[derive(Debug, Default, Args, Serialize)]
+pub(crate) struct BacktestFlags {
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub(crate) engine: EngineFlags,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub(crate) typed: TypedEngineFlags,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BacktestArgs {
+    #[command(flatten)]
+    pub(crate) layers: ConfigArgs,
+    #[command(flatten)]
+    pub(crate) flags: BacktestFlags,
+    #[command(flatten)]
+    pub(crate) history: HistoryArgs,
     /// Print the statistics as one JSON object.
     #[arg(long)]
     pub(crate) json: bool,
@@ -286,9 +327,9 @@ pub(crate) struct DoctorArgs {
     /// The global `--workspace` (set by `main` after parsing).
     #[arg(skip)]
     pub(crate) workspace: WorkspaceArgs,
-    /// Configuration file (TOML) to validate, as `run --config` reads it.
-    #[arg(long)]
-    pub(crate) config: Option<PathBuf>,
+    /// The configuration to validate, as `run` reads it.
+    #[command(flatten)]
+    pub(crate) layers: ConfigArgs,
     /// REST base URL to probe [default: the configured rest_url, https://fapi.bitunix.com]
     #[arg(long)]
     pub(crate) rest_url: Option<String>,

@@ -30,11 +30,11 @@ fn main() -> ExitCode {
     let workspace = cli.workspace;
     let outcome = match cli.command {
         Command::Run(mut args) => {
-            args.workspace = workspace.workspace;
+            args.engine.workspace = workspace.workspace;
             commands::run::run(&args)
         }
         Command::Backtest(mut args) => {
-            args.workspace = workspace;
+            args.flags.engine.workspace = workspace.workspace;
             commands::backtest::run(&args)
         }
         Command::Report(mut args) => {
@@ -81,6 +81,7 @@ fn completions(shell: clap_complete::Shell) -> Result<ExitCode, Failure> {
 }
 
 /// An error on its way out: what to print and which exit code to use.
+#[derive(Debug)]
 pub(crate) struct Failure {
     pub(crate) report: miette::Report,
     pub(crate) code: u8,

@@ -1,22 +1,39 @@
-//! Configuration layering for `run`: defaults < `--config` TOML < `LA_*` environment <
-//! flags (figment), then validation. Every problem is reported at once, naming the key and
-//! what is allowed.
+//! Configuration layering for every command that runs the engine (`run`, `backtest`,
+//! `sweep`, `walk-forward`, `doctor`): defaults < `--config` TOML < `LA_*` environment <
+//! `--set KEY=VALUE` < named flags (figment), then validation. One raw type
+//! ([`RawRunConfig`]) for all of them, so a key means the same everywhere; every problem is
+//! reported at once, naming the key and what is allowed.
 
 use figment::{
-    Figment,
+    Figment, Metadata, Profile, Provider,
     providers::{Env, Format, Serialized, Toml},
+    value::{Dict, Map, Value},
 };
 use la_session::{RawRunConfig, RunConfig};
+use serde::Serialize;
 
-use crate::{Failure, args::RunArgs};
+use crate::{
+    Failure,
+    args::{ConfigArgs, RunArgs},
+};
 
 /// Environment variables with the `LA_` prefix that are not configuration keys.
 const NON_CONFIG_ENV: &[&str] = &["KILL_SWITCH", "LOG", "ALERT_WEBHOOK"];
 
 /// Resolves and validates the run configuration.
 pub(crate) fn load_run_config(args: &RunArgs) -> Result<RunConfig, Failure> {
+    validate(&resolve_raw(&args.layers, args)?)
+}
+
+/// The layered raw configuration: defaults, the `--config` file, `LA_*` variables (tables
+/// with a double underscore: `LA_SETUPS__RISK_FRAC`), `--set` overrides, then `flags` (a
+/// value that serializes to only the keys the user typed).
+pub(crate) fn resolve_raw(
+    layers: &ConfigArgs,
+    flags: &impl Serialize,
+) -> Result<RawRunConfig, Failure> {
     let mut figment = Figment::from(Serialized::defaults(RawRunConfig::default()));
-    if let Some(path) = &args.config {
+    if let Some(path) = &layers.config {
         if !path.is_file() {
             return Err(Failure::config(
                 format!("configuration file {} does not exist", path.display()),
@@ -26,28 +43,41 @@ pub(crate) fn load_run_config(args: &RunArgs) -> Result<RunConfig, Failure> {
         figment = figment.merge(Toml::file(path));
     }
     figment = figment
-        .merge(Env::prefixed("LA_").ignore(NON_CONFIG_ENV))
+        .merge(Env::prefixed("LA_").ignore(NON_CONFIG_ENV).split("__"))
         // The webhook URL is a secret: an environment variable keeps it out of files and `ps`.
         .merge(
             Env::raw()
                 .only(&["LA_ALERT_WEBHOOK"])
                 .map(|_| "alerts.webhook".into()),
         )
-        .merge(Serialized::defaults(args));
-    let raw: RawRunConfig = figment.extract().map_err(|errors| {
+        .merge(SetOverrides::parse(&layers.set)?)
+        .merge(Serialized::defaults(flags));
+    figment.extract().map_err(|errors| {
         let lines: Vec<String> = errors
             .into_iter()
             .map(|err| {
                 let key = err.path.join(".");
-                let origin = err.metadata.as_ref().map(|m| m.name.to_string()).unwrap_or_default();
-                if key.is_empty() { format!("{} ({origin})", err.kind) } else { format!("`{key}`: {} ({origin})", err.kind) }
+                let origin = err
+                    .metadata
+                    .as_ref()
+                    .map(|m| m.name.to_string())
+                    .unwrap_or_default();
+                if key.is_empty() {
+                    format!("{} ({origin})", err.kind)
+                } else {
+                    format!("`{key}`: {} ({origin})", err.kind)
+                }
             })
             .collect();
         Failure::config(
             format!("invalid configuration:\n  {}", lines.join("\n  ")),
-            "allowed keys: mode, source, symbol, interval, duration, dry_run, workspace, ws_url, rest_url, stale_timeout, max_clock_skew, max_catch_up, starting_balance, strategy, warmup_bars, data, speed, seed, error_budget, max_rss_mb, max_daily_drawdown, max_consecutive_losses, force_close_on_stop, latency_ms, slippage_bps, http, http_allow_remote, [alerts] webhook/format/digest_hour_utc",
+            "the keys are the fields of RawRunConfig (crates/session/src/config.rs); tables: [setups], [sma_cross], [margin], [plausibility], [alerts]",
         )
-    })?;
+    })
+}
+
+/// Validates a resolved raw configuration: every problem at once, exit 2.
+pub(crate) fn validate(raw: &RawRunConfig) -> Result<RunConfig, Failure> {
     raw.validate().map_err(|issues| {
         let lines: Vec<String> = issues
             .iter()
@@ -55,7 +85,85 @@ pub(crate) fn load_run_config(args: &RunArgs) -> Result<RunConfig, Failure> {
             .collect();
         Failure::config(
             format!("invalid configuration:\n  {}", lines.join("\n  ")),
-            "fix the keys above in the flags, LA_* variables or the --config file",
+            "fix the keys above in the flags, --set, LA_* variables or the --config file",
         )
     })
 }
+
+/// The `--set KEY=VALUE` layer: each value read as a TOML value (`0.005`, `true`,
+/// `[5, 10]`), or as a plain string when it is not one (`strategy=sma-cross`).
+struct SetOverrides {
+    dict: Dict,
+}
+
+impl SetOverrides {
+    fn parse(entries: &[String]) -> Result<Self, Failure> {
+        let mut dict = Dict::new();
+        for entry in entries {
+            let Some((key, text)) = entry.split_once('=') else {
+                return Err(Failure::config(
+                    format!("--set {entry:?}: expected KEY=VALUE"),
+                    "e.g. --set setups.risk_frac=0.005",
+                ));
+            };
+            let key = key.trim();
+            let well_formed = !key.is_empty()
+                && key.split('.').all(|part| {
+                    !part.is_empty()
+                        && part
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                });
+            if !well_formed {
+                return Err(Failure::config(
+                    format!("--set {entry:?}: {key:?} is not a configuration key"),
+                    "keys are letters, digits and underscores, tables joined by dots: setups.risk_frac",
+                ));
+            }
+            let value = toml_value(text.trim()).unwrap_or_else(|| Value::from(text.trim()));
+            merge_into(&mut dict, key, value);
+        }
+        Ok(Self { dict })
+    }
+}
+
+/// `text` as one TOML value, if it is one.
+fn toml_value(text: &str) -> Option<Value> {
+    let document: Dict = Figment::from(Toml::string(&format!("value = {text}")))
+        .extract()
+        .ok()?;
+    document.get("value").cloned()
+}
+
+/// Inserts `value` at the dotted `key` of `dict`, keeping sibling keys of the same table.
+fn merge_into(dict: &mut Dict, key: &str, value: Value) {
+    match key.split_once('.') {
+        None => {
+            dict.insert(key.to_owned(), value);
+        }
+        Some((head, rest)) => {
+            let child = dict
+                .entry(head.to_owned())
+                .or_insert_with(|| Value::from(Dict::new()));
+            if !matches!(child, Value::Dict(..)) {
+                *child = Value::from(Dict::new());
+            }
+            if let Value::Dict(_, inner) = child {
+                merge_into(inner, rest, value);
+            }
+        }
+    }
+}
+
+impl Provider for SetOverrides {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("--set")
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Ok(Profile::Default.collect(self.dict.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests;

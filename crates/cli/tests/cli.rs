@@ -15,6 +15,11 @@ mod process;
 
 use process::{signal, wait_exit, wait_for};
 
+#[path = "common/candles.rs"]
+mod candles;
+
+use candles::real_slice;
+
 const BIN: &str = env!("CARGO_BIN_EXE_laptop-agents");
 
 fn start_session(workspace: &Path, speed: &str) -> Child {
@@ -45,34 +50,6 @@ fn start_session_on(workspace: &Path, speed: &str, data: Option<&Path>) -> Child
         .stderr(Stdio::null())
         .spawn()
         .expect("binary starts")
-}
-
-/// 400 real candles from a stretch of the recorded month where the default strategy trades;
-/// fails loudly when `../shared/data` is missing.
-fn real_slice(dir: &Path) -> std::path::PathBuf {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/candles/binance_spot_btcusdt_1m_2021-04-20_2021-05-20.csv.gz");
-    assert!(
-        source.exists(),
-        "real data {} is missing: this test needs ../shared/data beside the repository",
-        source.display()
-    );
-    let mut text = String::new();
-    std::io::Read::read_to_string(
-        &mut flate2::read::GzDecoder::new(std::fs::File::open(&source).unwrap()),
-        &mut text,
-    )
-    .unwrap();
-    let mut lines = text.lines();
-    let mut out = String::from(lines.next().unwrap());
-    out.push('\n');
-    for line in lines.skip(2_800).take(400) {
-        out.push_str(line);
-        out.push('\n');
-    }
-    let path = dir.join("slice.csv");
-    std::fs::write(&path, out).unwrap();
-    path
 }
 
 fn heartbeat_candles(workspace: &Path) -> u64 {

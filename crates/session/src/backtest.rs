@@ -328,22 +328,23 @@ pub fn run_backtest(config: &BacktestConfig) -> Result<RunSummary, SessionError>
     Ok(summary)
 }
 
-/// The resolved configuration of a backtest, for the report and its fingerprint.
+/// The resolved configuration of a backtest under its configuration key names (what a
+/// `--config` file would hold), plus the backtest's own inputs, for the report and its
+/// fingerprint.
 fn backtest_config_value(config: &BacktestConfig) -> serde_json::Value {
-    serde_json::json!({
-        "data": config.data,
-        "symbol": config.engine.symbol.as_str(),
-        "interval": config.interval.as_str(),
-        "strategy": config.engine.strategy.as_str(),
-        "strategy_config": config.engine.strategy_config,
-        "starting_balance": config.engine.broker.starting_balance,
-        "from": config.from.map(TimestampMs::as_ms),
-        "to": config.to.map(TimestampMs::as_ms),
-        "seed": config.engine.broker.seed,
-        "slippage_bps": config.engine.broker.slippage_bps,
-        "latency_ms": config.engine.broker.latency_ms,
-        "warmup_bars": config.engine.warmup_bars,
-        "intrabar": config.intrabar,
-        "funding_rate": config.funding_rate,
-    })
+    let mut keys = config.engine.config_keys();
+    for (key, value) in [
+        ("data", serde_json::json!(config.data)),
+        ("interval", serde_json::json!(config.interval.as_str())),
+        (
+            "from",
+            serde_json::json!(config.from.map(TimestampMs::as_ms)),
+        ),
+        ("to", serde_json::json!(config.to.map(TimestampMs::as_ms))),
+        ("intrabar", serde_json::json!(config.intrabar)),
+        ("funding_rate", serde_json::json!(config.funding_rate)),
+    ] {
+        keys.insert(key.to_owned(), value);
+    }
+    serde_json::Value::Object(keys)
 }

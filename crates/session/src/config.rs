@@ -111,6 +111,13 @@ pub struct RawRunConfig {
     pub latency_ms: i64,
     /// Adverse slippage in basis points.
     pub slippage_bps: Decimal,
+    /// Extra adverse slippage, uniform in `[0, x]` bps from the seeded generator; 0 = none.
+    pub slippage_jitter_bps: Decimal,
+    /// Fee rate of market entries and stop, trailing and forced exits (fraction: 0.0006 =
+    /// 0.06 %).
+    pub taker_fee: Decimal,
+    /// Fee rate of resting limit fills and take-profit exits (fraction).
+    pub maker_fee: Decimal,
     /// Simulator fault scenarios for the `sim` source, as `AT@SPEC` (see `laptop-agents sim
     /// --help`).
     pub faults: Vec<String>,
@@ -169,6 +176,9 @@ impl Default for RawRunConfig {
             force_close_on_stop: false,
             latency_ms: broker.latency_ms,
             slippage_bps: broker.slippage_bps,
+            slippage_jitter_bps: broker.slippage_jitter_bps,
+            taker_fee: broker.spec.taker_fee,
+            maker_fee: broker.spec.maker_fee,
             faults: Vec::new(),
             sim_record: None,
             mock_start_ms: None,
@@ -259,8 +269,8 @@ fn string_or_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result
 /// One invalid key: which, and what is allowed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigIssue {
-    /// The key, e.g. `duration`.
-    pub key: &'static str,
+    /// The key as typed in TOML, dotted for tables, e.g. `duration` or `setups.risk_frac`.
+    pub key: String,
     /// What was wrong and what is allowed.
     pub message: String,
 }
@@ -318,6 +328,12 @@ pub struct RunConfig {
     pub latency_ms: i64,
     /// Adverse slippage (bps).
     pub slippage_bps: Decimal,
+    /// Seeded extra slippage, uniform in `[0, x]` bps.
+    pub slippage_jitter_bps: Decimal,
+    /// Taker fee rate (fraction).
+    pub taker_fee: Decimal,
+    /// Maker fee rate (fraction).
+    pub maker_fee: Decimal,
     /// Simulator faults.
     #[serde(skip)]
     pub faults: Vec<la_bitunix_sim::ScheduledFault>,
@@ -378,8 +394,14 @@ impl RunConfig {
         EngineSettings {
             strategy_config: self.strategy_config.clone(),
             broker: BrokerConfig {
+                spec: la_broker_paper::InstrumentSpec {
+                    taker_fee: self.taker_fee,
+                    maker_fee: self.maker_fee,
+                    ..defaults.broker.spec
+                },
                 starting_balance: self.starting_balance,
                 slippage_bps: self.slippage_bps,
+                slippage_jitter_bps: self.slippage_jitter_bps,
                 seed: self.seed,
                 latency_ms: self.latency_ms,
                 margin: self.margin,
@@ -404,9 +426,12 @@ impl RawRunConfig {
     /// Every [`ConfigIssue`] found.
     pub fn validate(&self) -> Result<RunConfig, Vec<ConfigIssue>> {
         let mut issues = Vec::new();
-        let mut check = |key: &'static str, result: Result<(), String>| {
+        let mut check = |key: &str, result: Result<(), String>| {
             if let Err(message) = result {
-                issues.push(ConfigIssue { key, message });
+                issues.push(ConfigIssue {
+                    key: key.to_owned(),
+                    message,
+                });
             }
         };
         if self.mode != "live-session" {
@@ -500,8 +525,23 @@ impl RawRunConfig {
         if self.latency_ms < 0 {
             check("latency_ms", Err("must be >= 0".into()));
         }
-        if self.slippage_bps < Decimal::ZERO {
-            check("slippage_bps", Err("must be >= 0".into()));
+        for (key, value) in [
+            ("slippage_bps", self.slippage_bps),
+            ("slippage_jitter_bps", self.slippage_jitter_bps),
+        ] {
+            if value < Decimal::ZERO || value > Decimal::from(1_000) {
+                check(key, Err(format!("{value} must be in [0, 1000] bps")));
+            }
+        }
+        for (key, value) in [("taker_fee", self.taker_fee), ("maker_fee", self.maker_fee)] {
+            if value < Decimal::ZERO || value >= Decimal::new(1, 2) {
+                check(
+                    key,
+                    Err(format!(
+                        "{value} must be a fraction in [0, 0.01), e.g. 0.0006 for 0.06 %"
+                    )),
+                );
+            }
         }
         let mut faults = Vec::new();
         for spec in &self.faults {
@@ -554,6 +594,21 @@ impl RawRunConfig {
             check("max_rss_mb", Err("must be at least 16".into()));
         }
         check("plausibility", self.plausibility.validate());
+        // Both strategy tables are checked, whichever strategy is chosen: a bad value in
+        // the unused table is still a mistake in the file.
+        for (table, result) in [
+            ("setups", self.setups.validate()),
+            ("sma_cross", self.sma_cross.validate()),
+        ] {
+            if let Err(err) = result {
+                match err {
+                    la_strategy::StrategyError::InvalidConfig { field, reason } => {
+                        check(&format!("{table}.{field}"), Err(reason));
+                    }
+                    other => check(table, Err(other.to_string())),
+                }
+            }
+        }
         match (
             source,
             symbol,
@@ -602,6 +657,9 @@ impl RawRunConfig {
                 force_close_on_stop: self.force_close_on_stop,
                 latency_ms: self.latency_ms,
                 slippage_bps: self.slippage_bps,
+                slippage_jitter_bps: self.slippage_jitter_bps,
+                taker_fee: self.taker_fee,
+                maker_fee: self.maker_fee,
                 faults,
                 sim_record: self.sim_record.clone(),
                 mock_start,

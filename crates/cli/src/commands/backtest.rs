@@ -1,122 +1,27 @@
-//! `laptop-agents backtest`: historical candles through the live engine.
+//! `laptop-agents backtest`: historical candles through the live engine, configured exactly
+//! as `run` is (the same keys, files, variables and flags).
 
 use std::process::ExitCode;
 
-use la_core::{Decimal, Interval, Symbol, TimestampMs};
 use la_session::{
     backtest::{BacktestConfig, run_backtest},
-    engine::EngineSettings,
     error_chain,
-    intrabar::IntrabarTicks,
 };
 
-use crate::{Failure, args::BacktestArgs, console};
-
-fn parse_time(key: &str, text: &str) -> Result<TimestampMs, Failure> {
-    let ms = match text.parse::<i64>() {
-        Ok(ms) => ms,
-        Err(_) => time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-            .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
-            .map_err(|_| {
-                Failure::config(
-                    format!("`{key}`: {text:?} is neither epoch ms nor RFC 3339"),
-                    "e.g. 1619000000000 or 2021-04-21T00:00:00Z",
-                )
-            })?,
-    };
-    TimestampMs::new(ms)
-        .map_err(|e| Failure::config(format!("`{key}`: {e}"), "a time between 2010 and 2100"))
-}
+use crate::{Failure, args::BacktestArgs, commands::history};
 
 pub(crate) fn run(args: &BacktestArgs) -> Result<ExitCode, Failure> {
-    let workspace = args.workspace.resolve();
-    let symbol = Symbol::normalize(&args.symbol)
-        .map_err(|e| Failure::config(format!("`symbol`: {e}"), "e.g. BTCUSDT"))?;
-    let interval = args.interval;
-    console::install_logging_with(
-        &workspace.join("logs").join("system.jsonl"),
-        symbol.as_str(),
-        "error",
-    )?;
-    let data = match (&args.data, args.source.as_deref()) {
-        (Some(data), None) => data.clone(),
-        (None, Some(_bitunix)) => {
-            let days = args.days.filter(|d| (1..=365).contains(d)).ok_or_else(|| {
-                Failure::config(
-                    "`days`: --source bitunix needs --days N (1..=365)".into(),
-                    "e.g. --days 7",
-                )
-            })?;
-            let rest_url = args
-                .rest_url
-                .clone()
-                .unwrap_or_else(|| "https://fapi.bitunix.com".to_owned());
-            download(&rest_url, symbol, interval, days, &workspace)?
-        }
-        (Some(_), Some(_)) => {
-            return Err(Failure::config(
-                "`data` and `source` are exclusive".into(),
-                "pass either --data FILE or --source bitunix --days N",
-            ));
-        }
-        (None, None) => {
-            return Err(Failure::config(
-                "`data`: pass --data FILE (ts_ms,open,high,low,close,volume CSV, .gz allowed) or --source bitunix --days N".into(),
-                "e.g. --data ../shared/data/candles/binance_spot_btcusdt_1m_2024-09-21.csv",
-            ));
-        }
-    };
-    let strategy = args.strategy;
-    let starting_balance: Decimal = args
-        .starting_balance
-        .parse()
-        .ok()
-        .filter(|b: &Decimal| *b > Decimal::ZERO)
-        .ok_or_else(|| {
-            Failure::config(
-                format!(
-                    "`starting_balance`: {:?} is not a positive number",
-                    args.starting_balance
-                ),
-                "e.g. 10000",
-            )
-        })?;
-    let funding_rate = args
-        .funding_rate
-        .as_deref()
-        .map(|text| {
-            text.parse::<Decimal>()
-                .ok()
-                .filter(|r| r.abs() < Decimal::new(5, 2))
-                .ok_or_else(|| {
-                    Failure::config(
-                        format!("`funding_rate`: {text:?} is not a fraction below 0.05"),
-                        "e.g. 0.0001 for 0.01 % per 8 h",
-                    )
-                })
-        })
-        .transpose()?;
-    let intrabar = IntrabarTicks::from(args.intrabar);
-    let mut engine = EngineSettings::new(symbol, strategy);
-    engine.broker.starting_balance = starting_balance;
-    engine.warmup_bars = args.warmup_bars;
+    let experiment = history::resolve(&args.layers, &args.flags, &args.history)?;
+    let symbol = experiment.config.symbol;
     let config = BacktestConfig {
-        engine,
-        data,
-        interval,
-        from: args
-            .from
-            .as_deref()
-            .map(|t| parse_time("from", t))
-            .transpose()?,
-        to: args
-            .to
-            .as_deref()
-            .map(|t| parse_time("to", t))
-            .transpose()?,
-        workspace: workspace.clone(),
-        intrabar,
-        funding_rate,
+        engine: experiment.config.engine_settings(),
+        data: experiment.data.clone(),
+        interval: experiment.config.interval,
+        from: experiment.from,
+        to: experiment.to,
+        workspace: experiment.config.workspace.clone(),
+        intrabar: experiment.intrabar,
+        funding_rate: experiment.funding_rate,
     };
     let stats = run_backtest(&config).map_err(|err| {
         tracing::error!(target: crate::console::REPORTED, symbol = %symbol, error = &err as &dyn std::error::Error, "backtest failed");
@@ -183,30 +88,6 @@ pub(crate) fn run(args: &BacktestArgs) -> Result<ExitCode, Failure> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Downloads (or reuses the cached) candles over REST.
-fn download(
-    rest_url: &str,
-    symbol: Symbol,
-    interval: Interval,
-    days: u32,
-    workspace: &std::path::Path,
-) -> Result<std::path::PathBuf, Failure> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::runtime(format!("cannot start the async runtime: {e}")))?;
-    runtime
-        .block_on(la_session::download::download_candles(
-            rest_url, symbol, interval, days, workspace,
-        ))
-        .map_err(|err| {
-            Failure::runtime(format!(
-                "candle download from {rest_url} failed: {}",
-                error_chain(&err)
-            ))
-        })
 }
 
 fn fmt_ratio(value: Option<f64>) -> String {

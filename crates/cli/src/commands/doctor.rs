@@ -145,9 +145,9 @@ fn run_args(args: &DoctorArgs) -> Result<RunArgs, clap::Error> {
     let matches =
         RunArgs::augment_args(clap::Command::new("doctor")).try_get_matches_from(["doctor"])?;
     let mut run = RunArgs::from_arg_matches(&matches)?;
-    run.workspace.clone_from(&args.workspace.workspace);
-    run.config.clone_from(&args.config);
-    run.rest_url.clone_from(&args.rest_url);
+    run.engine.workspace.clone_from(&args.workspace.workspace);
+    run.layers = args.layers.clone();
+    run.engine.rest_url.clone_from(&args.rest_url);
     Ok(run)
 }
 
@@ -157,10 +157,13 @@ fn check_config(args: &DoctorArgs) -> (Check, Option<la_session::RunConfig>) {
         Ok(run) => run,
         Err(err) => return (Check::new(NAME, Status::Fail, err.to_string()), None),
     };
-    let layers = match &args.config {
+    let mut layers = match &args.layers.config {
         Some(path) => format!("defaults + {} + LA_* env", path.display()),
         None => "defaults + LA_* env".to_owned(),
     };
+    if !args.layers.set.is_empty() {
+        layers.push_str(" + --set");
+    }
     match settings::load_run_config(&run) {
         Ok(config) => {
             let detail = format!(

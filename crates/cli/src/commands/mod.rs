@@ -3,6 +3,7 @@
 
 pub(crate) mod backtest;
 pub(crate) mod doctor;
+pub(crate) mod history;
 pub(crate) mod report;
 pub(crate) mod run;
 pub(crate) mod sim;

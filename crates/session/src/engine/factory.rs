@@ -64,6 +64,45 @@ impl EngineSettings {
     }
 }
 
+impl EngineSettings {
+    /// These settings under their configuration keys (the TOML names of
+    /// [`crate::RawRunConfig`]), for run summaries and reports: what a user would write in a
+    /// `--config` file to get this engine. Only the chosen strategy's table is included.
+    pub fn config_keys(&self) -> serde_json::Map<String, serde_json::Value> {
+        use serde_json::json;
+        let broker = &self.broker;
+        let mut keys = serde_json::Map::new();
+        for (key, value) in [
+            ("symbol", json!(self.symbol.as_str())),
+            ("strategy", json!(self.strategy.as_str())),
+            ("starting_balance", json!(broker.starting_balance)),
+            ("taker_fee", json!(broker.spec.taker_fee)),
+            ("maker_fee", json!(broker.spec.maker_fee)),
+            ("slippage_bps", json!(broker.slippage_bps)),
+            ("slippage_jitter_bps", json!(broker.slippage_jitter_bps)),
+            ("latency_ms", json!(broker.latency_ms)),
+            ("seed", json!(broker.seed)),
+            ("warmup_bars", json!(self.warmup_bars)),
+            ("dry_run", json!(self.dry_run)),
+            ("max_daily_drawdown", json!(self.breaker.max_daily_drawdown)),
+            (
+                "max_consecutive_losses",
+                json!(self.breaker.max_consecutive_losses),
+            ),
+        ] {
+            keys.insert(key.to_owned(), value);
+        }
+        keys.insert("margin".to_owned(), json!(broker.margin));
+        keys.insert("plausibility".to_owned(), json!(self.plausibility));
+        let (table, parameters) = match self.strategy {
+            StrategyKind::Setups => ("setups", json!(self.strategy_config.setups)),
+            StrategyKind::SmaCross => ("sma_cross", json!(self.strategy_config.sma_cross)),
+        };
+        keys.insert(table.to_owned(), parameters);
+        keys
+    }
+}
+
 /// What a restarted live session carries over; [`RestoredState::default`] is a fresh start.
 #[derive(Clone, Debug, Default)]
 pub struct RestoredState {

@@ -37,7 +37,7 @@ fn validation_reports_every_bad_key_at_once() {
         ..RawRunConfig::default()
     };
     let issues = raw.validate().expect_err("invalid config");
-    let keys: Vec<&str> = issues.iter().map(|i| i.key).collect();
+    let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
     for key in [
         "source",
         "interval",

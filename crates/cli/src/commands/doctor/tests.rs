@@ -65,12 +65,12 @@ fn empty_run_arguments_resolve_through_the_run_layering() {
         workspace: crate::args::WorkspaceArgs {
             workspace: Some(PathBuf::from("/tmp/x")),
         },
-        config: None,
+        layers: crate::args::ConfigArgs::default(),
         rest_url: Some("http://127.0.0.1:9".to_owned()),
         json: false,
     };
     let run = run_args(&args).unwrap();
-    assert_eq!(run.workspace.as_deref(), Some(Path::new("/tmp/x")));
-    assert_eq!(run.rest_url.as_deref(), Some("http://127.0.0.1:9"));
+    assert_eq!(run.engine.workspace.as_deref(), Some(Path::new("/tmp/x")));
+    assert_eq!(run.engine.rest_url.as_deref(), Some("http://127.0.0.1:9"));
     assert!(run.source.is_none() && run.faults.is_empty());
 }

@@ -1,0 +1,155 @@
+//! What `backtest`, `sweep` and `walk-forward` share before the engine runs: the layered
+//! configuration (the same keys and precedence as `run`), where the candles come from
+//! (`--data FILE` or a cached `--source bitunix --days N` download), the time window, the
+//! funding source and the intrabar model. Every problem here is a usage error (exit 2).
+
+use std::path::PathBuf;
+
+use la_core::{Decimal, TimestampMs};
+use la_session::{RunConfig, error_chain, intrabar::IntrabarTicks};
+
+use crate::{
+    Failure,
+    args::{BacktestFlags, ConfigArgs, HistoryArgs},
+    console, settings,
+};
+
+/// A resolved experiment: the validated configuration and the historical inputs.
+pub(crate) struct Experiment {
+    /// The validated configuration (engine, costs, strategy parameters, workspace).
+    pub(crate) config: RunConfig,
+    /// The candle file.
+    pub(crate) data: PathBuf,
+    /// First candle open time to use.
+    pub(crate) from: Option<TimestampMs>,
+    /// Last candle open time to use.
+    pub(crate) to: Option<TimestampMs>,
+    /// Assumed constant funding rate, if any.
+    pub(crate) funding_rate: Option<Decimal>,
+    /// How bars are replayed as ticks.
+    pub(crate) intrabar: IntrabarTicks,
+}
+
+/// Resolves the configuration layers and the history options, installs logging into the
+/// configured workspace, and downloads the candles when `--source bitunix` asks for them.
+pub(crate) fn resolve(
+    layers: &ConfigArgs,
+    flags: &BacktestFlags,
+    history: &HistoryArgs,
+) -> Result<Experiment, Failure> {
+    let raw = settings::resolve_raw(layers, flags)?;
+    let config = settings::validate(&raw)?;
+    let from = history
+        .from
+        .as_deref()
+        .map(|t| parse_time("from", t))
+        .transpose()?;
+    let to = history
+        .to
+        .as_deref()
+        .map(|t| parse_time("to", t))
+        .transpose()?;
+    if let (Some(from), Some(to)) = (from, to)
+        && from > to
+    {
+        return Err(Failure::config(
+            format!("`from` ({}) is after `to` ({})", from.as_ms(), to.as_ms()),
+            "swap --from and --to",
+        ));
+    }
+    let funding_rate = history
+        .funding_rate
+        .as_deref()
+        .map(|text| {
+            text.parse::<Decimal>()
+                .ok()
+                .filter(|r| r.abs() < Decimal::new(5, 2))
+                .ok_or_else(|| {
+                    Failure::config(
+                        format!("`funding_rate`: {text:?} is not a fraction below 0.05"),
+                        "e.g. 0.0001 for 0.01 % per 8 h",
+                    )
+                })
+        })
+        .transpose()?;
+    let intrabar = IntrabarTicks::from(history.intrabar);
+    console::install_logging_with(
+        &config.workspace.join("logs").join("system.jsonl"),
+        config.symbol.as_str(),
+        "error",
+    )?;
+    let data = match (history.source.as_deref(), &config.data) {
+        (Some("bitunix"), _) => {
+            let days = history
+                .days
+                .filter(|d| (1..=365).contains(d))
+                .ok_or_else(|| {
+                    Failure::config(
+                        "`days`: --source bitunix needs --days N (1..=365)".into(),
+                        "e.g. --days 7",
+                    )
+                })?;
+            download(&config, days)?
+        }
+        (Some(other), _) => {
+            return Err(Failure::config(
+                format!("`source`: {other:?} is not a history source"),
+                "--source bitunix (with --days N), or --data FILE",
+            ));
+        }
+        (None, Some(data)) => data.clone(),
+        (None, None) => {
+            return Err(Failure::config(
+                "`data`: pass --data FILE (ts_ms,open,high,low,close,volume CSV, .gz allowed), set `data` in the configuration, or --source bitunix --days N".into(),
+                "e.g. --data ../shared/data/candles/binance_spot_btcusdt_1m_2024-09-21.csv",
+            ));
+        }
+    };
+    Ok(Experiment {
+        config,
+        data,
+        from,
+        to,
+        funding_rate,
+        intrabar,
+    })
+}
+
+fn parse_time(key: &str, text: &str) -> Result<TimestampMs, Failure> {
+    let ms = match text.parse::<i64>() {
+        Ok(ms) => ms,
+        Err(_) => time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+            .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+            .map_err(|_| {
+                Failure::config(
+                    format!("`{key}`: {text:?} is neither epoch ms nor RFC 3339"),
+                    "e.g. 1619000000000 or 2021-04-21T00:00:00Z",
+                )
+            })?,
+    };
+    TimestampMs::new(ms)
+        .map_err(|e| Failure::config(format!("`{key}`: {e}"), "a time between 2010 and 2100"))
+}
+
+/// Downloads (or reuses the cached) candles over REST.
+fn download(config: &RunConfig, days: u32) -> Result<PathBuf, Failure> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::runtime(format!("cannot start the async runtime: {e}")))?;
+    runtime
+        .block_on(la_session::download::download_candles(
+            &config.rest_url,
+            config.symbol,
+            config.interval,
+            days,
+            &config.workspace,
+        ))
+        .map_err(|err| {
+            Failure::runtime(format!(
+                "candle download from {} failed: {}",
+                config.rest_url,
+                error_chain(&err)
+            ))
+        })
+}
