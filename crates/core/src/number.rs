@@ -10,6 +10,18 @@ use rust_decimal::Decimal;
 
 use crate::error::{DataError, RejectReason};
 
+/// 10^0 ..= 10^28 (a `Decimal` scale never exceeds 28): the factors between a `Decimal` and
+/// a fixed-point integer with a given number of decimals.
+pub const POW10: [i128; 29] = {
+    let mut table = [1i128; 29];
+    let mut i = 1;
+    while i < 29 {
+        table[i] = table[i - 1] * 10;
+        i += 1;
+    }
+    table
+};
+
 /// The most significant digits a [`Decimal`] can hold without rounding.
 const MAX_DIGITS: usize = 28;
 

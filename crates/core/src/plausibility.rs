@@ -77,6 +77,69 @@ impl PriceBand {
     }
 }
 
+/// `1 + w` of a band as an exact ratio `numerator / denominator` (`denominator` a power of
+/// ten), kept only when [`PriceBand::contains`]' `Decimal` products are exact for every valid
+/// price: a price has at most 24 significant digits (at most 10^12, at most 12 decimals), so
+/// a factor of at most 79,228 as an integer keeps every product under 2^96, where `Decimal`
+/// never rounds. Wider factors (a width with many decimals) keep the `Decimal` path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ExactFactor {
+    numerator: i128,
+    denominator: i128,
+}
+
+impl ExactFactor {
+    /// The largest numerator for which `numerator × 10^24 < 2^96`.
+    const MAX_NUMERATOR: i128 = 79_228;
+
+    fn new(half_width: Decimal) -> Option<Self> {
+        let factor = (Decimal::ONE + half_width).normalize();
+        let numerator = factor.mantissa();
+        let denominator = 10i128.checked_pow(factor.scale())?;
+        // `f >= 1` (a band's width is never negative) is what makes the window one interval.
+        (denominator <= numerator && numerator <= Self::MAX_NUMERATOR).then_some(Self {
+            numerator,
+            denominator,
+        })
+    }
+}
+
+/// The prices a band accepts around a span `[low, high]` of accepted prices, in exact fixed
+/// point ([`Price::to_fixed`]): `p` is inside the band around `low`, inside it around
+/// `high`, or between them, exactly when `low / f <= p <= high × f` (`f = 1 + w`; the three
+/// intervals overlap into one). With `f = n / d` and `p`, `low`, `high` as the integers `P`,
+/// `L`, `H`: `P × n >= L × d` and `P × d <= H × n`. So a price costs two integer products
+/// and compares instead of up to six `Decimal` products and compares, with the same answer
+/// ([`ExactFactor`] keeps those `Decimal` products exact).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FixedWindow {
+    factor: ExactFactor,
+    /// `L × d`.
+    low_scaled: i128,
+    /// `H × n`.
+    high_scaled: i128,
+}
+
+impl FixedWindow {
+    /// The window around `[low, high]` ([`Price::to_fixed`] values, at most 10^24). No
+    /// product here or in [`FixedWindow::contains`] can overflow: the factor's numerator is
+    /// at most 79,228 and, being at least its power-of-ten denominator, bounds that too, so
+    /// every product is below 10^24 × 79,228 < 2^97, far inside `i128`.
+    fn new(factor: ExactFactor, low: i128, high: i128) -> Self {
+        Self {
+            factor,
+            low_scaled: low * factor.denominator,
+            high_scaled: high * factor.numerator,
+        }
+    }
+
+    /// Whether the price `fixed` (a [`Price::to_fixed`]) is inside.
+    fn contains(self, fixed: i128) -> bool {
+        fixed * self.factor.numerator >= self.low_scaled
+            && fixed * self.factor.denominator <= self.high_scaled
+    }
+}
+
 /// The plausibility band's settings. Fractions are relative (0.05 = 5 %).
 ///
 /// The defaults accept every move in the recorded BTCUSDT month of April–May 2021 (including
@@ -173,6 +236,28 @@ impl PlausibilityConfig {
         let root = minutes.sqrt().unwrap_or(Decimal::ZERO);
         let growth = (self.per_sqrt_minute + self.volatility_multiple * volatility) * root;
         PriceBand::new((self.floor + growth).min(self.ceiling))
+    }
+}
+
+/// The largest of a candle's moves from the previous close (its high, low and close),
+/// relative to that close, per `root` (the square root of the candle's minutes; `None`
+/// for one minute).
+///
+/// The largest absolute difference is found first and divided once: a `Decimal` quotient
+/// by a fixed positive divisor never decreases when the dividend grows (rounding to
+/// nearest is monotone), so this is the largest of the three quotients with one or two
+/// divisions instead of six.
+fn largest_relative_move(previous: Price, candle: &Candle, root: Option<Decimal>) -> Decimal {
+    let prev = previous.get();
+    let largest = [candle.high(), candle.low(), candle.close()]
+        .iter()
+        .map(|p| (p.get() - prev).abs())
+        .max()
+        .unwrap_or(Decimal::ZERO);
+    let relative = largest / prev;
+    match root {
+        Some(root) => relative.checked_div(root).unwrap_or(Decimal::ZERO),
+        None => relative,
     }
 }
 
@@ -282,6 +367,15 @@ pub struct PriceGuard {
     volatility: Decimal,
     quarantine: Option<Quarantine>,
     counters: PlausibilityCounters,
+    /// [`PlausibilityConfig::floor`] as a band.
+    floor: PriceBand,
+    /// The floor band's factor as an exact ratio, when it has one (see [`ExactFactor`]).
+    floor_factor: Option<ExactFactor>,
+    /// `span_low` and `span_high` in fixed point ([`Price::to_fixed`]).
+    span_fixed: Option<(i128, i128)>,
+    /// The floor band around the current span in fixed point, recomputed when the span
+    /// widens or resets; `None` when there is no span or no exact factor.
+    floor_window: Option<FixedWindow>,
 }
 
 impl PriceGuard {
@@ -296,6 +390,10 @@ impl PriceGuard {
             volatility: Decimal::ZERO,
             quarantine: None,
             counters: PlausibilityCounters::default(),
+            floor: PriceBand::new(config.floor),
+            floor_factor: ExactFactor::new(PriceBand::new(config.floor).half_width()),
+            span_fixed: None,
+            floor_window: None,
         }
     }
 
@@ -315,7 +413,8 @@ impl PriceGuard {
     pub const fn counters(&self) -> &PlausibilityCounters {
         &self.counters
     }
-    /// The recent volatility (relative move per square root of a minute).
+    /// The recent volatility (relative move per square root of a minute); always zero when
+    /// [`PlausibilityConfig::volatility_multiple`] is, since it could not widen the band.
     pub const fn volatility(&self) -> Decimal {
         self.volatility
     }
@@ -328,30 +427,54 @@ impl PriceGuard {
     fn set_reference(&mut self, price: Price, ts: TimestampMs) {
         let ts = self.reference.map_or(ts, |(_, at)| at.max(ts));
         self.reference = Some((price, ts));
-        self.span_low = Some(self.span_low.map_or(price, |low| low.min(price)));
-        self.span_high = Some(self.span_high.map_or(price, |high| high.max(price)));
+        // The span in fixed point: an exact compare, without `Decimal`'s rescaling.
+        let fixed = price.to_fixed();
+        let (low, high) = match (self.span_low, self.span_high, self.span_fixed) {
+            (Some(low), Some(high), Some((low_fixed, high_fixed))) => {
+                if low_fixed <= fixed && fixed <= high_fixed {
+                    return;
+                }
+                (
+                    if low_fixed <= fixed {
+                        (low, low_fixed)
+                    } else {
+                        (price, fixed)
+                    },
+                    if fixed <= high_fixed {
+                        (high, high_fixed)
+                    } else {
+                        (price, fixed)
+                    },
+                )
+            }
+            _ => ((price, fixed), (price, fixed)),
+        };
+        self.span_low = Some(low.0);
+        self.span_high = Some(high.0);
+        self.span_fixed = Some((low.1, high.1));
+        self.floor_window = self
+            .floor_factor
+            .map(|factor| FixedWindow::new(factor, low.1, high.1));
     }
 
     fn accept_candle(&mut self, candle: &Candle) {
-        if let Some(previous) = self.last_candle_close {
-            let minutes = Decimal::from(candle.interval().as_ms() / MINUTE_MS).max(Decimal::ONE);
-            let root = if minutes == Decimal::ONE {
-                Decimal::ONE
-            } else {
-                minutes.sqrt().unwrap_or(Decimal::ONE)
-            };
-            let prev = previous.get();
-            let moved = [candle.high(), candle.low(), candle.close()]
-                .iter()
-                .filter_map(|p| ((p.get() - prev) / prev).abs().checked_div(root))
-                .max()
-                .unwrap_or(Decimal::ZERO);
+        // The volatility only ever widens the band through `volatility_multiple`: with none
+        // (the paper broker's fixed band) it is not tracked.
+        if let Some(previous) = self.last_candle_close
+            && !self.config.volatility_multiple.is_zero()
+        {
+            let minutes = (candle.interval().as_ms() / MINUTE_MS).max(1);
+            // A one-minute candle divides by 1: skipped, the quotient is the same.
+            let root = (minutes > 1).then(|| Decimal::from(minutes).sqrt().unwrap_or(Decimal::ONE));
+            let moved = largest_relative_move(previous, candle, root);
             let weight = self.config.volatility_weight;
             self.volatility += (moved - self.volatility) * weight;
         }
         self.last_candle_close = Some(candle.close());
         self.span_low = None;
         self.span_high = None;
+        self.span_fixed = None;
+        self.floor_window = None;
         self.set_reference(candle.close(), candle.close_time());
     }
 
@@ -427,8 +550,11 @@ impl PriceGuard {
         };
         // The band is never narrower than its floor: nearly every real print is inside the
         // floor, and is decided without the square root of the full band.
-        let floor = PriceBand::new(self.config.floor);
-        let inside_floor = self.consistent_with_reference(prices, floor);
+        let floor = self.floor;
+        let inside_floor = match self.floor_window {
+            Some(window) => prices.iter().all(|p| window.contains(p.to_fixed())),
+            None => self.consistent_with_reference(prices, floor),
+        };
         let band = if inside_floor {
             floor
         } else {

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     error::{DataError, RejectReason},
-    number::parse_decimal,
+    number::{POW10, parse_decimal},
 };
 
 /// Most fractional digits any price, quantity or volume may carry (after trailing zeros are
@@ -141,6 +141,24 @@ decimal_newtype!(
     "volume",
     check_non_negative
 );
+
+impl Price {
+    /// The price as an exact integer count of 10^-[`MAX_SCALE`] (63404.6 is
+    /// 63,404,600,000,000,000), for integer comparisons on hot paths.
+    ///
+    /// Exact for every `Price`: it has at most [`MAX_SCALE`] decimals once trailing zeros are
+    /// dropped (a finer representation only adds zeros, divided away exactly) and is at most
+    /// 10^12, so the result is at most 10^24 and never overflows.
+    #[inline]
+    pub fn to_fixed(self) -> i128 {
+        let (mantissa, scale) = (self.0.mantissa(), self.0.scale());
+        if scale <= MAX_SCALE {
+            mantissa * POW10[(MAX_SCALE - scale) as usize]
+        } else {
+            mantissa / POW10[(scale - MAX_SCALE) as usize]
+        }
+    }
+}
 
 impl Volume {
     /// No volume.

@@ -283,3 +283,130 @@ fn the_read_only_check_judges_without_moving_the_reference() {
     let fresh = PriceGuard::new(PlausibilityConfig::default());
     assert!(fresh.is_plausible(p("94.9"), ts(T0)), "no reference yet");
 }
+
+/// A valid price from a mantissa and a scale (0..=12), optionally written with `pad` extra
+/// trailing zeros (a finer representation of the same value, as computed prices carry).
+fn price_of(mantissa: i64, scale: u32, pad: u32) -> Option<Price> {
+    let value = Decimal::new(mantissa, scale);
+    let padded =
+        Decimal::from_i128_with_scale(value.mantissa() * 10i128.pow(pad), value.scale() + pad);
+    Price::new(padded).ok()
+}
+
+/// The floor band's answer as the `Decimal` code gives it: inside the band around the span's
+/// low, around its high, or between them.
+fn decimal_answer(band: PriceBand, low: Price, high: Price, price: Price) -> bool {
+    band.contains(low, price) || band.contains(high, price) || (low <= price && price <= high)
+}
+
+proptest::proptest! {
+    #[test]
+    fn the_fixed_point_floor_window_accepts_exactly_what_the_decimal_band_accepts(
+        width_thousandths in 1i64..=2_000,
+        low_mantissa in 1i64..=999_999_999,
+        spread in 0i64..=50_000_000,
+        scales in (0u32..=8, 0u32..=8, 0u32..=12),
+        pads in (0u32..=14, 0u32..=14),
+        offset in -3i64..=3,
+        target in 0usize..4,
+        random_mantissa in 1i64..=1_999_999_999,
+    ) {
+        let half_width = Decimal::new(width_thousandths, 3);
+        let factor = ExactFactor::new(half_width).expect("three decimals are exact");
+        let band = PriceBand::new(half_width);
+        let (low_scale, high_scale, price_scale) = scales;
+        // Target 3: the span's low is exactly `f` times a price (that price is the edge).
+        let exact_edge = Decimal::new(random_mantissa, low_scale.min(8));
+        let low = if target == 3 {
+            Price::new(exact_edge * (Decimal::ONE + half_width)).ok()
+        } else {
+            price_of(low_mantissa, low_scale, pads.0)
+        };
+        let Some(low) = low else { return Ok(()) };
+        let Some(high) = Price::new(low.get() + Decimal::new(spread, high_scale)).ok() else {
+            return Ok(());
+        };
+        let window = FixedWindow::new(factor, low.to_fixed(), high.to_fixed());
+        // Prices a few units of the last of twelve decimals around the window's edges
+        // (where an off-by-one would show), and anywhere.
+        let (edge, scale) = match target {
+            0 => (high.get() * (Decimal::ONE + half_width), 12),
+            1 => (low.get() / (Decimal::ONE + half_width), 12),
+            3 => (exact_edge, 12),
+            _ => (Decimal::new(random_mantissa, price_scale), price_scale),
+        };
+        let candidate = edge.round_dp(scale) + Decimal::new(offset, scale);
+        let Ok(price) = Price::new(candidate) else { return Ok(()) };
+        proptest::prop_assert_eq!(
+            window.contains(price.to_fixed()),
+            decimal_answer(band, low, high, price),
+            "w {} low {} high {} price {}", half_width, low, high, price
+        );
+    }
+
+    #[test]
+    fn the_largest_move_is_the_largest_of_the_three_relative_moves(
+        previous in 1i64..=10_000_000,
+        moves in proptest::collection::vec(-5_000_000i64..=5_000_000, 3),
+        scale in 0u32..=6,
+        minutes in 1i64..=240,
+    ) {
+        let previous = price_of(previous, scale, 0).expect("positive");
+        let prices: Vec<Price> = moves
+            .iter()
+            .map(|m| Price::new(previous.get() + Decimal::new(*m, scale)).ok())
+            .collect::<Option<_>>()
+            .unwrap_or_else(|| vec![previous; 3]);
+        let (high, low) = (prices.iter().max().copied(), prices.iter().min().copied());
+        let (Some(high), Some(low)) = (high, low) else { return Ok(()) };
+        let Ok(candle) = Candle::new(Interval::M1, ts(T0), prices[2], high, low, prices[2], Volume::ZERO) else {
+            return Ok(());
+        };
+        let root = (minutes > 1).then(|| Decimal::from(minutes).sqrt().expect("root"));
+        // Each move divided separately, as the guard once computed it.
+        let expected = [candle.high(), candle.low(), candle.close()]
+            .iter()
+            .filter_map(|p| {
+                ((p.get() - previous.get()) / previous.get())
+                    .abs()
+                    .checked_div(root.unwrap_or(Decimal::ONE))
+            })
+            .max()
+            .unwrap_or(Decimal::ZERO);
+        proptest::prop_assert_eq!(largest_relative_move(previous, &candle, root), expected);
+    }
+}
+
+#[test]
+fn a_band_width_with_many_decimals_keeps_the_decimal_path() {
+    assert!(ExactFactor::new(dec!(0.05)).is_some());
+    assert!(ExactFactor::new(dec!(0.5)).is_some());
+    assert!(ExactFactor::new(dec!(0.123456789)).is_none());
+    let mut guard = PriceGuard::new(PlausibilityConfig {
+        floor: dec!(0.050000001),
+        ..PlausibilityConfig::default()
+    });
+    assert!(guard.check_tick(&tick("100", T0)).is_usable());
+    assert!(guard.floor_window.is_none());
+    assert!(guard.check_tick(&tick("105.0000001", T0 + 1)).is_usable());
+    assert!(!guard.check_tick(&tick("1000", T0 + 2)).is_usable());
+}
+
+#[test]
+fn a_guard_whose_band_cannot_widen_with_volatility_does_not_track_it() {
+    let fixed = PlausibilityConfig {
+        volatility_multiple: Decimal::ZERO,
+        ..PlausibilityConfig::default()
+    };
+    for (config, tracked) in [(PlausibilityConfig::default(), true), (fixed, false)] {
+        let mut guard = PriceGuard::new(config);
+        for (minute, close) in [(0, "100"), (1, "103"), (2, "99")] {
+            assert!(
+                guard
+                    .check_candle(&bar(minute, close, close, close, close))
+                    .is_usable()
+            );
+        }
+        assert_eq!(guard.volatility() > Decimal::ZERO, tracked, "{config:?}");
+    }
+}

@@ -16,6 +16,7 @@
 
 use std::cmp::Ordering;
 
+use la_core::number::POW10;
 use rust_decimal::Decimal;
 
 /// Decimals of a fixed-point price.
@@ -25,23 +26,13 @@ pub(crate) const VOLUME_SCALE: u32 = 8;
 /// `1.0` at [`PRICE_SCALE`]; also the unit of fixed-point fractions and multipliers.
 pub(crate) const ONE: i128 = 1_000_000_000_000;
 
-/// 10^0 ..= 10^28 (a `Decimal` scale never exceeds 28).
-const POW10: [i128; 29] = {
-    let mut table = [1i128; 29];
-    let mut i = 1;
-    while i < 29 {
-        table[i] = table[i - 1] * 10;
-        i += 1;
-    }
-    table
-};
-
-/// 10^0 ..= 10^18, the powers that fit an `i64`.
+/// 10^0 ..= 10^18, the powers of [`POW10`] that fit an `i64`.
 const POW10_64: [i64; 19] = {
-    let mut table = [1i64; 19];
-    let mut i = 1;
+    let mut table = [0i64; 19];
+    let mut i = 0;
     while i < 19 {
-        table[i] = table[i - 1] * 10;
+        // Every entry is below 10^19 < 2^63: the narrowing is exact.
+        table[i] = POW10[i] as i64;
         i += 1;
     }
     table
