@@ -76,6 +76,8 @@ pub(crate) enum Command {
     Backtest(BacktestArgs),
     /// Render a self-contained HTML report of a run.
     Report(ReportArgs),
+    /// Compare runs: statistics side by side and equity curves overlaid (terminal + HTML).
+    Compare(CompareArgs),
     /// Show whether a session is running and how it is doing.
     Status(StatusArgs),
     /// Ask the running session to stop, and wait for it.
@@ -300,6 +302,19 @@ pub(crate) struct ReportArgs {
     pub(crate) workspace: WorkspaceArgs,
     /// Run directory (default: runs/latest).
     pub(crate) run_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CompareArgs {
+    /// The global `--workspace` (set by `main` after parsing).
+    #[arg(skip)]
+    pub(crate) workspace: WorkspaceArgs,
+    /// Two or more run directories (live sessions or backtests).
+    #[arg(required = true, num_args = 2..)]
+    pub(crate) run_dirs: Vec<PathBuf>,
+    /// Where to write the comparison page [default: <workspace>/compare.html]
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

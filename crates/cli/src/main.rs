@@ -41,6 +41,10 @@ fn main() -> ExitCode {
             args.workspace = workspace;
             commands::report::run(&args)
         }
+        Command::Compare(mut args) => {
+            args.workspace = workspace;
+            commands::compare::run(&args)
+        }
         Command::Status(mut args) => {
             args.workspace = workspace;
             commands::status::status(&args)

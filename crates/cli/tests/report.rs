@@ -7,23 +7,24 @@ use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_laptop-agents");
 
-#[test]
-fn report_of_latest_run_prints_the_report_path() {
-    let workspace = tempfile::tempdir().unwrap();
-    let run = workspace.path().join("runs").join("run-1");
-    std::fs::create_dir_all(&run).unwrap();
-    std::fs::write(
-        run.join("summary.json"),
-        r#"{"run_id":"run-1","source":"mock","symbol":"BTCUSDT","interval":"1m","strategy":"setups",
+/// Writes a finished run with one closed candle and no trades into `run`.
+fn write_run(run: &std::path::Path, run_id: &str, ending_equity: &str) {
+    std::fs::create_dir_all(run).unwrap();
+    let summary = r#"{"run_id":"RUN_ID","source":"mock","symbol":"BTCUSDT","interval":"1m","strategy":"setups",
             "dry_run":false,"started_at":"2026-01-01T00:00:00Z","ended_at":"2026-01-01T00:01:00Z",
             "duration_s":60.0,"stopped_reason":"duration_reached","candles_closed":1,
             "trades":0,"wins":0,"losses":0,"win_rate":"0","starting_equity":"10000",
-            "ending_equity":"10000","net_pnl":"0","trade_pnl":"0","fees":"0","funding":"0",
+            "ending_equity":"ENDING","net_pnl":"0","trade_pnl":"0","fees":"0","funding":"0",
             "max_drawdown":"0","max_drawdown_frac":"0","sharpe":null,"sortino":null,
             "profit_factor":null,"exposure":"0","liquidations":0,"fills":0,"orders_rejected":0,"ambiguous_bars":0,
             "errors":0,"last_error":null,"reconnects":0,"rejected_frames":{},"rejected_rows":{},
             "backfilled_candles":0,"funding_events":0,"funding_skipped":0,"state_save_failures":0,
-            "decisions":{},"run_dir":"run-1","config":null}"#,
+            "decisions":{},"run_dir":"RUN_ID","config":null}"#;
+    std::fs::write(
+        run.join("summary.json"),
+        summary
+            .replace("RUN_ID", run_id)
+            .replace("ENDING", ending_equity),
     )
     .unwrap();
     std::fs::write(
@@ -37,6 +38,13 @@ fn report_of_latest_run_prints_the_report_path() {
     )
     .unwrap();
     std::fs::write(run.join("decisions.jsonl"), "{\"outcome\":\"no_order\"}\n").unwrap();
+}
+
+#[test]
+fn report_of_latest_run_prints_the_report_path() {
+    let workspace = tempfile::tempdir().unwrap();
+    let run = workspace.path().join("runs").join("run-1");
+    write_run(&run, "run-1", "10000");
     std::os::unix::fs::symlink("run-1", workspace.path().join("runs").join("latest")).unwrap();
 
     let output = Command::new(BIN)
@@ -65,4 +73,55 @@ fn report_of_a_missing_run_fails_with_a_diagnostic() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("run directory not found"), "{stderr}");
     assert!(stderr.contains("laptop-agents run"), "help shown: {stderr}");
+}
+
+#[test]
+fn compare_prints_the_runs_side_by_side_and_writes_the_page() {
+    let workspace = tempfile::tempdir().unwrap();
+    let runs = workspace.path().join("runs");
+    write_run(&runs.join("run-1"), "run-1", "10000");
+    write_run(&runs.join("run-2"), "run-2", "10250.5");
+    let output = Command::new(BIN)
+        .args(["compare", "--workspace"])
+        .arg(workspace.path())
+        .arg(runs.join("run-1"))
+        .arg(runs.join("run-2"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let printed = String::from_utf8(output.stdout).unwrap();
+    let ending = printed
+        .lines()
+        .find(|l| l.starts_with("ending_equity"))
+        .unwrap_or_else(|| panic!("no ending_equity row:\n{printed}"));
+    assert_eq!(
+        ending.split_whitespace().skip(1).collect::<Vec<_>>(),
+        ["10000", "10250.5"]
+    );
+    let page = workspace.path().join("compare.html");
+    assert!(printed.contains(&page.display().to_string()), "{printed}");
+    let html = std::fs::read_to_string(page).unwrap();
+    assert!(html.contains("id=\"compare-equity-chart\"") && html.contains("run-2"));
+}
+
+#[test]
+fn compare_with_a_missing_run_directory_exits_2_naming_it_and_writes_nothing() {
+    let workspace = tempfile::tempdir().unwrap();
+    let runs = workspace.path().join("runs");
+    write_run(&runs.join("run-1"), "run-1", "10000");
+    let output = Command::new(BIN)
+        .args(["compare", "--workspace"])
+        .arg(workspace.path())
+        .arg(runs.join("run-1"))
+        .arg(runs.join("no-such-run"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("run directory not found") && stderr.contains("no-such-run"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty(), "no table printed");
+    assert!(!workspace.path().join("compare.html").exists());
 }

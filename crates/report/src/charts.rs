@@ -10,7 +10,10 @@
 //! [`MAX_POINTS`] by keeping the lowest and highest point of each bucket, so the extremes,
 //! and with them the drawdown, survive the thinning.
 
-use plotters::prelude::*;
+use plotters::{
+    coord::types::{RangedCoordf64, RangedCoordi64},
+    prelude::*,
+};
 use rust_decimal::{Decimal, prelude::ToPrimitive};
 use time::{OffsetDateTime, macros::format_description};
 
@@ -27,7 +30,7 @@ const MARK: RGBColor = RGBColor(255, 127, 14);
 const DRAWDOWN: RGBColor = RGBColor(214, 39, 40);
 const GRID: RGBColor = RGBColor(232, 232, 232);
 
-fn to_f64(value: Decimal) -> f64 {
+pub(crate) fn to_f64(value: Decimal) -> f64 {
     value.to_f64().unwrap_or(0.0)
 }
 
@@ -140,51 +143,69 @@ fn strip_namespace(svg: String) -> String {
     svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1)
 }
 
-/// The equity chart (realized and mark equity).
-pub(crate) fn equity_svg(points: &[EquityRow]) -> Result<String, ReportError> {
-    let realized: Vec<(i64, f64)> = points.iter().map(|p| (p.ts_ms, to_f64(p.equity))).collect();
-    let mark: Vec<(i64, f64)> = points
-        .iter()
-        .map(|p| (p.ts_ms, to_f64(p.mark_equity)))
-        .collect();
-    let realized = thin(&realized, MAX_POINTS);
-    let mark = thin(&mark, MAX_POINTS);
-    let (x_range, y_range) = ranges([realized.as_slice(), mark.as_slice()]);
+/// One line of a chart: its colour, stroke width and points (drawn in order).
+pub(crate) struct Line {
+    pub(crate) color: RGBColor,
+    pub(crate) width: u32,
+    pub(crate) points: Vec<(i64, f64)>,
+}
+
+/// The drawing area of a time chart, for what a chart adds over its lines (markers).
+pub(crate) type TimeChart<'a, 'b> =
+    ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordi64, RangedCoordf64>>;
+
+/// A time chart of `lines` (thinned to [`MAX_POINTS`] each) on shared axes, `y_unit`
+/// appended to the vertical labels; `extra_points` widen the ranges (markers off the lines)
+/// and `decorate` draws on top. An empty chart says `empty_note` in its middle.
+pub(crate) fn line_chart(
+    chart: &'static str,
+    height: u32,
+    lines: &[Line],
+    extra_points: &[(i64, f64)],
+    y_unit: &str,
+    empty_note: &str,
+    decorate: impl FnOnce(&mut TimeChart<'_, '_>) -> Result<(), String>,
+) -> Result<String, ReportError> {
+    let thinned: Vec<Vec<(i64, f64)>> = lines.iter().map(|l| thin(&l.points, MAX_POINTS)).collect();
+    let (x_range, y_range) = ranges(
+        thinned
+            .iter()
+            .map(Vec::as_slice)
+            .chain(std::iter::once(extra_points)),
+    );
     let span = x_range.end - x_range.start;
     let y_decimals = label_decimals(&y_range);
-    let error = chart_error("equity");
+    let error = chart_error(chart);
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| error(e.to_string()))?;
-        let mut chart = ChartBuilder::on(&root)
+        let mut context = ChartBuilder::on(&root)
             .margin(12)
             .x_label_area_size(32)
             .y_label_area_size(80)
             .build_cartesian_2d(x_range, y_range)
             .map_err(|e| error(e.to_string()))?;
-        chart
+        context
             .configure_mesh()
             .x_labels(8)
             .y_labels(8)
             .light_line_style(GRID)
             .x_label_formatter(&|ms| time_label(*ms, span))
             .max_light_lines(1)
-            .y_label_formatter(&|v| format!("{v:.y_decimals$}"))
+            .y_label_formatter(&|v| format!("{v:.y_decimals$}{y_unit}"))
             .draw()
             .map_err(|e| error(e.to_string()))?;
-        // Realized first and wider, mark on top and thinner: where they coincide (flat) both
-        // stay visible. The legend is HTML around the chart (see `html.rs`).
-        chart
-            .draw_series(LineSeries::new(realized, REALIZED.stroke_width(3)))
-            .map_err(|e| error(e.to_string()))?;
-        chart
-            .draw_series(LineSeries::new(mark, MARK.stroke_width(1)))
-            .map_err(|e| error(e.to_string()))?;
-        if points.is_empty() {
+        for (line, points) in lines.iter().zip(thinned) {
+            context
+                .draw_series(LineSeries::new(points, line.color.stroke_width(line.width)))
+                .map_err(|e| error(e.to_string()))?;
+        }
+        decorate(&mut context).map_err(&error)?;
+        if lines.iter().all(|l| l.points.is_empty()) {
             root.draw(&Text::new(
-                "no equity points in equity.csv",
-                (WIDTH as i32 / 2 - 120, HEIGHT as i32 / 2),
+                empty_note.to_owned(),
+                (WIDTH as i32 / 2 - 120, height as i32 / 2),
                 ("sans-serif", 18),
             ))
             .map_err(|e| error(e.to_string()))?;
@@ -192,6 +213,36 @@ pub(crate) fn equity_svg(points: &[EquityRow]) -> Result<String, ReportError> {
         root.present().map_err(|e| error(e.to_string()))?;
     }
     Ok(strip_namespace(svg))
+}
+
+/// The equity chart (realized and mark equity).
+pub(crate) fn equity_svg(points: &[EquityRow]) -> Result<String, ReportError> {
+    // Realized first and wider, mark on top and thinner: where they coincide (flat) both
+    // stay visible. The legend is HTML around the chart (see `html.rs`).
+    let lines = [
+        Line {
+            color: REALIZED,
+            width: 3,
+            points: points.iter().map(|p| (p.ts_ms, to_f64(p.equity))).collect(),
+        },
+        Line {
+            color: MARK,
+            width: 1,
+            points: points
+                .iter()
+                .map(|p| (p.ts_ms, to_f64(p.mark_equity)))
+                .collect(),
+        },
+    ];
+    line_chart(
+        "equity",
+        HEIGHT,
+        &lines,
+        &[],
+        "",
+        "no equity points in equity.csv",
+        |_| Ok(()),
+    )
 }
 
 /// The drawdown chart (percent below the running peak of realized equity).

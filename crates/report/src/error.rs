@@ -42,6 +42,12 @@ pub enum ReportError {
         /// The backend's error.
         message: String,
     },
+    /// Several run directories are missing or damaged (a comparison names them all).
+    #[error("{} run directories cannot be read:\n  {}", errors.len(), errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  "))]
+    Several {
+        /// One error per bad directory, in the order given.
+        errors: Vec<ReportError>,
+    },
     /// The report file cannot be written.
     #[error("cannot write {}: {source}", path.display())]
     Write {
@@ -61,7 +67,7 @@ impl ReportError {
             | Self::Read { path, .. }
             | Self::Malformed { path, .. }
             | Self::Write { path, .. } => Some(path),
-            Self::Chart { .. } => None,
+            Self::Chart { .. } | Self::Several { .. } => None,
         }
     }
 

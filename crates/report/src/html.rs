@@ -43,6 +43,7 @@ p.fingerprint{font-size:14px}
 code{font-family:ui-monospace,Menlo,Consolas,monospace}
 .grid{display:flex;flex-wrap:wrap;gap:28px}
 .scroll{max-height:640px;overflow:auto}
+.scroll-x{overflow-x:auto}
 #trades-table td{white-space:nowrap}
 footer{color:#6b7385;font-size:12px;padding:0 28px 24px}
 ";
@@ -223,11 +224,6 @@ pub(crate) fn render(page: &Page<'_>) -> String {
     let summary = page.summary;
     let run_id = &summary.run_id;
     let mut out = String::with_capacity(64 * 1024 + page.trades.len() * 400);
-    let _ = write!(
-        out,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Run report {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
-        escape(run_id)
-    );
     let stopped = summary
         .stopped_reason
         .map_or("end of data", |reason| reason.as_str());
@@ -238,11 +234,11 @@ pub(crate) fn render(page: &Page<'_>) -> String {
         format!("strategy {}", escape(&summary.strategy)),
         format!("stopped: {}", escape(stopped)),
     ];
-    let _ = writeln!(
-        out,
-        "<header><h1>Run report: {}</h1><p>{}</p></header>",
-        escape(run_id),
-        subtitle.join(" &middot; ")
+    open_document(
+        &mut out,
+        &format!("Run report {run_id}"),
+        &format!("Run report: {run_id}"),
+        &subtitle.join(" &middot; "),
     );
     out.push_str("<nav><a href=\"#stats\">Statistics</a><a href=\"#charts\">Charts</a><a href=\"#decisions\">Decisions</a><a href=\"#trades\">Trades</a><a href=\"#downtime\">Downtime</a><a href=\"#config\">Configuration</a><a href=\"#quality\">Data quality</a></nav>\n<main>\n");
 
@@ -276,11 +272,33 @@ pub(crate) fn render(page: &Page<'_>) -> String {
     out.push_str("<section id=\"quality\"><h2>Data quality</h2>\n");
     kv_table(&mut out, "quality-table", page.quality);
     out.push_str("</section>\n</main>\n");
-    let _ = writeln!(
-        out,
-        "<footer>Rendered by la-report {} from <code>{}</code>. Self-contained: no scripts, no network access.</footer>\n</body>\n</html>",
-        env!("CARGO_PKG_VERSION"),
-        escape(page.run_dir)
+    close_document(
+        &mut out,
+        &format!("from <code>{}</code>", escape(page.run_dir)),
     );
     out
+}
+
+/// Opens a page: doctype, title and style (`title` and `heading` are escaped here),
+/// header with its `subtitle_html` (already escaped).
+pub(crate) fn open_document(out: &mut String, title: &str, heading: &str, subtitle_html: &str) {
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        escape(title)
+    );
+    let _ = writeln!(
+        out,
+        "<header><h1>{}</h1><p>{subtitle_html}</p></header>",
+        escape(heading)
+    );
+}
+
+/// Closes `<main>` and the page with the footer (`origin_html` already escaped).
+pub(crate) fn close_document(out: &mut String, origin_html: &str) {
+    let _ = writeln!(
+        out,
+        "<footer>Rendered by la-report {} {origin_html}. Self-contained: no scripts, no network access.</footer>\n</body>\n</html>",
+        env!("CARGO_PKG_VERSION"),
+    );
 }

@@ -20,8 +20,11 @@
 //! - `charts`: plotters SVG charts.
 //! - `downtime`: the downtime and funding section.
 //! - `html`: the document.
+//! - `compare`: several runs side by side ([`Comparison`]: a terminal table and a page with
+//!   the equity curves overlaid).
 
 mod charts;
+mod compare;
 mod downtime;
 mod error;
 mod fingerprint;
@@ -31,6 +34,7 @@ mod sections;
 
 use std::path::{Path, PathBuf};
 
+pub use compare::Comparison;
 pub use error::ReportError;
 pub use fingerprint::config_fingerprint;
 pub use html::escape;
@@ -52,19 +56,30 @@ pub const REPORT_FILE: &str = "report.html";
 /// written.
 pub fn render_run_report(run_dir: &Path) -> Result<PathBuf, ReportError> {
     let html = render_run_report_html(run_dir)?;
-    let dir = canonical_run_dir(run_dir)?;
-    let target = dir.join(REPORT_FILE);
-    let temporary = dir.join(format!(".{REPORT_FILE}.tmp"));
+    let target = canonical_run_dir(run_dir)?.join(REPORT_FILE);
+    write_page(&target, &html)?;
+    Ok(target)
+}
+
+/// Writes a rendered page to `path` atomically: a temporary file beside it, then a rename,
+/// so a reader never sees half a page and a failed write leaves the old page in place.
+///
+/// # Errors
+/// [`ReportError::Write`] naming the file that could not be written.
+pub fn write_page(path: &Path, html: &str) -> Result<(), ReportError> {
+    let name = path
+        .file_name()
+        .map_or_else(|| "page".into(), |n| n.to_string_lossy().into_owned());
+    let temporary = path.with_file_name(format!(".{name}.tmp"));
     let write = |path: &Path, source| ReportError::Write {
         path: path.to_path_buf(),
         source,
     };
     std::fs::write(&temporary, html).map_err(|e| write(&temporary, e))?;
-    std::fs::rename(&temporary, &target).map_err(|e| {
+    std::fs::rename(&temporary, path).map_err(|e| {
         let _ = std::fs::remove_file(&temporary);
-        write(&target, e)
-    })?;
-    Ok(target)
+        write(path, e)
+    })
 }
 
 /// The report of `run_dir` as an HTML string, without writing it.

@@ -14,7 +14,7 @@ use crate::{
 const TRADES_HEADER: &str = "trade_id,side,entry_time_ms,exit_time_ms,entry_price,exit_price,qty,pnl,fees,r_multiple,exit_reason\n";
 
 /// A live-session summary: every field of `la_run_schema::RunSummary`.
-fn live_summary() -> serde_json::Value {
+pub(crate) fn live_summary() -> serde_json::Value {
     serde_json::from_str(
         r#"{
         "run_id": "20260101T000000Z-42",
@@ -67,7 +67,7 @@ fn live_summary() -> serde_json::Value {
 
 const T0: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 
-fn write_run(dir: &Path, summary: &serde_json::Value, trades: &str, equity_rows: usize) {
+pub(crate) fn write_run(dir: &Path, summary: &serde_json::Value, trades: &str, equity_rows: usize) {
     std::fs::write(
         dir.join("summary.json"),
         serde_json::to_string_pretty(summary).unwrap(),
@@ -98,7 +98,7 @@ fn write_run(dir: &Path, summary: &serde_json::Value, trades: &str, equity_rows:
     std::fs::write(dir.join("decisions.jsonl"), decisions).unwrap();
 }
 
-const TWO_TRADES: &str = "setups-1-long,long,1767226200000,1767229800000,60000.5,60400,0.05,50.5,2.25,1.5,take_profit\n\
+pub(crate) const TWO_TRADES: &str = "setups-1-long,long,1767226200000,1767229800000,60000.5,60400,0.05,50.5,2.25,1.5,take_profit\n\
 setups-2-short,short,1767232800000,1767233400000,60400,60500,0.05,-20,2,-1,stop_loss\n";
 
 fn count(haystack: &str, needle: &str) -> usize {

@@ -2,6 +2,7 @@
 //! code.
 
 pub(crate) mod backtest;
+pub(crate) mod compare;
 pub(crate) mod doctor;
 pub(crate) mod history;
 pub(crate) mod report;
