@@ -5,6 +5,11 @@
 //! (a pipe, a file, journald) or `NO_COLOR` is set. A failure is printed once, by `main`
 //! through miette; the event logged for the same failure goes to the JSON log only (target
 //! [`REPORTED`]).
+//!
+//! Nothing here panics on a closed stream: every line reaches stdout or stderr through
+//! [`outln!`] / [`errln!`] (or the stderr log layer, whose own write errors are silenced), which
+//! drop the text when the reader has gone away. `laptop-agents run … | head -1` closes the
+//! pipe after one line, and the session must still save its state and write its report.
 
 use std::{
     io::{IsTerminal, Write},
@@ -22,6 +27,37 @@ use crate::Failure;
 /// The `tracing` target of events whose failure `main` prints itself: they are written to
 /// `logs/system.jsonl` but not echoed on stderr, so each error appears once on the console.
 pub(crate) const REPORTED: &str = "laptop_agents::reported";
+
+/// Writes to stdout, dropping the text when it cannot be written (a closed pipe, a full
+/// disk behind a redirection): the console is a courtesy, the run's files are its record.
+pub(crate) fn write_stdout(text: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_fmt(text).and_then(|()| out.flush());
+}
+
+/// [`write_stdout`] for stderr.
+pub(crate) fn write_stderr(text: std::fmt::Arguments<'_>) {
+    let _ = std::io::stderr().lock().write_fmt(text);
+}
+
+/// `println!` that never panics: see [`write_stdout`].
+macro_rules! outln {
+    () => {
+        $crate::console::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::console::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+pub(crate) use outln;
+
+/// `eprintln!` that never panics: see [`write_stderr`].
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::console::write_stderr(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+pub(crate) use errln;
 
 /// Whether stderr may carry ANSI colour: a terminal, and `NO_COLOR` unset or empty
 /// (<https://no-color.org>).
@@ -72,6 +108,9 @@ pub(crate) fn install_logging_with(
         .with_writer(std::io::stderr)
         .with_target(false)
         .with_ansi(stderr_colour())
+        // A failed write would otherwise be reported with `eprintln!`, which panics when
+        // stderr is a closed pipe.
+        .log_internal_errors(false)
         .compact()
         .with_filter(EnvFilter::new(stderr_level))
         .with_filter(filter_fn(|meta| meta.target() != REPORTED));
@@ -89,13 +128,11 @@ pub(crate) fn status_printer() -> Box<dyn FnMut(&Heartbeat) + Send> {
     let mut last_plain: Option<Instant> = None;
     Box::new(move |beat: &Heartbeat| {
         let line = beat.status_line();
-        let mut out = std::io::stdout();
         if tty {
-            let _ = write!(out, "\r{line}\x1b[K");
-            let _ = out.flush();
+            write_stdout(format_args!("\r{line}\x1b[K"));
         } else if last_plain.is_none_or(|at| at.elapsed() >= Duration::from_secs(10)) {
             last_plain = Some(Instant::now());
-            let _ = writeln!(out, "{line}");
+            outln!("{line}");
         }
     })
 }
@@ -143,9 +180,9 @@ pub(crate) fn print_summary(report: &RunSummary) {
         ("errors", report.errors.to_string()),
         ("run dir", report.run_dir.clone()),
     ];
-    println!();
+    outln!();
     for (name, value) in rows {
-        println!("  {name:<16} {value}");
+        outln!("  {name:<16} {value}");
     }
 }
 

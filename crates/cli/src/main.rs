@@ -6,6 +6,10 @@
 //! 3 another session holds the workspace lock. `status` has its own (see
 //! `commands/status.rs`).
 
+// Console output goes through `console::outln!` / `errln!`, which survive a closed pipe;
+// `println!` and friends panic on one.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 mod args;
 mod commands;
 mod console;
@@ -15,7 +19,10 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
 
-use crate::args::{Cli, Command};
+use crate::{
+    args::{Cli, Command},
+    console::errln,
+};
 
 fn main() -> ExitCode {
     let help = commands::sim::scenario_help();
@@ -65,7 +72,7 @@ fn main() -> ExitCode {
         Err(failure) => {
             // The one place a failure is printed: events logged on the way here carry the
             // `console::REPORTED` target, which the stderr log layer leaves out.
-            eprintln!("{:?}", failure.report);
+            errln!("{:?}", failure.report);
             ExitCode::from(failure.code)
         }
     }

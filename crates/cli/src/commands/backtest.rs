@@ -8,7 +8,7 @@ use la_session::{
     error_chain,
 };
 
-use crate::{Failure, args::BacktestArgs, commands::history};
+use crate::{Failure, args::BacktestArgs, commands::history, console::outln};
 
 pub(crate) fn run(args: &BacktestArgs) -> Result<ExitCode, Failure> {
     let experiment = history::resolve(&args.layers, &args.flags, &args.history)?;
@@ -34,10 +34,10 @@ pub(crate) fn run(args: &BacktestArgs) -> Result<ExitCode, Failure> {
     if args.json {
         let text = serde_json::to_string(&stats)
             .map_err(|e| Failure::runtime(format!("cannot serialise stats: {e}")))?;
-        println!("{text}");
+        outln!("{text}");
     } else {
         let s = &stats.results;
-        println!(
+        outln!(
             "backtest {} over {} candles ({})",
             stats.strategy,
             stats.candles_closed,
@@ -84,7 +84,7 @@ pub(crate) fn run(args: &BacktestArgs) -> Result<ExitCode, Failure> {
                     .map_or_else(|e| format!("not written: {e}"), |p| p.display().to_string()),
             ),
         ] {
-            println!("  {name:<16} {value}");
+            outln!("  {name:<16} {value}");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -7,7 +7,11 @@ use std::process::ExitCode;
 
 use la_report::{Comparison, ReportError, write_page};
 
-use crate::{Failure, args::CompareArgs};
+use crate::{
+    Failure,
+    args::CompareArgs,
+    console::{outln, write_stdout},
+};
 
 pub(crate) fn run(args: &CompareArgs) -> Result<ExitCode, Failure> {
     let comparison = Comparison::load(&args.run_dirs).map_err(|err| {
@@ -27,8 +31,8 @@ pub(crate) fn run(args: &CompareArgs) -> Result<ExitCode, Failure> {
         })?;
     }
     write_page(&out, &html).map_err(|err| runtime(&err))?;
-    print!("{}", comparison.text_table());
-    println!("\n  {:<16} {}", "html", out.display());
+    write_stdout(format_args!("{}", comparison.text_table()));
+    outln!("\n  {:<16} {}", "html", out.display());
     Ok(ExitCode::SUCCESS)
 }
 

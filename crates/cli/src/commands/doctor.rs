@@ -31,6 +31,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use crate::{
     Failure,
     args::{DoctorArgs, RunArgs},
+    console::outln,
     settings,
 };
 
@@ -112,21 +113,21 @@ pub(crate) fn run(args: &DoctorArgs) -> Result<ExitCode, Failure> {
             "rest_url": rest_url,
             "checks": list,
         });
-        println!("{value}");
+        outln!("{value}");
     } else {
-        println!(
+        outln!(
             "laptop-agents doctor: workspace {}, exchange {rest_url}",
             workspace.root().display()
         );
         for check in &checks {
-            println!(
+            outln!(
                 "{}  {:<19} {}",
                 check.status.as_str(),
                 check.name,
                 check.detail
             );
         }
-        println!(
+        outln!(
             "{}: {failed} failed, {warned} warning(s), {} passed",
             if failed == 0 { "ok" } else { "problems found" },
             checks.len() - failed - warned

@@ -8,7 +8,11 @@ use std::{path::Path, process::ExitCode};
 use la_report::{ReportError, render_run_report};
 use la_session::workspace::Workspace;
 
-use crate::{Failure, args::ReportArgs};
+use crate::{
+    Failure,
+    args::ReportArgs,
+    console::{errln, outln},
+};
 
 pub(crate) fn run(args: &ReportArgs) -> Result<ExitCode, Failure> {
     let run_dir = args
@@ -16,7 +20,7 @@ pub(crate) fn run(args: &ReportArgs) -> Result<ExitCode, Failure> {
         .clone()
         .unwrap_or_else(|| Workspace::new(args.workspace.resolve()).latest_run());
     let path = render_run_report(&run_dir).map_err(|err| failure(&run_dir, &err))?;
-    println!("{}", path.display());
+    outln!("{}", path.display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -50,7 +54,7 @@ pub(crate) fn render_after_run(run_dir: &Path) {
     match render_run_report(run_dir) {
         Ok(path) => {
             tracing::info!(path = %path.display(), "run report written");
-            println!("  {:<16} {}", "report", path.display());
+            outln!("  {:<16} {}", "report", path.display());
         }
         Err(err) => {
             tracing::warn!(
@@ -58,7 +62,7 @@ pub(crate) fn render_after_run(run_dir: &Path) {
                 error = &err as &dyn std::error::Error,
                 "cannot write the run report"
             );
-            eprintln!("warning: cannot write the run report: {err}");
+            errln!("warning: cannot write the run report: {err}");
         }
     }
 }

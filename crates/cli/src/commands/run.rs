@@ -73,17 +73,24 @@ pub(crate) fn run(args: &RunArgs) -> Result<ExitCode, Failure> {
     }
 }
 
-/// Resolves on the first SIGINT or SIGTERM; later SIGINTs set `hurry` (shorter shutdown
-/// waits; state is still saved).
+/// Resolves on the first SIGINT, SIGTERM or SIGHUP (a closed terminal or SSH session must not
+/// kill the session before it saves); later SIGINTs set `hurry` (shorter shutdown waits; state
+/// is still saved). Every handler stays installed for the process's life, so a second SIGHUP
+/// or SIGTERM during the shutdown is ignored rather than fatal.
 fn stop_signals(hurry: Arc<AtomicBool>) -> std::io::Result<impl Future<Output = StopReason>> {
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
     Ok(async move {
-        tokio::select! {
-            _ = interrupt.recv() => {},
-            _ = terminate.recv() => {},
-        }
-        tracing::warn!("signal received; shutting down (press Ctrl-C again to shorten waits)");
+        let name = tokio::select! {
+            _ = interrupt.recv() => "SIGINT",
+            _ = terminate.recv() => "SIGTERM",
+            _ = hangup.recv() => "SIGHUP",
+        };
+        tracing::warn!(
+            signal = name,
+            "signal received; shutting down (press Ctrl-C again to shorten waits)"
+        );
         tokio::spawn(async move {
             while interrupt.recv().await.is_some() {
                 hurry.store(true, Ordering::Relaxed);

@@ -6,7 +6,7 @@ use std::{net::SocketAddr, process::ExitCode, time::Duration};
 use la_bitunix_sim::{MarketData, SimConfig};
 use la_core::{Decimal, TimestampMs};
 
-use crate::{Failure, args::SimArgs};
+use crate::{Failure, args::SimArgs, console::outln};
 
 /// The `--help` text listing every fault scenario.
 pub(crate) fn scenario_help() -> String {
@@ -63,9 +63,9 @@ pub(crate) fn run(args: &SimArgs) -> Result<ExitCode, Failure> {
         let sim = la_bitunix_sim::start(config)
             .await
             .map_err(|e| Failure::runtime(format!("simulator failed to start: {e}")))?;
-        println!("simulator listening");
-        println!("  websocket  {}", sim.ws_url());
-        println!("  rest       {}", sim.rest_url());
+        outln!("simulator listening");
+        outln!("  websocket  {}", sim.ws_url());
+        outln!("  rest       {}", sim.rest_url());
         let limit = async {
             match args.seconds {
                 Some(seconds) => tokio::time::sleep(Duration::from_secs(seconds)).await,
@@ -73,13 +73,13 @@ pub(crate) fn run(args: &SimArgs) -> Result<ExitCode, Failure> {
             }
         };
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => println!("interrupted"),
+            _ = tokio::signal::ctrl_c() => outln!("interrupted"),
             () = limit => {},
         }
         let stats = sim.stats();
         sim.shutdown().await;
         if let Ok(text) = serde_json::to_string(&stats) {
-            println!("{text}");
+            outln!("{text}");
         }
         Ok::<_, Failure>(())
     })?;

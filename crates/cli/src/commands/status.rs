@@ -20,6 +20,7 @@ use serde_json::json;
 use crate::{
     Failure,
     args::{StatusArgs, StopArgs},
+    console::outln,
 };
 
 /// A running session rewrites its heartbeat every second; one older than this means the
@@ -107,19 +108,21 @@ pub(crate) fn status(args: &StatusArgs) -> Result<ExitCode, Failure> {
             "heartbeat_age_ms": heartbeat_age_ms,
             "heartbeat": beat,
         });
-        println!("{value}");
+        outln!("{value}");
     } else {
         match (&beat, running) {
             (Some(beat), true) => {
-                println!(
+                outln!(
                     "running   pid {} ({}), up {}s",
-                    beat.pid, beat.run_id, beat.uptime_s
+                    beat.pid,
+                    beat.run_id,
+                    beat.uptime_s
                 );
-                println!("  {}", beat.status_line());
+                outln!("  {}", beat.status_line());
                 let candle_age = beat
                     .last_candle_open_ms
                     .map(|ms| (wall_now_ms() - ms) / 1000);
-                println!(
+                outln!(
                     "  last candle open {}s ago, last data {} ms ago, errors {}, last error {}",
                     candle_age.map_or("-".into(), |s| s.to_string()),
                     beat.last_data_age_ms,
@@ -127,7 +130,7 @@ pub(crate) fn status(args: &StatusArgs) -> Result<ExitCode, Failure> {
                     beat.last_error.as_deref().unwrap_or("none")
                 );
             }
-            (_, true) => println!(
+            (_, true) => outln!(
                 "running   pid {} (no heartbeat yet)",
                 pid.unwrap_or_default()
             ),
@@ -137,23 +140,23 @@ pub(crate) fn status(args: &StatusArgs) -> Result<ExitCode, Failure> {
                 } else {
                     ""
                 };
-                println!(
+                outln!(
                     "not running{note}; last run {} stopped: {}",
                     beat.run_id,
                     beat.stopping.as_deref().unwrap_or("unknown (crashed?)")
                 );
-                println!("  {}", beat.status_line());
+                outln!("  {}", beat.status_line());
             }
-            (None, false) => println!(
+            (None, false) => outln!(
                 "not running; no session has run in {}",
                 workspace.root().display()
             ),
         }
         for line in beat.iter().flat_map(Heartbeat::downtime_lines) {
-            println!("  {line}");
+            outln!("  {line}");
         }
         if let Verdict::Unhealthy(reason) = &verdict {
-            println!("  not healthy: {reason}");
+            outln!("  not healthy: {reason}");
         }
     }
     Ok(ExitCode::from(verdict.exit_code()))
@@ -164,13 +167,13 @@ pub(crate) fn stop(args: &StopArgs) -> Result<ExitCode, Failure> {
     let Some(pid) =
         SessionLock::read_owner(&workspace.lock_file()).filter(|pid| process_alive(*pid))
     else {
-        println!("no session is running in {}", workspace.root().display());
+        outln!("no session is running in {}", workspace.root().display());
         return Ok(ExitCode::SUCCESS);
     };
     let request = workspace.stop_request_file();
     std::fs::write(&request, b"stop requested by `laptop-agents stop`\n")
         .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", request.display())))?;
-    println!(
+    outln!(
         "asked session pid {pid} to stop; waiting up to {}s",
         args.wait
     );
@@ -180,7 +183,7 @@ pub(crate) fn stop(args: &StopArgs) -> Result<ExitCode, Failure> {
             let reason = read_heartbeat(&workspace.heartbeat())
                 .ok()
                 .and_then(|b| b.stopping);
-            println!(
+            outln!(
                 "stopped ({})",
                 reason.as_deref().unwrap_or("reason unknown")
             );
