@@ -21,6 +21,13 @@ async fn sim_session_closes_candles_and_stops_on_duration() {
         report.candles_closed
     );
     assert_eq!(report.errors, 0, "{report:?}");
+    // The configuration is recorded under its configuration keys: it reads back as one.
+    let recorded: la_session::RawRunConfig = serde_json::from_value(report.config.clone())
+        .unwrap_or_else(|err| panic!("summary.json's config is not configuration keys: {err}"));
+    assert_eq!(
+        (recorded.source.as_str(), recorded.duration.as_str()),
+        ("sim", "6s")
+    );
     let run = run_dir(&report);
     for file in [
         "summary.json",

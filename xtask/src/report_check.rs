@@ -60,8 +60,8 @@ pub(crate) fn run(sh: &Shell) -> Result<()> {
 fn check_structure(html: &str) -> Result<()> {
     let count = |needle: &str| html.matches(needle).count();
     ensure!(
-        count("<svg") == 2 && count("</svg>") == 2,
-        "expected 2 inline SVG charts, found {} <svg and {} </svg>",
+        count("<svg") == 3 && count("</svg>") == 3,
+        "expected 3 inline SVG charts, found {} <svg and {} </svg>",
         count("<svg"),
         count("</svg>")
     );
@@ -148,8 +148,8 @@ fn render(chromium: &Path, report: &Path, workspace: &Path) -> Result<()> {
     let dom = run_with_deadline(chromium, &flags(vec!["--dump-dom".to_owned()]))?;
     let svgs = dom.matches("<svg").count();
     ensure!(
-        svgs == 2 && dom.contains("<polyline") && dom.contains("<polygon"),
-        "Chromium's DOM of {} has {svgs} <svg elements (expected 2 with their lines and area)",
+        svgs == 3 && dom.contains("<polyline") && dom.contains("<polygon"),
+        "Chromium's DOM of {} has {svgs} <svg elements (expected 3 with their lines and area)",
         report.display()
     );
     ensure!(
@@ -225,7 +225,7 @@ fn run_with_deadline(program: &Path, args: &[String]) -> Result<String> {
 mod tests {
     use super::check_structure;
 
-    const GOOD: &str = "<svg a><polyline/></svg><svg b></svg> id=\"equity-chart\" id=\"drawdown-chart\" \
+    const GOOD: &str = "<svg p></svg><svg a><polyline/></svg><svg b></svg> id=\"equity-chart\" id=\"drawdown-chart\" \
         <table class=\"kv\" id=\"stats-table\"><table id=\"trades-table\" id=\"config-fingerprint\">fnv1a64: \
         id=\"decision-outcomes\" id=\"decision-blocked-by\" id=\"quality-table\" data-key=\"trades\" \
         data-key=\"net_pnl\" data-key=\"starting_equity\" data-key=\"ending_equity\" data-key=\"max_drawdown\" \
@@ -243,7 +243,7 @@ mod tests {
             check_structure(&one_chart)
                 .unwrap_err()
                 .to_string()
-                .contains("2 inline SVG")
+                .contains("3 inline SVG")
         );
         let no_pnl = GOOD.replace("data-key=\"net_pnl\"", "");
         assert!(

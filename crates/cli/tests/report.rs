@@ -58,7 +58,11 @@ fn report_of_latest_run_prints_the_report_path() {
     let path = std::path::PathBuf::from(printed.trim());
     assert_eq!(path, run.canonicalize().unwrap().join("report.html"));
     let html = std::fs::read_to_string(path).unwrap();
-    assert_eq!(html.matches("<svg").count(), 2);
+    assert_eq!(
+        html.matches("<svg").count(),
+        3,
+        "price, equity and drawdown"
+    );
 }
 
 #[test]

@@ -125,6 +125,18 @@ pub enum BodyShape {
     Ntfy,
 }
 
+impl BodyShape {
+    /// The label the `format` key takes.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Generic => "generic",
+            Self::Slack => "slack",
+            Self::Discord => "discord",
+            Self::Ntfy => "ntfy",
+        }
+    }
+}
+
 impl std::str::FromStr for BodyShape {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, String> {

@@ -17,7 +17,10 @@ use plotters::{
 use rust_decimal::{Decimal, prelude::ToPrimitive};
 use time::{OffsetDateTime, macros::format_description};
 
-use crate::{error::ReportError, inputs::EquityRow};
+use crate::{
+    error::ReportError,
+    inputs::{EquityRow, PricePoint, TradeRow},
+};
 
 /// Chart size in SVG user units (the page scales it to its width).
 const WIDTH: u32 = 1100;
@@ -29,6 +32,15 @@ const REALIZED: RGBColor = RGBColor(31, 119, 180);
 const MARK: RGBColor = RGBColor(255, 127, 14);
 const DRAWDOWN: RGBColor = RGBColor(214, 39, 40);
 const GRID: RGBColor = RGBColor(232, 232, 232);
+const PRICE: RGBColor = RGBColor(90, 98, 112);
+/// Entry markers: a long is an upward triangle, a short a downward one.
+pub(crate) const LONG_ENTRY: RGBColor = RGBColor(31, 119, 180);
+pub(crate) const SHORT_ENTRY: RGBColor = RGBColor(148, 103, 189);
+/// Exit markers: a circle, green for a net gain, red for a loss; a liquidation is a black
+/// cross.
+pub(crate) const WINNING_EXIT: RGBColor = RGBColor(44, 160, 44);
+pub(crate) const LOSING_EXIT: RGBColor = RGBColor(214, 39, 40);
+pub(crate) const LIQUIDATION: RGBColor = RGBColor(0, 0, 0);
 
 pub(crate) fn to_f64(value: Decimal) -> f64 {
     value.to_f64().unwrap_or(0.0)
@@ -245,6 +257,78 @@ pub(crate) fn equity_svg(points: &[EquityRow]) -> Result<String, ReportError> {
     )
 }
 
+/// The price chart: the candle closes as a line, every trade's entry (a triangle pointing
+/// the way of the trade) and exit (a circle coloured by its result; a cross for a
+/// liquidation) at its own time and fill price.
+pub(crate) fn price_svg(prices: &[PricePoint], trades: &[TradeRow]) -> Result<String, ReportError> {
+    let line = Line {
+        color: PRICE,
+        width: 1,
+        points: prices
+            .iter()
+            .map(|p| (p.close_time_ms, to_f64(p.close)))
+            .collect(),
+    };
+    let entries: Vec<(i64, f64, bool)> = trades
+        .iter()
+        .map(|t| (t.entry_time_ms, to_f64(t.entry_price), t.side == "short"))
+        .collect();
+    let exits: Vec<(i64, f64, RGBColor, bool)> = trades
+        .iter()
+        .map(|t| {
+            let liquidated = t.exit_reason == "liquidation";
+            let color = if liquidated {
+                LIQUIDATION
+            } else if t.pnl > Decimal::ZERO {
+                WINNING_EXIT
+            } else {
+                LOSING_EXIT
+            };
+            (t.exit_time_ms, to_f64(t.exit_price), color, liquidated)
+        })
+        .collect();
+    let marker_points: Vec<(i64, f64)> = entries
+        .iter()
+        .map(|(t, p, _)| (*t, *p))
+        .chain(exits.iter().map(|(t, p, _, _)| (*t, *p)))
+        .collect();
+    line_chart(
+        "price",
+        HEIGHT,
+        std::slice::from_ref(&line),
+        &marker_points,
+        "",
+        "no candle closes (decisions.jsonl is missing or empty)",
+        |chart| {
+            chart
+                .draw_series(entries.iter().map(|&(t, p, short)| {
+                    let (tip, base) = if short { (7, -5) } else { (-7, 5) };
+                    let color = if short { SHORT_ENTRY } else { LONG_ENTRY };
+                    EmptyElement::at((t, p))
+                        + Polygon::new(vec![(0, tip), (-6, base), (6, base)], color.filled())
+                }))
+                .map_err(|e| e.to_string())?;
+            chart
+                .draw_series(
+                    exits
+                        .iter()
+                        .filter(|e| !e.3)
+                        .map(|&(t, p, color, _)| Circle::new((t, p), 4, color.filled())),
+                )
+                .map_err(|e| e.to_string())?;
+            chart
+                .draw_series(
+                    exits
+                        .iter()
+                        .filter(|e| e.3)
+                        .map(|&(t, p, color, _)| Cross::new((t, p), 6, color.stroke_width(2))),
+                )
+                .map_err(|e| e.to_string())?;
+            Ok(())
+        },
+    )
+}
+
 /// The drawdown chart (percent below the running peak of realized equity).
 pub(crate) fn drawdown_svg(points: &[EquityRow]) -> Result<String, ReportError> {
     let drawdown = thin(&drawdown_percent(points), MAX_POINTS);
@@ -281,3 +365,6 @@ pub(crate) fn drawdown_svg(points: &[EquityRow]) -> Result<String, ReportError> 
     }
     Ok(strip_namespace(svg))
 }
+
+#[cfg(test)]
+mod tests;

@@ -44,7 +44,9 @@ code{font-family:ui-monospace,Menlo,Consolas,monospace}
 .grid{display:flex;flex-wrap:wrap;gap:28px}
 .scroll{max-height:640px;overflow:auto}
 .scroll-x{overflow-x:auto}
-#trades-table td{white-space:nowrap}
+#trades-table{font-size:12px}
+#trades-table th,#trades-table td{padding:2px 6px;white-space:nowrap}
+.marker{font-size:14px;margin:0 2px 0 8px}
 footer{color:#6b7385;font-size:12px;padding:0 28px 24px}
 ";
 
@@ -96,6 +98,9 @@ pub(crate) struct Page<'a> {
     pub(crate) quality: &'a [Row],
     pub(crate) decisions: &'a DecisionCounts,
     pub(crate) trades: &'a [TradeRow],
+    pub(crate) price_svg: &'a str,
+    pub(crate) price_points: usize,
+    pub(crate) months: &'a [crate::analysis::MonthlyReturn],
     pub(crate) equity_svg: &'a str,
     pub(crate) drawdown_svg: &'a str,
     pub(crate) equity_points: usize,
@@ -188,9 +193,9 @@ fn trades_section(out: &mut String, trades: &[TradeRow]) {
             trades.len()
         );
     }
-    out.push_str("<div class=\"scroll\"><table id=\"trades-table\"><thead><tr><th>#</th><th>trade id</th><th>side</th><th>entry (UTC)</th><th>exit (UTC)</th><th>held</th><th>entry price</th><th>exit price</th><th>qty</th><th>net pnl</th><th>fees</th><th>R</th><th>exit reason</th></tr></thead>\n<tbody>\n");
+    out.push_str("<p class=\"note\">Times UTC; prices are fills (slippage included); net pnl includes fees, not funding. Hover a row for its trade id (trades.csv has every column).</p>\n<div class=\"scroll\"><table id=\"trades-table\"><thead><tr><th>#</th><th>side</th><th>entry</th><th>exit</th><th>held</th><th>entry price</th><th>exit price</th><th>qty</th><th>net pnl</th><th>fees</th><th>R</th><th>exit reason</th></tr></thead>\n<tbody>\n");
     if trades.is_empty() {
-        out.push_str("<tr><td colspan=\"13\">no closed trades</td></tr>\n");
+        out.push_str("<tr><td colspan=\"12\">no closed trades</td></tr>\n");
     }
     for (i, t) in trades.iter().take(MAX_TRADE_ROWS).enumerate() {
         let class = if t.pnl > rust_decimal::Decimal::ZERO {
@@ -200,20 +205,20 @@ fn trades_section(out: &mut String, trades: &[TradeRow]) {
         };
         let _ = writeln!(
             out,
-            "<tr class=\"trade {class}\"><td class=\"num\">{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num pnl\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            "<tr class=\"trade {class}\" title=\"{id}\" data-trade-id=\"{id}\"><td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num pnl\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
             i + 1,
-            escape(&t.trade_id),
             escape(&t.side),
             utc(t.entry_time_ms),
             utc(t.exit_time_ms),
             held(t.entry_time_ms, t.exit_time_ms),
-            t.entry_price,
-            t.exit_price,
-            t.qty,
-            t.pnl.round_dp(4),
-            t.fees.round_dp(4),
+            t.entry_price.normalize(),
+            t.exit_price.normalize(),
+            t.qty.normalize(),
+            t.pnl.round_dp(2),
+            t.fees.round_dp(2),
             t.r_multiple.round_dp(2),
             escape(&t.exit_reason),
+            id = escape(&t.trade_id),
         );
     }
     out.push_str("</tbody></table></div></section>\n");
@@ -240,7 +245,7 @@ pub(crate) fn render(page: &Page<'_>) -> String {
         &format!("Run report: {run_id}"),
         &subtitle.join(" &middot; "),
     );
-    out.push_str("<nav><a href=\"#stats\">Statistics</a><a href=\"#charts\">Charts</a><a href=\"#decisions\">Decisions</a><a href=\"#trades\">Trades</a><a href=\"#downtime\">Downtime</a><a href=\"#config\">Configuration</a><a href=\"#quality\">Data quality</a></nav>\n<main>\n");
+    out.push_str("<nav><a href=\"#stats\">Statistics</a><a href=\"#charts\">Charts</a><a href=\"#monthly\">Monthly</a><a href=\"#breakdowns\">Breakdowns</a><a href=\"#decisions\">Decisions</a><a href=\"#trades\">Trades</a><a href=\"#downtime\">Downtime</a><a href=\"#config\">Configuration</a><a href=\"#quality\">Data quality</a></nav>\n<main>\n");
 
     out.push_str("<section id=\"stats\"><h2>Statistics</h2>\n");
     kv_table(&mut out, "stats-table", page.stats);
@@ -248,7 +253,12 @@ pub(crate) fn render(page: &Page<'_>) -> String {
 
     let _ = writeln!(
         out,
-        "<section id=\"charts\"><h2>Equity</h2><figure id=\"equity-chart\"><figcaption><span class=\"swatch\" style=\"background:#1f77b4\"></span>realized equity (closed trades) <span class=\"swatch\" style=\"background:#ff7f0e\"></span>mark equity (plus the open position's unrealized PnL), USDT, at every candle close; {} points in equity.csv; horizontal axis UTC.</figcaption>\n{}\n</figure>",
+        "<section id=\"charts\"><h2>Price and trades</h2><figure id=\"price-chart\"><figcaption>Candle closes ({} from decisions.jsonl), USDT; <span class=\"marker\" style=\"color:#1f77b4\">&#9650;</span>long entry <span class=\"marker\" style=\"color:#9467bd\">&#9660;</span>short entry <span class=\"marker\" style=\"color:#2ca02c\">&#9679;</span>exit with a net gain <span class=\"marker\" style=\"color:#d62728\">&#9679;</span>exit with a loss <span class=\"marker\">&#10005;</span>liquidation, each at its fill time and price; horizontal axis UTC.</figcaption>\n{}\n</figure>",
+        page.price_points, page.price_svg
+    );
+    let _ = writeln!(
+        out,
+        "<h2>Equity</h2><figure id=\"equity-chart\"><figcaption><span class=\"swatch\" style=\"background:#1f77b4\"></span>realized equity (closed trades) <span class=\"swatch\" style=\"background:#ff7f0e\"></span>mark equity (plus the open position's unrealized PnL), USDT, at every candle close; {} points in equity.csv; horizontal axis UTC.</figcaption>\n{}\n</figure>",
         page.equity_points, page.equity_svg
     );
     let _ = writeln!(
@@ -257,6 +267,8 @@ pub(crate) fn render(page: &Page<'_>) -> String {
         page.drawdown_svg
     );
 
+    crate::analysis::monthly_section(&mut out, page.months);
+    crate::analysis::breakdown_section(&mut out, page.trades);
     decisions_section(&mut out, page.decisions);
     trades_section(&mut out, page.trades);
     crate::downtime::section(&mut out, page.summary);

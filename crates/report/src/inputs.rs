@@ -1,5 +1,6 @@
 //! Reading a run directory: `summary.json` (the typed [`RunSummary`] that live sessions
-//! and backtests both write), `trades.csv`, `equity.csv` and `decisions.jsonl`.
+//! and backtests both write), `trades.csv`, `equity.csv` and `decisions.jsonl` (its
+//! outcome counts and, from each line's candle, the close price the price chart draws).
 //!
 //! The CSV files are written by the session crate, so they are parsed strictly by header
 //! name: a missing column or a bad value is a [`ReportError::Malformed`] naming the file and
@@ -64,6 +65,13 @@ pub(crate) struct DecisionCounts {
     pub(crate) unparsable_lines: u64,
 }
 
+/// A candle's close price at its close time, from `decisions.jsonl`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct PricePoint {
+    pub(crate) close_time_ms: i64,
+    pub(crate) close: Decimal,
+}
+
 /// Everything a report is drawn from.
 #[derive(Clone, Debug)]
 pub(crate) struct RunInputs {
@@ -71,6 +79,8 @@ pub(crate) struct RunInputs {
     pub(crate) trades: Vec<TradeRow>,
     pub(crate) equity: Vec<EquityRow>,
     pub(crate) decisions: DecisionCounts,
+    /// Candle closes in time order, one per close time (empty without `decisions.jsonl`).
+    pub(crate) prices: Vec<PricePoint>,
 }
 
 /// Reads the four run files from `run_dir`.
@@ -79,16 +89,17 @@ pub(crate) fn load(run_dir: &Path) -> Result<RunInputs, ReportError> {
     let trades = load_trades(&run_dir.join("trades.csv"))?;
     let equity = load_equity(&run_dir.join("equity.csv"))?;
     let decisions_path = run_dir.join("decisions.jsonl");
-    let decisions = if decisions_path.exists() {
-        count_decisions(&decisions_path)?
+    let (decisions, prices) = if decisions_path.exists() {
+        read_decisions(&decisions_path, interval_ms(&summary.interval))?
     } else {
-        decisions_from_summary(&summary)
+        (decisions_from_summary(&summary), Vec::new())
     };
     Ok(RunInputs {
         summary,
         trades,
         equity,
         decisions,
+        prices,
     })
 }
 
@@ -223,16 +234,41 @@ pub(crate) fn load_equity(path: &Path) -> Result<Vec<EquityRow>, ReportError> {
         .collect()
 }
 
-/// The two fields of a decision line the report needs; the rest is ignored.
+/// The fields of a decision line the report needs; the rest is ignored.
 #[derive(Deserialize)]
 struct DecisionLine {
     #[serde(default)]
     outcome: Option<String>,
     #[serde(default)]
     blocked_by: Option<String>,
+    #[serde(default)]
+    open_time: Option<i64>,
+    /// An exact decimal, written as a JSON string.
+    #[serde(default)]
+    close: Option<String>,
 }
 
-pub(crate) fn count_decisions(path: &Path) -> Result<DecisionCounts, ReportError> {
+/// The length of a candle interval label (`1m`, `15m`, `1h`, `1d`, `1w`) in ms.
+pub(crate) fn interval_ms(label: &str) -> Option<i64> {
+    let split = label.find(|c: char| !c.is_ascii_digit())?;
+    let (count, unit) = label.split_at(split);
+    let unit_ms = match unit {
+        "m" | "min" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        "w" => 7 * 86_400_000,
+        _ => return None,
+    };
+    count.parse::<i64>().ok()?.checked_mul(unit_ms)
+}
+
+/// Counts the decisions of `decisions.jsonl` and collects each candle's close at its close
+/// time (`open_time + interval`; with an unknown interval, at its open time). A candle
+/// recorded twice (an `out_of_order` line behind a later one) keeps its first close.
+pub(crate) fn read_decisions(
+    path: &Path,
+    interval_ms: Option<i64>,
+) -> Result<(DecisionCounts, Vec<PricePoint>), ReportError> {
     let file = File::open(path).map_err(|e| ReportError::from_read(path, "decisions file", e))?;
     let mut counts = DecisionCounts {
         source: DecisionSource::File,
@@ -241,6 +277,7 @@ pub(crate) fn count_decisions(path: &Path) -> Result<DecisionCounts, ReportError
         blocked_by: BTreeMap::new(),
         unparsable_lines: 0,
     };
+    let mut prices = Vec::new();
     for line in BufReader::new(file).lines() {
         let line = line.map_err(|source| ReportError::Read {
             path: path.to_path_buf(),
@@ -254,13 +291,23 @@ pub(crate) fn count_decisions(path: &Path) -> Result<DecisionCounts, ReportError
             continue;
         };
         counts.total += 1;
+        if let (Some(open_time), Some(close)) = (decision.open_time, &decision.close)
+            && let Ok(close) = close.parse::<Decimal>()
+        {
+            prices.push(PricePoint {
+                close_time_ms: open_time.saturating_add(interval_ms.unwrap_or(0)),
+                close,
+            });
+        }
         let outcome = decision.outcome.unwrap_or_else(|| "unknown".to_owned());
         *counts.outcomes.entry(outcome).or_default() += 1;
         if let Some(gate) = decision.blocked_by {
             *counts.blocked_by.entry(gate).or_default() += 1;
         }
     }
-    Ok(counts)
+    prices.sort_by_key(|p| p.close_time_ms);
+    prices.dedup_by_key(|p| p.close_time_ms);
+    Ok((counts, prices))
 }
 
 /// The `decisions` map of `summary.json` (`outcome:X` / `blocked_by:Y` keys).

@@ -2,9 +2,10 @@
 //!
 //! A run directory (live session or backtest, see `la-session`'s `run_files`) holds
 //! `summary.json`, `trades.csv`, `equity.csv` and `decisions.jsonl`. [`render_run_report`]
-//! reads them and writes `report.html` next to them: the statistics, the equity and drawdown
-//! charts (inline SVG drawn with plotters), the decision counts ("why no trade"), the trades
-//! table, the downtime intervals with what catching up booked and every funding settlement
+//! reads them and writes `report.html` next to them: the statistics, the price chart with
+//! every trade's entry and exit, the equity and drawdown charts (inline SVG drawn with
+//! plotters), the monthly returns, the trades by side and by exit reason, the decision
+//! counts ("why no trade"), the trades table, the downtime intervals with what catching up booked and every funding settlement
 //! with its rate's source, the configuration with its fingerprint, and the data-quality
 //! counters.
 //!
@@ -18,11 +19,13 @@
 //! - `sections`: statistics, configuration and data-quality rows from the summary.
 //! - `fingerprint`: FNV-1a over canonical JSON.
 //! - `charts`: plotters SVG charts.
+//! - `analysis`: monthly returns and the breakdowns by side and exit reason.
 //! - `downtime`: the downtime and funding section.
 //! - `html`: the document.
 //! - `compare`: several runs side by side ([`Comparison`]: a terminal table and a page with
 //!   the equity curves overlaid).
 
+mod analysis;
 mod charts;
 mod compare;
 mod downtime;
@@ -98,6 +101,8 @@ pub fn render_run_report_html(run_dir: &Path) -> Result<String, ReportError> {
         &inputs.equity,
         &inputs.trades,
     );
+    let price_svg = charts::price_svg(&inputs.prices, &inputs.trades)?;
+    let months = analysis::monthly_returns(inputs.summary.results.starting_equity, &inputs.equity);
     let equity_svg = charts::equity_svg(&inputs.equity)?;
     let drawdown_svg = charts::drawdown_svg(&inputs.equity)?;
     let fingerprint = config_fingerprint(&config);
@@ -111,6 +116,9 @@ pub fn render_run_report_html(run_dir: &Path) -> Result<String, ReportError> {
         quality: &quality,
         decisions: &inputs.decisions,
         trades: &inputs.trades,
+        price_svg: &price_svg,
+        price_points: inputs.prices.len(),
+        months: &months,
         equity_svg: &equity_svg,
         drawdown_svg: &drawdown_svg,
         equity_points: inputs.equity.len(),

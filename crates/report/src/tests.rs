@@ -65,7 +65,7 @@ pub(crate) fn live_summary() -> serde_json::Value {
     .unwrap()
 }
 
-const T0: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+pub(crate) const T0: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 
 pub(crate) fn write_run(dir: &Path, summary: &serde_json::Value, trades: &str, equity_rows: usize) {
     std::fs::write(
@@ -83,44 +83,60 @@ pub(crate) fn write_run(dir: &Path, summary: &serde_json::Value, trades: &str, e
     }
     std::fs::write(dir.join("equity.csv"), equity).unwrap();
     let mut decisions = String::new();
+    // One line per candle, closing at the equity points' times (the candle of bar `i` opens a
+    // minute before point `i`), priced around the fixture trades.
+    let candle = |i: i64| {
+        format!(
+            "\"open_time\":{},\"close\":\"{}\"",
+            T0 + (i - 1) * 60_000,
+            60_000 + i * 5
+        )
+    };
     for i in 0..50 {
         decisions.push_str(&format!(
-            "{{\"bar_index\":{i},\"blocked_by\":\"warmup\",\"outcome\":\"history\"}}\n"
+            "{{{},\"bar_index\":{i},\"blocked_by\":\"warmup\",\"outcome\":\"history\"}}\n",
+            candle(i)
         ));
     }
     for i in 50..178 {
         decisions.push_str(&format!(
-            "{{\"bar_index\":{i},\"blocked_by\":\"stop_too_close\",\"outcome\":\"no_order\"}}\n"
+            "{{{},\"bar_index\":{i},\"blocked_by\":\"stop_too_close\",\"outcome\":\"no_order\"}}\n",
+            candle(i)
         ));
     }
-    decisions.push_str("{\"bar_index\":178,\"blocked_by\":null,\"outcome\":\"submitted\"}\n");
-    decisions.push_str("{\"bar_index\":179,\"blocked_by\":null,\"outcome\":\"submitted\"}\n");
+    for i in 178..180 {
+        decisions.push_str(&format!(
+            "{{{},\"bar_index\":{i},\"blocked_by\":null,\"outcome\":\"submitted\"}}\n",
+            candle(i)
+        ));
+    }
     std::fs::write(dir.join("decisions.jsonl"), decisions).unwrap();
 }
 
 pub(crate) const TWO_TRADES: &str = "setups-1-long,long,1767226200000,1767229800000,60000.5,60400,0.05,50.5,2.25,1.5,take_profit\n\
 setups-2-short,short,1767232800000,1767233400000,60400,60500,0.05,-20,2,-1,stop_loss\n";
 
-fn count(haystack: &str, needle: &str) -> usize {
+pub(crate) fn count(haystack: &str, needle: &str) -> usize {
     haystack.matches(needle).count()
 }
 
 #[test]
-fn live_run_report_has_both_charts_the_trades_stats_and_decisions() {
+fn live_run_report_has_its_charts_the_trades_stats_and_decisions() {
     let dir = tempfile::tempdir().unwrap();
     write_run(dir.path(), &live_summary(), TWO_TRADES, 180);
     let path = render_run_report(dir.path()).unwrap();
     assert_eq!(path.file_name().unwrap(), "report.html");
     let html = std::fs::read_to_string(&path).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"));
-    assert_eq!(count(&html, "<svg"), 2, "equity and drawdown charts");
-    assert_eq!(count(&html, "</svg>"), 2);
+    assert_eq!(count(&html, "<svg"), 3, "price, equity and drawdown charts");
+    assert_eq!(count(&html, "</svg>"), 3);
+    assert!(html.contains("id=\"price-chart\""));
     assert!(html.contains("id=\"equity-chart\"") && html.contains("id=\"drawdown-chart\""));
     // Both series are drawn as polylines; the drawdown is a filled polygon.
     assert!(count(&html, "<polyline") >= 2, "equity lines drawn");
     assert!(html.contains("<polygon"), "drawdown area drawn");
-    assert_eq!(count(&html, "<tr class=\"trade pos\">"), 1);
-    assert_eq!(count(&html, "<tr class=\"trade neg\">"), 1);
+    assert_eq!(count(&html, "<tr class=\"trade pos\""), 1);
+    assert_eq!(count(&html, "<tr class=\"trade neg\""), 1);
     assert!(html.contains("setups-1-long") && html.contains("take_profit"));
     assert!(
         html.contains("2026-01-01 00:10:00"),
@@ -236,7 +252,7 @@ fn backtest_summary_shape_is_rendered_with_its_own_keys() {
         "<tr data-key=\"data\"><th>data</th><td class=\"num\">/data/candles.csv.gz</td>"
     ));
     assert!(html.contains("stopped: end of data"));
-    assert_eq!(count(&html, "<svg"), 2);
+    assert_eq!(count(&html, "<svg"), 3);
     assert_eq!(count(&html, "<tr class=\"trade "), 2);
 }
 
@@ -351,11 +367,13 @@ fn missing_decisions_file_falls_back_to_summary_counts() {
 }
 
 #[test]
-fn empty_run_still_draws_both_charts() {
+fn empty_run_still_draws_every_chart() {
     let dir = tempfile::tempdir().unwrap();
     write_run(dir.path(), &live_summary(), "", 0);
+    std::fs::write(dir.path().join("decisions.jsonl"), "").unwrap();
     let html = render_run_report_html(dir.path()).unwrap();
-    assert_eq!(count(&html, "<svg"), 2);
+    assert_eq!(count(&html, "<svg"), 3);
+    assert!(html.contains("no candle closes"));
     assert!(html.contains("no equity points in equity.csv"));
     assert!(html.contains("no closed trades"));
 }

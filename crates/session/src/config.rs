@@ -387,7 +387,79 @@ fn parse_optional_duration(text: &str) -> Result<Option<Duration>, String> {
     }
 }
 
+/// A duration as the configuration keys take it, in its largest exact unit (`90s`, `10m`,
+/// `2h`, `7d`), so [`parse_duration`] reads it back unchanged.
+pub fn duration_key(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    match seconds {
+        0 => "0s".to_owned(),
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3_600 == 0 => format!("{}h", s / 3_600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
 impl RunConfig {
+    /// This configuration under its configuration keys (the TOML names of
+    /// [`RawRunConfig`], tables as nested objects), for `summary.json` and the report: what a
+    /// `--config` file would hold to run this session again. Secrets are left out (the
+    /// alert webhook), and so are the simulator's fault scenarios (a test set-up, not a
+    /// trading parameter); only the chosen strategy's table is included.
+    pub fn config_keys(&self) -> serde_json::Map<String, serde_json::Value> {
+        use serde_json::json;
+        let mut keys = self.engine_settings().config_keys();
+        let optional_duration =
+            |d: Option<Duration>| d.map_or_else(|| "off".to_owned(), duration_key);
+        for (key, value) in [
+            ("mode", json!("live-session")),
+            ("source", json!(self.source.as_str())),
+            ("interval", json!(self.interval.as_str())),
+            ("duration", json!(optional_duration(self.duration))),
+            ("workspace", json!(self.workspace)),
+            ("ws_url", json!(self.ws_url)),
+            ("rest_url", json!(self.rest_url)),
+            ("stale_timeout", json!(duration_key(self.stale_timeout))),
+            (
+                "max_clock_skew",
+                json!(optional_duration(self.max_clock_skew)),
+            ),
+            ("max_catch_up", json!(duration_key(self.max_catch_up))),
+            ("data", json!(self.data)),
+            ("speed", json!(self.speed)),
+            ("error_budget", json!(self.error_budget)),
+            ("max_rss_mb", json!(self.max_rss_bytes / (1024 * 1024))),
+            ("force_close_on_stop", json!(self.force_close_on_stop)),
+            ("sim_record", json!(self.sim_record)),
+            (
+                "mock_start_ms",
+                json!(self.mock_start.map(TimestampMs::as_ms)),
+            ),
+            ("mock_funding", json!(self.mock_funding)),
+            (
+                "http",
+                json!(
+                    self.http
+                        .map_or_else(|| "off".to_owned(), |a| a.to_string())
+                ),
+            ),
+            (
+                "http_allow_remote",
+                json!(self.http.is_some_and(|a| !a.ip().is_loopback())),
+            ),
+            (
+                "alerts",
+                json!({
+                    "format": self.alerts.shape.as_str(),
+                    "digest_hour_utc": self.alerts.digest_hour_utc,
+                }),
+            ),
+        ] {
+            keys.insert(key.to_owned(), value);
+        }
+        keys
+    }
+
     /// The engine this configuration describes (see [`crate::engine::build_engine`]).
     pub fn engine_settings(&self) -> EngineSettings {
         let defaults = EngineSettings::new(self.symbol, self.strategy);

@@ -189,7 +189,7 @@ impl Live {
             downtime: self.downtimes.clone(),
             covered_by_catch_up: self.counters.covered_by_catch_up,
             run_dir: self.run.run_dir.display().to_string(),
-            config: serde_json::to_value(&self.config).unwrap_or(serde_json::Value::Null),
+            config: serde_json::Value::Object(self.config.config_keys()),
         }
     }
 

@@ -69,6 +69,42 @@ fn max_clock_skew_can_be_switched_off() {
 }
 
 #[test]
+fn a_sessions_configuration_keys_read_back_as_the_same_configuration() {
+    let raw = RawRunConfig {
+        duration: "90s".into(),
+        max_clock_skew: "off".into(),
+        max_catch_up: "2d".into(),
+        max_rss_mb: 300,
+        http: "off".into(),
+        data: Some("candles.csv".into()),
+        setups: la_strategy::SetupsConfig {
+            risk_frac: la_core::Decimal::new(5, 3),
+            ..la_strategy::SetupsConfig::default()
+        },
+        alerts: crate::config::RawAlerts {
+            format: Some("slack".into()),
+            digest_hour_utc: Some(6),
+            ..crate::config::RawAlerts::default()
+        },
+        ..RawRunConfig::default()
+    };
+    let keys = serde_json::Value::Object(raw.validate().unwrap().config_keys());
+    // Every key is a configuration key: the raw shape refuses unknown ones.
+    let back: RawRunConfig = serde_json::from_value(keys.clone())
+        .unwrap_or_else(|err| panic!("not configuration keys: {err}\n{keys:#}"));
+    assert_eq!(
+        (back.duration.as_str(), back.max_clock_skew.as_str()),
+        ("90s", "off")
+    );
+    assert_eq!((back.max_catch_up.as_str(), back.max_rss_mb), ("2d", 300));
+    assert_eq!(back.setups.risk_frac, la_core::Decimal::new(5, 3));
+    assert_eq!(back.alerts.format.as_deref(), Some("slack"));
+    assert_eq!(back.alerts.webhook, None, "the webhook is a secret");
+    let again = serde_json::Value::Object(back.validate().unwrap().config_keys());
+    assert_eq!(again, keys);
+}
+
+#[test]
 fn lock_refuses_a_live_owner_and_takes_over_a_dead_one() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("session.lock");
