@@ -47,7 +47,7 @@ commands:
   crash    --rounds N [--seed S] [--faults]: SIGKILL/restart rounds (RELIABILITY.md)
   diskfault  full disk (tmpfs) and read-only state dir during a live session (root)
   tidy     guideline warnings: files over 600 lines, comments citing absent documents
-  report-check  renders a run report; checks its HTML, and in headless Chromium if installed
+  report-check  renders run reports and a comparison; checks their HTML and charts, and in headless Chromium if installed
   parity   the same real candles through `backtest` and a live session on the simulator
 ";
 

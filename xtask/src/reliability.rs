@@ -169,6 +169,24 @@ pub(crate) fn write_file(path: &Path, text: impl AsRef<[u8]>) -> Result<()> {
 }
 
 /// Reads `path` as text, naming the path if that fails.
+/// The shared month of real 1-minute candles, read where CI puts it (`../shared` beside the
+/// repository); `why` says what needs it when it is missing.
+pub(crate) fn shared_month(sh: &Shell, why: &str) -> Result<PathBuf> {
+    let data = sh
+        .current_dir()
+        .join("../shared/data/candles")
+        .join(SHARED_MONTH);
+    anyhow::ensure!(
+        data.is_file(),
+        "{why} needs the real candle file {} (../shared beside the repository)",
+        data.display()
+    );
+    Ok(data)
+}
+
+/// The file name of the shared month.
+pub(crate) const SHARED_MONTH: &str = "binance_spot_btcusdt_1m_2021-04-20_2021-05-20.csv.gz";
+
 pub(crate) fn read_text(path: &Path) -> Result<String> {
     fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
 }

@@ -15,7 +15,6 @@ use super::{
 };
 
 /// The real candle month, under `../shared/data/candles`.
-const CANDLES: &str = "binance_spot_btcusdt_1m_2021-04-20_2021-05-20.csv.gz";
 /// The Python program's backtest rate (candles/s).
 const PY_BACKTEST_PER_S: f64 = 876.0;
 /// The criterion variants, in table order.
@@ -47,15 +46,7 @@ pub(super) struct Backtest {
 
 /// Runs the `backtest` criterion bench, `bench_probe backtest-cpu` and the timed command.
 pub(super) fn measure(sh: &Shell, options: Options, probe: &Path, cli: &Path) -> Result<Backtest> {
-    let data = sh
-        .current_dir()
-        .join("../shared/data/candles")
-        .join(CANDLES);
-    ensure!(
-        data.is_file(),
-        "P3 needs the real candle file {}",
-        data.display()
-    );
+    let data = crate::reliability::shared_month(sh, "P3")?;
     let load = load_average();
     let (cargo, secs) = (crate::cargo_bin(), options.measurement_time());
     let output = capture(cmd!(
