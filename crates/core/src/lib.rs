@@ -7,6 +7,8 @@
 //! - Outcomes: [`Fill`], [`Exit`], [`Position`], [`BrokerEvent`].
 //! - Isolated margin ([`margin`]): [`Leverage`], [`MarginRates`] and the liquidation price
 //!   formula shared by the broker and the strategy's sizing.
+//! - [`redact_url`]: URLs with their credentials removed, for everything that is shown or
+//!   stored.
 //! - The seams other crates implement: [`MarketFeed`], [`Broker`], [`Clock`].
 //!
 //! **Invariant:** no I/O, no tokio, no system clock, no `f64` for money. Untrusted strings
@@ -21,6 +23,7 @@ pub mod market;
 pub mod number;
 pub mod order;
 pub mod plausibility;
+pub mod redact;
 pub mod time;
 pub mod value;
 
@@ -39,6 +42,7 @@ pub use plausibility::{
     PlausibilityConfig, PlausibilityCounters, PriceBand, PriceGuard, PriceVerdict, PrintKind,
     ReadOutcome,
 };
+pub use redact::{redact_url, url_origin};
 pub use rust_decimal::Decimal;
 pub use time::{Clock, Interval, ManualClock, TimestampMs};
 pub use value::{Price, Qty, Symbol, Volume};

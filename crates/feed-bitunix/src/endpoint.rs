@@ -34,7 +34,7 @@ pub(crate) enum Kind {
 
 fn invalid(url: &str, reason: impl Into<String>) -> FeedError {
     FeedError::InvalidUrl {
-        url: url.to_owned(),
+        url: la_core::redact_url(url),
         reason: reason.into(),
     }
 }

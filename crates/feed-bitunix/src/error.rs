@@ -16,7 +16,7 @@ pub enum FeedError {
     /// A URL could not be parsed or is not allowed (for example `ws://` to a public host).
     #[error("invalid URL {url:?}: {reason}")]
     InvalidUrl {
-        /// The offending URL.
+        /// The offending URL, redacted (`la_core::redact_url`).
         url: String,
         /// Why it was refused.
         reason: String,

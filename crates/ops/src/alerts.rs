@@ -156,6 +156,7 @@ impl std::str::FromStr for BodyShape {
 #[derive(Clone, PartialEq, Eq)]
 pub struct WebhookUrl {
     url: String,
+    /// Scheme and host without userinfo: where an ntfy body is posted.
     scheme_and_host: String,
 }
 
@@ -188,9 +189,10 @@ impl WebhookUrl {
         })
     }
 
-    /// The redacted form (`https://host/…`).
+    /// The redacted form (`https://host/…`): the path of a webhook is its secret, so only the
+    /// origin is shown (`la_core::url_origin`, the redaction every other URL goes through too).
     pub fn redacted(&self) -> String {
-        format!("{}/…", self.scheme_and_host)
+        format!("{}/…", la_core::url_origin(&self.url))
     }
 }
 

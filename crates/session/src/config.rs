@@ -290,9 +290,11 @@ pub struct RunConfig {
     pub dry_run: bool,
     /// Workspace directory.
     pub workspace: PathBuf,
-    /// WebSocket URL.
+    /// WebSocket URL (serialised redacted: it may carry credentials).
+    #[serde(serialize_with = "la_core::redact::serialize_redacted_url")]
     pub ws_url: String,
-    /// REST base URL.
+    /// REST base URL (serialised redacted).
+    #[serde(serialize_with = "la_core::redact::serialize_redacted_url")]
     pub rest_url: String,
     /// Stale-data timeout.
     pub stale_timeout: Duration,
@@ -404,7 +406,7 @@ impl RunConfig {
     /// This configuration under its configuration keys (the TOML names of
     /// [`RawRunConfig`], tables as nested objects), for `summary.json` and the report: what a
     /// `--config` file would hold to run this session again. Secrets are left out (the
-    /// alert webhook), and so are the simulator's fault scenarios (a test set-up, not a
+    /// alert webhook) or redacted (credentials in the server URLs), and so are the simulator's fault scenarios (a test set-up, not a
     /// trading parameter); only the chosen strategy's table is included.
     pub fn config_keys(&self) -> serde_json::Map<String, serde_json::Value> {
         use serde_json::json;
@@ -417,8 +419,8 @@ impl RunConfig {
             ("interval", json!(self.interval.as_str())),
             ("duration", json!(optional_duration(self.duration))),
             ("workspace", json!(self.workspace)),
-            ("ws_url", json!(self.ws_url)),
-            ("rest_url", json!(self.rest_url)),
+            ("ws_url", json!(la_core::redact_url(&self.ws_url))),
+            ("rest_url", json!(la_core::redact_url(&self.rest_url))),
             ("stale_timeout", json!(duration_key(self.stale_timeout))),
             (
                 "max_clock_skew",
@@ -582,8 +584,10 @@ impl RawRunConfig {
                 check(
                     key,
                     Err(format!(
-                        "{url:?} must start with {} or {}",
-                        schemes[0], schemes[1]
+                        "{:?} must start with {} or {}",
+                        la_core::redact_url(url),
+                        schemes[0],
+                        schemes[1]
                     )),
                 );
             }

@@ -59,7 +59,7 @@ pub async fn download_candles(
     if candles.is_empty() {
         return Err(SessionError::Data {
             path: path.clone(),
-            message: format!("{rest_url} returned no candles"),
+            message: format!("{} returned no candles", la_core::redact_url(rest_url)),
         });
     }
     let mut text = String::from("ts_ms,open,high,low,close,volume\n");

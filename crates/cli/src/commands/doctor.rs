@@ -110,14 +110,15 @@ pub(crate) fn run(args: &DoctorArgs) -> Result<ExitCode, Failure> {
         let value = json!({
             "ok": failed == 0,
             "workspace": workspace.root().display().to_string(),
-            "rest_url": rest_url,
+            "rest_url": la_core::redact_url(&rest_url),
             "checks": list,
         });
         outln!("{value}");
     } else {
         outln!(
-            "laptop-agents doctor: workspace {}, exchange {rest_url}",
-            workspace.root().display()
+            "laptop-agents doctor: workspace {}, exchange {}",
+            workspace.root().display(),
+            la_core::redact_url(&rest_url)
         );
         for check in &checks {
             outln!(
@@ -302,6 +303,7 @@ fn check_local_clock(now: OffsetDateTime) -> Check {
 fn check_exchange(rest_url: &str, symbol: Symbol) -> Vec<Check> {
     const REACH: &str = "exchange reachable";
     const CLOCK: &str = "exchange clock";
+    let shown = la_core::redact_url(rest_url);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -334,9 +336,7 @@ fn check_exchange(rest_url: &str, symbol: Symbol) -> Vec<Check> {
             checks.push(Check::new(
                 REACH,
                 Status::Pass,
-                format!(
-                    "reachable: {rest_url} answered in {elapsed_ms} ms ({symbol} last {price})"
-                ),
+                format!("reachable: {shown} answered in {elapsed_ms} ms ({symbol} last {price})"),
             ));
             true
         }
@@ -350,7 +350,7 @@ fn check_exchange(rest_url: &str, symbol: Symbol) -> Vec<Check> {
                 REACH,
                 Status::Warn,
                 format!(
-                    "reachable, but {rest_url} answered with an error after {elapsed_ms} ms: {err}"
+                    "reachable, but {shown} answered with an error after {elapsed_ms} ms: {err}"
                 ),
             ));
             true
@@ -369,11 +369,11 @@ fn check_exchange(rest_url: &str, symbol: Symbol) -> Vec<Check> {
                 Status::Fail,
                 if matches!(err, FeedError::Timeout(_)) {
                     format!(
-                        "offline / unreachable: {rest_url} did not answer within {} s",
+                        "offline / unreachable: {shown} did not answer within {} s",
                         EXCHANGE_DEADLINE.as_secs()
                     )
                 } else {
-                    format!("offline / unreachable: {rest_url} ({err}, after {elapsed_ms} ms)")
+                    format!("offline / unreachable: {shown} ({err}, after {elapsed_ms} ms)")
                 },
             ));
             false

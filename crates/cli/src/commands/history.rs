@@ -148,7 +148,7 @@ fn download(config: &RunConfig, days: u32) -> Result<PathBuf, Failure> {
         .map_err(|err| {
             Failure::runtime(format!(
                 "candle download from {} failed: {}",
-                config.rest_url,
+                la_core::redact_url(&config.rest_url),
                 error_chain(&err)
             ))
         })

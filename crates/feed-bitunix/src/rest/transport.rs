@@ -192,7 +192,7 @@ impl Transport {
             .header(header::USER_AGENT, "laptop-agents/0.1")
             .body(Empty::<Bytes>::new())
             .map_err(|e| FeedError::InvalidUrl {
-                url: url.to_owned(),
+                url: la_core::redact_url(url),
                 reason: e.to_string(),
             })?;
         let exchange = async {

@@ -214,7 +214,7 @@ impl Supervisor {
 
     /// The supervisor loop; returns after shutdown (or when the consumer is gone).
     pub(crate) async fn run(mut self) {
-        tracing::info!(symbol = %self.config.symbol, url = %self.config.ws_url, "feed starting");
+        tracing::info!(symbol = %self.config.symbol, url = %la_core::redact_url(&self.config.ws_url), "feed starting");
         while !self.stopping {
             self.counters.lock().supervisor_wakeups += 1;
             let now = Instant::now();

@@ -105,6 +105,43 @@ fn a_sessions_configuration_keys_read_back_as_the_same_configuration() {
 }
 
 #[test]
+fn urls_with_credentials_are_serialised_and_reported_redacted() {
+    let raw = RawRunConfig {
+        ws_url: "wss://alice:Hunter2@fapi.example.com/public/".into(),
+        rest_url: "https://fapi.example.com/?token=T0ken".into(),
+        ..RawRunConfig::default()
+    };
+    let config = raw.validate().expect("valid");
+    assert_eq!(
+        config.ws_url,
+        "wss://alice:Hunter2@fapi.example.com/public/"
+    );
+    let keys = config.config_keys();
+    assert_eq!(keys["ws_url"], "wss://…@fapi.example.com/public/");
+    assert_eq!(keys["rest_url"], "https://fapi.example.com/?…");
+    for text in [
+        serde_json::to_string(&keys).expect("serialises"),
+        serde_json::to_string(&config).expect("serialises"),
+    ] {
+        assert!(
+            !text.contains("Hunter2") && !text.contains("T0ken"),
+            "{text}"
+        );
+    }
+    let bad = RawRunConfig {
+        ws_url: "ftp://alice:Hunter2@host/?token=T0ken".into(),
+        ..RawRunConfig::default()
+    };
+    let issues = bad.validate().expect_err("a bad scheme");
+    let message = &issues
+        .iter()
+        .find(|i| i.key == "ws_url")
+        .expect("ws_url")
+        .message;
+    assert!(message.contains("ftp://…@host/?…"), "{message}");
+}
+
+#[test]
 fn lock_refuses_a_live_owner_and_takes_over_a_dead_one() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("session.lock");
