@@ -96,6 +96,7 @@ fn ci(sh: &Shell) -> Result<()> {
     clippy(sh)?;
     test(sh)?;
     smoke::run(sh)?;
+    adversarial_on_release(sh)?;
     report_check::run(sh)?;
     // The short reliability runs (RELIABILITY.md, "Short versions for CI"): the release
     // binary under every simulator fault for two accelerated minutes, ten SIGKILL/restart
@@ -105,6 +106,17 @@ fn ci(sh: &Shell) -> Result<()> {
     diskfault::run(sh)?;
     tidy::print_warnings();
     println!("xtask ci: all steps passed");
+    Ok(())
+}
+
+/// The hostile-condition tests of the binary (`crates/cli/tests/adversarial`) once more,
+/// against the release build a user runs (the test suite ran them on the debug build).
+fn adversarial_on_release(sh: &Shell) -> Result<()> {
+    let binary = reliability::build_binary(sh, "release")?;
+    let cargo = cargo_bin();
+    cmd!(sh, "{cargo} test -p laptop-agents --test adversarial")
+        .env("LA_TEST_BINARY", binary)
+        .run()?;
     Ok(())
 }
 

@@ -10,6 +10,11 @@
 //! directory (`EROFS`) leaves it exactly as it was. The caller (the session) logs an alert
 //! and keeps trading on the in-memory state; it never swallows the error.
 //!
+//! Every file is opened through [`open_private`]: created `0600`, never through a symbolic
+//! link. The temp file is created exclusively (`O_CREAT | O_EXCL | O_NOFOLLOW`), and the main
+//! file must be a regular file or absent before the temp is renamed over it: a link, a
+//! directory or a device there is an error naming the path.
+//!
 //! **Load** ([`load_json`]): main → `.bak` → nothing. A file that exists but does not parse
 //! as the expected type is renamed to `<name>.corrupt-<unix_ms>`, logged at `warn`, and listed
 //! in [`Loaded::quarantined`] — it is never overwritten silently. If it cannot be moved aside
@@ -18,7 +23,7 @@
 //! was loaded.
 
 use std::{
-    fs::{self, File, OpenOptions},
+    fs::{self, File},
     io::{self, Write},
     path::{Path, PathBuf},
     sync::atomic::{AtomicU64, Ordering},
@@ -28,6 +33,12 @@ use std::{
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::error::BrokerError;
+
+mod private;
+
+pub use private::{
+    PRIVATE_FILE_MODE, PrivateOpen, ensure_regular_or_absent, open_private, open_read_no_follow,
+};
 
 /// Makes temp names unique within a process.
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
@@ -127,18 +138,13 @@ fn write_and_replace(
     tag: &str,
     bytes: &[u8],
 ) -> Result<(), BrokerError> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(tmp)
-        .map_err(io_error(tmp))?;
+    let mut file = open_private(tmp, PrivateOpen::CreateNew).map_err(io_error(tmp))?;
     file.write_all(bytes).map_err(io_error(tmp))?;
     file.sync_all().map_err(io_error(tmp))?;
     drop(file);
-    match fs::symlink_metadata(path) {
-        Ok(_) => refresh_backup(path, dir, name, tag)?,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => {}
-        Err(err) => return Err(io_error(path)(err)),
+    ensure_regular_or_absent(path).map_err(io_error(path))?;
+    if path.exists() {
+        refresh_backup(path, dir, name, tag)?;
     }
     fs::rename(tmp, path).map_err(io_error(path))?;
     File::open(dir)
@@ -163,8 +169,9 @@ fn refresh_backup(path: &Path, dir: &Path, name: &str, tag: &str) -> Result<(), 
 }
 
 fn copy_synced(from: &Path, to: &Path) -> io::Result<()> {
-    fs::copy(from, to)?;
-    File::open(to)?.sync_all()
+    let mut target = open_private(to, PrivateOpen::CreateNew)?;
+    io::copy(&mut open_read_no_follow(from)?, &mut target)?;
+    target.sync_all()
 }
 
 fn remove_quietly(path: &Path) {

@@ -6,42 +6,32 @@
 
 use std::{
     path::Path,
-    process::{Child, Command, Output, Stdio},
+    process::{Child, Stdio},
     time::Duration,
 };
 
 #[path = "common/process.rs"]
 mod process;
 
-use process::{signal, wait_exit, wait_for};
+use process::{command, run, signal, sim_run_args, wait_exit, wait_for};
 
 #[path = "common/candles.rs"]
 mod candles;
 
 use candles::real_slice;
 
-const BIN: &str = env!("CARGO_BIN_EXE_laptop-agents");
+#[path = "common/workspace.rs"]
+mod workspace;
+
+use workspace::heartbeat_candles;
 
 fn start_session(workspace: &Path, speed: &str) -> Child {
     start_session_on(workspace, speed, None)
 }
 
 fn start_session_on(workspace: &Path, speed: &str, data: Option<&Path>) -> Child {
-    let mut command = Command::new(BIN);
-    command
-        .args([
-            "run",
-            "--source",
-            "sim",
-            "--speed",
-            speed,
-            "--duration",
-            "5m",
-            "--max-clock-skew",
-            "off",
-        ])
-        .arg("--workspace")
-        .arg(workspace);
+    let mut command = command();
+    command.args(sim_run_args(workspace, speed, "5m", &[]));
     if let Some(data) = data {
         command.arg("--data").arg(data);
     }
@@ -50,18 +40,6 @@ fn start_session_on(workspace: &Path, speed: &str, data: Option<&Path>) -> Child
         .stderr(Stdio::null())
         .spawn()
         .expect("binary starts")
-}
-
-fn heartbeat_candles(workspace: &Path) -> u64 {
-    std::fs::read_to_string(workspace.join("heartbeat.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v["candles_closed"].as_u64())
-        .unwrap_or(0)
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().expect("binary runs")
 }
 
 #[test]
@@ -217,7 +195,7 @@ fn an_invalid_setting_names_the_key_and_exits_2() {
         stderr.contains("`duration`") && stderr.contains("`interval`"),
         "{stderr}"
     );
-    let out = Command::new(BIN)
+    let out = command()
         .args(["run", "--workspace", dir.path().to_str().unwrap()])
         .env("LA_NOT_A_KEY", "1")
         .output()

@@ -10,6 +10,9 @@ use std::{
     time::{Duration, Instant},
 };
 
+#[path = "common/process.rs"]
+mod process;
+
 const BIN: &str = env!("CARGO_BIN_EXE_laptop-agents");
 
 fn laptop_agents(args: &[&str]) -> Output {
@@ -23,19 +26,13 @@ fn laptop_agents(args: &[&str]) -> Output {
 /// A session on the simulator at `speed`, with `extra` flags; output discarded.
 fn spawn_session(workspace: &Path, speed: &str, extra: &[&str]) -> Child {
     Command::new(BIN)
-        .args([
-            "run",
-            "--source",
-            "sim",
-            "--speed",
+        .args(process::sim_run_args(
+            workspace,
             speed,
-            "--duration",
             "5m",
-        ])
-        .args(["--max-clock-skew", "off", "--http", "127.0.0.1:0"])
+            &["--http", "127.0.0.1:0"],
+        ))
         .args(extra)
-        .arg("--workspace")
-        .arg(workspace)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -4,10 +4,14 @@
 //! the Python program's split roots (defect 10) meant its dashboard read files nobody wrote.
 
 use std::{
-    fs,
-    io::Write,
+    fs::{self, File, TryLockError},
+    io::{Read, Seek, SeekFrom, Write},
+    os::unix::fs::MetadataExt,
     path::{Path, PathBuf},
+    time::{Duration, Instant},
 };
+
+use la_broker_paper::persist::{PrivateOpen, open_private, open_read_no_follow};
 
 use crate::error::SessionError;
 
@@ -88,6 +92,18 @@ impl Workspace {
         self.root.join("stop.request")
     }
 
+    /// Asks the session with `pid` to stop: writes `stop.request` naming it (`0600`, never
+    /// through a symbolic link).
+    ///
+    /// # Errors
+    /// The file cannot be written.
+    pub fn write_stop_request(&self, pid: u32) -> Result<(), SessionError> {
+        let path = self.stop_request_file();
+        open_private(&path, PrivateOpen::Truncate)
+            .and_then(|mut file| file.write_all(stop_request_text(pid).as_bytes()))
+            .map_err(|e| SessionError::io("cannot write", &path, e))
+    }
+
     /// Creates `runs/<run_id>/` and points `runs/latest` at it.
     ///
     /// # Errors
@@ -105,104 +121,161 @@ impl Workspace {
     }
 }
 
-/// Whether a process with `pid` is alive (Linux: `/proc/<pid>` exists and is not a zombie).
-pub fn process_alive(pid: u32) -> bool {
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            // The state letter follows the parenthesised command name.
-            let state = stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.trim_start().chars().next());
-            state.is_some_and(|s| s != 'Z' && s != 'X')
-        }
-        Err(_) => false,
-    }
+/// What `laptop-agents stop` writes into `stop.request` for the session with `pid`: only
+/// that session obeys it (see `live/stop_files.rs`).
+pub(crate) fn stop_request_text(pid: u32) -> String {
+    format!("pid {pid}\n")
 }
 
-/// Holds `session.lock` while alive; removes it on drop.
+/// The PID a stop request names, if it names one (a request written by hand names none).
+pub(crate) fn requested_pid(text: &str) -> Option<u32> {
+    text.lines()
+        .next()?
+        .strip_prefix("pid ")?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// How long [`SessionLock::acquire`] keeps retrying a lock that is held: a `status` or
+/// `stop` probe holds it for microseconds, a session for its whole life.
+const PROBE_PATIENCE: Duration = Duration::from_millis(200);
+
+/// Holds `session.lock` for the life of the session: an exclusive advisory lock (`flock`)
+/// on the open file. The kernel releases it when the process dies, however it dies, so the
+/// lock — not the PID written inside for humans — is the truth about who owns the
+/// workspace. A PID that was reused by an unrelated process after a crash cannot keep a
+/// workspace locked, and two sessions starting at the same instant cannot both win.
+///
+/// Dropping it (or [`SessionLock::release`]) removes the file while the lock is still held,
+/// then closes it; an acquirer checks after locking that the path still names the file it
+/// locked, so a file removed under it is never mistaken for the lock.
 #[derive(Debug)]
 pub struct SessionLock {
     path: PathBuf,
-    released: bool,
+    file: Option<File>,
 }
 
 /// What happened when the lock was taken.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LockOutcome {
-    /// No lock existed.
+    /// No lock file existed.
     Fresh,
-    /// A lock of a dead process was taken over.
+    /// A lock file nobody held (its owner died) was taken over.
     TookOverStale {
-        /// The dead owner's pid.
+        /// The PID the old file named (0 when it named none).
         previous_pid: u32,
     },
+}
+
+/// What [`SessionLock::probe`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockState {
+    /// No lock file.
+    Absent,
+    /// A lock file that no process holds: its owner is gone, whatever PID it names.
+    Stale {
+        /// The PID the file names, if any.
+        pid: Option<u32>,
+    },
+    /// A live session holds the lock.
+    Held {
+        /// The PID it wrote (absent for the instant between locking and writing it).
+        pid: Option<u32>,
+    },
+}
+
+impl LockState {
+    /// Whether a session holds the lock.
+    pub const fn is_held(self) -> bool {
+        matches!(self, Self::Held { .. })
+    }
 }
 
 impl SessionLock {
     /// Takes the lock for the current process.
     ///
     /// # Errors
-    /// [`SessionError::AlreadyRunning`] when a live process holds it; I/O errors otherwise.
+    /// [`SessionError::AlreadyRunning`] when another process holds it; I/O errors otherwise
+    /// (a symbolic link at `path` among them).
     pub fn acquire(path: &Path) -> Result<(Self, LockOutcome), SessionError> {
-        let own_pid = std::process::id();
-        let mut outcome = LockOutcome::Fresh;
-        for _attempt in 0..2 {
-            match fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(path)
-            {
-                Ok(mut file) => {
-                    file.write_all(format!("{own_pid}\n").as_bytes())
-                        .and_then(|()| file.sync_all())
-                        .map_err(|e| SessionError::io("cannot write lock", path, e))?;
-                    return Ok((
-                        Self {
-                            path: path.to_path_buf(),
-                            released: false,
-                        },
-                        outcome,
-                    ));
-                }
-                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let text = fs::read_to_string(path).unwrap_or_default();
-                    match text.trim().parse::<u32>() {
-                        Ok(pid) if process_alive(pid) => {
-                            return Err(SessionError::AlreadyRunning {
-                                pid,
-                                path: path.to_path_buf(),
-                            });
-                        }
-                        Ok(pid) => outcome = LockOutcome::TookOverStale { previous_pid: pid },
-                        Err(_) => outcome = LockOutcome::TookOverStale { previous_pid: 0 },
+        let started = Instant::now();
+        loop {
+            let file = open_private(path, PrivateOpen::ReadWrite)
+                .map_err(|e| SessionError::io("cannot open lock", path, e))?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(TryLockError::WouldBlock) => {
+                    if started.elapsed() < PROBE_PATIENCE {
+                        std::thread::sleep(Duration::from_millis(10));
+                        continue;
                     }
-                    fs::remove_file(path)
-                        .map_err(|e| SessionError::io("cannot remove stale lock", path, e))?;
+                    return Err(SessionError::AlreadyRunning {
+                        pid: read_pid(&file).unwrap_or(0),
+                        path: path.to_path_buf(),
+                    });
                 }
-                Err(err) => return Err(SessionError::io("cannot create lock", path, err)),
+                Err(TryLockError::Error(e)) => {
+                    return Err(SessionError::io("cannot lock", path, e));
+                }
             }
+            if !still_named_by(&file, path) {
+                // The previous owner removed this file after we opened it: lock the new one.
+                continue;
+            }
+            let outcome = if file
+                .metadata()
+                .map_err(|e| SessionError::io("cannot read lock", path, e))?
+                .len()
+                == 0
+            {
+                LockOutcome::Fresh
+            } else {
+                LockOutcome::TookOverStale {
+                    previous_pid: read_pid(&file).unwrap_or(0),
+                }
+            };
+            write_pid(&file).map_err(|e| SessionError::io("cannot write lock", path, e))?;
+            return Ok((
+                Self {
+                    path: path.to_path_buf(),
+                    file: Some(file),
+                },
+                outcome,
+            ));
         }
-        Err(SessionError::io(
-            "cannot take lock",
-            path,
-            std::io::Error::other("lock reappeared while taking over a stale lock"),
-        ))
     }
 
-    /// Reads the pid recorded in a lock file, if any.
-    pub fn read_owner(path: &Path) -> Option<u32> {
-        fs::read_to_string(path).ok()?.trim().parse().ok()
+    /// Whether a session holds the lock at `path`, asked of the kernel (a shared lock tried
+    /// and released at once), never of the PID in the file.
+    ///
+    /// # Errors
+    /// The file exists but cannot be opened or locked (a symbolic link among them).
+    pub fn probe(path: &Path) -> std::io::Result<LockState> {
+        let file = match open_read_no_follow(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LockState::Absent),
+            Err(e) => return Err(e),
+        };
+        let pid = read_pid(&file);
+        match file.try_lock_shared() {
+            Ok(()) => Ok(LockState::Stale { pid }),
+            Err(TryLockError::WouldBlock) => Ok(LockState::Held { pid }),
+            Err(TryLockError::Error(e)) => Err(e),
+        }
     }
 
-    /// Removes the lock file now.
+    /// Removes the lock file now and releases the lock.
     pub fn release(mut self) {
         self.remove();
     }
 
     fn remove(&mut self) {
-        if !self.released {
-            let _ = fs::remove_file(&self.path);
-            self.released = true;
+        if let Some(file) = self.file.take() {
+            if still_named_by(&file, &self.path) {
+                let _ = fs::remove_file(&self.path);
+            }
+            drop(file);
         }
     }
 }
@@ -211,4 +284,27 @@ impl Drop for SessionLock {
     fn drop(&mut self) {
         self.remove();
     }
+}
+
+/// Whether `path` still names the open `file` (same device and inode).
+fn still_named_by(file: &File, path: &Path) -> bool {
+    match (file.metadata(), fs::symlink_metadata(path)) {
+        (Ok(open), Ok(named)) => open.dev() == named.dev() && open.ino() == named.ino(),
+        _ => false,
+    }
+}
+
+/// The PID written in a lock file, for messages (never for deciding ownership).
+fn read_pid(mut file: &File) -> Option<u32> {
+    let mut text = String::new();
+    file.seek(SeekFrom::Start(0)).ok()?;
+    file.take(64).read_to_string(&mut text).ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
+fn write_pid(mut file: &File) -> std::io::Result<()> {
+    file.set_len(0)?;
+    file.seek(SeekFrom::Start(0))?;
+    file.write_all(format!("{}\n", std::process::id()).as_bytes())?;
+    file.sync_all()
 }

@@ -23,7 +23,7 @@ use std::{
 use clap::{Args as _, FromArgMatches as _};
 use la_core::{Interval, Symbol};
 use la_feed_bitunix::{DEFAULT_REST_URL, FeedConfig, FeedError, RestClient};
-use la_session::workspace::{SessionLock, Workspace, process_alive};
+use la_session::workspace::{LockState, SessionLock, Workspace};
 use serde_json::json;
 use time::{OffsetDateTime, PrimitiveDateTime, macros::format_description};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -256,27 +256,27 @@ fn nearest_existing_ancestor(path: &Path) -> PathBuf {
 
 fn check_lock(lock: &Path) -> Check {
     const NAME: &str = "stale lock";
-    if !lock.exists() {
-        return Check::new(NAME, Status::Pass, "no session lock");
-    }
-    match SessionLock::read_owner(lock) {
-        Some(pid) if process_alive(pid) => Check::new(
+    let shown = |pid: Option<u32>| pid.map_or_else(|| "no pid".to_owned(), |p| format!("pid {p}"));
+    match SessionLock::probe(lock) {
+        Ok(LockState::Absent) => Check::new(NAME, Status::Pass, "no session lock"),
+        Ok(LockState::Held { pid }) => Check::new(
             NAME,
             Status::Pass,
-            format!("held by a running session (pid {pid})"),
+            format!("held by a running session ({})", shown(pid)),
         ),
-        Some(pid) => Check::new(
+        Ok(LockState::Stale { pid }) => Check::new(
             NAME,
             Status::Warn,
             format!(
-                "stale lock {}: pid {pid} is not running (crashed?); the next `run` takes it over",
-                lock.display()
+                "stale lock {}: no process holds it (it names {}; crashed?); the next `run` takes it over",
+                lock.display(),
+                shown(pid)
             ),
         ),
-        None => Check::new(
+        Err(err) => Check::new(
             NAME,
-            Status::Warn,
-            format!("lock file {} holds no readable pid", lock.display()),
+            Status::Fail,
+            format!("cannot check the lock {}: {err}", lock.display()),
         ),
     }
 }

@@ -1,8 +1,10 @@
-//! `laptop-agents status` and `laptop-agents stop`: read the lock and heartbeat files of a
-//! workspace; ask a running session to stop through its stop-request file.
+//! `laptop-agents status` and `laptop-agents stop`: ask the kernel whether a session holds
+//! the workspace lock (the PID inside the file is only shown, never trusted: after a crash it
+//! may name an unrelated process), read the heartbeat, and ask a running session to stop
+//! through `stop.request`.
 //!
 //! `status` exits with a code a health check can use: 0 running and fresh, 1 not running,
-//! 3 stale lock (its owner died without cleaning up), 4 running but stale, halted, or with a
+//! 3 stale lock (a lock file no process holds: its owner died), 4 running but stale, halted, or with a
 //! heartbeat older than [`HEARTBEAT_MAX_AGE_MS`] (hung).
 
 use std::{
@@ -13,7 +15,7 @@ use std::{
 use la_session::{
     status::{Heartbeat, read_heartbeat},
     time_fmt::wall_now_ms,
-    workspace::{SessionLock, Workspace, process_alive},
+    workspace::{LockState, SessionLock, Workspace},
 };
 use serde_json::json;
 
@@ -34,25 +36,20 @@ pub(crate) enum Verdict {
     Fresh,
     /// No session holds the lock.
     NotRunning,
-    /// A lock file names a dead process.
+    /// A lock file that no process holds.
     StaleLock,
     /// Running, but not fresh and able to trade (the reason says why).
     Unhealthy(String),
 }
 
 impl Verdict {
-    /// Decides from the lock owner's liveness and the heartbeat (`now_ms`: wall clock).
-    pub(crate) fn assess(
-        lock_pid: Option<u32>,
-        running: bool,
-        beat: Option<&Heartbeat>,
-        now_ms: i64,
-    ) -> Self {
-        match (lock_pid, running) {
-            (None, _) => return Self::NotRunning,
-            (Some(_), false) => return Self::StaleLock,
-            (Some(_), true) => {}
-        }
+    /// Decides from the kernel's lock and the heartbeat (`now_ms`: wall clock).
+    pub(crate) fn assess(lock: LockState, beat: Option<&Heartbeat>, now_ms: i64) -> Self {
+        let lock_pid = match lock {
+            LockState::Absent => return Self::NotRunning,
+            LockState::Stale { .. } => return Self::StaleLock,
+            LockState::Held { pid } => pid,
+        };
         let Some(beat) = beat.filter(|b| Some(b.pid) == lock_pid) else {
             return Self::Unhealthy("no heartbeat from the running session yet".into());
         };
@@ -91,12 +88,16 @@ impl Verdict {
 
 pub(crate) fn status(args: &StatusArgs) -> Result<ExitCode, Failure> {
     let workspace = Workspace::new(args.workspace.resolve());
-    let pid = SessionLock::read_owner(&workspace.lock_file());
-    let running = pid.is_some_and(process_alive);
+    let lock = probe_lock(&workspace)?;
+    let (running, pid) = match lock {
+        LockState::Absent => (false, None),
+        LockState::Stale { pid } => (false, pid),
+        LockState::Held { pid } => (true, pid),
+    };
     let beat = read_heartbeat(&workspace.heartbeat()).ok();
     let now_ms = wall_now_ms();
     let heartbeat_age_ms = beat.as_ref().map(|b| now_ms - b.updated_at_ms);
-    let verdict = Verdict::assess(pid, running, beat.as_ref(), now_ms);
+    let verdict = Verdict::assess(lock, beat.as_ref(), now_ms);
     if args.json {
         let value = json!({
             "running": running,
@@ -135,8 +136,8 @@ pub(crate) fn status(args: &StatusArgs) -> Result<ExitCode, Failure> {
                 pid.unwrap_or_default()
             ),
             (Some(beat), false) => {
-                let note = if pid.is_some() {
-                    " (stale lock: the owner is dead)"
+                let note = if verdict == Verdict::StaleLock {
+                    " (stale lock: no process holds it)"
                 } else {
                     ""
                 };
@@ -164,22 +165,25 @@ pub(crate) fn status(args: &StatusArgs) -> Result<ExitCode, Failure> {
 
 pub(crate) fn stop(args: &StopArgs) -> Result<ExitCode, Failure> {
     let workspace = Workspace::new(args.workspace.resolve());
-    let Some(pid) =
-        SessionLock::read_owner(&workspace.lock_file()).filter(|pid| process_alive(*pid))
-    else {
+    let request = workspace.stop_request_file();
+    let Some(pid) = holder_pid(&workspace)? else {
+        // Nobody would read a request now, and a later session must not obey it.
+        let _ = std::fs::remove_file(&request);
         outln!("no session is running in {}", workspace.root().display());
         return Ok(ExitCode::SUCCESS);
     };
-    let request = workspace.stop_request_file();
-    std::fs::write(&request, b"stop requested by `laptop-agents stop`\n")
-        .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", request.display())))?;
+    workspace
+        .write_stop_request(pid)
+        .map_err(|e| Failure::runtime(la_session::error_chain(&e)))?;
     outln!(
         "asked session pid {pid} to stop; waiting up to {}s",
         args.wait
     );
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(args.wait) {
-        if !process_alive(pid) {
+        if !matches!(probe_lock(&workspace)?, LockState::Held { pid: Some(p) } if p == pid) {
+            // Gone: a request it did not read must not stop the next session.
+            let _ = std::fs::remove_file(&request);
             let reason = read_heartbeat(&workspace.heartbeat())
                 .ok()
                 .and_then(|b| b.stopping);
@@ -195,6 +199,36 @@ pub(crate) fn stop(args: &StopArgs) -> Result<ExitCode, Failure> {
         "session pid {pid} did not stop within {}s",
         args.wait
     )))
+}
+
+fn probe_lock(workspace: &Workspace) -> Result<LockState, Failure> {
+    SessionLock::probe(&workspace.lock_file()).map_err(|e| {
+        Failure::runtime(format!(
+            "cannot check the lock {}: {e}",
+            workspace.lock_file().display()
+        ))
+    })
+}
+
+/// The PID of the session holding the lock, or `None` when none does. A session writes its
+/// PID just after locking; this waits that instant out.
+fn holder_pid(workspace: &Workspace) -> Result<Option<u32>, Failure> {
+    let started = Instant::now();
+    loop {
+        match probe_lock(workspace)? {
+            LockState::Held { pid: Some(pid) } => return Ok(Some(pid)),
+            LockState::Held { pid: None } if started.elapsed() < Duration::from_secs(2) => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            LockState::Held { pid: None } => {
+                return Err(Failure::runtime(format!(
+                    "a session holds {} but wrote no PID into it",
+                    workspace.lock_file().display()
+                )));
+            }
+            LockState::Absent | LockState::Stale { .. } => return Ok(None),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -219,13 +253,14 @@ mod tests {
     fn exit_codes_follow_lock_liveness_heartbeat_age_and_health() {
         let now = 1_000_000;
         let ok = beat(7, now - 500, Some(la_ops::Health::Ok));
+        let held = LockState::Held { pid: Some(7) };
+        assert_eq!(Verdict::assess(held, Some(&ok), now).exit_code(), 0);
         assert_eq!(
-            Verdict::assess(Some(7), true, Some(&ok), now).exit_code(),
-            0
+            Verdict::assess(LockState::Absent, Some(&ok), now).exit_code(),
+            1
         );
-        assert_eq!(Verdict::assess(None, false, Some(&ok), now).exit_code(), 1);
         assert_eq!(
-            Verdict::assess(Some(7), false, Some(&ok), now).exit_code(),
+            Verdict::assess(LockState::Stale { pid: Some(7) }, Some(&ok), now).exit_code(),
             3
         );
         let stale = beat(
@@ -235,18 +270,12 @@ mod tests {
                 data_age_ms: 20_000,
             }),
         );
-        assert_eq!(
-            Verdict::assess(Some(7), true, Some(&stale), now).exit_code(),
-            4
-        );
+        assert_eq!(Verdict::assess(held, Some(&stale), now).exit_code(), 4);
         let hung = beat(7, now - HEARTBEAT_MAX_AGE_MS - 1, Some(la_ops::Health::Ok));
-        assert_eq!(
-            Verdict::assess(Some(7), true, Some(&hung), now).exit_code(),
-            4
-        );
+        assert_eq!(Verdict::assess(held, Some(&hung), now).exit_code(), 4);
         let previous_run = beat(6, now - 500, Some(la_ops::Health::Ok));
         assert_eq!(
-            Verdict::assess(Some(7), true, Some(&previous_run), now).exit_code(),
+            Verdict::assess(held, Some(&previous_run), now).exit_code(),
             4,
             "a heartbeat of another pid says nothing about the running session"
         );

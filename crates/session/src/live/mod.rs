@@ -107,7 +107,9 @@ pub async fn run(
     // Read before this run rewrites it: a heartbeat without a stop reason means the last
     // session ended without its shutdown sequence.
     let previous_beat = crate::status::read_heartbeat(&workspace.heartbeat()).ok();
+    let locking_at = std::time::SystemTime::now();
     let (lock, lock_outcome) = SessionLock::acquire(&workspace.lock_file())?;
+    stop_files::discard_stale_stop_request(&workspace.stop_request_file(), locking_at);
     let unclean = match (
         &lock_outcome,
         previous_beat.filter(|b| b.stopping.is_none()),

@@ -8,7 +8,7 @@ use crate::{
     breaker::{BreakerLimits, BreakerState, CircuitBreaker},
     config::{RawRunConfig, parse_duration},
     funding::{FundingSchedule, next_funding_after},
-    workspace::{LockOutcome, SessionLock},
+    workspace::{LockOutcome, LockState, SessionLock},
 };
 
 fn ts(ms: i64) -> TimestampMs {
@@ -145,11 +145,18 @@ fn urls_with_credentials_are_serialised_and_reported_redacted() {
 fn lock_refuses_a_live_owner_and_takes_over_a_dead_one() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("session.lock");
+    assert_eq!(SessionLock::probe(&path).expect("probe"), LockState::Absent);
     let (lock, outcome) = SessionLock::acquire(&path).expect("fresh lock");
     assert_eq!(outcome, LockOutcome::Fresh);
+    assert_eq!(
+        SessionLock::probe(&path).expect("probe"),
+        LockState::Held {
+            pid: Some(std::process::id())
+        }
+    );
     let second = SessionLock::acquire(&path);
     assert!(
-        matches!(second, Err(crate::SessionError::AlreadyRunning { .. })),
+        matches!(second, Err(crate::SessionError::AlreadyRunning { pid, .. }) if pid == std::process::id()),
         "{second:?}"
     );
     lock.release();
@@ -162,6 +169,47 @@ fn lock_refuses_a_live_owner_and_takes_over_a_dead_one() {
         LockOutcome::TookOverStale {
             previous_pid: 4_194_305
         }
+    );
+}
+
+#[test]
+fn a_lock_file_naming_a_live_unrelated_pid_is_stale_and_taken_over() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("session.lock");
+    // PID 1 is always alive, and is never a session: after a crash and PID reuse, the file
+    // names a live process that holds no lock.
+    std::fs::write(&path, "1\n").expect("write lock naming pid 1");
+    assert_eq!(
+        SessionLock::probe(&path).expect("probe"),
+        LockState::Stale { pid: Some(1) }
+    );
+    let (lock, outcome) = SessionLock::acquire(&path).expect("taken over");
+    assert_eq!(outcome, LockOutcome::TookOverStale { previous_pid: 1 });
+    assert_eq!(
+        std::fs::read_to_string(&path).expect("read"),
+        format!("{}\n", std::process::id()),
+        "the file now names its holder"
+    );
+    drop(lock);
+    assert!(!path.exists(), "dropping the lock removes the file");
+}
+
+#[test]
+fn a_symlink_at_the_lock_path_is_refused_and_its_target_untouched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("elsewhere");
+    std::fs::write(&target, "precious\n").expect("write target");
+    let path = dir.path().join("session.lock");
+    std::os::unix::fs::symlink(&target, &path).expect("symlink");
+    let err = SessionLock::acquire(&path).expect_err("a link is refused");
+    assert!(
+        crate::error_chain(&err).contains("symbolic link"),
+        "{}",
+        crate::error_chain(&err)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&target).expect("read"),
+        "precious\n"
     );
 }
 

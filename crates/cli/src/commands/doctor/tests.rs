@@ -39,8 +39,19 @@ fn stale_lock_warns_with_its_pid() {
     let check = check_lock(&lock);
     assert_eq!(check.status, Status::Warn);
     assert!(check.detail.contains("pid 4194305"), "{}", check.detail);
+    // A live PID (this process) in a file nobody locks is still stale: the kernel's lock,
+    // not the PID, says who runs.
     std::fs::write(&lock, format!("{}\n", std::process::id())).unwrap();
-    assert_eq!(check_lock(&lock).status, Status::Pass);
+    assert_eq!(check_lock(&lock).status, Status::Warn);
+    std::fs::remove_file(&lock).unwrap();
+    let (_held, _) = la_session::workspace::SessionLock::acquire(&lock).unwrap();
+    let check = check_lock(&lock);
+    assert_eq!(check.status, Status::Pass, "{}", check.detail);
+    assert!(
+        check
+            .detail
+            .contains(&format!("pid {}", std::process::id()))
+    );
 }
 
 #[test]
