@@ -14,7 +14,7 @@ use la_session::{
     RawRunConfig, RunSummary, StopReason,
     backtest::{BacktestConfig, ReplayOptions, replay_candles, run_backtest},
     candle_file::load_candles,
-    engine::{EngineSettings, RestoredState, build_engine_with_strategy},
+    engine::{Engine, EngineSettings, RestoredState, build_engine_with_strategy},
     intrabar::IntrabarTicks,
     run_files::{FileSink, write_trades_csv},
     stats::{RunLedger, compute_results},
@@ -301,6 +301,21 @@ fn total_rest(stats: &la_bitunix_sim::SimStats) -> u64 {
         .sum()
 }
 
+/// The CLI's engine (no warm-up) trading one [`OverLeveragedLong`] at 20×, opened at `at`.
+pub(crate) fn over_leveraged_engine(at: TimestampMs) -> Engine {
+    let settings = EngineSettings {
+        warmup_bars: 0,
+        ..cli_engine()
+    };
+    let probe = OverLeveragedLong {
+        at,
+        leverage: Leverage::new(20).expect("leverage"),
+        opened: false,
+    };
+    build_engine_with_strategy(&settings, Box::new(probe), RestoredState::default())
+        .expect("engine")
+}
+
 /// One long, opened on the first candle at or after `at`, with a leverage whose liquidation
 /// price lies well before its stop: what the sizing refuses to produce, forced here.
 struct OverLeveragedLong {
@@ -359,18 +374,7 @@ fn a_stop_beyond_the_liquidation_price_is_liquidated_at_the_computed_price_in_th
         .expect("real data")
         .candles;
     let symbol = Symbol::new("BTCUSDT").expect("symbol");
-    let settings = EngineSettings {
-        warmup_bars: 0,
-        ..cli_engine()
-    };
-    let probe = OverLeveragedLong {
-        at: TimestampMs::new(1_621_375_200_000).expect("time"),
-        leverage: Leverage::new(20).expect("leverage"),
-        opened: false,
-    };
-    let mut engine =
-        build_engine_with_strategy(&settings, Box::new(probe), RestoredState::default())
-            .expect("engine");
+    let mut engine = over_leveraged_engine(TimestampMs::new(1_621_375_200_000).expect("time"));
     let journal = dir.path().join("events.jsonl");
     let mut sink = FileSink::open(&journal, false, dir.path(), "BTCUSDT").expect("sink");
     let mut curve = Vec::new();
@@ -484,7 +488,7 @@ fn a_stop_beyond_the_liquidation_price_is_liquidated_at_the_computed_price_in_th
     );
 
     // The ledger identity, from the outside: ending = starting + Σ net pnl + Σ funding.
-    let starting = settings.broker.starting_balance;
+    let starting = cli_engine().broker.starting_balance;
     let pnl: Decimal = trades
         .iter()
         .map(|t| t[7].parse::<Decimal>().expect("pnl"))

@@ -6,6 +6,8 @@
 mod alerts;
 mod backtest;
 mod browser;
+mod catch_up_liquidation;
+mod catch_up_shown;
 mod dashboard;
 mod golden_trades;
 mod hostile;

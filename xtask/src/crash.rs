@@ -27,12 +27,18 @@
 //! 5. **stale lock taken over**: a lock left by the killed process is taken over (journal
 //!    `session_started` says `took_over_stale_lock_of_pid_<killed pid>`).
 //!
-//! Even rounds kill at a uniformly random moment 1–25 s after the start; rounds 1, 5, 9, …
-//! kill 0–9 ms after `broker_state.json` is replaced (between the write-ahead save and its
-//! journal line, or while `unified_state.json` is being written); rounds 3, 7, 11, … kill
-//! 0–9 ms after a new `fill` or `exit` line appears in the journal. A restarted simulator would rewind to its first candle, which a
+//! Rounds 4, 8, 12, … kill at a uniformly random moment 1–25 s after the start; rounds 1,
+//! 5, 9, … kill 0–9 ms after `broker_state.json` is replaced (between the write-ahead save
+//! and its journal line, or while `unified_state.json` is being written); rounds 3, 7, 11,
+//! … kill 0–9 ms after a new `fill` or `exit` line appears in the journal; rounds 2, 6,
+//! 10, … kill **during a catch-up**: 0–299 ms after the restarted session journals
+//! `downtime_detected` (it is catching up on the downtime between rounds, below), while it
+//! downloads the missed market or just after it replayed it. The next round's restart must
+//! catch up again and book nothing twice (checks 2 and 3). A restarted simulator would rewind to its first candle, which a
 //! real exchange never does, so each round is served the next slice of one long seeded
-//! series (`market_csv`), after a downtime gap. After the last round a clean 20 s run must
+//! series (`market_csv`), after a downtime gap: every restart is a restart after a downtime,
+//! which the session catches up (the candles the new slice serves over REST are replayed
+//! through the account's exits and funding before it trades on). After the last round a clean 20 s run must
 //! stop with `duration_reached` and a summary whose `starting_equity` is the last saved
 //! balance.
 
@@ -108,6 +114,9 @@ enum KillMode {
     AfterMoneyEvent(u64),
     /// This many ms after `broker_state.json` is next replaced (or at 60 s).
     AfterStateSave(u64),
+    /// This many ms after the next `downtime_detected` line (a catch-up starting; or at
+    /// 60 s if none comes).
+    DuringCatchUp(u64),
 }
 
 /// A round waiting for a fill/exit line or a state save kills anyway after this.
@@ -118,7 +127,9 @@ impl KillMode {
     fn delay(self) -> Duration {
         match self {
             Self::At(_) => Duration::ZERO,
-            Self::AfterMoneyEvent(ms) | Self::AfterStateSave(ms) => Duration::from_millis(ms),
+            Self::AfterMoneyEvent(ms) | Self::AfterStateSave(ms) | Self::DuringCatchUp(ms) => {
+                Duration::from_millis(ms)
+            }
         }
     }
 
@@ -126,7 +137,9 @@ impl KillMode {
     fn poll_every(self) -> Duration {
         match self {
             Self::At(_) => Duration::from_millis(20),
-            Self::AfterMoneyEvent(_) | Self::AfterStateSave(_) => Duration::from_micros(500),
+            Self::AfterMoneyEvent(_) | Self::AfterStateSave(_) | Self::DuringCatchUp(_) => {
+                Duration::from_micros(500)
+            }
         }
     }
 
@@ -136,6 +149,7 @@ impl KillMode {
             Self::At(_) => None,
             Self::AfterMoneyEvent(_) => Some("no fill/exit in 60s"),
             Self::AfterStateSave(_) => Some("no state save in 60s"),
+            Self::DuringCatchUp(_) => Some("no catch-up in 60s"),
         }
     }
 
@@ -144,6 +158,7 @@ impl KillMode {
             Self::At(d) => format!("random {:.1}s", d.as_secs_f64()),
             Self::AfterMoneyEvent(ms) => format!("fill/exit +{ms}ms"),
             Self::AfterStateSave(ms) => format!("state save +{ms}ms"),
+            Self::DuringCatchUp(ms) => format!("catch-up +{ms}ms"),
         }
     }
 }
@@ -210,6 +225,7 @@ pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
     for round in 1..=options.rounds {
         let mode = match round % 4 {
             1 => KillMode::AfterStateSave(rng.below(10)),
+            2 => KillMode::DuringCatchUp(rng.below(300)),
             3 => KillMode::AfterMoneyEvent(rng.below(10)),
             _ => KillMode::At(Duration::from_millis(1_000 + rng.below(24_000))),
         };
@@ -248,8 +264,16 @@ pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
         .iter()
         .filter(|r| r.mode.starts_with("state save"))
         .count();
+    let mid_catch_up = rows
+        .iter()
+        .filter(|r| r.notes.iter().any(|n| n.starts_with("killed mid catch-up")))
+        .count();
+    let caught_up = rows
+        .iter()
+        .filter(|r| r.notes.iter().any(|n| n.starts_with("caught up")))
+        .count();
     let totals = format!(
-        "{after_save} kills right after a state save, {after_event} right after a fill/exit line; state in step with the journal in {} rounds, journal ahead in {}, state ahead (unjournaled fill/exit) in {}",
+        "{after_save} kills right after a state save, {after_event} right after a fill/exit line, {mid_catch_up} in the middle of a catch-up ({caught_up} rounds caught up a downtime before their kill); state in step with the journal in {} rounds, journal ahead in {}, state ahead (unjournaled fill/exit) in {}",
         count("in step"),
         count("journal"),
         count("state")
@@ -393,19 +417,13 @@ fn crash_round(env: &Env, round: u32, mode: KillMode) -> Result<(Row, Duration)>
         }
         let fired = match mode {
             KillMode::At(at) => started.elapsed() >= at,
-            KillMode::AfterMoneyEvent(_) => {
-                let len = fs::metadata(&journal).map_or(0, |m| m.len());
-                let fresh = if len > scanned {
-                    read_range(&journal, scanned, len)
-                } else {
-                    String::new()
-                };
-                // Only complete lines count; a partial one is read again next time.
-                fresh.rfind('\n').is_some_and(|end| {
-                    scanned += end as u64 + 1;
-                    let complete = &fresh[..=end];
-                    complete.contains("\"kind\":\"fill\"") || complete.contains("\"kind\":\"exit\"")
-                })
+            KillMode::AfterMoneyEvent(_) => new_line_of(
+                &journal,
+                &mut scanned,
+                &["\"kind\":\"fill\"", "\"kind\":\"exit\""],
+            ),
+            KillMode::DuringCatchUp(_) => {
+                new_line_of(&journal, &mut scanned, &["\"kind\":\"downtime_detected\""])
             }
             KillMode::AfterStateSave(_) => modified(&state_file) != state_before,
         };
@@ -443,6 +461,21 @@ fn crash_round(env: &Env, round: u32, mode: KillMode) -> Result<(Row, Duration)>
     }
     check_after_kill(env, &before, kill_at, first_beat, &mut row);
     Ok((row, elapsed))
+}
+
+/// Whether complete lines appended to `journal` since `scanned` contain one of `needles`
+/// (a partial last line is read again next time).
+fn new_line_of(journal: &Path, scanned: &mut u64, needles: &[&str]) -> bool {
+    let len = fs::metadata(journal).map_or(0, |m| m.len());
+    if len <= *scanned {
+        return false;
+    }
+    let fresh = read_range(journal, *scanned, len);
+    fresh.rfind('\n').is_some_and(|end| {
+        *scanned += end as u64 + 1;
+        let complete = &fresh[..=end];
+        needles.iter().any(|needle| complete.contains(needle))
+    })
 }
 
 fn read_range(path: &Path, from: u64, to: u64) -> String {

@@ -24,12 +24,16 @@ use crate::{
 };
 
 const BROKER_STATE: &str = "broker_state.json";
+/// The session's own state (breaker, last candle decided, starting equity).
+const SESSION_STATE: &str = "unified_state.json";
 
 /// What the round will restore from.
 pub(crate) struct Before {
     pub(crate) book: Book,
     pub(crate) journal_len: u64,
     pub(crate) stale_lock_pid: Option<u32>,
+    /// Whether the session's state (`unified_state.json`) had been written before.
+    pub(crate) session_state_saved: bool,
 }
 
 pub(crate) fn before_round(workspace: &Path) -> Result<Before> {
@@ -47,6 +51,7 @@ pub(crate) fn before_round(workspace: &Path) -> Result<Before> {
         book,
         journal_len,
         stale_lock_pid,
+        session_state_saved: state_exists(&paper, SESSION_STATE),
     })
 }
 
@@ -106,12 +111,23 @@ pub(crate) fn check_after_kill(
         ));
     }
     segment.retain(|e| !e.recovered);
+    note_catch_up(&segment, row);
     let loaded = if state_exists(&paper, BROKER_STATE) {
         match load_state::<BrokerState>(&paper, BROKER_STATE) {
             Ok((state, copy)) => {
                 row.copy = copy.as_str().into();
-                if let Err(e) = load_state::<serde_json::Value>(&paper, "unified_state.json") {
-                    row.problems.push(format!("unified_state.json: {e:#}"));
+                let saved_at = state_file_mtime_ms(&paper, Some(copy));
+                if !before.session_state_saved
+                    && !state_exists(&paper, SESSION_STATE)
+                    && saved_at.is_some_and(|ms| ms >= kill_at - AHEAD_WINDOW_MS)
+                {
+                    // Killed between the two writes of the very first save: the restart
+                    // catches the broker's position up from the candle it was opened in.
+                    row.notes.push(
+                        "killed between the first save's two writes (no session state yet)".into(),
+                    );
+                } else if let Err(e) = load_state::<serde_json::Value>(&paper, SESSION_STATE) {
+                    row.problems.push(format!("{SESSION_STATE}: {e:#}"));
                 }
                 if let Err(e) = ledger_consistent(&state) {
                     row.problems.push(format!("{e:#}"));
@@ -232,6 +248,33 @@ pub(crate) fn check_after_kill(
             detail
         }
     };
+}
+
+/// Says whether the killed run was catching up a downtime when it died, or had caught up.
+fn note_catch_up(segment: &[JournalLine], row: &mut Row) {
+    let detected = segment
+        .iter()
+        .filter(|e| matches!(e.event, JournalEvent::DowntimeDetected { .. }))
+        .count();
+    let finished: Vec<String> = segment
+        .iter()
+        .filter_map(|e| match &e.event {
+            JournalEvent::CatchUpFinished {
+                outcome,
+                candles_replayed,
+            } => Some(format!("{outcome}, {candles_replayed} candles")),
+            _ => None,
+        })
+        .collect();
+    if detected > finished.len() {
+        row.notes
+            .push("killed mid catch-up (the next start catches up again)".into());
+    } else if !finished.is_empty() {
+        row.notes.push(format!(
+            "caught up before the kill ({})",
+            finished.join("; ")
+        ));
+    }
 }
 
 /// A last run without a kill: it must stop cleanly and report the saved balance as its

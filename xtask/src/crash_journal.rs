@@ -157,7 +157,10 @@ pub(crate) fn apply(book: &Book, line: &JournalLine) -> Result<Book> {
             next.balance = add(book.balance, *amount, "balance")?;
             next.funding = add(book.funding, *amount, "funding")?;
         }
-        JournalEvent::SessionStarted { .. } | JournalEvent::Other => {}
+        JournalEvent::SessionStarted { .. }
+        | JournalEvent::DowntimeDetected { .. }
+        | JournalEvent::CatchUpFinished { .. }
+        | JournalEvent::Other => {}
     }
     Ok(next)
 }

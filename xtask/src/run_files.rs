@@ -127,6 +127,13 @@ pub(crate) enum JournalEvent {
     FundingApplied { amount: Decimal },
     /// A session started; `detail` says how it got the lock.
     SessionStarted { detail: Option<String> },
+    /// A downtime was detected: a catch-up started.
+    DowntimeDetected { cause: String },
+    /// A catch-up finished (`outcome`: `caught_up`, `nothing_missed`, ...).
+    CatchUpFinished {
+        outcome: String,
+        candles_replayed: u64,
+    },
     /// Any other kind.
     #[serde(other)]
     Other,
@@ -163,6 +170,8 @@ impl JournalLine {
             JournalEvent::Exit { .. } => "exit",
             JournalEvent::FundingApplied { .. } => "funding_applied",
             JournalEvent::SessionStarted { .. } => "session_started",
+            JournalEvent::DowntimeDetected { .. } => "downtime_detected",
+            JournalEvent::CatchUpFinished { .. } => "catch_up_finished",
             JournalEvent::Other => "other",
         }
     }

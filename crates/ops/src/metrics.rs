@@ -236,7 +236,7 @@ impl Collector for ViewCollector {
             e,
             "catching_up",
             "1 while the session catches up after downtime",
-            f64::from(u8::from(view.catching_up)),
+            f64::from(u8::from(view.catching_up.is_some())),
         )?;
         Ok(())
     }

@@ -7,6 +7,7 @@
 
 use std::{collections::BTreeMap, sync::Arc};
 
+use la_run_schema::downtime::{CatchingUp, DowntimeRecord};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
@@ -61,8 +62,13 @@ pub struct SessionView {
     pub feed: FeedView,
     /// The stale-data ladder's stage (`fresh`, `warned`, `reconnect_requested`, `polling_rest`).
     pub stale_stage: String,
-    /// Whether the session is replaying candles it missed during a downtime.
-    pub catching_up: bool,
+    /// The catch-up in progress, while the session replays a downtime before trading on:
+    /// its cause and the exchange time the account had reached (the interval runs from there
+    /// to `event_ts_ms`).
+    pub catching_up: Option<CatchingUp>,
+    /// The downtimes detected this run (start, end, cause, and what catching up booked),
+    /// in the shape `summary.json` lists them.
+    pub downtime: Vec<DowntimeRecord>,
     /// The circuit breaker's trip reason.
     pub breaker_tripped: Option<String>,
     /// Why trading is halted (a broker invariant breach).

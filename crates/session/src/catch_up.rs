@@ -76,6 +76,12 @@ impl std::fmt::Display for CatchUpError {
     }
 }
 
+/// Candles asked for to learn the exchange's newest complete one. The client keeps only
+/// bars closed before the moment it asked; an answer that comes back after a bar boundary
+/// holds bars newer than that, and asking for one bar would then leave none (a slow
+/// exchange, or a fast simulator, made every attempt fail that way).
+const NEWEST_ASKED: u16 = 5;
+
 /// Downloads the market from `from` (the first missed candle's open time) up to the
 /// exchange's newest complete candle.
 ///
@@ -91,7 +97,7 @@ pub async fn fetch(
 ) -> Result<CatchUpData, CatchUpError> {
     let fetch_error = |err: la_feed_bitunix::FeedError| CatchUpError::Fetch(error_chain(&err));
     let newest = rest
-        .klines(symbol, interval, 1, None)
+        .klines(symbol, interval, NEWEST_ASKED, None)
         .await
         .map_err(fetch_error)?;
     let Some(newest) = newest.last() else {

@@ -103,6 +103,27 @@ async fn a_restart_after_a_downtime_replays_the_stop_and_both_fundings_before_tr
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_state_saved_without_the_session_state_still_catches_up_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, scenario) = scripted_market(T1 - 10 * MINUTE, 300.0).await;
+    let raw = enter_long_then_stop(dir.path(), &sim).await;
+    let stop = decimal(&saved_position(dir.path())["stop"]);
+    // A kill between the two writes of the first save leaves the broker's state (with the
+    // long) and no session state: the restart does not know the last candle decided.
+    for name in ["unified_state.json", "unified_state.json.bak"] {
+        let _ = std::fs::remove_file(dir.path().join("paper").join(name));
+    }
+    jump_to(
+        &sim,
+        scenario.crossing_candle.checked_add_ms(5 * MINUTE).unwrap(),
+    );
+    run_until(&raw, |lines| !kind(lines, "catch_up_finished").is_empty()).await;
+    let lines = assert_scenario_caught_up(dir.path(), &sim, &scenario, stop);
+    assert_eq!(kind(&lines, "catch_up_finished")[0]["cause"], "restart");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_downtime_longer_than_max_catch_up_stops_with_its_reason() {
     let dir = tempfile::tempdir().unwrap();
     let (sim, scenario) = scripted_market(T1 - 10 * MINUTE, 300.0).await;

@@ -180,6 +180,14 @@ pub(crate) fn assert_scenario_caught_up(
         "two periods, two rates"
     );
     assert_eq!(kind(&lines, "fill").len(), 1, "no entry while catching up");
+    // The downtime's record follows the bookings it lists.
+    let finished = kind(&lines, "catch_up_finished");
+    let after =
+        |line: &Value| line["seq"].as_u64() < finished.last().and_then(|f| f["seq"].as_u64());
+    assert!(
+        after(exit) && funding.iter().all(|f| after(f)),
+        "record before its events"
+    );
     // The account: the fresh balance plus every exit's net PnL and every funding amount.
     let pnl: Decimal = exits.iter().map(|e| decimal(&e["pnl_net"])).sum();
     let paid: Decimal = funding.iter().map(|e| decimal(&e["amount"])).sum();

@@ -327,9 +327,10 @@ impl Live {
         }
     }
 
-    /// Journals a downtime's record and keeps it for the summary and the heartbeat.
+    /// Keeps a downtime's record for the summary and the heartbeat, and for the journal once
+    /// the events it lists are journaled (see [`Live::journal_finished_catch_ups`]).
     fn finish_record(&mut self, record: DowntimeRecord) {
-        self.journal(JournalEvent::CatchUpFinished(&record));
+        self.unjournaled_catch_ups += 1;
         let severity = match record.outcome {
             CatchUpOutcome::CaughtUp | CatchUpOutcome::NothingMissed => Severity::Info,
             CatchUpOutcome::NoSource => Severity::Warning,
@@ -348,6 +349,18 @@ impl Live {
             ]),
         );
         self.downtimes.push(record);
+    }
+
+    /// Journals the records of finished catch-ups after the money events they list: the
+    /// replay's exits and funding wait for the write-ahead save, and the record must not
+    /// claim bookings the journal (and, after a kill, the account) does not have yet.
+    pub(super) fn journal_finished_catch_ups(&mut self) {
+        let first = self.downtimes.len() - self.unjournaled_catch_ups.min(self.downtimes.len());
+        self.unjournaled_catch_ups = 0;
+        for k in first..self.downtimes.len() {
+            let record = self.downtimes[k].clone();
+            self.journal(JournalEvent::CatchUpFinished(&record));
+        }
     }
 
     /// Whether `event` is already covered by a catch-up: a tick older than the last candle

@@ -50,7 +50,7 @@ use std::{
 };
 
 use la_broker_paper::{BrokerState, persist};
-use la_core::{Decimal, TimestampMs};
+use la_core::{Broker, Decimal, TimestampMs};
 use la_feed_bitunix::RestClient;
 use la_run_schema::RunSummary;
 use tokio::{sync::mpsc, time::Instant};
@@ -199,7 +199,16 @@ pub async fn run(
         Seed::Rest { rest, bars, now } => {
             // With a saved state: warm up on the history up to the last candle it decided,
             // and catch up on everything after it.
-            let restored_last = live.engine.last_candle_open();
+            let restored_last = live.engine.last_candle_open().or_else(|| {
+                // A broker state without the session's (a kill between the two writes of
+                // the very first save) still holds a position the market may have closed
+                // meanwhile: catch up from the candle it was opened in.
+                let interval = live.config.interval;
+                let opened = live.engine.broker().position()?.opened_at;
+                interval
+                    .open_time_of(opened)
+                    .checked_add_ms(-interval.as_ms())
+            });
             let warm_up_until = restored_last
                 .and_then(|last| last.checked_add_ms(live.config.interval.as_ms()))
                 .map_or(now, |after| after.min(now));
@@ -338,6 +347,8 @@ struct Live {
     caught_up_until: Option<TimestampMs>,
     /// The downtimes detected this run, for the summary and the heartbeat.
     downtimes: Vec<DowntimeRecord>,
+    /// How many of the newest `downtimes` wait to be journaled (after their events).
+    unjournaled_catch_ups: usize,
     /// A suspend of the machine was found: the next heartbeat asks the feed to reconnect.
     reconnect_wanted: bool,
     counters: LiveCounters,
@@ -397,6 +408,7 @@ impl Live {
             caught_up_through: None,
             caught_up_until: None,
             downtimes: Vec::new(),
+            unjournaled_catch_ups: 0,
             reconnect_wanted: false,
             counters: LiveCounters::default(),
             pending_stop: None,

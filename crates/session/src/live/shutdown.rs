@@ -83,6 +83,7 @@ impl Live {
             }
         }
         self.sink.release_held();
+        self.journal_finished_catch_ups();
         // 5. Run artifacts.
         self.sink.journal().append(
             Some(now.as_ms()),

@@ -145,6 +145,7 @@ impl Live {
                 }
             }
             self.sink.release_held();
+            self.journal_finished_catch_ups();
             if let Some(reason) = outcome.or_else(|| self.pending_stop.take()) {
                 break reason;
             }
