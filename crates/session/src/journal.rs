@@ -5,18 +5,31 @@
 //! Every line is one [`JournalEvent`]: `kind` is its tag and its fields sit beside `seq`,
 //! `ts_ms` (the event time, when it has one) and `written_at`. Events are never
 //! de-duplicated by content — two identical fills are two fills — so each line carries a
-//! sequence number instead.
+//! sequence number instead, carried on across runs: a journal is numbered from its first
+//! line to its last, so a duplicated or reordered line shows.
+//!
+//! **Self-repair on open.** Before anything is appended, the journal is read once (streamed,
+//! see `scan`): a torn tail — the bytes after the last newline, left by a crash mid-append —
+//! is moved to `<journal>.torn` and cut off, so the next line never lands on a fragment (a
+//! tail that is a whole event lacking only its newline is completed instead); garbage,
+//! oversize and duplicated lines are counted. Whatever was found is logged and journaled as
+//! one `journal_repaired` line.
+
+mod scan;
 
 use std::{
     collections::HashSet,
-    fs::{File, OpenOptions},
-    io::{BufRead, BufReader, BufWriter, Write},
+    fs::File,
+    io::{self, BufReader, BufWriter, Seek, SeekFrom, Write},
     path::{Path, PathBuf},
 };
 
+use la_broker_paper::persist::{PrivateOpen, open_private, open_read_no_follow};
 use la_core::{BrokerEvent, ExitReason};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
+
+pub use self::scan::{JournalScan, MAX_LINE_BYTES, scan_journal};
 
 use crate::{
     downtime::{DowntimeCause, DowntimeRecord, DowntimeSignal},
@@ -133,6 +146,20 @@ pub enum JournalEvent<'a> {
     },
     /// A catch-up ended: the downtime interval and what was booked (or why nothing was).
     CatchUpFinished(&'a DowntimeRecord),
+    /// The journal was found damaged when it was opened, and repaired (see the module docs).
+    JournalRepaired {
+        /// Bytes of a torn last line moved to `torn_moved_to` and cut off (0: none).
+        torn_tail_bytes: u64,
+        /// Where the torn bytes went.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        torn_moved_to: Option<&'a str>,
+        /// Lines that are not a JSON event, left in place and skipped by every reader.
+        garbage_lines: u64,
+        /// Lines longer than the reader's cap, left in place and skipped.
+        oversize_lines: u64,
+        /// Lines whose sequence number was already used.
+        duplicate_seqs: u64,
+    },
     /// The session stopped, with its one reason.
     SessionStopped {
         /// Why.
@@ -208,6 +235,7 @@ impl<'a> JournalEvent<'a> {
             Self::CircuitBreakerTripped { .. } => "circuit_breaker_tripped",
             Self::DowntimeDetected { .. } => "downtime_detected",
             Self::CatchUpFinished(_) => "catch_up_finished",
+            Self::JournalRepaired { .. } => "journal_repaired",
             Self::SessionStopped { .. } => "session_stopped",
         }
     }
@@ -232,26 +260,58 @@ pub struct Journal {
     durable: bool,
     seq: u64,
     write_errors: u64,
+    opened: JournalScan,
 }
 
 impl Journal {
-    /// Opens (creating or appending) `path`. `durable` fsyncs after every line.
+    /// Opens (creating or appending) `path`, after repairing a torn tail and counting damaged
+    /// lines (see the module docs). `durable` fsyncs after every line. Numbering goes on from
+    /// the highest sequence number in the file.
     ///
     /// # Errors
-    /// The file cannot be opened.
+    /// The file cannot be read, repaired or opened (a symbolic link at `path` among them).
     pub fn open(path: &Path, durable: bool) -> Result<Self, SessionError> {
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
+        let (scan, torn_moved_to) = repair(path)?;
+        let file = open_private(path, PrivateOpen::Append)
             .map_err(|e| SessionError::io("cannot open journal", path, e))?;
-        Ok(Self {
+        let mut journal = Self {
             path: path.to_path_buf(),
             writer: BufWriter::new(file),
             durable,
-            seq: 0,
+            seq: scan.last_seq,
             write_errors: 0,
-        })
+            opened: scan,
+        };
+        if journal.opened.found_damage() {
+            let found = journal.opened.clone();
+            let moved = torn_moved_to.as_ref().map(|p| p.display().to_string());
+            tracing::warn!(
+                path = %path.display(),
+                torn_tail_bytes = found.torn_tail_bytes,
+                torn_moved_to = moved.as_deref().unwrap_or(""),
+                garbage_lines = found.garbage_lines,
+                oversize_lines = found.oversize_lines,
+                duplicate_seqs = found.duplicate_seqs,
+                "journal was damaged; repaired before appending"
+            );
+            journal.append(
+                None,
+                &JournalEvent::JournalRepaired {
+                    torn_tail_bytes: found.torn_tail_bytes,
+                    torn_moved_to: moved.as_deref(),
+                    garbage_lines: found.garbage_lines,
+                    oversize_lines: found.oversize_lines,
+                    duplicate_seqs: found.duplicate_seqs,
+                },
+            );
+            journal.flush();
+        }
+        Ok(journal)
+    }
+
+    /// What the read at open found (before the repair).
+    pub fn opened(&self) -> &JournalScan {
+        &self.opened
     }
 
     /// The journal's path.
@@ -312,28 +372,78 @@ pub type EventKey = (String, Option<i64>, Option<String>);
 /// # Errors
 /// The file exists but cannot be read.
 pub fn recorded_keys(path: &Path) -> Result<HashSet<EventKey>, SessionError> {
-    let file = match File::open(path) {
+    let mut keys = HashSet::new();
+    read_events(path, |fields| {
+        if let Some(kind) = fields.get("kind").and_then(Value::as_str) {
+            keys.insert((
+                kind.to_owned(),
+                fields.get("ts_ms").and_then(Value::as_i64),
+                fields
+                    .get("client_order_id")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            ));
+        }
+    })?;
+    Ok(keys)
+}
+
+/// Streams every intact event of the journal at `path` to `on_event` (see `scan`); a
+/// missing file has none.
+///
+/// # Errors
+/// The file exists but cannot be read (a symbolic link at `path` among them).
+pub fn read_events(
+    path: &Path,
+    on_event: impl FnMut(&Map<String, Value>),
+) -> Result<JournalScan, SessionError> {
+    let file = match open_read_no_follow(path) {
         Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashSet::new()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(JournalScan::default()),
         Err(e) => return Err(SessionError::io("cannot read journal", path, e)),
     };
-    let mut keys = HashSet::new();
-    for line in BufReader::new(file).lines() {
-        let line = line.map_err(|e| SessionError::io("cannot read journal", path, e))?;
-        let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(&line) else {
-            continue;
-        };
-        let Some(kind) = fields.get("kind").and_then(Value::as_str) else {
-            continue;
-        };
-        keys.insert((
-            kind.to_owned(),
-            fields.get("ts_ms").and_then(Value::as_i64),
-            fields
-                .get("client_order_id")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-        ));
+    scan_journal(BufReader::with_capacity(1 << 16, file), on_event)
+        .map_err(|e| SessionError::io("cannot read journal", path, e))
+}
+
+/// `<journal>.torn`: where cut-off torn tails are kept (appended, never overwritten).
+pub fn torn_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".torn");
+    PathBuf::from(name)
+}
+
+/// Reads the journal and repairs a torn tail: a whole event lacking its newline gets it;
+/// anything else is appended to [`torn_path`] and cut off. Returns the scan and where torn
+/// bytes went.
+fn repair(path: &Path) -> Result<(JournalScan, Option<PathBuf>), SessionError> {
+    let scan = read_events(path, |_| {})?;
+    if scan.torn_tail_bytes == 0 {
+        return Ok((scan, None));
     }
-    Ok(keys)
+    let fail = |e: io::Error| SessionError::io("cannot repair the torn tail of journal", path, e);
+    if scan.torn_tail_is_whole_event {
+        let mut file = open_private(path, PrivateOpen::Append).map_err(fail)?;
+        file.write_all(b"\n")
+            .and_then(|()| file.sync_all())
+            .map_err(fail)?;
+        return Ok((scan, None));
+    }
+    let torn = torn_path(path);
+    let mut source = open_read_no_follow(path).map_err(fail)?;
+    source
+        .seek(SeekFrom::Start(scan.intact_len))
+        .map_err(fail)?;
+    let mut target = open_private(&torn, PrivateOpen::Append)
+        .map_err(|e| SessionError::io("cannot keep the torn tail in", &torn, e))?;
+    io::copy(&mut source, &mut target)
+        .and_then(|_| target.write_all(b"\n"))
+        .and_then(|()| target.sync_all())
+        .map_err(|e| SessionError::io("cannot keep the torn tail in", &torn, e))?;
+    let journal = open_private(path, PrivateOpen::ReadWrite).map_err(fail)?;
+    journal
+        .set_len(scan.intact_len)
+        .and_then(|()| journal.sync_all())
+        .map_err(fail)?;
+    Ok((scan, Some(torn)))
 }

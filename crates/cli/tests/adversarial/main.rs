@@ -11,4 +11,5 @@ mod process;
 #[path = "../common/workspace.rs"]
 mod workspace;
 
+mod journal;
 mod lock;
