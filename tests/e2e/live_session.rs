@@ -44,10 +44,12 @@ async fn sim_session_closes_candles_and_stops_on_duration() {
             .all(|d| d.get("open_time").is_some() && d.get("outcome").is_some())
     );
     assert!(!dir.path().join("session.lock").exists(), "lock released");
-    let state: SessionState = serde_json::from_slice(
-        &std::fs::read(dir.path().join("paper/unified_state.json")).expect("state"),
-    )
-    .expect("session state parses");
+    // Through the session's own loader: it checks the file's checksum as a restart would.
+    let state: SessionState =
+        la_broker_paper::persist::load_json(&dir.path().join("paper/unified_state.json"))
+            .expect("session state reads")
+            .value
+            .expect("session state parses");
     assert!(state.last_candle_open_ms.is_some());
 }
 

@@ -455,8 +455,15 @@ fn crash_round(env: &Env, round: u32, mode: KillMode) -> Result<(Row, Duration)>
     if let Some(status) = exited {
         let tail = fs::read_to_string(&console).unwrap_or_default();
         let tail: String = tail.lines().rev().take(5).collect::<Vec<_>>().join(" / ");
+        // Exit 5: the restart refused the account the previous kill left (corrupt copies or
+        // a state behind the journal) — exactly what this harness exists to rule out.
+        let refused = if status.code() == Some(5) {
+            " — it refused the saved account (exit 5)"
+        } else {
+            ""
+        };
         row.problems.push(format!(
-            "the session exited by itself ({status}) before the kill: {tail}"
+            "the session exited by itself ({status}){refused} before the kill: {tail}"
         ));
     }
     check_after_kill(env, &before, kill_at, first_beat, &mut row);

@@ -15,8 +15,15 @@
 //! file must be a regular file or absent before the temp is renamed over it: a link, a
 //! directory or a device there is an error naming the path.
 //!
+//! **Integrity.** [`save_json_atomic`] ends the object with a `"checksum"` member: the
+//! SHA-256 of the bytes before it, as they would read without it (the pretty JSON of the
+//! value). [`load_json`] recomputes it; a file whose bytes changed after they were written — a
+//! digit edited, a block of zeros from a bad sector, half a file — fails the check and is
+//! treated exactly like a file that does not parse. A file without the member (written by an
+//! older build) is read as it is and reported in [`Loaded::unchecked`].
+//!
 //! **Load** ([`load_json`]): main → `.bak` → nothing. A file that exists but does not parse
-//! as the expected type is renamed to `<name>.corrupt-<unix_ms>`, logged at `warn`, and listed
+//! as the expected type, or fails its checksum, is renamed to `<name>.corrupt-<unix_ms>`, logged at `warn`, and listed
 //! in [`Loaded::quarantined`] — it is never overwritten silently. If it cannot be moved aside
 //! the load fails with [`BrokerError::Corrupt`] rather than let a later save replace the good
 //! backup with it. A non-empty `quarantined` list is an alert for the caller even when a value
@@ -63,6 +70,66 @@ pub struct Loaded<T> {
     pub source: LoadSource,
     /// Corrupt files moved aside during this load (their new paths).
     pub quarantined: Vec<PathBuf>,
+    /// Whether the value came from a file without a checksum (an older build's).
+    pub unchecked: bool,
+}
+
+/// What precedes the digest at the end of a checked file.
+const CHECKSUM_MEMBER: &[u8] = b",\n  \"checksum\": \"sha256:";
+
+/// The lowercase hex SHA-256 of `bytes`.
+fn sha256_hex(bytes: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, bytes)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Appends the checksum member to the pretty JSON of an object (`{ ... \n}`); other values
+/// are returned as they are.
+fn with_checksum(pretty: Vec<u8>) -> Vec<u8> {
+    let Some(body) = pretty.strip_suffix(b"\n}") else {
+        return pretty;
+    };
+    let digest = sha256_hex(&pretty);
+    let mut out = Vec::with_capacity(pretty.len() + 96);
+    out.extend_from_slice(body);
+    out.extend_from_slice(CHECKSUM_MEMBER);
+    out.extend_from_slice(digest.as_bytes());
+    out.extend_from_slice(b"\"\n}");
+    out
+}
+
+/// What a file's checksum says about it.
+enum Integrity<'a> {
+    /// The digest matches: the value is these bytes (the file without the member).
+    Intact(Vec<u8>),
+    /// No checksum member: an older build's file, read as it is.
+    Unchecked(&'a [u8]),
+    /// The member is there and the digest does not match.
+    Mismatch,
+}
+
+fn check_integrity(bytes: &[u8]) -> Integrity<'_> {
+    let text = bytes.trim_ascii_end();
+    let Some(start) = text
+        .windows(CHECKSUM_MEMBER.len())
+        .rposition(|w| w == CHECKSUM_MEMBER)
+    else {
+        return Integrity::Unchecked(bytes);
+    };
+    let rest = &text[start + CHECKSUM_MEMBER.len()..];
+    let Some(digest) = rest.strip_suffix(b"\"\n}") else {
+        return Integrity::Mismatch;
+    };
+    let mut original = text[..start].to_vec();
+    original.extend_from_slice(b"\n}");
+    if sha256_hex(&original).as_bytes() == digest {
+        Integrity::Intact(original)
+    } else {
+        Integrity::Mismatch
+    }
 }
 
 /// `<path>.bak`.
@@ -102,10 +169,11 @@ fn split(path: &Path) -> Result<(PathBuf, String), BrokerError> {
 /// [`BrokerError::Serialize`] (nothing written) or [`BrokerError::Io`] (temp removed, the
 /// previous main file untouched).
 pub fn save_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), BrokerError> {
-    let mut bytes = serde_json::to_vec_pretty(value).map_err(|source| BrokerError::Serialize {
+    let pretty = serde_json::to_vec_pretty(value).map_err(|source| BrokerError::Serialize {
         path: path.to_owned(),
         source,
     })?;
+    let mut bytes = with_checksum(pretty);
     bytes.push(b'\n');
     save_bytes_atomic(path, &bytes)
 }
@@ -186,7 +254,7 @@ fn remove_quietly(path: &Path) {
 
 enum Candidate<T> {
     Missing,
-    Parsed(T),
+    Parsed { value: T, unchecked: bool },
     Corrupt(String),
 }
 
@@ -196,8 +264,17 @@ fn read_candidate<T: DeserializeOwned>(path: &Path) -> Result<Candidate<T>, Brok
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Candidate::Missing),
         Err(err) => return Err(io_error(path)(err)),
     };
-    Ok(match serde_json::from_slice(&bytes) {
-        Ok(value) => Candidate::Parsed(value),
+    let (parsed, unchecked) = match check_integrity(&bytes) {
+        Integrity::Intact(original) => (serde_json::from_slice(&original), false),
+        Integrity::Unchecked(all) => (serde_json::from_slice(all), true),
+        Integrity::Mismatch => {
+            return Ok(Candidate::Corrupt(
+                "checksum mismatch: the file changed after it was written".to_owned(),
+            ));
+        }
+    };
+    Ok(match parsed {
+        Ok(value) => Candidate::Parsed { value, unchecked },
         Err(err) => Candidate::Corrupt(err.to_string()),
     })
 }
@@ -243,14 +320,18 @@ pub fn load_json<T: DeserializeOwned>(path: &Path) -> Result<Loaded<T>, BrokerEr
     ] {
         match read_candidate::<T>(&candidate)? {
             Candidate::Missing => {}
-            Candidate::Parsed(value) => {
+            Candidate::Parsed { value, unchecked } => {
                 if source == LoadSource::Backup {
                     tracing::warn!(path = %candidate.display(), "state loaded from the backup file");
+                }
+                if unchecked {
+                    tracing::warn!(path = %candidate.display(), "state file has no checksum (written by an older build); read as it is");
                 }
                 return Ok(Loaded {
                     value: Some(value),
                     source,
                     quarantined,
+                    unchecked,
                 });
             }
             Candidate::Corrupt(reason) => quarantined.push(quarantine(&candidate, &reason)?),
@@ -260,5 +341,6 @@ pub fn load_json<T: DeserializeOwned>(path: &Path) -> Result<Loaded<T>, BrokerEr
         value: None,
         source: LoadSource::Missing,
         quarantined,
+        unchecked: false,
     })
 }

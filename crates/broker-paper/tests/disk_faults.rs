@@ -55,7 +55,10 @@ fn assert_intact(dir: &Path, path: &Path, main_label: &str, bak_label: &str) {
     let main = loaded.value.unwrap();
     assert_eq!(main.label, main_label);
     assert_eq!(main.payload.len(), 100);
-    let bak: Probe = serde_json::from_slice(&fs::read(backup_path(path)).unwrap()).unwrap();
+    let bak = load_json::<Probe>(&backup_path(path))
+        .unwrap()
+        .value
+        .unwrap();
     assert_eq!(bak.label, bak_label);
     assert_eq!(
         entries(dir),

@@ -227,6 +227,11 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub(crate) http_allow_remote: bool,
+    /// Start over with a fresh account: move the saved state files and the journal into
+    /// paper/reset-<time>/ first (nothing is deleted). The way out of a refused start (exit 5).
+    #[arg(long)]
+    #[serde(skip)]
+    pub(crate) reset_account: bool,
 }
 
 /// The engine keys `backtest`, `sweep` and `walk-forward` type-check in clap (their values

@@ -25,6 +25,16 @@ pub enum SessionError {
         /// The lock file.
         path: PathBuf,
     },
+    /// The saved account cannot be trusted (every copy corrupt, a field invalid, or the
+    /// state behind the journal): the session refuses to start rather than drop a position
+    /// or start a fresh account silently (see `recovery`).
+    #[error("refusing to start: {path}: {reason}")]
+    StateRefused {
+        /// The state file at fault (the copy that was loaded).
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A file could not be read or written.
     #[error("{action} {path}")]
     Io {

@@ -29,6 +29,7 @@ pub mod journal;
 pub mod live;
 pub mod logging;
 pub mod mock_feed;
+pub mod recovery;
 pub mod run_files;
 pub mod sources;
 pub mod state;

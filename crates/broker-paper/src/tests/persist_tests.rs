@@ -59,7 +59,10 @@ fn each_save_keeps_the_previous_file_as_bak() {
     save_json_atomic(&path, &doc("one", 1)).unwrap();
     save_json_atomic(&path, &doc("two", 2)).unwrap();
     save_json_atomic(&path, &doc("three", 3)).unwrap();
-    let bak: Doc = serde_json::from_slice(&fs::read(backup_path(&path)).unwrap()).unwrap();
+    let bak = load_json::<Doc>(&backup_path(&path))
+        .unwrap()
+        .value
+        .unwrap();
     assert_eq!(bak, doc("two", 2));
     assert_eq!(
         load_json::<Doc>(&path).unwrap().value,
@@ -99,7 +102,10 @@ fn corrupt_state_file_is_quarantined_and_backup_used() {
     );
     // The next save does not rotate the quarantined file into the backup.
     save_json_atomic(&path, &doc("next", 3)).unwrap();
-    let bak: Doc = serde_json::from_slice(&fs::read(backup_path(&path)).unwrap()).unwrap();
+    let bak = load_json::<Doc>(&backup_path(&path))
+        .unwrap()
+        .value
+        .unwrap();
     assert_eq!(bak, doc("old", 1));
 }
 
@@ -176,4 +182,38 @@ fn an_unreadable_main_path_is_an_error_not_a_quarantine() {
     let err = load_json::<Doc>(&path).unwrap_err();
     assert!(matches!(err, BrokerError::Io { .. }), "{err}");
     assert!(path.is_dir(), "left in place");
+}
+
+#[test]
+fn a_digit_changed_after_the_save_fails_the_checksum_and_the_backup_is_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    save_json_atomic(&path, &doc("one", 1)).unwrap();
+    save_json_atomic(&path, &doc("two", 524)).unwrap();
+    let text = fs::read_to_string(&path).unwrap();
+    assert!(text.contains("\"checksum\": \"sha256:"), "{text}");
+    // Still a valid document of the right shape: only the checksum can tell.
+    fs::write(&path, text.replace("524", "5240")).unwrap();
+    let loaded = load_json::<Doc>(&path).unwrap();
+    assert_eq!(
+        (loaded.value, loaded.source),
+        (Some(doc("one", 1)), LoadSource::Backup)
+    );
+    assert_eq!(
+        loaded.quarantined.len(),
+        1,
+        "the edited file is moved aside"
+    );
+    assert!(!loaded.unchecked);
+}
+
+#[test]
+fn a_file_without_a_checksum_is_read_as_an_older_builds_and_flagged_unchecked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    fs::write(&path, serde_json::to_vec_pretty(&doc("old", 7)).unwrap()).unwrap();
+    let loaded = load_json::<Doc>(&path).unwrap();
+    assert_eq!(loaded.value, Some(doc("old", 7)));
+    assert!(loaded.unchecked);
+    assert!(loaded.quarantined.is_empty());
 }

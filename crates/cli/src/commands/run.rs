@@ -14,6 +14,9 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use crate::{Failure, args::RunArgs, console, settings};
 
+/// The exit code of a start refused because the saved account cannot be trusted.
+pub(crate) const STATE_REFUSED_EXIT_CODE: u8 = 5;
+
 pub(crate) fn run(args: &RunArgs) -> Result<ExitCode, Failure> {
     let config = settings::load_run_config(args)?;
     console::install_logging(
@@ -32,6 +35,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<ExitCode, Failure> {
         let hooks = SessionHooks {
             on_status: Some(console::status_printer()),
             hurry,
+            reset_account: args.reset_account,
         };
         Ok::<_, Failure>(la_session::run(config, stop, hooks).await)
     })?;
@@ -54,6 +58,16 @@ pub(crate) fn run(args: &RunArgs) -> Result<ExitCode, Failure> {
                 path.display()
             ),
             code: 3,
+        }),
+        Err(SessionError::StateRefused { path, reason }) => Err(Failure {
+            report: miette::miette!(
+                help = "restore a good copy of the file, or start over deliberately with \
+                        `laptop-agents run --reset-account` (the old files are moved to \
+                        paper/reset-<time>/, never deleted)",
+                "refusing to start: the saved account in {} cannot be trusted: {reason}",
+                path.display()
+            ),
+            code: STATE_REFUSED_EXIT_CODE,
         }),
         Err(err @ SessionError::Config { .. }) => Err(Failure::config(
             err.to_string(),

@@ -13,3 +13,4 @@ mod workspace;
 
 mod journal;
 mod lock;
+mod state;

@@ -49,7 +49,7 @@ use std::{
     time::Duration,
 };
 
-use la_broker_paper::{BrokerState, persist};
+use la_broker_paper::BrokerError;
 use la_core::{Broker, Decimal, TimestampMs};
 use la_feed_bitunix::RestClient;
 use la_run_schema::RunSummary;
@@ -82,12 +82,16 @@ pub struct SessionHooks {
     pub on_status: Option<StatusCallback>,
     /// Set by a second SIGINT: shorten waits during shutdown (state is still saved).
     pub hurry: Arc<AtomicBool>,
+    /// `--reset-account`: move the saved account and its journal aside and start fresh
+    /// (see `recovery::reset_account`).
+    pub reset_account: bool,
 }
 
 impl std::fmt::Debug for SessionHooks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SessionHooks")
             .field("hurry", &self.hurry.load(Ordering::Relaxed))
+            .field("reset_account", &self.reset_account)
             .finish_non_exhaustive()
     }
 }
@@ -134,9 +138,13 @@ pub async fn run(
     };
     tracing::info!(symbol = %config.symbol, run_id = %run.run_id, source = config.source.as_str(), "session starting");
 
-    let loaded_broker = persist::load_json::<BrokerState>(&workspace.broker_state())?;
-    report_quarantine(&config, &loaded_broker.quarantined);
-    let mut saved_broker = loaded_broker.value;
+    if hooks.reset_account {
+        crate::recovery::reset_account(&workspace)?;
+    }
+    let restored_files = crate::recovery::restore(&workspace)?;
+    report_quarantine(&config, &restored_files.quarantined);
+    let broker_path = restored_files.broker_path;
+    let mut saved_broker = restored_files.broker;
     // Events held for the journal when the state was saved: journaled below if missing.
     let outbox = saved_broker
         .as_mut()
@@ -145,9 +153,7 @@ pub async fn run(
     if saved_broker.is_some() {
         tracing::info!(symbol = %config.symbol, "restored broker state");
     }
-    let loaded_session = persist::load_json::<SessionState>(&workspace.unified_state())?;
-    report_quarantine(&config, &loaded_session.quarantined);
-    let restored = loaded_session.value;
+    let restored = restored_files.session;
     let starting_equity = restored
         .as_ref()
         .map_or(config.starting_balance, |s| s.starting_equity);
@@ -164,7 +170,17 @@ pub async fn run(
                 .and_then(|s| s.last_candle_open_ms)
                 .and_then(|ms| TimestampMs::new(ms).ok()),
         },
-    )?;
+    )
+    .map_err(|err| match err {
+        // A saved account the broker will not trust is a refusal, named by its file.
+        SessionError::Broker(
+            cause @ (BrokerError::InvalidState { .. } | BrokerError::UnsupportedSchema { .. }),
+        ) => SessionError::StateRefused {
+            path: broker_path.clone(),
+            reason: crate::error::error_chain(&cause),
+        },
+        other => other,
+    })?;
     let warmup_bars = config.warmup_bars.max(engine.strategy_warmup_bars());
     let mut sink = FileSink::open(
         &workspace.events_journal(),
@@ -240,7 +256,7 @@ fn lock_outcome_label(outcome: &LockOutcome) -> String {
 
 fn report_quarantine(config: &RunConfig, quarantined: &[std::path::PathBuf]) {
     for path in quarantined {
-        tracing::error!(symbol = %config.symbol, path = %path.display(), "corrupt state file quarantined; loaded the backup or started fresh");
+        tracing::error!(symbol = %config.symbol, path = %path.display(), "corrupt state file quarantined; loaded the backup, which the journal confirms");
     }
 }
 
