@@ -104,7 +104,11 @@ pub fn restore(workspace: &Workspace) -> Result<RestoredFiles, SessionError> {
     let journal = workspace.events_journal();
     let mut book = JournalBook::default();
     read_events(&journal, |event| book.note(event))?;
-    book.check(broker.value.as_ref()).map_err(|reason| {
+    let account = broker.value.as_ref().map(|state| Holding {
+        trades: state.counters.trades,
+        position: state.position.as_ref().map(|p| p.client_order_id.as_str()),
+    });
+    book.check(account).map_err(|reason| {
         let mut reason = format!(
             "the state is behind the journal {}: {reason}",
             journal.display()
@@ -155,6 +159,15 @@ fn validate_session(state: &SessionState) -> Result<(), String> {
     Ok(())
 }
 
+/// What a saved account holds that the journal also records.
+#[derive(Clone, Copy, Debug)]
+struct Holding<'a> {
+    /// Trades closed over the account's life.
+    trades: u64,
+    /// The open position's client order id.
+    position: Option<&'a str>,
+}
+
 /// What the journal says about the account: the trades it closed and the position its
 /// last fill opened, if no close followed.
 #[derive(Debug, Default)]
@@ -189,9 +202,9 @@ impl JournalBook {
         }
     }
 
-    /// Whether `state` holds everything the journal recorded; the reason when it does not.
-    fn check(&self, state: Option<&BrokerState>) -> Result<(), String> {
-        let Some(state) = state else {
+    /// Whether `account` holds everything the journal recorded; the reason when it does not.
+    fn check(&self, account: Option<Holding<'_>>) -> Result<(), String> {
+        let Some(account) = account else {
             return if self.fills > 0 {
                 Err(format!(
                     "there is no saved account, but the journal records {} fills",
@@ -202,22 +215,19 @@ impl JournalBook {
             };
         };
         let closed = u64::try_from(self.closed.len()).unwrap_or(u64::MAX);
-        let trades = state.counters.trades;
+        let trades = account.trades;
         if closed > trades {
             return Err(format!(
                 "the journal records {closed} closed trades, the state only {trades}"
             ));
         }
         if let Some((id, ts)) = &self.open {
-            let holds_it = state
-                .position
-                .as_ref()
-                .is_some_and(|p| p.client_order_id.as_str() == id);
-            if !holds_it && trades == closed {
-                let held = state.position.as_ref().map_or_else(
-                    || "no position".to_owned(),
-                    |p| format!("position {}", p.client_order_id.as_str()),
-                );
+            // Holding it, or having closed it since (one more trade than the journal shows:
+            // the state is ahead, which a crash between the save and the journal leaves).
+            if account.position != Some(id.as_str()) && trades == closed {
+                let held = account
+                    .position
+                    .map_or_else(|| "no position".to_owned(), |p| format!("position {p}"));
                 return Err(format!(
                     "the journal's last fill opened position {id} (at {}) and records no \
                      close, but the state holds {held}",
@@ -275,21 +285,63 @@ mod tests {
         map
     }
 
+    fn book(lines: &[(&str, &str, i64)]) -> JournalBook {
+        let mut book = JournalBook::default();
+        for (kind, id, ts) in lines {
+            book.note(&line(kind, id, *ts));
+        }
+        book
+    }
+
+    fn holding(trades: u64, position: Option<&str>) -> Option<Holding<'_>> {
+        Some(Holding { trades, position })
+    }
+
     #[test]
     fn the_journal_book_follows_fills_and_closes_and_counts_a_duplicated_close_once() {
-        let mut book = JournalBook::default();
-        for l in [
-            line("fill", "a", 1),
-            line("exit", "a", 2),
-            line("exit", "a", 2),
-            line("fill", "b", 3),
-            line("fill", "b", 4),
-        ] {
-            book.note(&l);
-        }
+        let book = book(&[
+            ("fill", "a", 1),
+            ("exit", "a", 2),
+            ("exit", "a", 2),
+            ("fill", "b", 3),
+            ("fill", "b", 4),
+        ]);
         assert_eq!(book.closed.len(), 1);
         assert_eq!(book.fills, 3);
         assert_eq!(book.open, Some(("b".to_owned(), Some(3))));
-        assert!(book.check(None).is_err(), "fills but no state");
+    }
+
+    #[test]
+    fn a_state_in_step_with_or_ahead_of_the_journal_is_accepted() {
+        let traded = book(&[("fill", "a", 1), ("exit", "a", 2), ("fill", "b", 3)]);
+        assert_eq!(traded.check(holding(1, Some("b"))), Ok(()), "in step");
+        assert_eq!(
+            traded.check(holding(2, None)),
+            Ok(()),
+            "ahead by b's exit (saved, not yet journaled)"
+        );
+        assert_eq!(
+            traded.check(holding(2, Some("c"))),
+            Ok(()),
+            "ahead by b's exit and c's fill"
+        );
+        let flat = book(&[("fill", "a", 1), ("exit", "a", 2)]);
+        assert_eq!(flat.check(holding(1, Some("b"))), Ok(()), "ahead by a fill");
+        assert_eq!(
+            JournalBook::default().check(None),
+            Ok(()),
+            "a new workspace"
+        );
+    }
+
+    #[test]
+    fn a_state_behind_the_journal_is_refused() {
+        let traded = book(&[("fill", "a", 1), ("exit", "a", 2), ("fill", "b", 3)]);
+        let missing_fill = traded.check(holding(1, None)).unwrap_err();
+        assert!(missing_fill.contains("opened position b"), "{missing_fill}");
+        let missing_exit = traded.check(holding(0, Some("a"))).unwrap_err();
+        assert!(missing_exit.contains("1 closed trades"), "{missing_exit}");
+        let no_state = traded.check(None).unwrap_err();
+        assert!(no_state.contains("2 fills"), "{no_state}");
     }
 }

@@ -137,10 +137,10 @@ fn a_digit_edited_after_the_save_fails_its_checksum_and_is_never_traded_on() {
     assert_refused(&out, "broker_state.json", "checksum mismatch");
 }
 
-/// Rewrites `unified_state.json` with `edit` applied and its checksum removed (as an older
+/// Rewrites the state file `name` with `edit` applied and its checksum removed (as an older
 /// build wrote it), so only the field validation can refuse it.
-fn edit_session_state(ws: &Path, edit: impl Fn(&mut serde_json::Value)) {
-    let path = paper(ws, "unified_state.json");
+fn edit_state_file(ws: &Path, name: &str, edit: impl Fn(&mut serde_json::Value)) {
+    let path = paper(ws, name);
     let mut state: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     state.as_object_mut().unwrap().remove("checksum");
@@ -151,11 +151,13 @@ fn edit_session_state(ws: &Path, edit: impl Fn(&mut serde_json::Value)) {
 #[test]
 fn an_unknown_schema_or_a_negative_starting_equity_in_the_session_state_is_refused() {
     let (_dir, ws, _) = traded_workspace();
-    edit_session_state(&ws, |s| s["schema_version"] = 999.into());
+    edit_state_file(&ws, "unified_state.json", |s| {
+        s["schema_version"] = 999.into()
+    });
     let out = session(&ws, "600", "2s", &[]);
     assert_refused(&out, "unified_state.json", "schema_version 999");
 
-    edit_session_state(&ws, |s| {
+    edit_state_file(&ws, "unified_state.json", |s| {
         s["schema_version"] = 1.into();
         s["starting_equity"] = "-10000".into();
     });
@@ -163,7 +165,28 @@ fn an_unknown_schema_or_a_negative_starting_equity_in_the_session_state_is_refus
     assert_refused(&out, "unified_state.json", "starting_equity -10000");
 
     // The unedited rule: a file without a checksum but valid is read as an older build's.
-    edit_session_state(&ws, |s| s["starting_equity"] = "10000".into());
+    edit_state_file(&ws, "unified_state.json", |s| {
+        s["starting_equity"] = "10000".into()
+    });
     let out = session(&ws, "600", "2s", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+}
+
+#[test]
+fn an_unknown_broker_schema_or_a_balance_above_its_peak_is_refused_naming_the_field() {
+    let (_dir, ws, _) = traded_workspace();
+    edit_state_file(&ws, "broker_state.json", |s| {
+        s["schema_version"] = 999.into()
+    });
+    let out = session(&ws, "600", "2s", &[]);
+    assert_refused(&out, "broker_state.json", "999");
+
+    edit_state_file(&ws, "broker_state.json", |s| {
+        s["schema_version"] = 2.into();
+        // A leading 1: ten thousand more than the account ever had.
+        let balance = s["balance"].as_str().unwrap().to_owned();
+        s["balance"] = format!("1{balance}").into();
+    });
+    let out = session(&ws, "600", "2s", &[]);
+    assert_refused(&out, "broker_state.json", "counters.peak_equity");
 }
