@@ -313,6 +313,27 @@ fn quarantine(path: &Path, reason: &str) -> Result<PathBuf, BrokerError> {
 /// [`BrokerError::Io`] when a file exists but cannot be read (permissions, I/O), or
 /// [`BrokerError::Corrupt`] when a corrupt file cannot be moved aside.
 pub fn load_json<T: DeserializeOwned>(path: &Path) -> Result<Loaded<T>, BrokerError> {
+    load_with(path, quarantine)
+}
+
+/// [`load_json`] without touching anything: a corrupt copy is listed in
+/// [`Loaded::quarantined`] under its own path and left where it is (for `doctor`, which must
+/// not change the workspace it examines).
+///
+/// # Errors
+/// [`BrokerError::Io`] when a file exists but cannot be read.
+pub fn inspect_json<T: DeserializeOwned>(path: &Path) -> Result<Loaded<T>, BrokerError> {
+    load_with(path, |candidate, reason| {
+        tracing::debug!(path = %candidate.display(), reason, "corrupt state file (left in place)");
+        Ok(candidate.to_path_buf())
+    })
+}
+
+/// Main, then `.bak`; `on_corrupt` deals with a corrupt copy and says where it now is.
+fn load_with<T: DeserializeOwned>(
+    path: &Path,
+    mut on_corrupt: impl FnMut(&Path, &str) -> Result<PathBuf, BrokerError>,
+) -> Result<Loaded<T>, BrokerError> {
     let mut quarantined = Vec::new();
     for (candidate, source) in [
         (path.to_owned(), LoadSource::Main),
@@ -334,7 +355,7 @@ pub fn load_json<T: DeserializeOwned>(path: &Path) -> Result<Loaded<T>, BrokerEr
                     unchecked,
                 });
             }
-            Candidate::Corrupt(reason) => quarantined.push(quarantine(&candidate, &reason)?),
+            Candidate::Corrupt(reason) => quarantined.push(on_corrupt(&candidate, &reason)?),
         }
     }
     Ok(Loaded {

@@ -47,7 +47,7 @@ pub struct RestoredFiles {
     pub broker_path: PathBuf,
     /// The session's own state, if one was saved.
     pub session: Option<SessionState>,
-    /// Corrupt copies moved aside while loading.
+    /// Corrupt copies: moved aside by [`restore`], listed where they are by [`inspect`].
     pub quarantined: Vec<PathBuf>,
 }
 
@@ -66,9 +66,23 @@ fn source_path(path: &Path, source: LoadSource) -> PathBuf {
     }
 }
 
+/// Whether loading may move corrupt copies aside (a start) or must leave the workspace as
+/// it is (`doctor`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Restore,
+    Inspect,
+}
+
 /// Loads one state file; every copy corrupt is a refusal.
-fn load<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Loaded<T>, SessionError> {
-    let loaded = persist::load_json::<T>(path)?;
+fn load<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    mode: Mode,
+) -> Result<Loaded<T>, SessionError> {
+    let loaded = match mode {
+        Mode::Restore => persist::load_json::<T>(path)?,
+        Mode::Inspect => persist::inspect_json::<T>(path)?,
+    };
     if loaded.value.is_none() && !loaded.quarantined.is_empty() {
         let moved: Vec<String> = loaded
             .quarantined
@@ -78,8 +92,8 @@ fn load<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Loaded<T>, Sessio
         return Err(refused(
             path,
             format!(
-                "every copy is corrupt (moved aside to {}); starting a fresh account would \
-                 silently drop the saved one",
+                "every copy is corrupt ({}); starting a fresh account would silently drop \
+                 the saved one",
                 moved.join(", ")
             ),
         ));
@@ -92,11 +106,24 @@ fn load<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Loaded<T>, Sessio
 /// # Errors
 /// [`SessionError::StateRefused`] as the module docs list; I/O errors reading the files.
 pub fn restore(workspace: &Workspace) -> Result<RestoredFiles, SessionError> {
+    examine(workspace, Mode::Restore)
+}
+
+/// What [`restore`] would decide, without moving a corrupt copy aside or touching any file
+/// (`laptop-agents doctor`).
+///
+/// # Errors
+/// As [`restore`].
+pub fn inspect(workspace: &Workspace) -> Result<RestoredFiles, SessionError> {
+    examine(workspace, Mode::Inspect)
+}
+
+fn examine(workspace: &Workspace, mode: Mode) -> Result<RestoredFiles, SessionError> {
     let broker_file = workspace.broker_state();
-    let broker = load::<BrokerState>(&broker_file)?;
+    let broker = load::<BrokerState>(&broker_file, mode)?;
     let broker_path = source_path(&broker_file, broker.source);
     let session_file = workspace.unified_state();
-    let session = load::<SessionState>(&session_file)?;
+    let session = load::<SessionState>(&session_file, mode)?;
     if let Some(state) = &session.value {
         validate_session(state)
             .map_err(|reason| refused(&source_path(&session_file, session.source), reason))?;
@@ -114,7 +141,7 @@ pub fn restore(workspace: &Workspace) -> Result<RestoredFiles, SessionError> {
             journal.display()
         );
         if !broker.quarantined.is_empty() {
-            reason.push_str(" (the newer copy was corrupt and moved aside)");
+            reason.push_str(" (the newer copy is corrupt)");
         }
         refused(&broker_path, reason)
     })?;

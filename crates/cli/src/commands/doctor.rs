@@ -4,7 +4,9 @@
 //! Checks: the configuration resolves and validates (the same `settings::load_run_config`
 //! as `run`: defaults < `--config` < `LA_*` < flags); the workspace is writable (a probe file
 //! is created and removed; a workspace that does not exist yet is checked through its nearest
-//! existing parent, and not created); no stale session lock; the system clock is plausible;
+//! existing parent, and not created); no stale session lock; the saved account restores
+//! (read-only: the state files pass their checksum and field checks and agree with the
+//! journal, as `run` requires; see `la_session::recovery`); the system clock is plausible;
 //! the exchange's REST API answers within 5 s (`tickers` through the feed crate's
 //! `RestClient`); and the local clock agrees with the exchange's within 5 s.
 //!
@@ -88,6 +90,7 @@ pub(crate) fn run(args: &DoctorArgs) -> Result<ExitCode, Failure> {
     let workspace = Workspace::new(&workspace_root);
     checks.push(check_workspace(workspace.root()));
     checks.push(check_lock(&workspace.lock_file()));
+    checks.push(check_account(&workspace));
     checks.push(check_local_clock(OffsetDateTime::now_utc()));
     let rest_url = args
         .rest_url
@@ -277,6 +280,58 @@ fn check_lock(lock: &Path) -> Check {
             NAME,
             Status::Fail,
             format!("cannot check the lock {}: {err}", lock.display()),
+        ),
+    }
+}
+
+/// Whether `run` would restore the saved account, asked without touching a file: the state
+/// files load (checksum, fields) and agree with the journal. A FAIL here is `run`'s exit 5.
+fn check_account(workspace: &Workspace) -> Check {
+    const NAME: &str = "saved account";
+    match la_session::recovery::inspect(workspace) {
+        Ok(files) => {
+            let Some(state) = files.broker else {
+                return Check::new(
+                    NAME,
+                    Status::Pass,
+                    "no saved account: `run` starts a fresh one",
+                );
+            };
+            let position = state.position.as_ref().map_or_else(
+                || "flat".to_owned(),
+                |p| format!("{} position {}", p.side, p.client_order_id.as_str()),
+            );
+            let detail = format!(
+                "{} restores: balance {}, {} trades, {position}; consistent with the journal",
+                files.broker_path.display(),
+                state.balance,
+                state.counters.trades
+            );
+            if files.quarantined.is_empty() {
+                Check::new(NAME, Status::Pass, detail)
+            } else {
+                let corrupt: Vec<String> = files
+                    .quarantined
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect();
+                Check::new(
+                    NAME,
+                    Status::Warn,
+                    format!(
+                        "{detail}; corrupt copy {} will be moved aside",
+                        corrupt.join(", ")
+                    ),
+                )
+            }
+        }
+        Err(err) => Check::new(
+            NAME,
+            Status::Fail,
+            format!(
+                "`run` would refuse to start (exit 5): {}; restore a good copy or use `run --reset-account`",
+                la_session::error_chain(&err)
+            ),
         ),
     }
 }

@@ -41,6 +41,16 @@ fn paper(workspace: &Path, name: &str) -> PathBuf {
     workspace.join("paper").join(name)
 }
 
+/// The names in `paper/`, sorted.
+fn paper_files(workspace: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(workspace.join("paper"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
 fn closed_trades(workspace: &Path) -> usize {
     journal(workspace)
         .iter()
@@ -81,6 +91,38 @@ fn a_corrupt_state_whose_backup_misses_journaled_trades_refuses_to_start_until_r
     std::fs::write(&main, &bytes[..bytes.len() / 2]).unwrap();
     std::fs::write(paper(&ws, "broker_state.json.bak"), &untraded).unwrap();
     let journal_before = std::fs::read(paper(&ws, "events.jsonl")).unwrap();
+
+    // `doctor` sees the refusal coming, and changes nothing to tell.
+    let files_before = paper_files(&ws);
+    let doctor = run(&[
+        "doctor",
+        "--json",
+        "--workspace",
+        ws.to_str().unwrap(),
+        "--rest-url",
+        "http://127.0.0.1:1",
+    ]);
+    let report: serde_json::Value = serde_json::from_slice(&doctor.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", output_text(&doctor)));
+    let account = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "saved account")
+        .unwrap_or_else(|| panic!("no saved-account check: {report}"));
+    assert_eq!(account["status"], "FAIL", "{account}");
+    assert!(
+        account["detail"]
+            .as_str()
+            .unwrap()
+            .contains("behind the journal"),
+        "{account}"
+    );
+    assert_eq!(
+        paper_files(&ws),
+        files_before,
+        "doctor moved or wrote a file"
+    );
 
     let out = session(&ws, "600", "2s", &[]);
     assert_refused(&out, "broker_state.json.bak", "behind the journal");
