@@ -2,7 +2,8 @@
 //!
 //! What counts as an *unhandled* error: a `system.jsonl` line at level `ERROR` that is not a
 //! documented alert. The only documented alerts are the lines carrying `"alert": true`
-//! (a failed state save: the session goes on, the last good file is intact). A simulator
+//! (a failed state save: the session goes on, the last good file is intact; a catch-up
+//! whose download failed every attempt; a downtime beyond `max_catch_up`). A simulator
 //! fault must never produce any other ERROR line — a bad frame is a counted WARN-level
 //! rejection, a dropped connection a WARN-level reconnect, and a candle that could not be
 //! backfilled (ERROR "candles could not be backfilled") is exactly the silent loss the soak

@@ -39,7 +39,8 @@ pub struct CatchUpData {
     /// Why the funding history is missing, if it could not be fetched (each funding time
     /// passed is then skipped, with this reason).
     pub funding_error: Option<String>,
-    /// The exchange's "now": the close of its newest complete candle.
+    /// The exchange's "now": the close of its newest complete candle (none when it had
+    /// none).
     pub exchange_now: Option<TimestampMs>,
     /// Candles the interval should hold but the exchange did not return.
     pub missing: u64,
@@ -76,14 +77,14 @@ impl std::fmt::Display for CatchUpError {
     }
 }
 
-/// Candles asked for to learn the exchange's newest complete one. The client keeps only
-/// bars closed before the moment it asked; an answer that comes back after a bar boundary
-/// holds bars newer than that, and asking for one bar would then leave none (a slow
-/// exchange, or a fast simulator, made every attempt fail that way).
+/// Candles asked for to learn the exchange's newest complete one. The client asks for the
+/// bars complete at the moment it asks (a slow answer cannot move that moment); a few
+/// rather than one, so an exchange that also sends the forming bar still leaves some.
 const NEWEST_ASKED: u16 = 5;
 
 /// Downloads the market from `from` (the first missed candle's open time) up to the
-/// exchange's newest complete candle.
+/// exchange's newest complete candle. An exchange with no complete candle yet, or none
+/// newer than `from`, gives empty data: nothing was missed (not an error).
 ///
 /// # Errors
 /// [`CatchUpError::TooLong`] beyond `max_catch_up`; [`CatchUpError::Fetch`] when the
@@ -101,9 +102,9 @@ pub async fn fetch(
         .await
         .map_err(fetch_error)?;
     let Some(newest) = newest.last() else {
-        return Err(CatchUpError::Fetch(
-            "the exchange returned no complete candle".to_owned(),
-        ));
+        // No candle had completed when the exchange was asked: none can have been missed.
+        tracing::info!(%symbol, from_ms = from.as_ms(), "the exchange has no complete candle yet; nothing to catch up");
+        return Ok(CatchUpData::default());
     };
     let now = newest.close_time();
     let mut data = CatchUpData {

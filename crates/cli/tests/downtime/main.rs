@@ -5,6 +5,7 @@
 
 #[path = "../common/process.rs"]
 mod common;
+mod fetch;
 mod in_process;
 mod process;
 mod support;

@@ -10,7 +10,7 @@ use std::{
     time::Duration,
 };
 
-use la_bitunix_sim::{SimHandle, scenario::StopAfterFundings};
+use la_bitunix_sim::{Fault, SimHandle, scenario::StopAfterFundings};
 use la_core::Decimal;
 use serde_json::Value;
 
@@ -226,6 +226,67 @@ fn a_session_killed_during_the_downtime_and_restarted_books_the_stop_and_funding
                 .unwrap_or("")
                 .starts_with("took_over_stale_lock")),
         "the killed session's lock was taken over"
+    );
+    run.rt.block_on(run.sim.shutdown());
+}
+
+#[test]
+fn a_catch_up_that_cannot_download_is_retried_then_alerted_never_an_unhandled_error() {
+    let mut run = start_with_a_long();
+
+    // While the session is stopped the exchange's REST starts failing, for longer than
+    // every attempt of the catch-up; the WebSocket keeps pushing.
+    signal(&run.child, "STOP");
+    run.sim.inject(Fault::Rest5xx {
+        duration_ms: 120_000,
+    });
+    jump_past_the_crossing(&run.sim, &run.scenario);
+    std::thread::sleep(STOPPED_FOR);
+    signal(&run.child, "CONT");
+    stop_after_the_catch_up(&mut run.child, &run.workspace);
+
+    let lines = journal(&run.workspace);
+    let finished = kind(&lines, "catch_up_finished")[0];
+    assert_eq!(finished["outcome"], "failed", "{finished}");
+    assert!(
+        kind(&lines, "exit").iter().all(|e| e["catch_up"] != true),
+        "nothing replayed (a live tick below the stop may close the long)"
+    );
+    let log = read_jsonl(&run.workspace.join("logs/system.jsonl"));
+    let at = |level: &str, message: &str| -> Vec<&Value> {
+        log.iter()
+            .filter(|l| {
+                l["level"] == level && l["message"].as_str().unwrap_or("").contains(message)
+            })
+            .collect()
+    };
+    // Retried, bounded: two retries, then one alerted ERROR naming the attempts and the cause.
+    assert_eq!(at("WARN", "catch-up download failed; retrying").len(), 2);
+    let failed = at("ERROR", "catch-up failed");
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0]["alert"], true, "{}", failed[0]);
+    assert_eq!(failed[0]["attempts"], 3, "{}", failed[0]);
+    assert!(
+        failed[0]["error"].as_str().unwrap_or("").contains("HTTP"),
+        "{}",
+        failed[0]
+    );
+    // What the soak accepts: every ERROR line is a documented alert.
+    let unhandled: Vec<&Value> = log
+        .iter()
+        .filter(|l| l["level"] == "ERROR" && l["alert"] != true)
+        .collect();
+    assert!(unhandled.is_empty(), "unhandled ERROR lines: {unhandled:?}");
+    // The alert channel announced the start and the failure.
+    let alerts = read_jsonl(&run.workspace.join("logs/alerts.jsonl"));
+    let catch_up: Vec<&Value> = alerts.iter().filter(|a| a["kind"] == "catch_up").collect();
+    assert_eq!(catch_up.len(), 2, "{catch_up:?}");
+    assert_eq!(catch_up[1]["severity"], "critical");
+    assert_eq!(catch_up[1]["fields"]["outcome"], "failed");
+    assert!(
+        catch_up[1]["fields"]["error"].is_string(),
+        "{}",
+        catch_up[1]
     );
     run.rt.block_on(run.sim.shutdown());
 }

@@ -113,6 +113,11 @@ impl RestClient {
     /// Up to `limit` (≤ 200; larger values are capped) complete candles ending at `end_time`
     /// (default: now), oldest-first. A still-forming bar is dropped by the client's clock.
     ///
+    /// "Now" is read when the question is asked and sent as `endTime`: an answer that comes
+    /// back after bar boundaries (a slow exchange, a fast simulator) still holds the bars
+    /// that were complete when it was asked, instead of only bars newer than that moment,
+    /// which the forming-bar rule would all drop.
+    ///
     /// # Errors
     /// A typed [`FeedError`] after the retry budget.
     pub async fn klines(
@@ -134,8 +139,9 @@ impl RestClient {
         }
         // One extra row makes up for a forming bar the exchange may include.
         let ask = limit.saturating_add(1).min(MAX_KLINE_LIMIT);
+        let end = end_time.unwrap_or(now);
         let page = self
-            .page(symbol, interval, ask, None, end_time, now)
+            .page(symbol, interval, ask, None, Some(end), now)
             .await?;
         Ok(last_n(
             page.candles.into_values().collect(),

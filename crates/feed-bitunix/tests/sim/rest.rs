@@ -286,3 +286,35 @@ async fn funding_history_is_paged_backwards_and_matches_the_simulators_series() 
     );
     sim.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_newest_klines_are_those_complete_when_asked_though_the_answer_comes_bars_later() {
+    // At 600x a one-second answer arrives ten bars after the question: the bars the exchange
+    // holds by then are all newer than the moment asked, and would all be dropped as forming.
+    let speed = 600.0;
+    let mut config = sim_config(2000);
+    config.start_time = Some(ts(T0 + 1000 * MIN + 30_000));
+    config.speed = speed;
+    let sim = la_bitunix_sim::start(config).await.unwrap();
+    let rest =
+        RestClient::with_clock(&feed_config(&sim), Arc::new(SimClock::of(&sim, speed))).unwrap();
+    sim.inject(Fault::RestSlow {
+        delay_ms: 1_000,
+        duration_ms: 600_000,
+    });
+    let asked = sim.virtual_now();
+    let newest = rest.klines(btc(), Interval::M1, 5, None).await.unwrap();
+    assert!(
+        sim.virtual_now().ms_since(asked) >= 9 * MIN,
+        "the answer came bars later"
+    );
+    assert_eq!(newest.len(), 5, "{newest:?}");
+    let last = newest.last().unwrap();
+    assert_eq!(
+        last.open_time(),
+        ts(T0 + 999 * MIN),
+        "the last bar complete when asked"
+    );
+    assert!(last.close_time() <= asked);
+    sim.shutdown().await;
+}

@@ -9,7 +9,11 @@
 //! runs off the data path; [`crate::catch_up::replay`] then books what the market did, the
 //! record goes to the journal, the summary and the heartbeat, and the held data is applied.
 //! A downtime longer than `max_catch_up` stops the session (`catch_up_too_long`); a download
-//! that keeps failing is recorded and the session trades on without it.
+//! that fails is retried [`FETCH_ATTEMPTS`] times in all, [`RETRY_DELAY`] times the attempt
+//! apart (the client retries each request within its own budget and rate limit first), and
+//! if it still fails it is recorded and the session trades on without it. Both are
+//! operator-relevant: the log line is an `ERROR` with `alert = true` and the alert channel
+//! gets a critical `catch_up` alert. A download that finds nothing missed is not an error.
 
 use std::time::Duration;
 
@@ -29,6 +33,9 @@ use crate::{
 
 /// Download attempts before a catch-up is given up.
 const FETCH_ATTEMPTS: u32 = 3;
+
+/// The wait before retry `n` is `n` times this.
+const RETRY_DELAY: Duration = Duration::from_secs(2);
 
 /// Time limit of one catch-up download (a week of one-minute candles is about 50 pages at
 /// the exchange's ten requests a second).
@@ -173,8 +180,8 @@ impl Live {
         if let Err(CatchUpError::Fetch(message)) = &result
             && run.attempt < FETCH_ATTEMPTS
         {
-            tracing::warn!(symbol = %self.config.symbol, attempt = run.attempt, error = %message, "catch-up download failed; retrying");
-            let delay = Duration::from_secs(2).saturating_mul(run.attempt);
+            let delay = RETRY_DELAY.saturating_mul(run.attempt);
+            tracing::warn!(symbol = %self.config.symbol, attempt = run.attempt, attempts = FETCH_ATTEMPTS, retry_in_s = delay.as_secs(), error = %message, "catch-up download failed; retrying");
             self.spawn_catch_up_fetch(delay);
             return;
         }
@@ -200,13 +207,13 @@ impl Live {
         let record = match result {
             Ok(data) => self.replay_downtime(&run, &data),
             Err(error @ CatchUpError::TooLong { .. }) => {
-                tracing::error!(symbol = %self.config.symbol, error = %error, "downtime longer than max_catch_up; stopping instead of replaying it");
+                tracing::error!(symbol = %self.config.symbol, error = %error, alert = true, "ALERT: downtime longer than max_catch_up; stopping instead of replaying it");
                 self.pending_stop = Some(StopReason::CatchUpTooLong);
                 self.record_without_replay(&run, CatchUpOutcome::TooLong, Some(error.to_string()))
             }
             Err(error @ CatchUpError::Fetch(_)) => {
                 let message = error.to_string();
-                tracing::error!(symbol = %self.config.symbol, error = %message, "catch-up failed; trading on without the missed market");
+                tracing::error!(symbol = %self.config.symbol, error = %message, attempts = run.attempt, alert = true, "ALERT: catch-up failed; trading on without the missed market");
                 self.record_error(message.clone());
                 self.record_without_replay(&run, CatchUpOutcome::Failed, Some(message))
             }
@@ -336,17 +343,21 @@ impl Live {
             CatchUpOutcome::NoSource => Severity::Warning,
             CatchUpOutcome::TooLong | CatchUpOutcome::Failed => Severity::Critical,
         };
+        let mut alert_fields = fields(&[
+            ("outcome", record.outcome.as_str().into()),
+            ("candles_replayed", record.candles_replayed.into()),
+            ("exits", record.exits.len().into()),
+            ("funding", record.funding.len().into()),
+        ]);
+        if let Some(error) = &record.error {
+            alert_fields.insert("error".to_owned(), error.as_str().into());
+        }
         self.alert(
             AlertKind::CatchUp,
             severity,
             "catch-up finished",
             crate::downtime::summary_line(&record),
-            fields(&[
-                ("outcome", record.outcome.as_str().into()),
-                ("candles_replayed", record.candles_replayed.into()),
-                ("exits", record.exits.len().into()),
-                ("funding", record.funding.len().into()),
-            ]),
+            alert_fields,
         );
         self.downtimes.push(record);
     }
