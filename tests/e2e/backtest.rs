@@ -498,7 +498,7 @@ fn a_stop_beyond_the_liquidation_price_is_liquidated_at_the_computed_price_in_th
     let results = compute_results(&RunLedger {
         starting_equity: starting,
         funding_at_start: Decimal::ZERO,
-        broker: &engine.broker().stats(),
+        account: (&engine.broker().stats()).into(),
         trades: &sink.trades,
         curve: &curve,
         exposure_bars: exposure,

@@ -117,6 +117,38 @@ pub fn replay_candles(
     )
 }
 
+/// [`replay_candles`], then what ends a backtest: a position still open after the last
+/// candle is closed at the last accepted price as `end_of_data`, and the last equity point
+/// shows the account flat. Returns the bars closed with a position open.
+///
+/// # Errors
+/// A broker invariant breach.
+pub fn replay_to_end(
+    engine: &mut Engine,
+    symbol: Symbol,
+    candles: &[Candle],
+    options: ReplayOptions,
+    sink: &mut dyn EngineSink,
+    equity_curve: &mut Vec<EquityPoint>,
+) -> Result<u64, la_broker_paper::BrokerError> {
+    let exposure_bars = replay_candles(engine, symbol, candles, options, sink, equity_curve)?;
+    if let Some(last) = candles.last()
+        && engine.broker().position().is_some()
+    {
+        engine.close_position(
+            engine.last_price().unwrap_or(last.close()),
+            last.close_time(),
+            ExitReason::EndOfData,
+            sink,
+        )?;
+        if let Some(point) = equity_curve.last_mut() {
+            point.equity = engine.broker().equity();
+            point.mark_equity = point.equity;
+        }
+    }
+    Ok(exposure_bars)
+}
+
 /// The bars of a replay and how they are fed.
 #[derive(Clone, Copy, Debug)]
 pub struct Bars<'a> {
@@ -249,7 +281,7 @@ pub fn run_backtest(config: &BacktestConfig) -> Result<RunSummary, SessionError>
         intrabar: config.intrabar,
         funding_rate: config.funding_rate,
     };
-    let exposure_bars = replay_candles(
+    let exposure_bars = replay_to_end(
         &mut engine,
         symbol,
         &candles,
@@ -257,27 +289,12 @@ pub fn run_backtest(config: &BacktestConfig) -> Result<RunSummary, SessionError>
         &mut sink,
         &mut curve,
     )?;
-    if let Some(last) = candles.last()
-        && engine.broker().position().is_some()
-    {
-        engine.close_position(
-            engine.last_price().unwrap_or(last.close()),
-            last.close_time(),
-            ExitReason::EndOfData,
-            &mut sink,
-        )?;
-        if let Some(point) = curve.last_mut() {
-            point.equity = engine.broker().equity();
-            point.mark_equity = point.equity;
-        }
-    }
     sink.flush();
-    let broker = engine.broker();
-    let broker_stats = broker.stats();
+    let broker_stats = engine.broker().stats();
     let results = compute_results(&RunLedger {
         starting_equity: config.engine.broker.starting_balance,
         funding_at_start: Decimal::ZERO,
-        broker: &broker_stats,
+        account: (&broker_stats).into(),
         trades: &sink.trades,
         curve: &curve,
         exposure_bars,

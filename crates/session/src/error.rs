@@ -17,6 +17,15 @@ pub enum SessionError {
         /// What was wrong and what is allowed.
         message: String,
     },
+    /// A walk-forward window cannot be used with the data; names the window (`train`,
+    /// `test`, `step`) and why.
+    #[error("invalid walk-forward window --{window}: {message}")]
+    Window {
+        /// Which window option.
+        window: &'static str,
+        /// What was wrong.
+        message: String,
+    },
     /// Another live session holds the workspace lock.
     #[error("another session (pid {pid}) is running in this workspace (lock file {path})")]
     AlreadyRunning {

@@ -10,6 +10,8 @@
 //! - [`sources`]: Bitunix, the in-process simulator, or the mock generator.
 //! - [`state`], [`journal`], [`run_files`], [`status`], [`workspace`]: everything on disk.
 //! - [`config`]: raw and validated run configuration.
+//! - [`walk_forward`]: folds, window runs with warm-up, the objective, the stitched
+//!   out-of-sample account.
 //!
 //! **Invariant:** the only crate that composes feed, strategy and broker; nothing here
 //! parses exchange JSON or decides trades.
@@ -37,6 +39,7 @@ pub mod stats;
 pub mod status;
 pub mod stop;
 pub mod time_fmt;
+pub mod walk_forward;
 pub mod workspace;
 
 #[cfg(test)]

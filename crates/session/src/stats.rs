@@ -77,6 +77,51 @@ pub fn sharpe_sortino(returns: &[f64]) -> (Option<f64>, Option<f64>) {
     )
 }
 
+/// The account figures a run's statistics read from the broker's ledger at its end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AccountFigures {
+    /// Realized equity.
+    pub equity: Decimal,
+    /// Cumulative funding (negative = paid).
+    pub funding_total: Decimal,
+    /// Largest peak-to-trough fall of realized equity (quote currency).
+    pub max_drawdown: Decimal,
+    /// The same as a fraction of that peak.
+    pub max_drawdown_frac: Decimal,
+}
+
+impl From<&BrokerStats> for AccountFigures {
+    fn from(stats: &BrokerStats) -> Self {
+        Self {
+            equity: stats.equity,
+            funding_total: stats.funding_total,
+            max_drawdown: stats.max_drawdown,
+            max_drawdown_frac: stats.max_drawdown_frac,
+        }
+    }
+}
+
+/// The largest peak-to-trough fall of realized equity along `curve`, starting from
+/// `starting_equity`: in quote currency and as a fraction of that peak (the broker's own
+/// definition, for a curve stitched from several accounts).
+pub fn max_drawdown(starting_equity: Decimal, curve: &[EquityPoint]) -> (Decimal, Decimal) {
+    let mut peak = starting_equity;
+    let (mut deepest, mut deepest_frac) = (Decimal::ZERO, Decimal::ZERO);
+    for point in curve {
+        peak = peak.max(point.equity);
+        let fall = peak - point.equity;
+        if fall > deepest {
+            deepest = fall;
+            deepest_frac = if peak > Decimal::ZERO {
+                fall / peak
+            } else {
+                Decimal::ZERO
+            };
+        }
+    }
+    (deepest, deepest_frac)
+}
+
 /// What [`compute_results`] needs: the run's ledger figures, its trades and its curve.
 #[derive(Clone, Copy, Debug)]
 pub struct RunLedger<'a> {
@@ -84,8 +129,8 @@ pub struct RunLedger<'a> {
     pub starting_equity: Decimal,
     /// The broker's cumulative funding (its ledger) when the run started.
     pub funding_at_start: Decimal,
-    /// The broker's statistics at the end (equity, funding ledger, drawdown).
-    pub broker: &'a BrokerStats,
+    /// The account at the end (equity, funding ledger, drawdown).
+    pub account: AccountFigures,
     /// Trades closed during the run.
     pub trades: &'a [Exit],
     /// Equity after every closed candle.
@@ -113,7 +158,7 @@ pub fn compute_results(ledger: &RunLedger<'_>) -> RunResults {
         .map(|t| -t.pnl_net)
         .sum();
     let (sharpe, sortino) = sharpe_sortino(&daily_returns(ledger.starting_equity, ledger.curve));
-    let ending_equity = ledger.broker.equity;
+    let ending_equity = ledger.account.equity;
     RunResults {
         trades: n,
         wins,
@@ -128,9 +173,9 @@ pub fn compute_results(ledger: &RunLedger<'_>) -> RunResults {
         net_pnl: ending_equity - ledger.starting_equity,
         trade_pnl,
         fees: trades.iter().map(|t| t.fees).sum(),
-        funding: ledger.broker.funding_total - ledger.funding_at_start,
-        max_drawdown: ledger.broker.max_drawdown,
-        max_drawdown_frac: ledger.broker.max_drawdown_frac,
+        funding: ledger.account.funding_total - ledger.funding_at_start,
+        max_drawdown: ledger.account.max_drawdown,
+        max_drawdown_frac: ledger.account.max_drawdown_frac,
         sharpe,
         sortino,
         profit_factor: (gross_loss > Decimal::ZERO)

@@ -148,7 +148,7 @@ impl Live {
         let results = compute_results(&RunLedger {
             starting_equity: self.session_start_equity,
             funding_at_start: self.session_start_funding,
-            broker: &broker_stats,
+            account: (&broker_stats).into(),
             trades: &self.sink.trades,
             curve: &self.sink.equity_curve,
             exposure_bars: self.counters.exposure_bars,
