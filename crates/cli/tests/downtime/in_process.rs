@@ -150,6 +150,18 @@ async fn a_downtime_longer_than_max_catch_up_stops_with_its_reason() {
     let lines = journal(dir.path());
     assert!(kind(&lines, "exit").is_empty(), "nothing replayed");
     assert!(kind(&lines, "funding_applied").is_empty());
+    // The operator is told why: a critical catch-up alert carrying the bound it exceeded.
+    let alerts = read_jsonl(&dir.path().join("logs/alerts.jsonl"));
+    let catch_up: Vec<&Value> = alerts.iter().filter(|a| a["kind"] == "catch_up").collect();
+    let last = catch_up.last().expect("the catch-up was announced");
+    assert_eq!(last["severity"], "critical", "{last}");
+    assert_eq!(last["fields"]["outcome"], "too_long", "{last}");
+    assert!(
+        last["fields"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("max_catch_up (1800s)")),
+        "{last}"
+    );
     sim.shutdown().await;
 }
 

@@ -436,3 +436,11 @@ fn the_margin_table_sets_the_brokers_rates_and_refuses_bad_ones() {
     .expect_err("a 90 % maintenance margin is refused");
     assert!(bad.to_string().contains("maintenance_margin_rate"), "{bad}");
 }
+
+#[test]
+fn a_catch_up_is_bounded_to_seven_days_unless_configured() {
+    let config = RawRunConfig::default()
+        .validate()
+        .unwrap_or_else(|issues| panic!("the defaults validate: {issues:?}"));
+    assert_eq!(config.max_catch_up, Duration::from_secs(7 * 24 * 3600));
+}
