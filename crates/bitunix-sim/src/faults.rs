@@ -407,8 +407,8 @@ const CATALOGUE: [(&str, &str); 19] = [
 
 /// Every fault scenario: `(name, one-line description with its spec syntax)`.
 ///
-/// Durations are written like `500ms`, `30s`, `2m` or `1h` (a bare number is seconds)
-/// and are real time; see the module docs.
+/// Durations are written like `500ms`, `30s`, `2m` or `1h` (a bare number is minutes, as
+/// everywhere in laptop-agents) and are real time; see the module docs.
 pub fn scenario_catalogue() -> &'static [(&'static str, &'static str)] {
     &CATALOGUE
 }
@@ -543,8 +543,8 @@ pub fn parse_fault(spec: &str) -> Result<Fault, SimError> {
     Ok(fault)
 }
 
-/// Parses `<virtual offset>@<fault spec>`, e.g. `120@gap:3` or `2m@silence:30s`: the
-/// offset is virtual time after the simulator's start (a bare number is seconds); without
+/// Parses `<virtual offset>@<fault spec>`, e.g. `120s@gap:3` or `2m@silence:30s`: the
+/// offset is virtual time after the simulator's start (a bare number is minutes); without
 /// `@` the offset is 0.
 ///
 /// # Errors
@@ -557,7 +557,7 @@ pub fn parse_scheduled_fault(spec: &str) -> Result<ScheduledFault, SimError> {
     let at_virtual_offset_ms = match offset_text {
         Some(text) => parse_duration_ms(text).ok_or_else(|| SimError::FaultSpec {
             spec: spec.to_owned(),
-            reason: format!("bad offset {text:?} (e.g. 120, 90s or 2m)"),
+            reason: format!("bad offset {text:?} (e.g. 90s or 2m; a bare number is minutes)"),
         })?,
         None => 0,
     };
@@ -567,22 +567,12 @@ pub fn parse_scheduled_fault(spec: &str) -> Result<ScheduledFault, SimError> {
     })
 }
 
-/// `500ms`, `30s`, `2m`, `1h`, or a bare number of seconds, in milliseconds.
+/// A duration in milliseconds, in the one syntax of [`la_core::parse_duration`] (`500ms`,
+/// `30s`, `2m`, `1h`; a bare number is minutes).
 pub(crate) fn parse_duration_ms(text: &str) -> Option<u64> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let value: u64 = digits.parse().ok()?;
-    let factor = match unit {
-        "ms" => 1,
-        "" | "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        _ => return None,
-    };
-    value.checked_mul(factor)
+    la_core::parse_duration(text)
+        .ok()
+        .and_then(|d| u64::try_from(d.as_millis()).ok())
 }
 
 #[cfg(test)]

@@ -176,7 +176,8 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) source: Option<String>,
-    /// Session length: a bare number is minutes; 90s, 10m, 2h accepted; off = until stopped
+    /// Session length: a bare number is minutes; 90s, 10m, 2h, 1d accepted; off = until
+    /// stopped (0 is an error)
     /// [default: 10m]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -372,7 +373,7 @@ pub(crate) struct SimArgs {
     /// Seed of the generated data.
     #[arg(long, default_value_t = 7)]
     pub(crate) seed: u64,
-    /// Fault to schedule, as `AT@SPEC` (AT: virtual time from start, e.g. 120 or 2m) or
+    /// Fault to schedule, as `AT@SPEC` (AT: virtual time from start, e.g. 90s or 2m) or
     /// `SPEC` (at start); repeatable. See the scenario list below.
     #[arg(long = "fault")]
     pub(crate) faults: Vec<String>,

@@ -209,6 +209,26 @@ fn an_invalid_setting_names_the_key_and_exits_2() {
 }
 
 #[test]
+fn a_zero_duration_is_a_configuration_error_not_a_session_without_end() {
+    let dir = tempfile::tempdir().unwrap();
+    for flag in ["--duration", "--max-clock-skew"] {
+        // Spawned with a deadline: read as "no limit", the session would never end.
+        let mut child = command()
+            .args(["run", flag, "0", "--workspace"])
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let status = wait_exit(&mut child, Duration::from_secs(30));
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert_eq!(status.code(), Some(2), "{flag} 0: {stderr}");
+        assert!(stderr.contains("off for no limit"), "{flag} 0: {stderr}");
+    }
+}
+
+#[test]
 fn backtest_flags_are_typed_and_list_their_values_on_a_typo() {
     for (flag, bad, listed) in [
         ("--strategy", "setup", "setups, sma-cross"),

@@ -16,6 +16,7 @@
 //! [`RejectReason`] the feed counts.
 
 pub mod broker;
+pub mod duration;
 pub mod error;
 pub mod feed;
 pub mod margin;
@@ -28,6 +29,7 @@ pub mod time;
 pub mod value;
 
 pub use broker::{Broker, BrokerEvent, Exit, OrderRejectReason};
+pub use duration::parse_duration;
 pub use error::{DataError, RejectReason, error_chain};
 pub use feed::MarketFeed;
 pub use margin::{Leverage, MarginInputs, MarginRates};

@@ -557,3 +557,41 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_duration_needs_a_unit_or_is_minutes_and_nothing_else_parses() {
+    use std::time::Duration;
+
+    use crate::parse_duration;
+    for (text, expected) in [
+        ("10", Duration::from_secs(600)),
+        (" 10 ", Duration::from_secs(600)),
+        ("500ms", Duration::from_millis(500)),
+        ("90s", Duration::from_secs(90)),
+        ("10m", Duration::from_secs(600)),
+        ("10min", Duration::from_secs(600)),
+        ("2h", Duration::from_secs(7_200)),
+        ("1d", Duration::from_secs(86_400)),
+        ("0s", Duration::ZERO),
+    ] {
+        assert_eq!(parse_duration(text), Ok(expected), "{text:?}");
+    }
+    for (text, reason) in [
+        ("", RejectReason::Empty),
+        ("  ", RejectReason::Empty),
+        ("m", RejectReason::Malformed),
+        ("10x", RejectReason::Malformed),
+        ("-5", RejectReason::Malformed),
+        ("1.5h", RejectReason::Malformed),
+        ("10 m", RejectReason::Malformed),
+        ("ten", RejectReason::Malformed),
+        ("99999999999999999999s", RejectReason::OutOfRange),
+        ("999999999999999d", RejectReason::OutOfRange),
+    ] {
+        assert_eq!(
+            parse_duration(text).map_err(|e| e.reason),
+            Err(reason),
+            "{text:?}"
+        );
+    }
+}

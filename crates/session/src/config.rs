@@ -356,37 +356,32 @@ pub struct RunConfig {
     pub alerts: AlertSettings,
 }
 
-/// Parses a duration: a bare number is minutes; `90s`, `10m`, `2h`, `1d` are accepted.
+/// Parses a duration with [`la_core::parse_duration`] (a bare number is minutes; `90s`,
+/// `10m`, `2h`, `1d`), as a message naming the accepted forms.
 ///
 /// # Errors
 /// A message naming the accepted forms.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let value: u64 = digits
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration; use e.g. 10 (minutes), 90s, 10m, 2h"))?;
-    let seconds = match unit {
-        "" | "m" | "min" => value.checked_mul(60),
-        "s" => Some(value),
-        "h" => value.checked_mul(3_600),
-        "d" => value.checked_mul(86_400),
-        _ => None,
-    };
-    seconds
-        .map(Duration::from_secs)
-        .ok_or_else(|| format!("{text:?} is not a duration; use e.g. 10 (minutes), 90s, 10m, 2h"))
+    la_core::parse_duration(text).map_err(|_| {
+        format!(
+            "{:?} is not a duration; use e.g. 10 (minutes), 90s, 10m, 2h",
+            text.trim()
+        )
+    })
 }
 
+/// A limit that can be switched off: `off` (or `none`) is no limit; anything else is a
+/// [`parse_duration`] longer than zero. Zero is an error rather than a synonym of `off`:
+/// `--duration 0` reads as "stop at once" as much as "never stop", so neither is guessed.
 fn parse_optional_duration(text: &str) -> Result<Option<Duration>, String> {
-    if matches!(text.trim(), "off" | "none" | "0") {
-        Ok(None)
-    } else {
-        parse_duration(text).map(Some)
+    if matches!(text.trim(), "off" | "none") {
+        return Ok(None);
     }
+    let duration = parse_duration(text)?;
+    if duration.is_zero() {
+        return Err(format!("{:?} is zero; write off for no limit", text.trim()));
+    }
+    Ok(Some(duration))
 }
 
 /// A duration as the configuration keys take it, in its largest exact unit (`90s`, `10m`,

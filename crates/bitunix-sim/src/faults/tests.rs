@@ -154,10 +154,14 @@ fn scheduled_specs_carry_a_virtual_offset() {
             duration_ms: 30_000
         }
     );
-    let gap = parse_scheduled_fault("120@gap:3").unwrap();
+    let gap = parse_scheduled_fault("120s@gap:3").unwrap();
+    assert_eq!(gap.at_virtual_offset_ms, 120_000);
     assert_eq!(
-        gap.at_virtual_offset_ms, 120_000,
-        "a bare offset is seconds"
+        parse_scheduled_fault("2@gap:3")
+            .unwrap()
+            .at_virtual_offset_ms,
+        120_000,
+        "a bare offset is minutes, as every duration in laptop-agents"
     );
     assert_eq!(
         parse_scheduled_fault("reorder")
@@ -170,9 +174,15 @@ fn scheduled_specs_carry_a_virtual_offset() {
 }
 
 #[test]
-fn a_bare_duration_is_seconds() {
+fn a_bare_duration_is_minutes_as_in_the_run_configuration() {
     assert_eq!(
-        parse_fault("silence:45").unwrap(),
+        parse_fault("silence:1").unwrap(),
+        Fault::Silence {
+            duration_ms: 60_000
+        }
+    );
+    assert_eq!(
+        parse_fault("silence:45s").unwrap(),
         Fault::Silence {
             duration_ms: 45_000
         }

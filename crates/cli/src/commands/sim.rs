@@ -11,7 +11,7 @@ use crate::{Failure, args::SimArgs, console::outln};
 /// The `--help` text listing every fault scenario.
 pub(crate) fn scenario_help() -> String {
     let mut text = String::from(
-        "Fault scenarios (for --fault; e.g. --fault silence:30s or --fault 2m@gap:3; a bare number is seconds):\n",
+        "Fault scenarios (for --fault; e.g. --fault silence:30s or --fault 2m@gap:3; durations need a unit, a bare number is minutes):\n",
     );
     for (name, description) in la_bitunix_sim::scenario_catalogue() {
         text.push_str(&format!("  {name:<22} {description}\n"));
