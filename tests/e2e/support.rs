@@ -63,18 +63,8 @@ pub(crate) fn run_dir(report: &RunSummary) -> PathBuf {
     PathBuf::from(&report.run_dir)
 }
 
-/// The shared real-data folder; panics loudly when it is missing.
+/// A file of the shared real-data folder ([`la_shared_data::path`]: panics loudly when it
+/// is missing).
 pub(crate) fn shared_data(relative: &str) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("..")
-        .join("shared")
-        .join("data");
-    let path = root.join(relative);
-    assert!(
-        path.exists(),
-        "real data file {} is missing: this test needs ../shared/data beside the repository",
-        path.display()
-    );
-    path
+    la_shared_data::path(relative)
 }

@@ -168,18 +168,17 @@ pub(crate) fn write_file(path: &Path, text: impl AsRef<[u8]>) -> Result<()> {
     fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// Reads `path` as text, naming the path if that fails.
-/// The shared month of real 1-minute candles, read where CI puts it (`../shared` beside the
-/// repository); `why` says what needs it when it is missing.
-pub(crate) fn shared_month(sh: &Shell, why: &str) -> Result<PathBuf> {
-    let data = sh
-        .current_dir()
-        .join("../shared/data/candles")
-        .join(SHARED_MONTH);
+/// The shared month of real 1-minute candles, from the one locator of the shared data
+/// folder (`../shared/data` beside the repository, or `LA_SHARED_DATA`); `why` says what
+/// needs it when it is missing.
+pub(crate) fn shared_month(why: &str) -> Result<PathBuf> {
+    let data = la_shared_data::root().join("candles").join(SHARED_MONTH);
     anyhow::ensure!(
         data.is_file(),
-        "{why} needs the real candle file {} (../shared beside the repository)",
-        data.display()
+        "{why} needs the real candle file {} (../shared beside the repository, or the folder \
+         named by {})",
+        data.display(),
+        la_shared_data::ENV_VAR
     );
     Ok(data)
 }
@@ -187,6 +186,7 @@ pub(crate) fn shared_month(sh: &Shell, why: &str) -> Result<PathBuf> {
 /// The file name of the shared month.
 pub(crate) const SHARED_MONTH: &str = "binance_spot_btcusdt_1m_2021-04-20_2021-05-20.csv.gz";
 
+/// Reads `path` as text, naming the path if that fails.
 pub(crate) fn read_text(path: &Path) -> Result<String> {
     fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
 }

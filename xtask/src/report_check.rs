@@ -131,7 +131,7 @@ pub(crate) fn run(sh: &Shell) -> Result<()> {
     let workspace = target_dir(&sh.current_dir()).join("report-check");
     sh.remove_path(&workspace)?;
     // Three days of the shared month trade a few dozen times.
-    let data = shared_month(sh, "report-check")?;
+    let data = shared_month("report-check")?;
     read_echoed(cmd!(
         sh,
         "{binary} run --source mock --speed 600 --duration 5s --workspace {workspace}"

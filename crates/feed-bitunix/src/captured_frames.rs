@@ -358,10 +358,9 @@ fn ts(ms: i64) -> TimestampMs {
     TimestampMs::new(ms).unwrap_or(TimestampMs::MIN)
 }
 
-/// Where the shared capture file lives: `../shared/data/bitunix/` beside the repository.
+/// Where the shared capture file lives: `bitunix/` in the shared data folder.
 fn capture_file() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/bitunix/captured-frames.jsonl")
+    la_shared_data::root().join("bitunix/captured-frames.jsonl")
 }
 
 mod tests;

@@ -22,11 +22,7 @@
 // Setup failures (missing data, invalid literals) are bench bugs: fail loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::{
-    hint::black_box,
-    path::{Path, PathBuf},
-    time::Duration,
-};
+use std::{hint::black_box, path::PathBuf, time::Duration};
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use la_core::{Candle, Interval, Symbol};
@@ -45,10 +41,7 @@ fn data_path() -> PathBuf {
     if let Some(path) = std::env::var_os("LA_BENCH_CANDLES") {
         return PathBuf::from(path);
     }
-    // crates/session → the repository root → its sibling `shared/`.
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/candles")
-        .join(DATA_FILE)
+    la_shared_data::root().join("candles").join(DATA_FILE)
 }
 
 fn load() -> Vec<Candle> {

@@ -14,7 +14,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::{hint::black_box, path::Path, time::Duration};
+use std::{hint::black_box, time::Duration};
 
 use criterion::{
     BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main, measurement::WallTime,
@@ -114,8 +114,8 @@ fn bench_candles(c: &mut Criterion, name: &str, candles: &[Candle]) {
 fn benches(c: &mut Criterion) {
     let generated = support::generate(100_000, 42);
     bench_candles(c, "generated_100k", &generated);
-    let month = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/candles/binance_spot_btcusdt_1m_2021-04-20_2021-05-20.csv.gz");
+    let month =
+        la_shared_data::root().join("candles/binance_spot_btcusdt_1m_2021-04-20_2021-05-20.csv.gz");
     if month.is_file() {
         let candles = support::load_candles(&month);
         bench_candles(c, "real_month_42915", &candles);

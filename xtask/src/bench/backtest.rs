@@ -46,7 +46,7 @@ pub(super) struct Backtest {
 
 /// Runs the `backtest` criterion bench, `bench_probe backtest-cpu` and the timed command.
 pub(super) fn measure(sh: &Shell, options: Options, probe: &Path, cli: &Path) -> Result<Backtest> {
-    let data = crate::reliability::shared_month(sh, "P3")?;
+    let data = crate::reliability::shared_month("P3")?;
     let load = load_average();
     let (cargo, secs) = (crate::cargo_bin(), options.measurement_time());
     let output = capture(cmd!(

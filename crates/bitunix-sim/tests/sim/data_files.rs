@@ -11,7 +11,7 @@ use crate::client::{SUBSCRIBE_ALL, WsClient, dec, get_json};
 const REAL_FILE: &str = "candles/binance_spot_btcusdt_1m_2024-09-21.csv";
 
 fn shared_data_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data")
+    la_shared_data::dir()
 }
 
 #[tokio::test(start_paused = true)]

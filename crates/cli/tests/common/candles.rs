@@ -5,17 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
-/// The path of a file under `../shared/data/candles`; fails loudly when it is missing.
+/// The path of a file under `candles/` in the shared data folder; fails loudly when it is
+/// missing.
 pub(crate) fn shared_candles(name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/candles")
-        .join(name);
-    assert!(
-        path.exists(),
-        "real data {} is missing: this test needs ../shared/data beside the repository",
-        path.display()
-    );
-    path
+    la_shared_data::path(&format!("candles/{name}"))
 }
 
 /// The recorded month of 1-minute BTCUSDT candles (2021-04-20 .. 2021-05-20).

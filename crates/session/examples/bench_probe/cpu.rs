@@ -11,11 +11,7 @@
 //!   `crates/feed-bitunix/benches/decode.rs` (simd-json and serde_json back ends).
 //! - `backtest-cpu`: `replay_candles` over the real candle month, as `benches/backtest.rs`.
 
-use std::{
-    hint::black_box,
-    path::{Path, PathBuf},
-    time::Instant,
-};
+use std::{hint::black_box, path::PathBuf, time::Instant};
 
 use la_core::{Interval, Symbol};
 use la_feed_bitunix::decode::{FrameDecoder, JsonBackend};
@@ -125,8 +121,7 @@ pub(crate) fn decode(rounds: usize, only: &str) -> Result<(), String> {
 }
 
 fn default_candles() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/candles/binance_spot_btcusdt_1m_2021-04-20_2021-05-20.csv.gz")
+    la_shared_data::root().join("candles/binance_spot_btcusdt_1m_2021-04-20_2021-05-20.csv.gz")
 }
 
 /// P3 on CPU time: whole passes of `replay_candles` over the file (a fresh engine per pass,

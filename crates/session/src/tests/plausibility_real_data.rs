@@ -4,8 +4,6 @@
 //! the intrabar path, then the close) — zero quarantines; and 1000× and 1/1000 prints
 //! slipped in anywhere in them — always quarantined.
 
-use std::path::{Path, PathBuf};
-
 use la_core::{
     Candle, Decimal, Interval, PlausibilityConfig, Price, PriceGuard, PriceVerdict, Symbol, Tick,
     TimestampMs, Volume,
@@ -29,14 +27,7 @@ fn tick_at(ts: TimestampMs, price: Price) -> Tick {
 }
 
 fn real_candles(relative: &str) -> Vec<Candle> {
-    let path: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
-        .join(relative);
-    assert!(
-        path.exists(),
-        "real data {} is missing: this test needs ../shared/data beside the repository",
-        path.display()
-    );
+    let path = la_shared_data::path(relative);
     let file = load_candles(&path, Interval::M1).expect("readable candle file");
     assert!(file.rejected.is_empty(), "{:?}", file.rejected);
     file.candles

@@ -157,18 +157,9 @@ pub(crate) fn generate(count: usize, seed: u64) -> Vec<Candle> {
     candles
 }
 
-/// `../shared/data` next to the repository, found from this crate's manifest directory.
-/// Panics with a clear message when it is missing: a test that needs real data must fail,
-/// not skip.
+/// The shared real-data folder ([`la_shared_data::dir`]: panics loudly when missing).
 pub(crate) fn shared_data_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    assert!(
-        dir.is_dir(),
-        "the shared real-data folder is missing: expected {} (the repository's ../shared/data); \
-         these tests read real candles from it and must not silently skip",
-        dir.display()
-    );
-    dir
+    la_shared_data::dir()
 }
 
 /// Reads a `ts_ms,open,high,low,close,volume` CSV (optionally gzip) of 1m candles.
