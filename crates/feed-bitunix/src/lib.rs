@@ -28,6 +28,7 @@ mod backoff;
 mod candles;
 #[cfg(test)]
 mod captured_frames;
+mod clock;
 mod config;
 mod counters;
 pub mod decode;
@@ -40,8 +41,9 @@ mod supervisor;
 mod tls;
 mod ws;
 
+pub use clock::SystemClock;
 pub use config::{DEFAULT_REST_URL, DEFAULT_WS_URL, FeedConfig, rest_interval, ws_channel};
 pub use counters::CountersSnapshot;
 pub use error::FeedError;
 pub use feed::{BitunixFeed, FeedHandle};
-pub use rest::{InstrumentInfo, RestClient, SettledFunding, SymbolStatus, SystemClock};
+pub use rest::{InstrumentInfo, RestClient, ServerDate, SettledFunding, SymbolStatus};

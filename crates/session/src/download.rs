@@ -11,7 +11,9 @@ use std::{
 use la_core::{Clock, Interval, Symbol};
 use la_feed_bitunix::{FeedConfig, RestClient};
 
-use crate::{error::SessionError, sources::SystemClock};
+use la_feed_bitunix::SystemClock;
+
+use crate::error::SessionError;
 
 /// Where the candles of one download are cached.
 pub fn cache_path(

@@ -6,24 +6,15 @@ use std::{sync::Arc, time::Duration};
 
 use la_bitunix_sim::{MarketData, SimConfig, SimHandle};
 use la_core::{Candle, Clock, Decimal, MarketEvent, MarketFeed, TimestampMs};
-use la_feed_bitunix::{BitunixFeed, CountersSnapshot, FeedConfig, FeedHandle, RestClient};
+use la_feed_bitunix::{
+    BitunixFeed, CountersSnapshot, FeedConfig, FeedHandle, RestClient, SystemClock,
+};
 
 use crate::{
     config::{RunConfig, Source},
     error::SessionError,
     mock_feed::{MockFeed, MockFeedConfig},
-    time_fmt::wall_now_ms,
 };
-
-/// The system clock (UTC wall time), for the live exchange.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> TimestampMs {
-        TimestampMs::new(wall_now_ms()).unwrap_or(TimestampMs::MAX)
-    }
-}
 
 /// A running market-data source.
 pub enum LiveFeed {

@@ -11,10 +11,9 @@
 //! `RestClient`); and the local clock agrees with the exchange's within 5 s.
 //!
 //! The Bitunix `tickers` answer carries no server time, so the clock comparison uses the
-//! HTTP `Date` header (1 s resolution). The feed crate's client does not expose response
-//! headers, so the header is read with a minimal HTTP/1.1 request of our own, which works
-//! for `http://` endpoints (the simulator); for `https://` the comparison is skipped with a
-//! WARN that says so.
+//! HTTP `Date` header (1 s resolution) of that same answer, which the feed crate's
+//! `RestClient::last_price_with_server_date` returns with the price (over plain HTTP and
+//! TLS alike): one request proves reachability and reads the exchange's clock.
 
 use std::{
     path::{Path, PathBuf},
@@ -23,12 +22,12 @@ use std::{
 };
 
 use clap::{Args as _, FromArgMatches as _};
-use la_core::{Interval, Symbol};
+use la_core::{Interval, Symbol, TimestampMs};
+use la_feed_bitunix::ServerDate;
 use la_feed_bitunix::{DEFAULT_REST_URL, FeedConfig, FeedError, RestClient};
 use la_session::workspace::{LockState, SessionLock, Workspace};
 use serde_json::json;
-use time::{OffsetDateTime, PrimitiveDateTime, macros::format_description};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use time::{OffsetDateTime, macros::format_description};
 
 use crate::{
     Failure,
@@ -379,15 +378,22 @@ fn check_exchange(rest_url: &str, symbol: Symbol) -> Vec<Check> {
         config.rest_timeout = EXCHANGE_DEADLINE;
         config.rest_retry_budget = 1;
         let client = RestClient::new(&config)?;
-        match tokio::time::timeout(EXCHANGE_DEADLINE, client.last_price(symbol)).await {
+        match tokio::time::timeout(
+            EXCHANGE_DEADLINE,
+            client.last_price_with_server_date(symbol),
+        )
+        .await
+        {
             Ok(result) => result,
             Err(_) => Err(FeedError::Timeout("no answer within 5 s")),
         }
     });
     let elapsed_ms = started.elapsed().as_millis();
     let mut checks = Vec::new();
+    let mut server_date = None;
     let reachable = match answer {
-        Ok(price) => {
+        Ok((price, date)) => {
+            server_date = Some(date);
             checks.push(Check::new(
                 REACH,
                 Status::Pass,
@@ -434,33 +440,29 @@ fn check_exchange(rest_url: &str, symbol: Symbol) -> Vec<Check> {
             false
         }
     };
-    let clock = if !reachable {
-        Check::new(
+    let clock = match (reachable, server_date) {
+        (false, _) => Check::new(
             CLOCK,
             Status::Warn,
             "not compared: the exchange is unreachable",
-        )
-    } else if !rest_url.starts_with("http://") {
-        Check::new(
+        ),
+        (true, None) => Check::new(
             CLOCK,
             Status::Warn,
-            "not compared: the REST client does not expose the HTTP Date header over TLS",
-        )
-    } else {
-        let path = format!("/api/v1/futures/market/tickers?symbols={symbol}");
-        let probe = runtime.block_on(async {
-            tokio::time::timeout(EXCHANGE_DEADLINE, http_date(rest_url, &path)).await
-        });
-        match probe {
-            Ok(Ok(Some((server, local)))) => clock_verdict(server, local),
-            Ok(Ok(None)) => Check::new(
-                CLOCK,
-                Status::Warn,
-                "not compared: the answer has no Date header",
-            ),
-            Ok(Err(err)) => Check::new(CLOCK, Status::Warn, format!("not compared: {err}")),
-            Err(_) => Check::new(CLOCK, Status::Warn, "not compared: no answer within 5 s"),
-        }
+            "not compared: the exchange answered with an error",
+        ),
+        (true, Some(ServerDate { server: None, .. })) => Check::new(
+            CLOCK,
+            Status::Warn,
+            "not compared: the answer has no Date header",
+        ),
+        (
+            true,
+            Some(ServerDate {
+                server: Some(server),
+                received,
+            }),
+        ) => clock_verdict(server, received),
     };
     checks.push(clock);
     // A DNS lookup stuck in the blocking pool must not hold the process.
@@ -470,11 +472,11 @@ fn check_exchange(rest_url: &str, symbol: Symbol) -> Vec<Check> {
 
 /// Compares the local clock with a `Date` header (1 s resolution: the server's time lies in
 /// `[date, date + 1 s)`, so its middle is used).
-fn clock_verdict(server: OffsetDateTime, local: OffsetDateTime) -> Check {
+fn clock_verdict(server: TimestampMs, local: TimestampMs) -> Check {
     const CLOCK: &str = "exchange clock";
-    let skew = local - (server + time::Duration::milliseconds(500));
-    let skew_s = skew.as_seconds_f64();
-    if skew.unsigned_abs() < MAX_EXCHANGE_SKEW {
+    let skew_ms = local.ms_since(server) - 500;
+    let skew_s = skew_ms as f64 / 1_000.0;
+    if skew_ms.unsigned_abs() < MAX_EXCHANGE_SKEW.as_millis() as u64 {
         Check::new(
             CLOCK,
             Status::Pass,
@@ -493,71 +495,6 @@ fn clock_verdict(server: OffsetDateTime, local: OffsetDateTime) -> Check {
             ),
         )
     }
-}
-
-/// GETs `path` from a plain-HTTP `base` and returns the `Date` header (if any) with the
-/// local time the answer arrived.
-async fn http_date(
-    base: &str,
-    path: &str,
-) -> Result<Option<(OffsetDateTime, OffsetDateTime)>, String> {
-    let authority = base
-        .strip_prefix("http://")
-        .and_then(|rest| rest.split('/').next())
-        .filter(|a| !a.is_empty())
-        .ok_or_else(|| format!("not a plain-HTTP URL: {base}"))?;
-    let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
-    let address = if authority.contains(':') {
-        authority.to_owned()
-    } else {
-        format!("{authority}:80")
-    };
-    let mut stream = tokio::net::TcpStream::connect(&address)
-        .await
-        .map_err(|e| format!("cannot connect to {address}: {e}"))?;
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\nUser-Agent: laptop-agents-doctor\r\nConnection: close\r\n\r\n"
-    );
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .map_err(|e| format!("cannot send the request: {e}"))?;
-    let mut head = Vec::with_capacity(4096);
-    let mut buffer = [0_u8; 4096];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 64 * 1024 {
-        let n = stream
-            .read(&mut buffer)
-            .await
-            .map_err(|e| format!("cannot read the answer: {e}"))?;
-        if n == 0 {
-            break;
-        }
-        head.extend_from_slice(buffer.get(..n).unwrap_or_default());
-    }
-    let local = OffsetDateTime::now_utc();
-    let text = String::from_utf8_lossy(&head);
-    let date = text
-        .split("\r\n")
-        .take_while(|line| !line.is_empty())
-        .filter_map(|line| line.split_once(':'))
-        .find(|(name, _)| name.trim().eq_ignore_ascii_case("date"))
-        .map(|(_, value)| value.trim().to_owned());
-    match date {
-        None => Ok(None),
-        Some(value) => parse_http_date(&value)
-            .map(|server| Some((server, local)))
-            .ok_or_else(|| format!("unparsable Date header {value:?}")),
-    }
-}
-
-/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`, RFC 9110 §5.6.7).
-fn parse_http_date(value: &str) -> Option<OffsetDateTime> {
-    let format = format_description!(
-        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-    );
-    PrimitiveDateTime::parse(value, format)
-        .ok()
-        .map(PrimitiveDateTime::assume_utc)
 }
 
 #[cfg(test)]

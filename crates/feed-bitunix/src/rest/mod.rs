@@ -11,15 +11,12 @@
 pub(crate) mod transport;
 pub(crate) mod wire;
 
-use std::{
-    collections::BTreeMap,
-    sync::Arc,
-    time::{SystemTime, UNIX_EPOCH},
-};
+use std::{collections::BTreeMap, sync::Arc};
 
 use la_core::{Candle, Clock, FundingInfo, Interval, Price, Symbol, TimestampMs, Volume};
 
 use crate::{
+    clock::SystemClock,
     config::{FeedConfig, rest_interval},
     counters::{Counters, CountersSnapshot},
     error::FeedError,
@@ -36,18 +33,26 @@ const FUNDING_HISTORY_LIMIT: u16 = 100;
 /// keeps answering cannot loop a caller forever.
 const MAX_PAGES: usize = 200;
 
-/// The local wall clock. The feed itself takes an injected [`Clock`]; this is the default for
-/// a [`RestClient`] built with [`RestClient::new`].
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SystemClock;
+/// The exchange's clock as one REST answer showed it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServerDate {
+    /// The HTTP `Date` header (whole seconds: the server's time lay in `[server,
+    /// server + 1 s)`); `None` when the answer had none.
+    pub server: Option<TimestampMs>,
+    /// The client's clock when the answer arrived.
+    pub received: TimestampMs,
+}
 
-impl Clock for SystemClock {
-    fn now(&self) -> TimestampMs {
-        let ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        TimestampMs::new(ms).unwrap_or(TimestampMs::MIN)
-    }
+/// Parses an IMF-fixdate HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`, the only form RFC 9110
+/// lets a server send).
+fn parse_http_date(value: &str) -> Option<TimestampMs> {
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    let at = time::PrimitiveDateTime::parse(value.trim(), format)
+        .ok()?
+        .assume_utc();
+    TimestampMs::new(at.unix_timestamp().checked_mul(1_000)?).ok()
 }
 
 /// The public REST client. Cheap to clone; clones share the limiter and counters.
@@ -327,6 +332,29 @@ impl RestClient {
         let path = format!("/api/v1/futures/market/tickers?symbols={symbol}");
         let data = self.inner.transport.get(&path).await?;
         wire::last_price(&data, symbol)
+    }
+
+    /// The last traded price from `tickers`, with the exchange's clock as the same answer
+    /// showed it: the HTTP `Date` header (whole seconds) and this client's clock when the
+    /// answer arrived. `doctor` compares the two; the `tickers` body carries no server time.
+    ///
+    /// # Errors
+    /// A typed [`FeedError`] after the retry budget.
+    pub async fn last_price_with_server_date(
+        &self,
+        symbol: Symbol,
+    ) -> Result<(Price, ServerDate), FeedError> {
+        let path = format!("/api/v1/futures/market/tickers?symbols={symbol}");
+        let answer = self.inner.transport.get_answer(&path).await?;
+        let received = self.inner.clock.now();
+        let price = wire::last_price(&answer.data, symbol)?;
+        let server = match answer.date {
+            None => None,
+            Some(text) => Some(parse_http_date(&text).ok_or(FeedError::Decode(format!(
+                "unparsable Date header {text:?}"
+            )))?),
+        };
+        Ok((price, ServerDate { server, received }))
     }
 
     /// One kline request, parsed; rejected and normalised rows are counted and logged.

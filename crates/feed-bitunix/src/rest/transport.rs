@@ -140,6 +140,13 @@ impl Transport {
 
     /// GETs `path_and_query` and returns the envelope's `data`, retrying within the budget.
     pub(crate) async fn get(&self, path_and_query: &str) -> Result<serde_json::Value, FeedError> {
+        self.get_answer(path_and_query)
+            .await
+            .map(|answer| answer.data)
+    }
+
+    /// [`Transport::get`], with the answer's HTTP `Date` header.
+    pub(crate) async fn get_answer(&self, path_and_query: &str) -> Result<Answer, FeedError> {
         let url = format!("{}{}", self.base, path_and_query);
         let seed = self
             .rng
@@ -186,7 +193,7 @@ impl Transport {
     }
 
     /// One request, classified.
-    async fn once(&self, url: &str) -> Result<serde_json::Value, FeedError> {
+    async fn once(&self, url: &str) -> Result<Answer, FeedError> {
         let request = Request::get(url)
             .header(header::ACCEPT, "application/json")
             .header(header::USER_AGENT, "laptop-agents/0.1")
@@ -202,18 +209,33 @@ impl Transport {
                 .await
                 .map_err(|e| FeedError::Transport(la_core::error_chain(&e)))?;
             let status = response.status();
+            let date = response
+                .headers()
+                .get(header::DATE)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned);
             let body = Limited::new(response.into_body(), MAX_BODY_BYTES)
                 .collect()
                 .await
                 .map_err(|e| FeedError::Transport(format!("reading body: {e}")))?
                 .to_bytes();
-            Ok::<_, FeedError>((status, body))
+            Ok::<_, FeedError>((status, date, body))
         };
-        let (status, body) = tokio::time::timeout(self.timeout, exchange)
+        let (status, date, body) = tokio::time::timeout(self.timeout, exchange)
             .await
             .map_err(|_| FeedError::Timeout("REST request"))??;
-        classify(status, &body, &self.symbol)
+        Ok(Answer {
+            data: classify(status, &body, &self.symbol)?,
+            date,
+        })
     }
+}
+
+/// A successful answer: the envelope's `data` and the raw HTTP `Date` header, if any.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) data: serde_json::Value,
+    pub(crate) date: Option<String>,
 }
 
 /// Classifies one HTTP answer.

@@ -51,3 +51,24 @@ async fn wss_and_https_work_with_a_self_signed_certificate() {
     assert_eq!(info.symbol, btc());
     h.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_exchange_clock_is_read_from_the_date_header_over_https() {
+    let (root, tls) = self_signed();
+    let mut config = sim_config(600);
+    config.tls = Some(tls);
+    let sim = la_bitunix_sim::start(config).await.unwrap();
+    let mut feed = feed_config(&sim);
+    feed.tls_roots = Some(vec![root]);
+    // The wall clock on both sides: the simulator's HTTP server stamps `Date` with it.
+    let rest = RestClient::new(&feed).unwrap();
+    let (price, date) = rest.last_price_with_server_date(btc()).await.unwrap();
+    assert!(price.get() > la_core::Decimal::ZERO);
+    let server = date.server.expect("the answer carries a Date header");
+    let skew_ms = date.received.ms_since(server);
+    assert!(
+        (0..=5_000).contains(&skew_ms),
+        "the Date header (whole seconds) is at most a moment before the answer arrived: {skew_ms} ms"
+    );
+    sim.shutdown().await;
+}

@@ -1,20 +1,14 @@
-//! Unit tests of the doctor checks that need no network: Date parsing, the clock verdict,
-//! the local clock range, the lock and workspace probes, and the `run` argument defaults.
+//! Unit tests of the doctor checks that need no network: the clock verdict, the local clock
+//! range, the lock and workspace probes, and the `run` argument defaults.
 
 use super::*;
 
 #[test]
-fn http_date_is_parsed_as_utc() {
-    let parsed = parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
-    assert_eq!(parsed.unix_timestamp(), 784_111_777);
-    assert!(parse_http_date("yesterday").is_none());
-}
-
-#[test]
 fn clock_verdict_passes_within_five_seconds_and_fails_beyond() {
-    let server = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
-    let near = server + time::Duration::seconds(3);
-    let far = server + time::Duration::seconds(9);
+    let at = |ms: i64| TimestampMs::new(ms).unwrap();
+    let server = at(1_800_000_000_000);
+    let near = at(1_800_000_003_000);
+    let far = at(1_800_000_009_000);
     assert_eq!(clock_verdict(server, near).status, Status::Pass);
     let verdict = clock_verdict(server, far);
     assert_eq!(verdict.status, Status::Fail);
