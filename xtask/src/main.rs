@@ -46,7 +46,7 @@ commands:
   soak     --minutes N [--speed X]: chaos soak of the release binary (RELIABILITY.md)
   crash    --rounds N [--seed S] [--faults]: SIGKILL/restart rounds (RELIABILITY.md)
   diskfault  full disk (tmpfs) and read-only state dir during a live session (root)
-  tidy     guideline warnings: files over 600 lines, comments citing absent documents
+  tidy     fails on comments citing absent documents; warns on files over 600 lines
   report-check  renders run reports and a comparison; checks their HTML and charts, and in headless Chromium if installed
   parity   the same real candles through `backtest` and a live session on the simulator
 ";
@@ -78,10 +78,7 @@ fn run_command(args: &[String]) -> Result<()> {
         Some("diskfault") => diskfault::run(&sh),
         Some("report-check") => report_check::run(&sh),
         Some("parity") => parity(&sh),
-        Some("tidy") => {
-            tidy::print_warnings();
-            Ok(())
-        }
+        Some("tidy") => tidy::check(),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             Ok(())
@@ -92,6 +89,7 @@ fn run_command(args: &[String]) -> Result<()> {
 
 fn ci(sh: &Shell) -> Result<()> {
     fmt(sh)?;
+    tidy::check()?;
     unused_dependencies(sh)?;
     clippy(sh)?;
     test(sh)?;
@@ -104,7 +102,6 @@ fn ci(sh: &Shell) -> Result<()> {
     soak::run(sh, &strings(&["--minutes", "2", "--speed", "60"]))?;
     crash::run(sh, &strings(&["--rounds", "10"]))?;
     diskfault::run(sh)?;
-    tidy::print_warnings();
     println!("xtask ci: all steps passed");
     Ok(())
 }

@@ -1,16 +1,14 @@
 //! Tidiness of the sources (rust-analyzer's `tidy.rs`), in two strengths.
 //!
 //! Gates, run as tests so plain `cargo test` enforces them: every `.rs` file under `crates/`
-//! opens with a `//!` paragraph, and nobody reaches for the should-panic or ignore test
-//! attributes.
+//! opens with a `//!` paragraph; nobody reaches for the should-panic or ignore test
+//! attributes; and no comment cites a document the repository does not hold (a numbered
+//! defect or issue, a section of a reference or of another file that is not here), which a
+//! reader cannot follow. `cargo xtask tidy` (and so `cargo xtask ci`) fails on the last one
+//! too, listing every offending line.
 //!
-//! Guidelines, printed as warnings by `cargo xtask ci` and `cargo xtask tidy`: files longer
-//! than [`LONG_FILE_LINES`] (cohesion decides where a file ends; a long file is a smell to
-//! look at, not a failure), and comments that cite a document the repository does not hold
-//! (a numbered defect or issue, a section of the reference or of another file that is not
-//! here), which a reader cannot follow. The second becomes a gate once the existing
-//! citations are replaced: a test asserting
-//! `absent_document_citations(&project_root()).is_empty()`.
+//! A guideline, printed as a warning: files longer than [`LONG_FILE_LINES`] (cohesion decides
+//! where a file ends; a long file is a smell to look at, not a failure).
 
 use std::{
     fs,
@@ -143,8 +141,12 @@ pub(crate) fn absent_document_citations(root: &Path) -> Vec<Citation> {
     found
 }
 
-/// Prints the guideline warnings for the project (nothing when there are none).
-pub(crate) fn print_warnings() {
+/// Prints the guideline warnings for the project (nothing when there are none) and fails
+/// when a comment cites a document that is not in the repository.
+///
+/// # Errors
+/// Every such comment, one per line with its place and the kind of citation.
+pub(crate) fn check() -> anyhow::Result<()> {
     let root = project_root();
     let long = long_files(&root);
     if !long.is_empty() {
@@ -157,15 +159,18 @@ pub(crate) fn print_warnings() {
         }
     }
     let citations = absent_document_citations(&root);
-    if !citations.is_empty() {
-        println!(
-            "tidy: warning: {} comments cite a document that is not in the repository:",
-            citations.len()
-        );
-        for c in &citations {
-            println!("  {} ({}): {}", c.place, c.kind, c.line);
-        }
-    }
+    anyhow::ensure!(
+        citations.is_empty(),
+        "tidy: {} comments cite a document that is not in the repository (say what it said \
+         instead):\n{}",
+        citations.len(),
+        citations
+            .iter()
+            .map(|c| format!("  {} ({}): {}", c.place, c.kind, c.line))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    Ok(())
 }
 
 #[cfg(test)]
@@ -247,6 +252,12 @@ mod tests {
             vec![("crates/a/src/long.rs".to_owned(), LONG_FILE_LINES + 1)]
         );
         fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn no_comment_cites_a_document_that_is_not_in_the_repository() {
+        let found = absent_document_citations(&project_root());
+        assert!(found.is_empty(), "{found:#?}");
     }
 
     #[test]

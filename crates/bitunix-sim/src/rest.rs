@@ -1,4 +1,4 @@
-//! The REST market endpoints, with the real exchange's quirks (`bitunix-protocol.md` §10).
+//! The REST market endpoints, with the real exchange's quirks.
 //!
 //! Envelope `{"code":0,"data":..,"msg":"Success"}`; errors are HTTP 200 with `data:null`
 //! (unknown symbol 20015, unknown path 404, bad depth limit 10008, bad parameter 10002); a

@@ -1,6 +1,6 @@
 //! One WebSocket client session on `/public/`, speaking the Bitunix public protocol.
 //!
-//! Behaviour (see `bitunix-protocol.md` §3–§9, §12): the connect frame first; subscribe
+//! Behaviour, as the real exchange shows it: the connect frame first; subscribe
 //! without an ack, pushes starting `subscribe_delay_ms` (virtual) later with a snapshot;
 //! the 300-stream cap with the exact refusal frame; unsubscribe replies; unknown ops,
 //! channels and non-JSON ignored; JSON ping answered; the server never pings; a

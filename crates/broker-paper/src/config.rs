@@ -89,18 +89,18 @@ pub struct BrokerConfig {
 
 impl Default for BrokerConfig {
     /// The defaults and where they come from:
-    /// - BTCUSDT spec ([`InstrumentSpec::btcusdt`]); starting balance 10 000 (reference §2.2
-    ///   and the upstream `config/defaults.yaml`).
+    /// - BTCUSDT spec ([`InstrumentSpec::btcusdt`]); starting balance 10 000 (the
+    ///   previous Python program's default).
     /// - Slippage 1 bps adverse, no jitter, half-spread 0.5 bps: the upstream defaults carry
-    ///   `slip 0.5`; the Python broker's extra "realistic" 30 bps doubled the loss at the stop
-    ///   (reference §9), which we do not copy.
+    ///   `slip 0.5`; the Python broker's extra "realistic" 30 bps doubled the loss at the stop,
+    ///   which we do not copy.
     /// - Limits from the reference program's hard limits: max notional 200 000, max leverage
     ///   20, 10 orders per minute, daily loss 5 %.
     /// - Margin rates [`MarginRates::BITUNIX_BTCUSDT`]: maintenance margin 0.40 % (Bitunix's
     ///   first BTCUSDT tier) and a liquidation fee of 0.5 % (an assumption; see there).
     /// - `max_risk_per_trade` 200, not the Python 100: the default sizing risks 1 % of equity
     ///   (100 at 10 000), so a cap of exactly 100 rejected every order once equity rose above
-    ///   10 000 (reference §9, "the risk cap bites after any gain"). 200 (2 % of the starting
+    ///   10 000 (the risk cap bit after any gain). 200 (2 % of the starting
     ///   balance) still bounds a single loss while leaving room for equity growth and slippage.
     /// - Trailing stop activating at 1 R with a 1 R distance (i.e. it starts at break-even).
     /// - No max-bars exit and no liquidity cap; 10 000 processed ids retained.

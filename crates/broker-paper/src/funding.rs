@@ -3,7 +3,7 @@
 //! Sign convention (the exchange's): a **positive rate means longs pay and shorts receive**.
 //! The cash flow to the account is `amount = −sign(side) × rate × qty × mark_price`
 //! (sign = +1 long, −1 short), on the mark-price notional of the whole position. The Python
-//! program subtracted the cost for either side, so shorts never received (reference §15.2).
+//! program subtracted the cost for either side, so shorts never received.
 //!
 //! - **Idempotent per `funding_time`:** a second call for a settled time is a no-op with no
 //!   event. Settled times are kept (newest [`FUNDING_RETENTION`], about 11 months at three a

@@ -4,8 +4,8 @@
 //! (for any reason, so a refused id can never be retried into a fill later), or cancelled.
 //! An order still waiting (latency, resting limit, resting remainder) is *in flight*: it is
 //! the broker's working order, known but not yet processed. Keeping the two apart means a
-//! legitimate first attempt is never mistaken for a duplicate (the Python regression, reference
-//! §15.6), while a resubmission of either kind is refused.
+//! legitimate first attempt is never mistaken for a duplicate (a regression the Python
+//! program had), while a resubmission of either kind is refused.
 //!
 //! Retention: the newest `processed_id_retention` ids are kept (FIFO eviction), persisted in
 //! the state file, so a duplicate is refused across restarts for at least that many later

@@ -22,7 +22,7 @@
 //!   restarts. *Processed* ids (filled, rejected — any rejection, so a refused id can never be
 //!   retried into a fill — or cancelled) are kept, newest `processed_id_retention` (default
 //!   10 000), in the state file; the *in-flight* working order is known but not processed, so a
-//!   legitimate first attempt is never refused as a duplicate (reference §15.6).
+//!   legitimate first attempt is never refused as a duplicate.
 //! - **Fills** (`orders.rs`): market orders price per [`MarketFillModel`] (latest tick's ask
 //!   for longs / bid for shorts, else the decision price ± `half_spread_bps`), plus adverse
 //!   `slippage_bps` and an optional seeded jitter `U(0, slippage_jitter_bps)` (SplitMix64 of
@@ -104,8 +104,8 @@
 //! BTCUSDT (tick 0.1, step 0.0001, min 0.0001 from Bitunix `trading_pairs`; maker 0.02 %,
 //! taker 0.06 %), balance 10 000, slippage 1 bps, no jitter, half-spread 0.5 bps, latest-tick
 //! fills, seed 7, no latency, max notional 200 000, max leverage 20, max risk per trade 200
-//! (not the Python 100: with 1 % sizing at 10 000 it rejected every order after any gain,
-//! reference §9), 10 orders per minute, daily loss 5 %, trailing at 1 R with a 1 R distance,
+//! (not the Python 100: with 1 % sizing at 10 000 it rejected every order after any gain),
+//! 10 orders per minute, daily loss 5 %, trailing at 1 R with a 1 R distance,
 //! no max-bars exit, no liquidity cap, 10 000 processed ids; maintenance margin 0.40 %
 //! (Bitunix's first BTCUSDT tier) and a liquidation fee of 0.5 % (an assumption: Bitunix
 //! publishes none we could find; see [`la_core::MarginRates::BITUNIX_BTCUSDT`]).

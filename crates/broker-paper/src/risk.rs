@@ -1,6 +1,6 @@
 //! Risk rules applied at submit, all measured in **event time** (the `now` the caller passes),
 //! never the wall clock, so a backtest or a fast replay behaves exactly like live
-//! (the Python throttles used wall time and a replay got about one trade, reference §15.7).
+//! (the Python throttles used wall time and a replay got about one trade).
 //!
 //! - Orders per minute: a sliding window `(now − 60 s, now]` of counted submissions. A
 //!   submission is counted once it passes the duplicate, halt and rate checks — even if a

@@ -53,12 +53,12 @@ impl InstrumentSpec {
     ///
     /// Sources: `GET /api/v1/futures/market/trading_pairs?symbols=BTCUSDT` has no tick or lot
     /// field; as ccxt does, tick = 10^−`quotePrecision` (1 → **0.1**) and step =
-    /// 10^−`basePrecision` (4 → **0.0001**); `minTradeVolume` is `"0.0001"` (docs and a live
-    /// probe, see `shared/docs/bitunix-protocol.md` §10.4). Fees: maker **0.02 %**, taker
+    /// 10^−`basePrecision` (4 → **0.0001**); `minTradeVolume` is `"0.0001"` (the exchange's
+    /// documentation and a live probe agree). Fees: maker **0.02 %**, taker
     /// **0.06 %**, Bitunix's standard (VIP 0) futures tier as given in the project brief; the
-    /// public market API has no fee field and `shared/docs` carries no fee schedule, so check
+    /// public market API has no fee field and we hold no fee schedule, so check
     /// these against the exchange's fee page before relying on them. (The Python program used
-    /// a flat 2 bps both sides, reference §10.1.)
+    /// a flat 2 bps both sides.)
     // The literal is a valid symbol (checked by a test), so the `expect` cannot fire; it is
     // not applied to input.
     #[allow(clippy::expect_used)]

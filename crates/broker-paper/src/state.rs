@@ -5,8 +5,8 @@
 //! order ids (bounded), the order-rate window, the UTC-day baseline, settled funding times,
 //! the jitter draw counter and the statistics counters. Market data (the latest tick, the last
 //! candle) and the halt flag are deliberately not persisted: they are stale after a restart and
-//! the session re-applies a halt itself (a persisted halt that never clears was the Python
-//! breaker's defect 15).
+//! the session re-applies a halt itself (a persisted halt that never cleared stopped the
+//! Python program's breaker for good).
 //!
 //! Every struct denies unknown fields, so a file from another schema is reported as corrupt
 //! instead of being half-read.

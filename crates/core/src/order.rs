@@ -3,8 +3,8 @@
 //!
 //! Every order carries a stop-loss: the broker refuses to hold a position without one.
 //! `OrderIntent::new` checks the stop and the optional take-profit against a reference entry
-//! price for the order's side, so a take-profit on the wrong side (the Python program's
-//! defect 11) cannot even be expressed.
+//! price for the order's side, so a take-profit on the wrong side (which the Python
+//! program accepted) cannot even be expressed.
 
 use std::{fmt, str::FromStr};
 

@@ -1,6 +1,6 @@
 //! [`FeedConfig`]: every knob of the client, its documented default, and [`FeedConfig::validate`].
 //!
-//! Defaults follow the protocol reference (`bitunix-protocol.md` §8–§9): a JSON ping every
+//! Defaults follow the exchange's documented limits: a JSON ping every
 //! 12 s (the server drops idle sockets after about 60 s), at most 5 client messages per
 //! second, at most 10 REST requests per second, a 1 MiB message cap and a planned rotation
 //! before the (uncertain) 24 h connection lifetime.

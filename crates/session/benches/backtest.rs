@@ -1,4 +1,4 @@
-//! P3 (issue 8 / issue 6): backtest throughput in candles per second over the real
+//! P3: backtest throughput in candles per second over the real
 //! 42,915-candle month of BTCUSDT 1m candles in `../shared/data/candles`, through the same
 //! hot loop `laptop-agents backtest` runs ([`la_session::backtest::replay_candles`]): every
 //! bar replayed as its intrabar ticks into the broker's exit checks, then closed through the

@@ -1,4 +1,4 @@
-//! P2 in process (issue 8): how long a tick that crosses the stop of an open position takes
+//! P2 in process: how long a tick that crosses the stop of an open position takes
 //! to become an exit event, as a latency distribution (HDR histogram, ≥ 100 k samples per
 //! variant) rather than a mean. Goal: p99 ≤ 20 µs.
 //!

@@ -3,7 +3,7 @@
 //!
 //! Measured in **event time** (the UTC day of the exchange timestamps), so a replay trips it
 //! exactly as a live run would. The trip is persisted *with its day*, so — unlike the Python
-//! program (defect 15) — a new UTC day resets a trip (and the loss streak) instead of
+//! program, whose persisted trip never cleared — a new UTC day resets a trip (and the loss streak) instead of
 //! blocking forever.
 //! Every exit updates it, including exits on ticks.
 

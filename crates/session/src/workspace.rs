@@ -1,7 +1,7 @@
 //! The workspace directory: where every file of a session lives, and the session lock.
 //!
 //! All paths hang off one root (default `./.workspace`), never off the current directory —
-//! the Python program's split roots (defect 10) meant its dashboard read files nobody wrote.
+//! the Python program's split roots meant its dashboard read files nobody wrote.
 
 use std::{
     fs::{self, File, TryLockError},

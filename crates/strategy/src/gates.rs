@@ -10,7 +10,7 @@ use crate::{decision::Gate, error::StrategyError, indicators::fixed::fraction_fi
 
 /// Funding thresholds, as **fractions per 8 h** (0.0001 = 0.01 %), compared with |rate|.
 ///
-/// The defaults are the reference's orchestrated-mode values (§8). Its strategy file's
+/// The defaults are the Python program's orchestrated-mode values. Its strategy file's
 /// 0.05 / 0.03 were percent-like numbers read as fractions (5 % per 8 h), so they could never
 /// bind; BTC funding is usually about 0.0001, which trades at full size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

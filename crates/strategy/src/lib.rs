@@ -19,12 +19,12 @@
 //! 8 h), never a percent; money is `Decimal` in quote currency; periods are in candles.
 //!
 //! # Fixed defects of the reference program
-//! - Its live session never traded because both setups were disabled (defect 1): here both
+//! - Its live session never traded because both setups were disabled: here both
 //!   are on by default, a configuration with both off is rejected, and a test checks the
 //!   defaults trade on a real month of BTCUSDT candles.
-//! - Percent vs fraction (defect 8): `risk_frac` is a fraction, validated to at most
+//! - Percent vs fraction (a percent was passed where a fraction was expected): `risk_frac` is a fraction, validated to at most
 //!   [`MAX_RISK_FRAC`] with an error that says so.
-//! - A take-profit on the wrong side passed an absolute reward/risk check (defect 11): reward
+//! - A take-profit on the wrong side passed an absolute reward/risk check: reward
 //!   and risk are signed here and a wrong-side target is blocked with `tp_wrong_side`.
 //! - Sizing ignored trading costs: on 1m BTC candles its ATR stops were often smaller than a
 //!   round trip's fees and slippage, so positions were several times too large (about 12×

@@ -1,4 +1,4 @@
-//! The default strategy, `setups`: the reference program's agent pipeline (§7), run
+//! The default strategy, `setups`: the previous Python program's agent pipeline, run
 //! incrementally on each closed candle, with its defects fixed.
 //!
 //! # Pipeline (per closed candle)

@@ -1,11 +1,11 @@
 //! Parameters of the setups strategy, their defaults and their validation.
 //!
 //! Every ratio is a **fraction** (0.01 = 1 %), never a percent: the reference program passed
-//! `risk_pct = 1.0` (percent) to code expecting a fraction (defect 8), so validation rejects
+//! `risk_pct = 1.0` (percent) to code expecting a fraction, so validation rejects
 //! a `risk_frac` above [`MAX_RISK_FRAC`] with a message that names the unit.
 //!
 //! The defaults are the reference's `config/strategies/default.json` with both setups
-//! **enabled** (the reference session shipped them disabled and never traded, defect 1),
+//! **enabled** (the reference session shipped them disabled and never traded),
 //! funding thresholds as real per-8 h fractions (the reference's 0.05/0.03 could never
 //! bind), and a market entry at the close for the pullback setup.
 //!

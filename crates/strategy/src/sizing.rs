@@ -15,7 +15,7 @@
 //!    BTC at $60,000 is 0.08 % while a round trip costs 0.14 %, so the position was sized
 //!    ~3× too large and every stop-out lost 2–3 R.
 //! 3. The target must lie strictly on the profit side of the entry (`tp_wrong_side`
-//!    otherwise; the reference's absolute-distance check let it pass, defect 11).
+//!    otherwise; the reference's absolute-distance check let it pass).
 //! 4. **Net** reward/risk `rr = (reward − cost) / (risk + cost)` (signed distances) must be at
 //!    least `rr_min`: a target that barely covers the fees is not a 1.5 R trade.
 //! 5. **Leverage** (isolated margin, formula in `la_core::margin`): the highest whole

@@ -1,5 +1,5 @@
 //! The simple alternative strategy, `sma-cross`: a market entry when the fast SMA of closes
-//! crosses the slow one, with the reference's fixed-fractional geometry (§9) made
+//! crosses the slow one, with the Python program's fixed-fractional geometry made
 //! cost-aware.
 //!
 //! On a cross up (fast ≤ slow on the previous candle, fast > slow now) it goes long at the

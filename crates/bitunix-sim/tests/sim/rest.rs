@@ -1,4 +1,4 @@
-//! The REST market endpoints and their quirks (`bitunix-protocol.md` §10).
+//! The REST market endpoints and their quirks, as the real exchange shows them.
 
 use hyper::StatusCode;
 use la_bitunix_sim::{FundingShape, SimConfig, start};

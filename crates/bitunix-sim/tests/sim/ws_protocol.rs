@@ -1,4 +1,5 @@
-//! The WebSocket protocol as the real exchange speaks it (`bitunix-protocol.md` §3–§9).
+//! The WebSocket protocol as the real exchange speaks it: connect frame, subscriptions,
+//! pings, the stream cap and the push formats.
 
 use std::{collections::BTreeMap, time::Duration};
 

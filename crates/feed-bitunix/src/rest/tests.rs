@@ -1,4 +1,4 @@
-//! REST parsing tests with the real payloads of `bitunix-protocol.md` §10.
+//! REST parsing tests with payloads captured from the real exchange.
 
 use hyper::StatusCode;
 use la_core::{CandleNormalization, Interval, Price, Symbol, TimestampMs, Volume};

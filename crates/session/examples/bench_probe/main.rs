@@ -1,4 +1,4 @@
-//! Process-level benchmark probes for `cargo xtask bench` (issue 8), measurements a
+//! Process-level benchmark probes for `cargo xtask bench` (BENCHMARKS.md), measurements a
 //! criterion bench cannot make because they need sockets, a simulator or a child process:
 //!
 //! - `decode-cpu` (P1) and `backtest-cpu` (P3): throughput per core in on-CPU time of the

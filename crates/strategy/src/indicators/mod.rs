@@ -4,7 +4,8 @@
 //!
 //! # Exact definitions
 //!
-//! These follow the reference program (`reference-behaviour.md` §6), with its defects fixed.
+//! These follow the previous Python program's indicators, with its defects fixed; the
+//! table below is the whole definition.
 //!
 //! | Indicator | Definition | First value after |
 //! |---|---|---|

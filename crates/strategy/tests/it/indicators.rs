@@ -1,4 +1,5 @@
-//! Indicator values against hand-computed tables (reference-behaviour §6 definitions).
+//! Indicator values against hand-computed tables (the definitions in
+//! `la_strategy::indicators`).
 
 use la_core::Decimal;
 use la_strategy::indicators::{

@@ -263,7 +263,7 @@ fn cvd_confirmation_blocks_only_when_required_and_absent() {
 
 #[test]
 fn target_on_the_wrong_side_of_the_entry_is_rejected() {
-    // VWAP below the entry: the reference's absolute rr let this long through (defect 11).
+    // VWAP below the entry: an absolute (unsigned) reward/risk check let this long through.
     let tape = SweepTape {
         vwap_below: true,
         ..SweepTape::default()
