@@ -16,8 +16,8 @@ use std::{
 use criterion::{Criterion, criterion_group, criterion_main};
 use la_broker_paper::{BrokerConfig, PaperBroker};
 use la_core::{
-    Broker, ClientOrderId, Leverage, OrderIntent, OrderKind, Price, Qty, Side, Symbol, Tick,
-    TimestampMs,
+    Broker, ClientOrderId, Leverage, OrderIntent, OrderKind, OrderSpec, Price, Qty, Side, Symbol,
+    Tick, TimestampMs,
 };
 use rust_decimal::Decimal;
 
@@ -42,16 +42,16 @@ fn tick(symbol: Symbol, i: i64, bid_tenths: i64) -> Tick {
 /// A long 0.01 BTC at ~100 010 with a stop at 99 900 and a far target, trailing on (defaults).
 fn open_long() -> PaperBroker {
     let mut broker = PaperBroker::new(BrokerConfig::default()).unwrap();
-    let order = OrderIntent::new(
-        ClientOrderId::new("bench-1").unwrap(),
-        Side::Long,
-        OrderKind::Market,
-        Qty::new(Decimal::new(1, 2)).unwrap(),
-        price(1_000_000),
-        price(999_000),
-        Some(price(1_500_000)),
-        Leverage::new(10).unwrap(),
-    )
+    let order = OrderIntent::new(OrderSpec {
+        client_order_id: ClientOrderId::new("bench-1").unwrap(),
+        side: Side::Long,
+        kind: OrderKind::Market,
+        qty: Qty::new(Decimal::new(1, 2)).unwrap(),
+        entry_reference: price(1_000_000),
+        stop_loss: price(999_000),
+        take_profit: Some(price(1_500_000)),
+        leverage: Leverage::new(10).unwrap(),
+    })
     .unwrap();
     let mut events = Vec::new();
     broker

@@ -38,7 +38,8 @@ pub use market::{
     Provenance, Tick, last_push_offset,
 };
 pub use order::{
-    ClientOrderId, ExitReason, Fill, OrderIntent, OrderKind, Position, Side, check_protection_sides,
+    ClientOrderId, ExitReason, Fill, OrderIntent, OrderKind, OrderSpec, Position, Side,
+    check_protection_sides,
 };
 pub use plausibility::{
     PlausibilityConfig, PlausibilityCounters, PriceBand, PriceGuard, PriceVerdict, PrintKind,

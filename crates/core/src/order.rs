@@ -153,26 +153,48 @@ pub struct OrderIntent {
     leverage: Leverage,
 }
 
+/// The parts of an order, each named, for [`OrderIntent::new`]. Every field is required (a
+/// struct literal cannot leave out the stop or the leverage), and nothing is checked until
+/// `OrderIntent::new` checks the whole.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderSpec {
+    /// The idempotency key.
+    pub client_order_id: ClientOrderId,
+    /// Entry direction.
+    pub side: Side,
+    /// Market or limit.
+    pub kind: OrderKind,
+    /// Requested quantity.
+    pub qty: Qty,
+    /// The price the decision was made at (market orders); ignored for a limit order, whose
+    /// limit price is used instead.
+    pub entry_reference: Price,
+    /// Mandatory protective stop.
+    pub stop_loss: Price,
+    /// Optional take-profit.
+    pub take_profit: Option<Price>,
+    /// The leverage the position is opened at.
+    pub leverage: Leverage,
+}
+
 impl OrderIntent {
-    /// Builds an order, checking the stop and target sides.
+    /// Builds an order from its parts, checking the stop and target sides.
     ///
     /// For a limit order `entry_reference` is ignored and the limit price is used.
     ///
     /// # Errors
     /// `StopOnWrongSide` or `TakeProfitOnWrongSide`.
-    // Every argument is a distinct, separately validated part of the order; a builder would
-    // make an order without a stop or a leverage expressible.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        client_order_id: ClientOrderId,
-        side: Side,
-        kind: OrderKind,
-        qty: Qty,
-        entry_reference: Price,
-        stop_loss: Price,
-        take_profit: Option<Price>,
-        leverage: Leverage,
-    ) -> Result<Self, DataError> {
+    pub fn new(spec: OrderSpec) -> Result<Self, DataError> {
+        let OrderSpec {
+            client_order_id,
+            side,
+            kind,
+            qty,
+            entry_reference,
+            stop_loss,
+            take_profit,
+            leverage,
+        } = spec;
         let entry = match kind {
             OrderKind::Market => entry_reference,
             OrderKind::Limit { price } => price,

@@ -6,8 +6,8 @@ use rust_decimal_macros::dec;
 
 use crate::{
     Candle, CandleNormalization, ClientOrderId, DataError, Interval, Leverage, ManualClock, Ohlc,
-    OrderIntent, OrderKind, Price, Qty, RejectReason, Side, Symbol, Tick, TimestampMs, Volume,
-    number::parse_decimal, time::Clock,
+    OrderIntent, OrderKind, OrderSpec, Price, Qty, RejectReason, Side, Symbol, Tick, TimestampMs,
+    Volume, number::parse_decimal, time::Clock,
 };
 
 fn price(text: &str) -> Price {
@@ -354,16 +354,16 @@ fn tick_rejects_crossed_book_and_falls_back_to_last() {
 }
 
 fn order(side: Side, stop: &str, target: Option<&str>) -> Result<OrderIntent, DataError> {
-    OrderIntent::new(
-        ClientOrderId::new("t-1").expect("id"),
+    OrderIntent::new(OrderSpec {
+        client_order_id: ClientOrderId::new("t-1").expect("id"),
         side,
-        OrderKind::Market,
-        Qty::parse("qty", "0.01").expect("qty"),
-        price("100"),
-        price(stop),
-        target.map(price),
-        Leverage::ONE,
-    )
+        kind: OrderKind::Market,
+        qty: Qty::parse("qty", "0.01").expect("qty"),
+        entry_reference: price("100"),
+        stop_loss: price(stop),
+        take_profit: target.map(price),
+        leverage: Leverage::ONE,
+    })
 }
 
 #[test]
@@ -415,16 +415,16 @@ fn order_rejects_stop_and_target_on_the_wrong_side() {
 
 #[test]
 fn limit_order_validates_against_its_limit_price() {
-    let limit = OrderIntent::new(
-        ClientOrderId::new("limit-1").expect("id"),
-        Side::Long,
-        OrderKind::Limit { price: price("95") },
-        Qty::parse("qty", "1").expect("qty"),
-        price("100"),
-        price("96"),
-        None,
-        Leverage::ONE,
-    );
+    let limit = OrderIntent::new(OrderSpec {
+        client_order_id: ClientOrderId::new("limit-1").expect("id"),
+        side: Side::Long,
+        kind: OrderKind::Limit { price: price("95") },
+        qty: Qty::parse("qty", "1").expect("qty"),
+        entry_reference: price("100"),
+        stop_loss: price("96"),
+        take_profit: None,
+        leverage: Leverage::ONE,
+    });
     assert_eq!(
         limit.map_err(|e| e.reason),
         Err(RejectReason::StopOnWrongSide)

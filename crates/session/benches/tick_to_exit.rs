@@ -28,8 +28,8 @@ use std::{hint::black_box, time::Instant};
 use hdrhistogram::Histogram;
 use la_broker_paper::{BrokerConfig, MarketFillModel, PaperBroker};
 use la_core::{
-    Broker, BrokerEvent, Candle, ClientOrderId, Decimal, Interval, OrderIntent, OrderKind, Price,
-    Provenance, Qty, Side, Symbol, Tick, TimestampMs, Volume,
+    Broker, BrokerEvent, Candle, ClientOrderId, Decimal, Interval, OrderIntent, OrderKind,
+    OrderSpec, Price, Provenance, Qty, Side, Symbol, Tick, TimestampMs, Volume,
 };
 use la_feed_bitunix::decode::{Decoded, FrameDecoder};
 use la_session::engine::Engine;
@@ -119,16 +119,16 @@ fn broker_variant(samples: usize) -> Histogram<u64> {
     let mut events = Vec::with_capacity(8);
     let mut h = histogram();
     for i in 0..WARMUP_SAMPLES + samples {
-        let order = OrderIntent::new(
-            ClientOrderId::new(&format!("probe-{i}")).unwrap(),
-            Side::Long,
-            OrderKind::Market,
-            Qty::new(Decimal::new(1, 3)).unwrap(),
-            price(PRICE),
-            price(PRICE - STOP_DISTANCE),
-            Some(price(PRICE + 10 * STOP_DISTANCE)),
-            la_core::Leverage::new(10).unwrap(),
-        )
+        let order = OrderIntent::new(OrderSpec {
+            client_order_id: ClientOrderId::new(&format!("probe-{i}")).unwrap(),
+            side: Side::Long,
+            kind: OrderKind::Market,
+            qty: Qty::new(Decimal::new(1, 3)).unwrap(),
+            entry_reference: price(PRICE),
+            stop_loss: price(PRICE - STOP_DISTANCE),
+            take_profit: Some(price(PRICE + 10 * STOP_DISTANCE)),
+            leverage: la_core::Leverage::new(10).unwrap(),
+        })
         .unwrap();
         broker
             .submit(order, ts(crossing_ms(i) - 1), &mut events)

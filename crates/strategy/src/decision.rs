@@ -4,8 +4,8 @@
 //! has an answer.
 
 use la_core::{
-    ClientOrderId, DataError, Decimal, Leverage, MarginRates, OrderIntent, OrderKind, Price, Qty,
-    Side,
+    ClientOrderId, DataError, Decimal, Leverage, MarginRates, OrderIntent, OrderKind, OrderSpec,
+    Price, Qty, Side,
 };
 use serde::{Deserialize, Serialize};
 
@@ -154,16 +154,16 @@ impl OrderPlan {
     /// # Errors
     /// A plan whose geometry `OrderIntent::new` refuses (a strategy bug, never expected).
     pub fn to_intent(&self, id: ClientOrderId) -> Result<OrderIntent, DataError> {
-        OrderIntent::new(
-            id,
-            self.side,
-            self.kind,
-            self.qty,
-            self.entry_reference,
-            self.stop_loss,
-            self.take_profit,
-            self.leverage,
-        )
+        OrderIntent::new(OrderSpec {
+            client_order_id: id,
+            side: self.side,
+            kind: self.kind,
+            qty: self.qty,
+            entry_reference: self.entry_reference,
+            stop_loss: self.stop_loss,
+            take_profit: self.take_profit,
+            leverage: self.leverage,
+        })
     }
 }
 

@@ -20,7 +20,7 @@ use std::cell::Cell;
 
 use la_core::{
     Broker, BrokerEvent, Candle, ExitReason, Interval, Leverage, MarginInputs, MarginRates,
-    OrderIntent, OrderKind, Side,
+    OrderIntent, OrderKind, OrderSpec, Side,
 };
 use proptest::{
     prelude::*,
@@ -139,16 +139,16 @@ fn run(case: &Case) -> Result<Seen, TestCaseError> {
         .unwrap();
     let stop = (entry + (expected.get() - entry) * Decimal::new(case.stop_permille, 3)).round_dp(1);
     let mut broker = PaperBroker::new(config).unwrap();
-    let order = OrderIntent::new(
-        id("p-1"),
+    let order = OrderIntent::new(OrderSpec {
+        client_order_id: id("p-1"),
         side,
-        OrderKind::Market,
-        Qty::new(qty_value).unwrap(),
-        Price::new(entry).unwrap(),
-        Price::new(stop).unwrap(),
-        None,
+        kind: OrderKind::Market,
+        qty: Qty::new(qty_value).unwrap(),
+        entry_reference: Price::new(entry).unwrap(),
+        stop_loss: Price::new(stop).unwrap(),
+        take_profit: None,
         leverage,
-    )
+    })
     .unwrap();
     let mut events = Vec::new();
     broker.submit(order, ts(0), &mut events).unwrap();

@@ -8,7 +8,9 @@
 //! (1000 + 0.6 + 4 − 50) / (0.01 × 0.995) = 95 939.698…, up to **95 939.7**, and a short at
 //! (1000 − 0.6 − 4 + 50) / (0.01 × 1.005) = 104 019.900…, down to **104 019.9**.
 
-use la_core::{Broker, ExitReason, Leverage, OrderIntent, OrderKind, OrderRejectReason as R, Side};
+use la_core::{
+    Broker, ExitReason, Leverage, OrderIntent, OrderKind, OrderRejectReason as R, OrderSpec, Side,
+};
 
 use super::*;
 use crate::{BrokerError, BrokerState, SCHEMA_VERSION};
@@ -29,16 +31,16 @@ fn entry(
     let kind = limit.map_or(OrderKind::Market, |price| OrderKind::Limit {
         price: px(price),
     });
-    OrderIntent::new(
-        id(order_id),
+    OrderIntent::new(OrderSpec {
+        client_order_id: id(order_id),
         side,
         kind,
-        qty(size),
-        px(reference),
-        px(stop),
-        None,
-        Leverage::new(lev).unwrap(),
-    )
+        qty: qty(size),
+        entry_reference: px(reference),
+        stop_loss: px(stop),
+        take_profit: None,
+        leverage: Leverage::new(lev).unwrap(),
+    })
     .unwrap()
 }
 

@@ -19,7 +19,7 @@ mod state_tests;
 
 use la_core::{
     Broker, BrokerEvent, Candle, ClientOrderId, Exit, Fill, Interval, Leverage, OrderIntent,
-    OrderKind, OrderRejectReason, Price, Qty, Side, Symbol, Tick, TimestampMs, Volume,
+    OrderKind, OrderRejectReason, OrderSpec, Price, Qty, Side, Symbol, Tick, TimestampMs, Volume,
 };
 use rust_decimal::Decimal;
 
@@ -93,16 +93,16 @@ pub(super) fn market(
     stop: &str,
     target: Option<&str>,
 ) -> OrderIntent {
-    OrderIntent::new(
-        id(order_id),
+    OrderIntent::new(OrderSpec {
+        client_order_id: id(order_id),
         side,
-        OrderKind::Market,
-        qty(size),
-        px(reference),
-        px(stop),
-        target.map(px),
-        leverage(),
-    )
+        kind: OrderKind::Market,
+        qty: qty(size),
+        entry_reference: px(reference),
+        stop_loss: px(stop),
+        take_profit: target.map(px),
+        leverage: leverage(),
+    })
     .unwrap()
 }
 
@@ -114,16 +114,16 @@ pub(super) fn limit(
     stop: &str,
     target: Option<&str>,
 ) -> OrderIntent {
-    OrderIntent::new(
-        id(order_id),
+    OrderIntent::new(OrderSpec {
+        client_order_id: id(order_id),
         side,
-        OrderKind::Limit { price: px(price) },
-        qty(size),
-        px(price),
-        px(stop),
-        target.map(px),
-        leverage(),
-    )
+        kind: OrderKind::Limit { price: px(price) },
+        qty: qty(size),
+        entry_reference: px(price),
+        stop_loss: px(stop),
+        take_profit: target.map(px),
+        leverage: leverage(),
+    })
     .unwrap()
 }
 

@@ -7,7 +7,8 @@
 use std::collections::HashMap;
 
 use la_core::{
-    Broker, BrokerEvent, Candle, ExitReason, Interval, Leverage, OrderIntent, OrderKind, Side,
+    Broker, BrokerEvent, Candle, ExitReason, Interval, Leverage, OrderIntent, OrderKind, OrderSpec,
+    Side,
 };
 use proptest::prelude::*;
 use rust_decimal::Decimal;
@@ -239,16 +240,16 @@ impl World {
                 };
                 let order_id = format!("o{}", self.orders.len());
                 let quantity = Decimal::new(i64::from(*qty_steps), 4);
-                let order = OrderIntent::new(
-                    id(&order_id),
+                let order = OrderIntent::new(OrderSpec {
+                    client_order_id: id(&order_id),
                     side,
                     kind,
-                    Qty::new(quantity).unwrap(),
-                    Price::new(entry).unwrap(),
-                    Price::new(stop_price).unwrap(),
-                    target_price,
-                    Leverage::new(u32::from(*leverage)).unwrap(),
-                )
+                    qty: Qty::new(quantity).unwrap(),
+                    entry_reference: Price::new(entry).unwrap(),
+                    stop_loss: Price::new(stop_price).unwrap(),
+                    take_profit: target_price,
+                    leverage: Leverage::new(u32::from(*leverage)).unwrap(),
+                })
                 .unwrap();
                 self.ledger.requested.insert(order_id, quantity);
                 self.orders.push(order.clone());
@@ -365,11 +366,16 @@ proptest! {
         let mut whole = PaperBroker::new(base).unwrap();
         let mut parts = PaperBroker::new(split).unwrap();
         let stop = limit_price - side.sign() * d("500");
-        let order = OrderIntent::new(
-            id("split"), side, OrderKind::Limit { price: Price::new(limit_price).unwrap() },
-            Qty::new(Decimal::new(qty_steps, 4)).unwrap(), Price::new(limit_price).unwrap(),
-            Price::new(stop).unwrap(), None, leverage(),
-        ).unwrap();
+        let order = OrderIntent::new(OrderSpec {
+                client_order_id: id("split"),
+                side,
+                kind: OrderKind::Limit { price: Price::new(limit_price).unwrap() },
+                qty: Qty::new(Decimal::new(qty_steps, 4)).unwrap(),
+                entry_reference: Price::new(limit_price).unwrap(),
+                stop_loss: Price::new(stop).unwrap(),
+                take_profit: None,
+                leverage: leverage(),
+            }).unwrap();
         let mut events = Vec::new();
         whole.submit(order.clone(), ts(0), &mut events).unwrap();
         parts.submit(order, ts(0), &mut events).unwrap();

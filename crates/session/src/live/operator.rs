@@ -295,7 +295,9 @@ impl Live {
 #[cfg(test)]
 mod tests {
     use la_broker_paper::BrokerConfig;
-    use la_core::{BrokerEvent, ClientOrderId, OrderIntent, OrderKind, Qty, Side, Symbol, Tick};
+    use la_core::{
+        BrokerEvent, ClientOrderId, OrderIntent, OrderKind, OrderSpec, Qty, Side, Symbol, Tick,
+    };
 
     use super::*;
 
@@ -318,16 +320,16 @@ mod tests {
         broker
             .on_tick(&tick(0, "100"), &mut events)
             .unwrap_or_else(|e| panic!("{e}"));
-        let order = OrderIntent::new(
-            ClientOrderId::new("t-1").unwrap_or_else(|e| panic!("{e}")),
-            Side::Long,
-            OrderKind::Market,
-            Qty::new(Decimal::ONE).unwrap_or_else(|e| panic!("{e}")),
-            price("100"),
-            price("90"),
-            Some(price("120")),
-            la_core::Leverage::ONE,
-        )
+        let order = OrderIntent::new(OrderSpec {
+            client_order_id: ClientOrderId::new("t-1").unwrap_or_else(|e| panic!("{e}")),
+            side: Side::Long,
+            kind: OrderKind::Market,
+            qty: Qty::new(Decimal::ONE).unwrap_or_else(|e| panic!("{e}")),
+            entry_reference: price("100"),
+            stop_loss: price("90"),
+            take_profit: Some(price("120")),
+            leverage: la_core::Leverage::ONE,
+        })
         .unwrap_or_else(|e| panic!("{e}"));
         broker
             .submit(order, ts(1), &mut events)
