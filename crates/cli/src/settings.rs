@@ -57,15 +57,28 @@ pub(crate) fn resolve_raw(
             .into_iter()
             .map(|err| {
                 let key = err.path.join(".");
-                let origin = err
-                    .metadata
-                    .as_ref()
-                    .map(|m| m.name.to_string())
-                    .unwrap_or_default();
+                let origin = err.metadata.as_ref().map_or_else(String::new, |m| {
+                    match &m.source {
+                        Some(figment::Source::File(path)) => {
+                            format!("{} {}", m.name, path.display())
+                        }
+                        _ => m.name.to_string(),
+                    }
+                });
+                // A typo gets the nearest key instead of the list of every key.
+                let kind = match &err.kind {
+                    figment::error::Kind::UnknownField(field, expected) => {
+                        did_you_mean(field, expected).map_or_else(
+                            || err.kind.to_string(),
+                            |near| format!("unknown key `{field}`; did you mean `{near}`?"),
+                        )
+                    }
+                    other => other.to_string(),
+                };
                 if key.is_empty() {
-                    format!("{} ({origin})", err.kind)
+                    format!("{kind} ({origin})")
                 } else {
-                    format!("`{key}`: {} ({origin})", err.kind)
+                    format!("`{key}`: {kind} ({origin})")
                 }
             })
             .collect();
@@ -74,6 +87,19 @@ pub(crate) fn resolve_raw(
             "the keys are the fields of RawRunConfig (crates/session/src/config.rs); tables: [setups], [sma_cross], [margin], [plausibility], [alerts]",
         )
     })
+}
+
+/// The known key closest to the unknown `typed`, if one is close enough to be a typo (an edit
+/// distance of at most a third of its length, and at least 1 allowed): `durration` →
+/// `duration`, `setup` → `setups`.
+fn did_you_mean<'a>(typed: &str, known: &[&'a str]) -> Option<&'a str> {
+    let allowed = (typed.chars().count() / 3).max(1);
+    known
+        .iter()
+        .map(|candidate| (strsim::damerau_levenshtein(typed, candidate), *candidate))
+        .filter(|(distance, _)| *distance <= allowed)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
 }
 
 /// Validates a resolved raw configuration: every problem at once, exit 2.

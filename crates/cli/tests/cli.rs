@@ -209,6 +209,41 @@ fn an_invalid_setting_names_the_key_and_exits_2() {
 }
 
 #[test]
+fn a_mistyped_key_or_table_gets_the_nearest_name_and_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    for (text, typed, near) in [
+        ("durration = \"5m\"\n", "durration", "duration"),
+        ("[setup]\nrisk_frac = 0.01\n", "setup", "setups"),
+        ("[setups]\nrisk_fract = 0.01\n", "risk_fract", "risk_frac"),
+    ] {
+        let file = dir.path().join("typo.toml");
+        std::fs::write(&file, text).unwrap();
+        let out = run(&[
+            "run",
+            "--config",
+            file.to_str().unwrap(),
+            "--workspace",
+            dir.path().join("ws").to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{text}: {out:?}");
+        // miette wraps long lines: compare without the line breaks and the gutter.
+        let stderr: String = String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .map(|line| line.trim_start_matches([' ', '│']).to_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            stderr.contains(&format!("unknown key `{typed}`; did you mean `{near}`?")),
+            "{text}: {stderr}"
+        );
+        assert!(
+            stderr.contains("typo.toml"),
+            "{text}: the file is named: {stderr}"
+        );
+    }
+}
+
+#[test]
 fn a_zero_duration_is_a_configuration_error_not_a_session_without_end() {
     let dir = tempfile::tempdir().unwrap();
     for flag in ["--duration", "--max-clock-skew"] {
