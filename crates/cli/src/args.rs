@@ -8,7 +8,7 @@ use clap::{
     builder::{PossibleValuesParser, TypedValueParser},
 };
 use la_core::Interval;
-use la_session::intrabar::IntrabarTicks;
+use la_session::{intrabar::IntrabarTicks, walk_forward::ObjectiveMetric};
 use la_strategy::StrategyKind;
 use serde::Serialize;
 
@@ -78,6 +78,9 @@ pub(crate) enum Command {
     Report(ReportArgs),
     /// Compare runs: statistics side by side and equity curves overlaid (terminal + HTML).
     Compare(CompareArgs),
+    /// Walk-forward validation: choose parameters from a grid on each training window, trade
+    /// the choice on the test window after it, and judge only those test windows.
+    WalkForward(WalkForwardArgs),
     /// Show whether a session is running and how it is doing.
     Status(StatusArgs),
     /// Ask the running session to stop, and wait for it.
@@ -297,6 +300,39 @@ pub(crate) struct BacktestArgs {
     #[command(flatten)]
     pub(crate) history: HistoryArgs,
     /// Print the statistics as one JSON object.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct WalkForwardArgs {
+    #[command(flatten)]
+    pub(crate) layers: ConfigArgs,
+    #[command(flatten)]
+    pub(crate) flags: BacktestFlags,
+    #[command(flatten)]
+    pub(crate) history: HistoryArgs,
+    /// Parameter grid: TOML with the configuration's tables and keys, each key an array of
+    /// candidates or a range table `{ from = 30, to = 90, step = 30 }`.
+    #[arg(long)]
+    pub(crate) grid: PathBuf,
+    /// Training window (in-sample), e.g. 14d, 36h.
+    #[arg(long)]
+    pub(crate) train: String,
+    /// Test window (out-of-sample) right after each training window, e.g. 7d.
+    #[arg(long)]
+    pub(crate) test: String,
+    /// How far each fold moves on [default: the test window]; at least the test window, so
+    /// no out-of-sample candle counts twice.
+    #[arg(long)]
+    pub(crate) step: Option<String>,
+    /// What a fold's choice maximises on its training window.
+    #[arg(long, default_value = "sharpe", value_parser = labelled::<ObjectiveMetric>(ObjectiveMetric::ALL.map(ObjectiveMetric::as_str)))]
+    pub(crate) objective: ObjectiveMetric,
+    /// The fewest training trades a parameter set needs to be chosen.
+    #[arg(long, default_value_t = 5)]
+    pub(crate) min_trades: u64,
+    /// Print the folds and the out-of-sample aggregate as one JSON object.
     #[arg(long)]
     pub(crate) json: bool,
 }

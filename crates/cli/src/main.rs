@@ -13,6 +13,7 @@
 mod args;
 mod commands;
 mod console;
+mod grid;
 mod settings;
 
 use std::process::ExitCode;
@@ -47,6 +48,10 @@ fn main() -> ExitCode {
         Command::Report(mut args) => {
             args.workspace = workspace;
             commands::report::run(&args)
+        }
+        Command::WalkForward(mut args) => {
+            args.flags.engine.workspace = workspace.workspace;
+            commands::walk_forward::run(&args)
         }
         Command::Compare(mut args) => {
             args.workspace = workspace;

@@ -32,6 +32,16 @@ pub(crate) fn resolve_raw(
     layers: &ConfigArgs,
     flags: &impl Serialize,
 ) -> Result<RawRunConfig, Failure> {
+    resolve_raw_over(layers, &Dict::new(), flags)
+}
+
+/// [`resolve_raw`] with one more layer between `--set` and the named flags: a grid's
+/// parameter set (`walk-forward`, `sweep`), named `grid` in errors.
+pub(crate) fn resolve_raw_over(
+    layers: &ConfigArgs,
+    grid_point: &Dict,
+    flags: &impl Serialize,
+) -> Result<RawRunConfig, Failure> {
     let mut figment = Figment::from(Serialized::defaults(RawRunConfig::default()));
     if let Some(path) = &layers.config {
         if !path.is_file() {
@@ -51,6 +61,10 @@ pub(crate) fn resolve_raw(
                 .map(|_| "alerts.webhook".into()),
         )
         .merge(SetOverrides::parse(&layers.set)?)
+        .merge(SetOverrides {
+            dict: grid_point.clone(),
+            origin: "--grid",
+        })
         .merge(Serialized::defaults(flags));
     figment.extract().map_err(|errors| {
         let lines: Vec<String> = errors
@@ -116,10 +130,12 @@ pub(crate) fn validate(raw: &RawRunConfig) -> Result<RunConfig, Failure> {
     })
 }
 
-/// The `--set KEY=VALUE` layer: each value read as a TOML value (`0.005`, `true`,
+/// The `--set KEY=VALUE` layer (and a grid's parameter set, built the same way): each value read as a TOML value (`0.005`, `true`,
 /// `[5, 10]`), or as a plain string when it is not one (`strategy=sma-cross`).
 struct SetOverrides {
     dict: Dict,
+    /// The layer's name in errors (`--set`, `--grid`).
+    origin: &'static str,
 }
 
 impl SetOverrides {
@@ -149,7 +165,10 @@ impl SetOverrides {
             let value = toml_value(text.trim()).unwrap_or_else(|| Value::from(text.trim()));
             merge_into(&mut dict, key, value);
         }
-        Ok(Self { dict })
+        Ok(Self {
+            dict,
+            origin: "--set",
+        })
     }
 }
 
@@ -162,7 +181,7 @@ fn toml_value(text: &str) -> Option<Value> {
 }
 
 /// Inserts `value` at the dotted `key` of `dict`, keeping sibling keys of the same table.
-fn merge_into(dict: &mut Dict, key: &str, value: Value) {
+pub(crate) fn merge_into(dict: &mut Dict, key: &str, value: Value) {
     match key.split_once('.') {
         None => {
             dict.insert(key.to_owned(), value);
@@ -183,7 +202,7 @@ fn merge_into(dict: &mut Dict, key: &str, value: Value) {
 
 impl Provider for SetOverrides {
     fn metadata(&self) -> Metadata {
-        Metadata::named("--set")
+        Metadata::named(self.origin)
     }
 
     fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {

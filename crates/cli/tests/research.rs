@@ -97,3 +97,110 @@ fn a_setups_key_in_the_config_file_changes_the_backtest_and_a_misspelt_one_exits
         "nothing is run on a configuration error"
     );
 }
+
+/// Runs `walk-forward` over three days of the recorded month, training on `train` and
+/// testing on 12 h.
+fn walk_forward(dir: &Path, grid: &str, train: &str, extra: &[&str]) -> Output {
+    let data = candles::month_slice(dir, "three-days.csv", 2_800, 3 * 1_440);
+    let grid_path = dir.join("grid.toml");
+    std::fs::write(&grid_path, grid).unwrap();
+    let mut args = vec![
+        "walk-forward",
+        "--data",
+        data.to_str().unwrap(),
+        "--strategy",
+        "sma-cross",
+        "--grid",
+        grid_path.to_str().unwrap(),
+        "--train",
+        train,
+        "--test",
+        "12h",
+    ];
+    args.extend_from_slice(extra);
+    laptop_agents(&args, &dir.join("ws"))
+}
+
+const SMA_GRID: &str = "[sma_cross]\nfast = [5, 10]\nslow = { from = 30, to = 60, step = 30 }\n";
+
+fn decimal(value: &serde_json::Value) -> la_core::Decimal {
+    value.as_str().unwrap().parse().unwrap()
+}
+
+#[test]
+fn walk_forward_on_real_candles_chooses_from_training_candles_only_and_stitches_the_test_windows() {
+    let dir = tempfile::tempdir().unwrap();
+    let json_args = ["--json", "--objective", "net_pnl", "--min-trades", "1"];
+    let out = walk_forward(dir.path(), SMA_GRID, "1d", &json_args);
+    assert!(
+        out.status.success(),
+        "walk-forward failed: {}",
+        stderr(&out)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["parameter_sets"], 4);
+    let folds = report["folds"].as_array().unwrap();
+    assert!(folds.len() >= 3, "three days in 1d/12h folds: {folds:?}");
+    let (mut net, mut trades, mut chosen) = (la_core::Decimal::ZERO, 0, 0);
+    for fold in folds {
+        let test_from = fold["test_from"].as_str().unwrap();
+        let newest = fold["training_last_candle"].as_str().unwrap();
+        assert!(
+            newest < test_from,
+            "fold {}: a training run read {newest}, inside its test window from {test_from}",
+            fold["index"]
+        );
+        assert_eq!(fold["train_to"], fold["test_from"], "the test follows");
+        if let Some(oos) = fold["out_of_sample"].as_object() {
+            chosen += 1;
+            assert!(
+                fold["chosen"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("sma_cross.fast=")
+            );
+            net += decimal(&oos["net_pnl"]);
+            trades += oos["trades"].as_u64().unwrap();
+        }
+    }
+    assert!(chosen > 0, "at least one fold trades");
+    let aggregate = &report["out_of_sample"];
+    assert_eq!(decimal(&aggregate["net_pnl"]), net, "the stitched account");
+    assert_eq!(aggregate["trades"].as_u64().unwrap(), trades);
+    let again = walk_forward(dir.path(), SMA_GRID, "1d", &json_args);
+    assert_eq!(again.stdout, out.stdout, "same inputs, same walk-forward");
+    let human = walk_forward(
+        dir.path(),
+        SMA_GRID,
+        "1d",
+        &["--objective", "net_pnl", "--min-trades", "1"],
+    );
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        text.contains("out of sample") && text.contains("leaderboard"),
+        "{text}"
+    );
+    assert!(text.contains("funding          not modelled"), "{text}");
+}
+
+#[test]
+fn a_misspelt_grid_key_or_overlapping_windows_exit_2_naming_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = walk_forward(dir.path(), "[sma_cross]\nfsat = [5, 10]\n", "1d", &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("sma_cross.fsat") && stderr(&out).contains("(--grid)"),
+        "{}",
+        stderr(&out)
+    );
+    let out = walk_forward(dir.path(), SMA_GRID, "1d", &["--step", "6h"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--step"), "{}", stderr(&out));
+    let out = walk_forward(dir.path(), SMA_GRID, "3d", &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("longer than the"), "{}", stderr(&out));
+    assert!(
+        !dir.path().join("ws/runs").exists(),
+        "a refused walk-forward writes no run"
+    );
+}

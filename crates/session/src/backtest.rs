@@ -240,6 +240,30 @@ fn settle_due(
     Ok(())
 }
 
+/// The candle file `data` read at `interval`, keeping the candles that open between `from`
+/// and `to` (inclusive); its counts of rejected and normalised rows are the whole file's.
+///
+/// # Errors
+/// Unreadable data, or no candle in the range.
+pub fn load_range(
+    data: &std::path::Path,
+    interval: la_core::Interval,
+    from: Option<la_core::TimestampMs>,
+    to: Option<la_core::TimestampMs>,
+) -> Result<crate::candle_file::CandleFile, SessionError> {
+    let mut file = load_candles(data, interval)?;
+    file.candles.retain(|c| {
+        from.is_none_or(|from| c.open_time() >= from) && to.is_none_or(|to| c.open_time() <= to)
+    });
+    if file.candles.is_empty() {
+        return Err(SessionError::Data {
+            path: data.to_path_buf(),
+            message: "no candles in the selected range".into(),
+        });
+    }
+    Ok(file)
+}
+
 /// Runs a backtest over a candle file and writes a run directory like a live run's.
 ///
 /// # Errors
@@ -247,19 +271,8 @@ fn settle_due(
 pub fn run_backtest(config: &BacktestConfig) -> Result<RunSummary, SessionError> {
     let started = std::time::Instant::now();
     let started_at = now_rfc3339();
-    let file = load_candles(&config.data, config.interval)?;
-    let candles: Vec<Candle> = file
-        .candles
-        .into_iter()
-        .filter(|c| config.from.is_none_or(|from| c.open_time() >= from))
-        .filter(|c| config.to.is_none_or(|to| c.open_time() <= to))
-        .collect();
-    if candles.is_empty() {
-        return Err(SessionError::Data {
-            path: config.data.clone(),
-            message: "no candles in the selected range".into(),
-        });
-    }
+    let mut file = load_range(&config.data, config.interval, config.from, config.to)?;
+    let candles = std::mem::take(&mut file.candles);
     let workspace = Workspace::new(&config.workspace);
     workspace.create_dirs()?;
     let run_id = format!(

@@ -57,18 +57,10 @@ pub(crate) fn run(args: &BacktestArgs) -> Result<ExitCode, Failure> {
             ("trade pnl", s.trade_pnl.round_dp(2).to_string()),
             ("fees", s.fees.round_dp(2).to_string()),
             ("funding", s.funding.round_dp(2).to_string()),
-            (
-                "max drawdown",
-                format!(
-                    "{} ({})",
-                    s.max_drawdown.round_dp(2),
-                    s.max_drawdown_frac.round_dp(4)
-                ),
-            ),
-            (
-                "sharpe / sortino",
-                format!("{} / {}", fmt_ratio(s.sharpe), fmt_ratio(s.sortino)),
-            ),
+        ]
+        .into_iter()
+        .chain(risk_rows(s))
+        .chain([
             (
                 "profit factor",
                 s.profit_factor
@@ -83,13 +75,32 @@ pub(crate) fn run(args: &BacktestArgs) -> Result<ExitCode, Failure> {
                     .as_ref()
                     .map_or_else(|e| format!("not written: {e}"), |p| p.display().to_string()),
             ),
-        ] {
+        ]) {
             outln!("  {name:<16} {value}");
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn fmt_ratio(value: Option<f64>) -> String {
+/// A ratio with two decimals, `-` when undefined.
+pub(crate) fn fmt_ratio(value: Option<f64>) -> String {
     value.map_or_else(|| "-".into(), |v| format!("{v:.2}"))
+}
+
+/// The drawdown and risk-adjusted return lines of a statistics block.
+pub(crate) fn risk_rows(s: &la_session::RunResults) -> [(&'static str, String); 2] {
+    [
+        (
+            "max drawdown",
+            format!(
+                "{} ({})",
+                s.max_drawdown.round_dp(2),
+                s.max_drawdown_frac.round_dp(4)
+            ),
+        ),
+        (
+            "sharpe / sortino",
+            format!("{} / {}", fmt_ratio(s.sharpe), fmt_ratio(s.sortino)),
+        ),
+    ]
 }
