@@ -395,7 +395,7 @@ pub(crate) fn session_args(env: &Env, duration: &str) -> Result<Vec<String>> {
 fn crash_round(env: &Env, round: u32, mode: KillMode) -> Result<(Row, Duration)> {
     let before = before_round(&env.workspace)?;
     let console = env.console_dir.join(format!("round-{round:03}.log"));
-    let mut child = spawn_with_console(&env.binary, &session_args(env, "10m")?, &[], &console)?;
+    let mut child = spawn_with_console(&env.binary, &session_args(env, "10m")?, &console)?;
     let pid = child.id();
     let journal = env.workspace.join("paper").join("events.jsonl");
     let state_file = env.workspace.join("paper").join("broker_state.json");

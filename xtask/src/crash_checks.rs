@@ -282,7 +282,7 @@ fn note_catch_up(segment: &[JournalLine], row: &mut Row) {
 pub(crate) fn clean_final_run(env: &Env) -> Result<String> {
     let before = before_round(&env.workspace)?;
     let console = env.console_dir.join("final.log");
-    let mut child = spawn_with_console(&env.binary, &session_args(env, "20s")?, &[], &console)?;
+    let mut child = spawn_with_console(&env.binary, &session_args(env, "20s")?, &console)?;
     let status = wait_with_deadline(&mut child, Duration::from_secs(90))
         .context("the final run did not stop")?;
     ensure!(status.success(), "the final run exited with {status}");

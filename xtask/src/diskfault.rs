@@ -137,7 +137,7 @@ pub(crate) fn run(sh: &Shell) -> Result<()> {
     write_file(&config, FAST_TRADING_TOML)?;
     let console = target.join("diskfault-console.log");
     let args = sim_session_args("120", "10m", &workspace, &config)?;
-    guard.child = Some(spawn_with_console(&binary, &args, &[], &console)?);
+    guard.child = Some(spawn_with_console(&binary, &args, &console)?);
     let mut checks = Checks::default();
     if let Err(e) = phases(sh, &mut guard, &workspace, &mut checks) {
         checks.record("disk-fault phases ran", Err(e));

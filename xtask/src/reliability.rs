@@ -103,24 +103,18 @@ pub(crate) fn path_text(path: &Path) -> Result<String> {
         .with_context(|| format!("non-UTF-8 path {}", path.display()))
 }
 
-/// Starts `binary args` (with `env` added to the environment) with stdin closed and stdout
-/// and stderr both in the file `console`, echoing the command first.
-pub(crate) fn spawn_with_console(
-    binary: &Path,
-    args: &[String],
-    env: &[(&str, &str)],
-    console: &Path,
-) -> Result<Child> {
+/// Starts `binary args` as users run it, in xtask's own environment with nothing added (no
+/// allocator tuning: what is measured is what users get), with stdin closed and stdout and
+/// stderr both in the file `console`, echoing the command first.
+pub(crate) fn spawn_with_console(binary: &Path, args: &[String], console: &Path) -> Result<Child> {
     let out = fs::File::create(console)
         .with_context(|| format!("cannot create {}", console.display()))?;
     let err = out
         .try_clone()
         .with_context(|| format!("cannot share {}", console.display()))?;
-    let shown_env: String = env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
-    println!("$ {shown_env}{} {}", binary.display(), args.join(" "));
+    println!("$ {} {}", binary.display(), args.join(" "));
     Command::new(binary)
         .args(args)
-        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)

@@ -35,12 +35,6 @@ use crate::{
 /// The session's stale-data timeout during the soak. Every silence-like fault is shorter,
 /// because a silence longer than this must (by design) stop the session.
 pub(crate) const STALE_TIMEOUT_S: u64 = 120;
-/// glibc raises its mmap threshold after the first large block is freed, so later 1 MiB
-/// buffers (an oversized frame) come from the heap and their pages stay resident after
-/// `free`: RSS then climbs in steps and plateaus (measured: +11 MiB over 70 oversized
-/// frames, flat after ~16) although nothing leaks. A fixed threshold keeps large blocks in
-/// `mmap`, returned on `free`, so RSS follows live memory and a real leak still shows.
-pub(crate) const MALLOC_ENV: (&str, &str) = ("MALLOC_MMAP_THRESHOLD_", "131072");
 /// How often the child is sampled.
 const SAMPLE_EVERY: Duration = Duration::from_secs(5);
 /// Samples before this are start-up (allocator arenas, connection set-up) and not judged.
@@ -114,7 +108,7 @@ pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
         console.display()
     );
     let session_started = Instant::now();
-    let mut child = spawn_with_console(&binary, &args, &[MALLOC_ENV], &console)?;
+    let mut child = spawn_with_console(&binary, &args, &console)?;
     let pid = child.id();
     let mut samples = Vec::new();
     let mut next_sample = Duration::ZERO;
@@ -260,11 +254,9 @@ fn write_reports(sh: &Shell, target: &Path, report: &Report<'_>) -> Result<()> {
         report.options.minutes, report.options.speed
     );
     let mut md = format!(
-        "# Soak report\n\n- date: {date}\n- commit: {commit}\n- command: `{command}` (child environment: `{}={}`)\n\
+        "# Soak report\n\n- date: {date}\n- commit: {commit}\n- command: `{command}` (the binary runs as users run it: no allocator variables)\n\
          - session wall time: {:.1} s; total (build + run + checks): {:.1} s\n\
          - faults fired: {} covering {} scenarios\n- verdict: {}\n\n## Checks\n\n{}\n## Facts\n\n",
-        MALLOC_ENV.0,
-        MALLOC_ENV.1,
         report.session_wall.as_secs_f64(),
         report.total_wall.as_secs_f64(),
         report.faults.len(),

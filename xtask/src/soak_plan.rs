@@ -16,7 +16,7 @@
 //!   fit.
 //!
 //! Before the cycle, during the warm-up (at half the start time), one oversized and one deeply nested frame raise the
-//! decoder's reusable buffers to their high-water mark (1 MiB), so the RSS baseline taken
+//! decoder's reusable buffers to their high-water mark, so the RSS baseline taken
 //! after warm-up is not mistaken for a leak when the cycle sends them again.
 
 /// Longest gap between two faults, in wall time.
