@@ -409,6 +409,10 @@ pub(crate) struct SimArgs {
     /// Seed of the generated data.
     #[arg(long, default_value_t = 7)]
     pub(crate) seed: u64,
+    /// Candles already history when the simulator starts: served over REST (a client's
+    /// warm-up fetch), never pushed.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) history_candles: u64,
     /// Fault to schedule, as `AT@SPEC` (AT: virtual time from start, e.g. 90s or 2m) or
     /// `SPEC` (at start); repeatable. See the scenario list below.
     #[arg(long = "fault")]

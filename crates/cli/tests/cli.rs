@@ -177,6 +177,77 @@ fn kill_9_then_restart_restores_state_and_never_fills_an_order_twice() {
     );
 }
 
+/// The body of `GET <rest_url><path>` as JSON, over a plain loopback socket.
+fn get_json(rest_url: &str, path: &str) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let host = rest_url.strip_prefix("http://").expect("an http:// URL");
+    let mut socket = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        socket,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    socket.read_to_string(&mut response).unwrap();
+    let body = &response[response.find("\r\n\r\n").expect("a header end") + 4..];
+    let json = &body[body.find('{').expect("a JSON body")..];
+    serde_json::Deserializer::from_str(json)
+        .into_iter()
+        .next()
+        .expect("one JSON value")
+        .unwrap()
+}
+
+#[test]
+fn the_simulator_prints_where_it_listens_and_serves_its_history_there() {
+    use std::io::{BufRead, BufReader, Read};
+    let mut child = command()
+        .args(["sim", "--listen", "127.0.0.1:0", "--history-candles", "5"])
+        .args(["--seconds", "20"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.starts_with("ws_url=") {
+        line.clear();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "the simulator exited without a ws_url= line"
+        );
+    }
+    let pairs: Vec<(&str, &str)> = line
+        .split_whitespace()
+        .filter_map(|pair| pair.split_once('='))
+        .collect();
+    let [("ws_url", ws_url), ("rest_url", rest_url)] = pairs[..] else {
+        panic!("not `ws_url=… rest_url=…`: {line:?}");
+    };
+    let port = rest_url.rsplit(':').next().unwrap();
+    assert_eq!(ws_url, format!("ws://127.0.0.1:{port}/public/"));
+    // Five candles are history at the start: complete, served over REST.
+    let klines = get_json(
+        rest_url,
+        "/api/v1/futures/market/kline?symbol=BTCUSDT&interval=1m&limit=100",
+    );
+    assert_eq!(klines["code"], 0, "{klines}");
+    assert_eq!(klines["data"].as_array().unwrap().len(), 5, "{klines}");
+    signal(&child, "INT");
+    assert_eq!(
+        wait_exit(&mut child, Duration::from_secs(10)).code(),
+        Some(0),
+        "Ctrl-C is a clean stop"
+    );
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert!(
+        rest.contains("\"rest_requests\""),
+        "counters printed: {rest}"
+    );
+}
+
 #[test]
 fn an_invalid_setting_names_the_key_and_exits_2() {
     let dir = tempfile::tempdir().unwrap();

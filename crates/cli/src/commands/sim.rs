@@ -1,5 +1,6 @@
 //! `laptop-agents sim`: runs the local Bitunix simulator in the foreground and prints its
-//! URLs, so any client (ours or another) can be pointed at it.
+//! URLs (one `ws_url=… rest_url=…` line, for scripts), so any client (ours or another) can be
+//! pointed at it; Ctrl-C (SIGINT) stops it, flushing the record file and printing its counters.
 
 use std::{net::SocketAddr, process::ExitCode, time::Duration};
 
@@ -17,6 +18,13 @@ pub(crate) fn scenario_help() -> String {
         text.push_str(&format!("  {name:<22} {description}\n"));
     }
     text
+}
+
+/// The line that tells a script where the simulator listens: `ws_url=<url> rest_url=<url>`,
+/// space-separated `key=value` pairs (also valid shell assignments), printed once the port is
+/// bound, so `--listen 127.0.0.1:0` can pick a free port and a supervisor still finds it.
+fn ready_line(ws_url: &str, rest_url: &str) -> String {
+    format!("ws_url={ws_url} rest_url={rest_url}")
 }
 
 pub(crate) fn run(args: &SimArgs) -> Result<ExitCode, Failure> {
@@ -50,6 +58,7 @@ pub(crate) fn run(args: &SimArgs) -> Result<ExitCode, Failure> {
         listen,
         data,
         speed: args.speed,
+        history_candles: args.history_candles,
         faults,
         record_path: args.record.clone(),
         ..SimConfig::default()
@@ -64,8 +73,9 @@ pub(crate) fn run(args: &SimArgs) -> Result<ExitCode, Failure> {
             .await
             .map_err(|e| Failure::runtime(format!("simulator failed to start: {e}")))?;
         outln!("simulator listening");
-        outln!("  websocket  {}", sim.ws_url());
-        outln!("  rest       {}", sim.rest_url());
+        // One line for scripts (see `ready_line`); stdout is line-buffered, so a reader
+        // sees it as soon as the port is bound.
+        outln!("{}", ready_line(&sim.ws_url(), &sim.rest_url()));
         let limit = async {
             match args.seconds {
                 Some(seconds) => tokio::time::sleep(Duration::from_secs(seconds)).await,
