@@ -148,6 +148,35 @@ pub fn exchange_jump(
     (gap > EXCHANGE_JUMP_INTERVALS.saturating_mul(interval.as_ms())).then_some(gap)
 }
 
+/// The candles catch-ups replayed, as open-time ranges `(after, through]`: each replay
+/// decides the candles newer than the last one the engine had decided (`after`) up to the
+/// newest complete one (`through`).
+///
+/// A candle that arrives later inside one of them (the feed's own backfill of the same gap)
+/// is already booked and is dropped. One outside them is not: a hole the catch-up never
+/// filled, such as a gap whose backfill failed just before the downtime and succeeds after
+/// it, lies *before* the replay's first candle although its open time is older than the
+/// newest candle replayed; it goes to the engine, which decides it or records it as late.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplayedCandles(Vec<(Option<TimestampMs>, TimestampMs)>);
+
+impl ReplayedCandles {
+    /// Records a replay that decided the candles after `after` (none decided before: from
+    /// the start) through `through`, both open times.
+    pub fn add(&mut self, after: Option<TimestampMs>, through: TimestampMs) {
+        if after.is_none_or(|after| through > after) {
+            self.0.push((after, through));
+        }
+    }
+
+    /// Whether the candle opening at `open` was decided by a replay.
+    pub fn covers(&self, open: TimestampMs) -> bool {
+        self.0
+            .iter()
+            .any(|(after, through)| after.is_none_or(|after| open > after) && open <= *through)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::cell::Cell;
@@ -159,6 +188,35 @@ mod tests {
     struct ManualClocks {
         mono: Cell<Duration>,
         wall: Cell<i64>,
+    }
+
+    /// 2024-01-01 plus `ms`.
+    fn ts(ms: i64) -> TimestampMs {
+        TimestampMs::new(1_704_067_200_000 + ms).unwrap()
+    }
+
+    #[test]
+    fn a_hole_before_the_replayed_candles_is_not_covered_by_them() {
+        let mut replayed = ReplayedCandles::default();
+        // Decided through 10 min, then a catch-up replayed 11..=20 min.
+        replayed.add(Some(ts(10 * 60_000)), ts(20 * 60_000));
+        assert!(replayed.covers(ts(11 * 60_000)));
+        assert!(replayed.covers(ts(20 * 60_000)));
+        // The candle at 10 min was decided live; 8 min is an older hole (a backfill that had
+        // failed): neither was replayed.
+        assert!(!replayed.covers(ts(10 * 60_000)));
+        assert!(!replayed.covers(ts(8 * 60_000)));
+        assert!(!replayed.covers(ts(21 * 60_000)));
+        // A second catch-up adds its own range; the gap between the two is not covered.
+        replayed.add(Some(ts(25 * 60_000)), ts(30 * 60_000));
+        assert!(replayed.covers(ts(26 * 60_000)));
+        assert!(!replayed.covers(ts(23 * 60_000)));
+        // A replay that decided nothing covers nothing; one from the start covers all before.
+        let mut empty = ReplayedCandles::default();
+        empty.add(Some(ts(5 * 60_000)), ts(5 * 60_000));
+        assert!(!empty.covers(ts(5 * 60_000)));
+        empty.add(None, ts(2 * 60_000));
+        assert!(empty.covers(ts(0)) && !empty.covers(ts(3 * 60_000)));
     }
 
     impl ManualClocks {

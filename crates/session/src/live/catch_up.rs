@@ -227,6 +227,7 @@ impl Live {
     fn replay_downtime(&mut self, run: &CatchUpRun, data: &CatchUpData) -> DowntimeRecord {
         let (trades_before, funding_before) =
             (self.sink.trades.len(), self.sink.funding_settlements.len());
+        let decided_before = self.engine.last_candle_open();
         let mut curve = std::mem::take(&mut self.sink.equity_curve);
         let replayed = catch_up::replay(
             &mut self.engine,
@@ -260,7 +261,9 @@ impl Live {
         if let Some(through) = replayed.through {
             self.funding.rearm_after(through);
             self.pending_funding.forget_through(through);
-            self.caught_up_through = self.engine.last_candle_open();
+            if let Some(last) = self.engine.last_candle_open() {
+                self.replayed_candles.add(decided_before, last);
+            }
             self.caught_up_until = Some(through);
         }
         let exits = self.sink.trades[trades_before..]
@@ -375,14 +378,13 @@ impl Live {
     }
 
     /// Whether `event` is already covered by a catch-up: a tick older than the last candle
-    /// replayed, or a candle at or before it (the feed's own backfill of the same gap).
-    /// Counted, not applied.
+    /// replayed, or a candle a replay decided (the feed's own backfill of the same gap; a
+    /// hole the replay did not fill is not covered, see `ReplayedCandles`). Counted, not
+    /// applied.
     pub(super) fn already_caught_up(&mut self, event: &Held) -> bool {
         let covered = match event {
             Held::Tick(tick) => self.caught_up_until.is_some_and(|until| tick.ts() < until),
-            Held::Candle(candle, _) => self
-                .caught_up_through
-                .is_some_and(|through| candle.open_time() <= through),
+            Held::Candle(candle, _) => self.replayed_candles.covers(candle.open_time()),
         };
         if covered {
             self.counters.covered_by_catch_up += 1;

@@ -356,10 +356,10 @@ struct Live {
     suspend: SuspendDetector,
     /// The catch-up in progress, if any.
     catch_up: Option<catch_up::CatchUpRun>,
-    /// Open time of the last candle a catch-up replayed (the feed's backfill of the same
-    /// candles is then covered).
-    caught_up_through: Option<TimestampMs>,
-    /// Close time of that candle (older ticks are covered).
+    /// The candles catch-ups replayed (the feed's backfill of the same candles is then
+    /// covered; a hole outside them is not).
+    replayed_candles: crate::downtime::ReplayedCandles,
+    /// Close time of the last candle a catch-up replayed (older ticks are covered).
     caught_up_until: Option<TimestampMs>,
     /// The downtimes detected this run, for the summary and the heartbeat.
     downtimes: Vec<DowntimeRecord>,
@@ -421,7 +421,7 @@ impl Live {
             clocks: SystemClocks::default(),
             suspend: SuspendDetector::new(Duration::from_secs(1)),
             catch_up: None,
-            caught_up_through: None,
+            replayed_candles: crate::downtime::ReplayedCandles::default(),
             caught_up_until: None,
             downtimes: Vec::new(),
             unjournaled_catch_ups: 0,
