@@ -6,7 +6,7 @@
 //! the short soak, crash and disk-fault runs. Every command is echoed before it runs.
 //! Built on well-kept libraries rather than hand-written ones: `xshell` runs the toolchain
 //! commands, `serde_json` reads what a session leaves on disk, `rust_decimal` compares its
-//! money exactly, `anyhow` carries the errors.
+//! money exactly, `anyhow` carries the errors, `rustix` signals the processes it starts.
 
 mod bench;
 mod crash;
@@ -18,6 +18,7 @@ mod procfs;
 mod reliability;
 mod report_check;
 mod run_files;
+mod sim_process;
 mod smoke;
 mod soak;
 mod soak_checks;

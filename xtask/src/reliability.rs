@@ -78,22 +78,39 @@ pub(crate) fn sim_session_args(
     workspace: &Path,
     config: &Path,
 ) -> Result<Vec<String>> {
-    let args = [
-        "run",
-        "--source",
-        "sim",
-        "--speed",
-        speed,
-        "--duration",
+    session_args(
+        &["--source", "sim", "--speed", speed],
         duration,
-        "--workspace",
-        &path_text(workspace)?,
-        "--max-clock-skew",
-        "off",
-        "--config",
-        &path_text(config)?,
-    ];
-    Ok(args.map(str::to_owned).to_vec())
+        workspace,
+        config,
+    )
+}
+
+/// `run <source...> --max-clock-skew off --duration <duration> --workspace <workspace>
+/// --config <config>`: a live session on a simulator, whose clock is virtual (so skew checks
+/// are off), wherever the simulator runs (`source` says which and how it is reached).
+pub(crate) fn session_args(
+    source: &[&str],
+    duration: &str,
+    workspace: &Path,
+    config: &Path,
+) -> Result<Vec<String>> {
+    let mut args = vec!["run".to_owned()];
+    args.extend(source.iter().map(|s| (*s).to_owned()));
+    args.extend(
+        [
+            "--max-clock-skew",
+            "off",
+            "--duration",
+            duration,
+            "--workspace",
+            &path_text(workspace)?,
+            "--config",
+            &path_text(config)?,
+        ]
+        .map(str::to_owned),
+    );
+    Ok(args)
 }
 
 /// The text of a path that is handed to the binary as an argument.

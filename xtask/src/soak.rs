@@ -1,11 +1,14 @@
 //! `cargo xtask soak --minutes N [--speed X]`: the chaos soak.
 //!
-//! Runs the real release binary against the in-process simulator for N wall-clock minutes
-//! at X× speed while every fault scenario of the simulator's catalogue fires in turn (one
-//! at least every 20 s of wall time), samples the child's open descriptors and resident
-//! memory every 5 s, and then proves from the files the session left behind that nothing
-//! was lost or leaked (see `soak_checks`). Writes `<target>/soak-report.md` and `.json`
-//! and fails on any failed check.
+//! Runs the real release binary as a user runs it against the exchange — `run --source
+//! bitunix` on the URLs of the simulator, which runs in its own process (`laptop-agents sim`,
+//! see `sim_process`) at X× speed — for N wall-clock minutes while every fault scenario of
+//! the simulator's catalogue fires in turn (one at least every 20 s of wall time). It samples
+//! the session's open descriptors and resident memory every 5 s (the simulator's too, for
+//! the report only: its 2 MiB hostile frames are not the session's memory), and then proves
+//! from the files the session and the simulator left behind that nothing was lost or leaked
+//! (see `soak_checks`). Writes `<target>/soak-report.md` and `.json` and fails on any failed
+//! check.
 //!
 //! The session trades every few seconds ([`FAST_TRADING_TOML`]): the default `setups`
 //! strategy takes no trade on the simulator's generated data (0 fills in a 10-minute soak),
@@ -25,9 +28,10 @@ use xshell::Shell;
 use crate::{
     procfs::{self, Sample, Trend},
     reliability::{
-        Checks, FAST_TRADING_TOML, build_binary, option_value, path_text, provenance,
-        sim_session_args, spawn_with_console, target_dir, verdict, wait_polling, write_file,
+        Checks, FAST_TRADING_TOML, build_binary, option_value, provenance, spawn_with_console,
+        target_dir, verdict, wait_polling, write_file,
     },
+    sim_process::{SimOptions, SimProcess},
     soak_checks,
     soak_plan::{covered_scenarios, fault_plan},
 };
@@ -35,7 +39,13 @@ use crate::{
 /// The session's stale-data timeout during the soak. Every silence-like fault is shorter,
 /// because a silence longer than this must (by design) stop the session.
 pub(crate) const STALE_TIMEOUT_S: u64 = 120;
-/// How often the child is sampled.
+/// Candles the simulator serves as REST history before its first push: more than the
+/// session's warm-up fetch (max(`warmup_bars` 50, the strategy's) + 20 bars), so the session
+/// starts warm, as against the exchange.
+const SIM_HISTORY_CANDLES: u64 = 200;
+/// How long the simulator may outlive the planned session before it stops by itself.
+const SIM_SPARE: Duration = Duration::from_secs(300);
+/// How often the processes are sampled.
 const SAMPLE_EVERY: Duration = Duration::from_secs(5);
 /// Samples before this are start-up (allocator arenas, connection set-up) and not judged.
 pub(crate) const WARM_UP: Duration = Duration::from_secs(30);
@@ -83,22 +93,7 @@ pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
     let config = target.join("soak.toml");
     write_file(&config, FAST_TRADING_TOML)?;
     let console = target.join("soak-console.log");
-    let mut args = sim_session_args(
-        &options.speed.to_string(),
-        &format!("{}m", options.minutes),
-        &workspace,
-        &config,
-    )?;
-    args.extend([
-        "--stale-timeout".to_owned(),
-        format!("{STALE_TIMEOUT_S}s"),
-        "--sim-record".to_owned(),
-        path_text(&record)?,
-    ]);
-    for fault in &faults {
-        args.push("--fault".into());
-        args.push(fault.clone());
-    }
+    let sim_console = target.join("soak-sim-console.log");
     println!(
         "soak: {} min at {}x, {} faults ({} scenarios), console in {}",
         options.minutes,
@@ -107,36 +102,59 @@ pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
         covered_scenarios().len(),
         console.display()
     );
+    let sim = SimProcess::start(
+        &binary,
+        &SimOptions {
+            speed: options.speed,
+            history_candles: SIM_HISTORY_CANDLES,
+            faults: &faults,
+            record: &record,
+            limit: run_for + SIM_SPARE,
+        },
+        &sim_console,
+    )?;
+    let mut args = sim.session_args(&format!("{}m", options.minutes), &workspace, &config)?;
+    args.extend(["--stale-timeout".to_owned(), format!("{STALE_TIMEOUT_S}s")]);
     let session_started = Instant::now();
     let mut child = spawn_with_console(&binary, &args, &console)?;
-    let pid = child.id();
+    let (pid, sim_pid) = (child.id(), sim.pid());
     let mut samples = Vec::new();
+    let mut sim_samples = Vec::new();
     let mut next_sample = Duration::ZERO;
+    // A scenario that suspends or resumes the session signals `pid` from here
+    // (`sim_process::signal`); the simulator, another process, runs on meanwhile.
     let status = wait_polling(&mut child, run_for + Duration::from_secs(120), |elapsed| {
         if elapsed >= next_sample {
             samples.extend(procfs::sample(pid, elapsed));
+            sim_samples.extend(procfs::sample(sim_pid, elapsed));
             next_sample += SAMPLE_EVERY;
         }
     })
     .context("the soak session did not stop")?;
     let session_wall = session_started.elapsed();
+    // Stopped right away: what it records after the session left is never judged (see
+    // `soak_checks`), but a prompt stop keeps the record short.
+    let sim_stopped = sim.stop();
     println!(
         "soak: session exited with {status} after {:.1} s; checking",
         session_wall.as_secs_f64()
     );
     let mut checks = Checks::default();
-    let facts = soak_checks::check_all(
+    let mut facts = soak_checks::check_all(
         &mut checks,
         &soak_checks::Inputs {
             status,
             workspace: &workspace,
             record: &record,
             console: &console,
+            sim_console: &sim_console,
+            sim_stopped: sim_stopped.map(|status| status.to_string()),
             speed: options.speed,
         },
     );
     let trend = Trend::of(&samples, WARM_UP);
     check_resources(&mut checks, &samples, trend);
+    facts.extend(simulator_memory(&sim_samples));
     write_reports(
         sh,
         &target,
@@ -165,6 +183,23 @@ pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
             target.join("soak-report.md").display()
         )
     }
+}
+
+/// The simulator process's resident memory, for the report: what its hostile frames cost
+/// it, which the session's RSS check no longer carries.
+fn simulator_memory(samples: &[Sample]) -> Option<(String, String)> {
+    let trend = Trend::of(samples, WARM_UP)?;
+    let first = samples.first()?;
+    Some((
+        "simulator process RSS (not judged)".into(),
+        format!(
+            "{} KiB at {} s, {} KiB after warm-up, max {} KiB",
+            first.rss_kib,
+            first.elapsed.as_secs(),
+            trend.baseline.rss_kib,
+            trend.max_rss_kib
+        ),
+    ))
 }
 
 fn check_resources(checks: &mut Checks, samples: &[Sample], trend: Option<Trend>) {
@@ -254,7 +289,7 @@ fn write_reports(sh: &Shell, target: &Path, report: &Report<'_>) -> Result<()> {
         report.options.minutes, report.options.speed
     );
     let mut md = format!(
-        "# Soak report\n\n- date: {date}\n- commit: {commit}\n- command: `{command}` (the binary runs as users run it: no allocator variables)\n\
+        "# Soak report\n\n- date: {date}\n- commit: {commit}\n- command: `{command}` (the binary runs as users run it: no allocator variables; the session on `--source bitunix` against the simulator in its own process)\n\
          - session wall time: {:.1} s; total (build + run + checks): {:.1} s\n\
          - faults fired: {} covering {} scenarios\n- verdict: {}\n\n## Checks\n\n{}\n## Facts\n\n",
         report.session_wall.as_secs_f64(),

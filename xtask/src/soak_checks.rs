@@ -32,8 +32,9 @@ use crate::{
 /// Fields every `system.jsonl` line must carry (as strings).
 const REQUIRED_LOG_FIELDS: [&str; 5] = ["timestamp", "level", "target", "message", "symbol"];
 
-/// Candles completed in the last this-many wall seconds of the recording may still have been
-/// in flight when the session stopped (their close needs the next bucket's first push).
+/// Candles completed in the last this-many wall seconds before the simulator sent its last
+/// frame may still have been in flight when the session stopped (their close needs the next
+/// bucket's first push).
 const TAIL_WALL_S: f64 = 5.0;
 
 pub(crate) struct Inputs<'a> {
@@ -41,6 +42,10 @@ pub(crate) struct Inputs<'a> {
     pub(crate) workspace: &'a Path,
     pub(crate) record: &'a Path,
     pub(crate) console: &'a Path,
+    /// The simulator process's console output.
+    pub(crate) sim_console: &'a Path,
+    /// How the simulator process stopped when asked (`SIGINT` after the session exited).
+    pub(crate) sim_stopped: Result<String>,
     pub(crate) speed: f64,
 }
 
@@ -50,6 +55,14 @@ pub(crate) fn check_all(checks: &mut Checks, inputs: &Inputs<'_>) -> Vec<(String
     checks.record(
         "exit status 0",
         verdict(inputs.status.success(), inputs.status.to_string()),
+    );
+    checks.record(
+        "simulator ran to the end and stopped cleanly",
+        inputs
+            .sim_stopped
+            .as_ref()
+            .map(|status| format!("{status} after SIGINT (record flushed)"))
+            .map_err(|e| anyhow!("{e:#}")),
     );
     let summary_path = inputs
         .workspace
@@ -144,6 +157,7 @@ fn no_panic(inputs: &Inputs<'_>) -> Result<String> {
     let mut hits = Vec::new();
     for path in [
         inputs.console.to_path_buf(),
+        inputs.sim_console.to_path_buf(),
         inputs.workspace.join("logs").join("system.jsonl"),
     ] {
         let text = read_text(&path)?;
@@ -155,7 +169,7 @@ fn no_panic(inputs: &Inputs<'_>) -> Result<String> {
         );
     }
     ensure!(hits.is_empty(), hits.join("\n"));
-    Ok("no `panicked` in system.jsonl or the console output".into())
+    Ok("no `panicked` in system.jsonl or the session's or simulator's console output".into())
 }
 
 /// `(shape verdict, unhandled-error verdict, counts by level)`.
@@ -256,7 +270,11 @@ struct PushedCandle {
     kind: &'static str,
 }
 
-/// The candle lines of the simulator's record, and the latest record time of any line.
+/// The candle lines of the simulator's record, and the record time of the last frame sent.
+///
+/// Only frame lines set that end: the simulator runs in its own process and is stopped after
+/// the session exited, so its market goes on completing candles that nobody was connected to
+/// receive; the last frame it sent is the last moment a session was being served.
 fn pushed_candles(record: &Path) -> Result<(Vec<PushedCandle>, i64)> {
     let text = read_text(record)?;
     let mut pushed = Vec::new();
@@ -268,7 +286,9 @@ fn pushed_candles(record: &Path) -> Result<(Vec<PushedCandle>, i64)> {
         } else if line.contains("\"kind\":\"candle_skipped\"") {
             "skipped"
         } else {
-            if let Some(t) = leading_t(line) {
+            if line.contains("\"kind\":\"frame\"")
+                && let Some(t) = leading_t(line)
+            {
                 last_t = last_t.max(t);
             }
             continue;
@@ -278,7 +298,6 @@ fn pushed_candles(record: &Path) -> Result<(Vec<PushedCandle>, i64)> {
         let open = candle
             .open_time
             .with_context(|| format!("record candle line lacks open_time: {line}"))?;
-        last_t = last_t.max(candle.t);
         pushed.push(PushedCandle {
             t: candle.t,
             open,
@@ -336,7 +355,7 @@ fn candles_accounted_into(
     facts.push((
         "simulator candles".into(),
         format!(
-            "{} completed, {skipped} skipped by gap faults; {} judged, {} in the last {TAIL_WALL_S} s exempt",
+            "{} completed, {skipped} skipped by gap faults; {} judged, {} exempt (completed in the last {TAIL_WALL_S} s before the last frame sent, or after it)",
             pushed.len() - skipped,
             judged.len(),
             pushed.len() - judged.len()
@@ -507,27 +526,28 @@ mod tests {
         fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// A directory `xtask-<name>-<pid>` holding `record.jsonl` and `decisions.jsonl`.
+    fn candle_fixture(name: &str, record: &str, decisions: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("xtask-{name}-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("record.jsonl"), record).unwrap();
+        fs::write(dir.join("decisions.jsonl"), decisions).unwrap();
+        dir
+    }
+
     #[test]
     fn a_candle_missing_from_the_decisions_is_named() {
-        let dir = std::env::temp_dir().join(format!("xtask-candles-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let record = dir.join("record.jsonl");
-        fs::write(
-            &record,
+        let dir = candle_fixture(
+            "candles",
             concat!(
                 "{\"t\":60000,\"kind\":\"candle_completed\",\"open_time\":0}\n",
                 "{\"t\":120000,\"kind\":\"candle_skipped\",\"open_time\":60000}\n",
                 "{\"t\":180000,\"kind\":\"candle_completed\",\"open_time\":120000}\n",
                 "{\"t\":900000,\"kind\":\"frame\",\"conn\":1,\"ch\":\"ticker\",\"frame\":\"{}\"}\n",
             ),
-        )
-        .unwrap();
-        let decisions = dir.join("decisions.jsonl");
-        fs::write(
-            &decisions,
             "{\"open_time\":0,\"provenance\":\"live\"}\n{\"open_time\":60000,\"provenance\":\"backfilled\"}\n",
-        )
-        .unwrap();
+        );
+        let record = dir.join("record.jsonl");
         let (verdict, facts) = candles_accounted(&record, &dir, 1.0, &dir.join("none.jsonl"));
         assert_eq!(
             verdict.unwrap_err().to_string(),
@@ -537,6 +557,31 @@ mod tests {
         // At 200× the last 5 wall seconds are 1000 virtual seconds: every candle is exempt.
         let (verdict, _) = candles_accounted(&record, &dir, 200.0, &dir.join("none.jsonl"));
         assert!(verdict.is_err());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn candles_completed_after_the_last_frame_sent_are_not_judged() {
+        // The session left after the frame at 900 s; the simulator, stopped later, completed
+        // two more candles that nobody received.
+        let dir = candle_fixture(
+            "after",
+            concat!(
+                "{\"t\":60000,\"kind\":\"candle_completed\",\"open_time\":0}\n",
+                "{\"t\":900000,\"kind\":\"frame\",\"conn\":1,\"ch\":\"ticker\",\"frame\":\"{}\"}\n",
+                "{\"t\":960000,\"kind\":\"candle_completed\",\"open_time\":900000}\n",
+                "{\"t\":1020000,\"kind\":\"fault\",\"fault\":\"drop-tcp\"}\n",
+                "{\"t\":1080000,\"kind\":\"candle_completed\",\"open_time\":1020000}\n",
+            ),
+            "{\"open_time\":0,\"provenance\":\"live\"}\n",
+        );
+        let record = dir.join("record.jsonl");
+        let (verdict, facts) = candles_accounted(&record, &dir, 1.0, &dir.join("none.jsonl"));
+        assert_eq!(
+            verdict.unwrap(),
+            "1 of 1 simulator candles found in decisions.jsonl (0 gap candles)"
+        );
+        assert!(facts.iter().any(|(_, v)| v.contains("1 judged, 2 exempt")));
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -77,8 +77,10 @@ fn faults_are_at_most_twenty_wall_seconds_apart_and_every_slot_fires() {
                 "{minutes} min: {spec} never fires"
             );
         }
-        let cycle_start = line[2].0;
-        for pair in line[2..].windows(2) {
+        // The warm-up's frames come first; the cycle follows.
+        let warm_up = usize::try_from(WARM_UP_NESTED).unwrap() + 1;
+        let cycle_start = line[warm_up].0;
+        for pair in line[warm_up..].windows(2) {
             let gap = pair[1].0 - pair[0].0;
             assert!(gap <= MAX_FAULT_SPACING_S + 1e-6, "{minutes} min: {pair:?}");
         }
@@ -135,8 +137,21 @@ fn quiet_faults_stay_below_the_stale_timeout_and_the_jump_limit() {
 #[test]
 fn buffer_high_water_marks_are_set_during_warm_up() {
     let line = timeline(&fault_plan(600.0, 60.0), 60.0);
-    assert_eq!(line[0], (16.0, "garbage:oversized".to_owned()));
-    assert_eq!(line[1], (16.0, "garbage:deeply-nested".to_owned()));
+    // The oversized frame (its connection is replaced), then five nested frames 4 s apart on
+    // the new one; all before the 30 s baseline sample.
+    let warm_up: Vec<(f64, &str)> = line[..6].iter().map(|(t, s)| (*t, s.as_str())).collect();
+    assert_eq!(
+        warm_up,
+        [
+            (8.0, "garbage:oversized"),
+            (12.0, "garbage:deeply-nested"),
+            (16.0, "garbage:deeply-nested"),
+            (20.0, "garbage:deeply-nested"),
+            (24.0, "garbage:deeply-nested"),
+            (28.0, "garbage:deeply-nested"),
+        ]
+    );
+    assert!(line[6].0 >= 32.0, "{:?}", line[6]);
     // Refusals and slow accepts inside quiet faults scale with them.
     assert!(
         line.iter().any(|(_, s)| s == "refuse-upgrade:8s"),
