@@ -376,7 +376,7 @@ fn a_stop_beyond_the_liquidation_price_is_liquidated_at_the_computed_price_in_th
     let symbol = Symbol::new("BTCUSDT").expect("symbol");
     let mut engine = over_leveraged_engine(TimestampMs::new(1_621_375_200_000).expect("time"));
     let journal = dir.path().join("events.jsonl");
-    let mut sink = FileSink::open(&journal, false, dir.path(), "BTCUSDT").expect("sink");
+    let mut sink = FileSink::open(&journal, false, dir.path(), "BTCUSDT", None).expect("sink");
     let mut curve = Vec::new();
     let options = ReplayOptions {
         intrabar: IntrabarTicks::Waypoints,

@@ -59,7 +59,7 @@ fn a_position_whose_liquidation_price_was_crossed_while_away_is_liquidated_once_
     let symbol = Symbol::new("BTCUSDT").expect("symbol");
     let mut engine = over_leveraged_engine(TimestampMs::new(OPENED).expect("time"));
     let journal = dir.path().join("events.jsonl");
-    let mut sink = FileSink::open(&journal, false, dir.path(), "BTCUSDT").expect("sink");
+    let mut sink = FileSink::open(&journal, false, dir.path(), "BTCUSDT", None).expect("sink");
     let mut curve = Vec::new();
     // Live until 23:30: the long is opened and still open.
     let options = ReplayOptions {

@@ -85,6 +85,8 @@ pub(crate) enum Command {
     Status(StatusArgs),
     /// Ask the running session to stop, and wait for it.
     Stop(StopArgs),
+    /// Delete old run directories under `runs/`, keeping the newest N and the current run.
+    Clean(CleanArgs),
     /// Check the workspace, configuration, clock and exchange reachability.
     Doctor(DoctorArgs),
     /// Start the local Bitunix exchange simulator (WebSocket + REST on loopback).
@@ -367,6 +369,16 @@ pub(crate) struct StatusArgs {
     /// Print JSON.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CleanArgs {
+    /// The global `--workspace` (set by `main` after parsing).
+    #[arg(skip)]
+    pub(crate) workspace: WorkspaceArgs,
+    /// Run directories to keep (the newest by the time in their names); at least 1.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) keep: u32,
 }
 
 #[derive(Debug, Args)]

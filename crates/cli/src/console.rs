@@ -17,7 +17,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use la_session::{RunSummary, logging::JsonLogLayer, status::Heartbeat};
+use la_session::{RunSummary, logging::JsonLogLayer, rotation::RotationPolicy, status::Heartbeat};
 use tracing_subscriber::{
     EnvFilter, Layer, filter::filter_fn, layer::SubscriberExt, util::SubscriberInitExt,
 };
@@ -82,14 +82,19 @@ pub(crate) fn install_error_style() {
 
 /// Installs `tracing`: every event at `info` and above (or `LA_LOG`) as JSON lines to
 /// `log_path`, and warnings and errors in human form on stderr.
-pub(crate) fn install_logging(log_path: &Path, symbol: &str) -> Result<(), Failure> {
-    install_logging_with(log_path, symbol, "warn")
+pub(crate) fn install_logging(
+    log_path: &Path,
+    symbol: &str,
+    rotation: RotationPolicy,
+) -> Result<(), Failure> {
+    install_logging_with(log_path, symbol, rotation, "warn")
 }
 
 /// [`install_logging`] with a chosen stderr level (backtests only show errors).
 pub(crate) fn install_logging_with(
     log_path: &Path,
     symbol: &str,
+    rotation: RotationPolicy,
     stderr_level: &str,
 ) -> Result<(), Failure> {
     if let Some(dir) = log_path.parent() {
@@ -100,9 +105,13 @@ pub(crate) fn install_logging_with(
             ))
         })?;
     }
-    let json = JsonLogLayer::open(log_path, symbol).map_err(|e| {
-        Failure::runtime(format!("cannot open log file {}: {e}", log_path.display()))
-    })?;
+    let json = JsonLogLayer::open_rotating(
+        log_path,
+        symbol,
+        Some(rotation),
+        std::sync::Arc::new(la_feed_bitunix::SystemClock),
+    )
+    .map_err(|e| Failure::runtime(format!("cannot open log file {}: {e}", log_path.display())))?;
     let filter = EnvFilter::try_from_env("LA_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)

@@ -65,6 +65,10 @@ fn main() -> ExitCode {
             args.workspace = workspace;
             commands::status::stop(&args)
         }
+        Command::Clean(mut args) => {
+            args.workspace = workspace;
+            commands::status::clean(&args)
+        }
         Command::Doctor(mut args) => {
             args.workspace = workspace;
             commands::doctor::run(&args)

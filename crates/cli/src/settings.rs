@@ -98,7 +98,7 @@ pub(crate) fn resolve_raw_over(
             .collect();
         Failure::config(
             format!("invalid configuration:\n  {}", lines.join("\n  ")),
-            "the keys are the fields of RawRunConfig (crates/session/src/config.rs); tables: [setups], [sma_cross], [margin], [plausibility], [alerts]",
+            "the keys are the fields of RawRunConfig (crates/session/src/config.rs); tables: [setups], [sma_cross], [margin], [plausibility], [alerts], [logs]",
         )
     })
 }

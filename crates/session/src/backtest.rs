@@ -288,6 +288,7 @@ pub fn run_backtest(config: &BacktestConfig) -> Result<RunSummary, SessionError>
         false,
         &run_dir,
         symbol.as_str(),
+        None,
     )?;
     let mut curve = Vec::with_capacity(candles.len());
     let options = ReplayOptions {

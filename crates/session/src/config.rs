@@ -12,7 +12,7 @@ use la_core::{Decimal, Interval, MarginRates, PlausibilityConfig, Symbol, Timest
 use la_strategy::{SetupsConfig, SmaCrossConfig, StrategyConfig, StrategyKind};
 use serde::{Deserialize, Serialize};
 
-use crate::{breaker::BreakerLimits, engine::EngineSettings};
+use crate::{breaker::BreakerLimits, engine::EngineSettings, rotation::RotationPolicy};
 
 /// Where market data comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,6 +138,11 @@ pub struct RawRunConfig {
     pub sma_cross: SmaCrossConfig,
     /// Alert delivery (TOML table `[alerts]`).
     pub alerts: RawAlerts,
+    /// Log rotation (TOML table `[logs]`).
+    pub logs: RawLogs,
+    /// Run directories kept under `runs/`: older ones are deleted when a session starts
+    /// (the current run and anything outside `runs/` never are); 0 keeps every run.
+    pub keep_runs: u32,
     /// The price-plausibility band (TOML table `[plausibility]`).
     pub plausibility: PlausibilityConfig,
     /// Isolated-margin rates (TOML table `[margin]`: `maintenance_margin_rate`,
@@ -188,6 +193,8 @@ impl Default for RawRunConfig {
             setups: SetupsConfig::default(),
             sma_cross: SmaCrossConfig::default(),
             alerts: RawAlerts::default(),
+            logs: RawLogs::default(),
+            keep_runs: DEFAULT_KEEP_RUNS,
             plausibility: PlausibilityConfig::default(),
             margin: broker.margin,
         }
@@ -204,6 +211,72 @@ pub struct RawAlerts {
     pub format: Option<String>,
     /// UTC hour (0–23, event clock) of the daily digest; default 0.
     pub digest_hour_utc: Option<u8>,
+}
+
+/// The `[logs]` table as typed.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawLogs {
+    /// `logs/system.jsonl` is rotated before it passes this many MiB (and at UTC midnight).
+    pub max_mb: u64,
+    /// Rotated copies of `system.jsonl` kept (`system.jsonl.1` … `.N`).
+    pub keep: u32,
+    /// A live run's `decisions.jsonl` is rotated before it passes this many MiB.
+    pub decisions_max_mb: u64,
+    /// Rotated copies of `decisions.jsonl` kept per run.
+    pub decisions_keep: u32,
+}
+
+impl Default for RawLogs {
+    fn default() -> Self {
+        Self {
+            max_mb: 32,
+            keep: 7,
+            decisions_max_mb: 64,
+            decisions_keep: 3,
+        }
+    }
+}
+
+/// Bytes in a MiB, the unit of the `[logs]` size keys.
+const MIB: u64 = 1024 * 1024;
+
+/// Run directories kept by default: weeks of daily restarts, a bounded amount of disk.
+pub const DEFAULT_KEEP_RUNS: u32 = 30;
+
+/// Validated log and run-directory limits.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct LogLimits {
+    /// `logs/system.jsonl`: by size and by UTC day.
+    pub system: RotationPolicy,
+    /// A live run's `decisions.jsonl`: by size.
+    pub decisions: RotationPolicy,
+    /// Run directories kept (0: all).
+    pub keep_runs: u32,
+}
+
+impl Default for LogLimits {
+    fn default() -> Self {
+        RawLogs::default().limits(DEFAULT_KEEP_RUNS)
+    }
+}
+
+impl RawLogs {
+    fn limits(&self, keep_runs: u32) -> LogLimits {
+        LogLimits {
+            system: RotationPolicy {
+                max_bytes: self.max_mb.saturating_mul(MIB),
+                keep: self.keep,
+                daily: true,
+            },
+            decisions: RotationPolicy {
+                max_bytes: self.decisions_max_mb.saturating_mul(MIB),
+                keep: self.decisions_keep,
+                daily: false,
+            },
+            keep_runs,
+        }
+    }
 }
 
 /// Validated alert settings.
@@ -354,6 +427,8 @@ pub struct RunConfig {
     /// Alert delivery (never serialized: the webhook is a secret).
     #[serde(skip)]
     pub alerts: AlertSettings,
+    /// Log rotation and the run-directory limit.
+    pub logs: LogLimits,
 }
 
 /// Parses a duration with [`la_core::parse_duration`] (a bare number is minutes; `90s`,
@@ -444,6 +519,16 @@ impl RunConfig {
                 "http_allow_remote",
                 json!(self.http.is_some_and(|a| !a.ip().is_loopback())),
             ),
+            (
+                "logs",
+                json!({
+                    "max_mb": self.logs.system.max_bytes / MIB,
+                    "keep": self.logs.system.keep,
+                    "decisions_max_mb": self.logs.decisions.max_bytes / MIB,
+                    "decisions_keep": self.logs.decisions.keep,
+                }),
+            ),
+            ("keep_runs", json!(self.logs.keep_runs)),
             (
                 "alerts",
                 json!({
@@ -661,6 +746,12 @@ impl RawRunConfig {
             );
         }
         check("http", http.as_ref().map(|_| ()).map_err(Clone::clone));
+        if self.logs.max_mb == 0 {
+            check("logs.max_mb", Err("must be at least 1".into()));
+        }
+        if self.logs.decisions_max_mb == 0 {
+            check("logs.decisions_max_mb", Err("must be at least 1".into()));
+        }
         if self.max_rss_mb < 16 {
             check("max_rss_mb", Err("must be at least 16".into()));
         }
@@ -743,6 +834,7 @@ impl RawRunConfig {
                     shape: shape.unwrap_or_default(),
                     digest_hour_utc,
                 },
+                logs: self.logs.limits(self.keep_runs),
             }),
             _ => Err(issues),
         }

@@ -32,6 +32,7 @@ pub mod live;
 pub mod logging;
 pub mod mock_feed;
 pub mod recovery;
+pub mod rotation;
 pub mod run_files;
 pub mod sources;
 pub mod state;

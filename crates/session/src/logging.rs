@@ -4,19 +4,20 @@
 //! then the event's own fields. Error-level events, and any event carrying an `error`
 //! field, add `error` (the top-level message) and `error_chain` (every cause, outermost
 //! first) — so a failure can be diagnosed from one line. The layer never panics: a write
-//! failure is counted and dropped.
+//! failure is counted and dropped. The file rotates by size and by UTC day
+//! ([`crate::rotation`]), so a session left running for days keeps `logs/` under a cap.
 
 use std::{
     error::Error,
     fmt,
-    fs::{File, OpenOptions},
-    io::{LineWriter, Write},
     path::Path,
     sync::{
-        Mutex,
+        Arc, Mutex,
         atomic::{AtomicU64, Ordering},
     },
 };
+
+use la_core::Clock;
 
 use serde_json::{Map, Value};
 use tracing::{
@@ -25,25 +26,46 @@ use tracing::{
 };
 use tracing_subscriber::{Layer, layer::Context};
 
-use crate::time_fmt::now_rfc3339;
+use crate::{
+    rotation::{RotatingFile, RotationPolicy},
+    time_fmt::now_rfc3339,
+};
 
 /// Writes every event as one JSON line.
 #[derive(Debug)]
 pub struct JsonLogLayer {
-    out: Mutex<LineWriter<File>>,
+    out: Mutex<RotatingFile>,
     default_symbol: String,
     write_failures: AtomicU64,
 }
 
 impl JsonLogLayer {
-    /// Opens (appending) `path`; `default_symbol` fills `symbol` when an event has none.
+    /// Opens (appending, `0600`, never through a link) `path`, never rotated;
+    /// `default_symbol` fills `symbol` when an event has none.
     ///
     /// # Errors
     /// The file cannot be opened.
     pub fn open(path: &Path, default_symbol: &str) -> std::io::Result<Self> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        Self::open_rotating(
+            path,
+            default_symbol,
+            None,
+            Arc::new(la_feed_bitunix::SystemClock),
+        )
+    }
+
+    /// [`JsonLogLayer::open`], rotating per `policy` on `clock`'s days.
+    ///
+    /// # Errors
+    /// The file cannot be opened.
+    pub fn open_rotating(
+        path: &Path,
+        default_symbol: &str,
+        policy: Option<RotationPolicy>,
+        clock: Arc<dyn Clock>,
+    ) -> std::io::Result<Self> {
         Ok(Self {
-            out: Mutex::new(LineWriter::new(file)),
+            out: Mutex::new(RotatingFile::open(path, policy, clock)?),
             default_symbol: default_symbol.to_owned(),
             write_failures: AtomicU64::new(0),
         })
@@ -149,8 +171,11 @@ impl<S: Subscriber> Layer<S> for JsonLogLayer {
         };
         text.push('\n');
         let written = match self.out.lock() {
-            Ok(mut out) => out.write_all(text.as_bytes()),
-            Err(poisoned) => poisoned.into_inner().write_all(text.as_bytes()),
+            Ok(mut out) => out.write_line(text.as_bytes()).and_then(|()| out.flush()),
+            Err(poisoned) => {
+                let mut out = poisoned.into_inner();
+                out.write_line(text.as_bytes()).and_then(|()| out.flush())
+            }
         };
         if written.is_err() {
             self.write_failures.fetch_add(1, Ordering::Relaxed);

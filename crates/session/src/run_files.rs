@@ -6,9 +6,8 @@
 
 use std::{
     collections::BTreeMap,
-    fs::File,
-    io::{BufWriter, Write},
     path::{Path, PathBuf},
+    sync::Arc,
 };
 
 use la_core::{BrokerEvent, Decimal, Exit, TimestampMs};
@@ -19,6 +18,7 @@ use crate::{
     error::SessionError,
     funding::FundingSettlement,
     journal::{Journal, JournalEvent},
+    rotation::{RotatingFile, RotationPolicy},
 };
 
 /// One point of the equity curve.
@@ -52,7 +52,9 @@ pub struct RecentDecision {
 #[derive(Debug)]
 pub struct FileSink {
     journal: Journal,
-    decisions: BufWriter<File>,
+    decisions: RotatingFile,
+    /// Scratch buffer for one decision line.
+    decision_line: Vec<u8>,
     decisions_path: PathBuf,
     decision_counts: BTreeMap<String, u64>,
     /// Scratch buffer for `decision_counts` keys.
@@ -75,7 +77,9 @@ pub struct FileSink {
 }
 
 impl FileSink {
-    /// Opens the journal at `journal_path` and `decisions.jsonl` in `run_dir`.
+    /// Opens the journal at `journal_path` and `decisions.jsonl` in `run_dir`; a live run
+    /// passes `decisions_rotation` so a session left for days keeps the file bounded (a
+    /// backtest passes `None`: its report reads the whole file).
     ///
     /// # Errors
     /// A file cannot be created.
@@ -84,14 +88,20 @@ impl FileSink {
         durable_journal: bool,
         run_dir: &Path,
         symbol: &str,
+        decisions_rotation: Option<RotationPolicy>,
     ) -> Result<Self, SessionError> {
         let journal = Journal::open(journal_path, durable_journal)?;
         let decisions_path = run_dir.join("decisions.jsonl");
-        let file = File::create(&decisions_path)
-            .map_err(|e| SessionError::io("cannot create", &decisions_path, e))?;
+        let clock = Arc::new(la_feed_bitunix::SystemClock);
+        let decisions = match decisions_rotation {
+            None => RotatingFile::create_unbounded(&decisions_path, clock),
+            Some(policy) => RotatingFile::open(&decisions_path, Some(policy), clock),
+        }
+        .map_err(|e| SessionError::io("cannot create", &decisions_path, e))?;
         Ok(Self {
             journal,
-            decisions: BufWriter::new(file),
+            decisions,
+            decision_line: Vec::with_capacity(512),
             decisions_path,
             decision_counts: BTreeMap::new(),
             count_key: String::new(),
@@ -319,9 +329,13 @@ impl EngineSink for FileSink {
             equity: Shown(record.equity),
             catch_up: record.catch_up,
         };
-        let written = serde_json::to_writer(&mut self.decisions, &line)
+        self.decision_line.clear();
+        let written = serde_json::to_writer(&mut self.decision_line, &line)
             .map_err(std::io::Error::other)
-            .and_then(|()| self.decisions.write_all(b"\n"));
+            .and_then(|()| {
+                self.decision_line.push(b'\n');
+                self.decisions.write_line(&self.decision_line)
+            });
         if let Err(err) = written {
             self.write_errors += 1;
             tracing::error!(symbol = %self.symbol, error = &err as &dyn std::error::Error, "cannot write decision record");

@@ -121,6 +121,89 @@ impl Workspace {
     }
 }
 
+/// The UTC stamp a run directory's name starts with (after an optional `backtest-`):
+/// `YYYYMMDDTHHMMSSZ`. A name without one was not made by a session and is never pruned.
+fn run_stamp_of(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix("backtest-").unwrap_or(name);
+    let stamp = rest.get(..16)?;
+    let bytes = stamp.as_bytes();
+    let shaped = bytes.iter().enumerate().all(|(i, b)| match i {
+        8 => *b == b'T',
+        15 => *b == b'Z',
+        _ => b.is_ascii_digit(),
+    });
+    (shaped && rest.as_bytes().get(16) == Some(&b'-')).then_some(stamp)
+}
+
+/// What [`Workspace::prune_runs`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PruneOutcome {
+    /// Run directories deleted, oldest first.
+    pub removed: Vec<String>,
+    /// Run directories kept.
+    pub kept: usize,
+    /// Directories that could not be deleted, with the reason.
+    pub failed: Vec<(String, String)>,
+}
+
+impl Workspace {
+    /// Deletes the oldest run directories under `runs/` until `keep` remain (by the stamp
+    /// in their names). Only real directories whose name is a run id are touched: a
+    /// symbolic link (`latest` among them, or one planted to point outside the workspace)
+    /// or anything else is left alone, as are the runs named in `protected` (the current
+    /// run, the one `latest` points at) whatever their age. `keep` = 0 deletes nothing.
+    ///
+    /// # Errors
+    /// `runs/` cannot be listed.
+    pub fn prune_runs(
+        &self,
+        keep: usize,
+        protected: &[&str],
+    ) -> Result<PruneOutcome, SessionError> {
+        let runs = self.runs_dir();
+        let mut outcome = PruneOutcome::default();
+        let entries = match fs::read_dir(&runs) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(outcome),
+            Err(e) => return Err(SessionError::io("cannot list", &runs, e)),
+        };
+        let latest = fs::read_link(self.latest_run()).ok();
+        let latest = latest.as_deref().and_then(Path::to_str);
+        let mut candidates: Vec<(String, String)> = Vec::new();
+        for entry in entries.flatten() {
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            // `file_type` does not follow links: a link to a directory is not a directory.
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            let Some(stamp) = run_stamp_of(&name).filter(|_| is_dir) else {
+                continue;
+            };
+            candidates.push((stamp.to_owned(), name));
+        }
+        candidates.sort();
+        outcome.kept = candidates.len();
+        if keep == 0 || candidates.len() <= keep {
+            return Ok(outcome);
+        }
+        let excess = candidates.len() - keep;
+        for (_, name) in candidates.into_iter().take(excess) {
+            if protected.contains(&name.as_str()) || latest == Some(name.as_str()) {
+                continue;
+            }
+            let path = runs.join(&name);
+            match fs::remove_dir_all(&path) {
+                Ok(()) => {
+                    outcome.kept -= 1;
+                    outcome.removed.push(name);
+                }
+                Err(e) => outcome.failed.push((name, e.to_string())),
+            }
+        }
+        Ok(outcome)
+    }
+}
+
 /// What `laptop-agents stop` writes into `stop.request` for the session with `pid`: only
 /// that session obeys it (see `live/stop_files.rs`).
 pub(crate) fn stop_request_text(pid: u32) -> String {

@@ -76,6 +76,7 @@ pub(crate) fn resolve(
     console::install_logging_with(
         &config.workspace.join("logs").join("system.jsonl"),
         config.symbol.as_str(),
+        config.logs.system,
         "error",
     )?;
     let data = match (history.source.as_deref(), &config.data) {

@@ -22,6 +22,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<ExitCode, Failure> {
     console::install_logging(
         &config.workspace.join("logs").join("system.jsonl"),
         config.symbol.as_str(),
+        config.logs.system,
     )?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -1,7 +1,8 @@
 //! `laptop-agents status` and `laptop-agents stop`: ask the kernel whether a session holds
 //! the workspace lock (the PID inside the file is only shown, never trusted: after a crash it
 //! may name an unrelated process), read the heartbeat, and ask a running session to stop
-//! through `stop.request`.
+//! through `stop.request`. `clean` deletes old run directories, never the running
+//! session's.
 //!
 //! `status` exits with a code a health check can use: 0 running and fresh, 1 not running,
 //! 3 stale lock (a lock file no process holds: its owner died), 4 running but stale, halted, or with a
@@ -21,7 +22,7 @@ use serde_json::json;
 
 use crate::{
     Failure,
-    args::{StatusArgs, StopArgs},
+    args::{CleanArgs, StatusArgs, StopArgs},
     console::outln,
 };
 
@@ -229,6 +230,39 @@ fn holder_pid(workspace: &Workspace) -> Result<Option<u32>, Failure> {
             LockState::Absent | LockState::Stale { .. } => return Ok(None),
         }
     }
+}
+
+/// `laptop-agents clean --keep N`: deletes the oldest run directories beyond N. The run of a
+/// live session (named by its heartbeat while it holds the lock) and the run `latest` points
+/// at are kept whatever their age; only real directories named like a run are deleted.
+pub(crate) fn clean(args: &CleanArgs) -> Result<ExitCode, Failure> {
+    let workspace = Workspace::new(args.workspace.resolve());
+    let lock = probe_lock(&workspace)?;
+    let current = lock
+        .is_held()
+        .then(|| read_heartbeat(&workspace.heartbeat()).ok())
+        .flatten()
+        .map(|beat| beat.run_id);
+    let protected: Vec<&str> = current.iter().map(String::as_str).collect();
+    let outcome = workspace
+        .prune_runs(args.keep as usize, &protected)
+        .map_err(|e| Failure::runtime(la_session::error_chain(&e)))?;
+    for name in &outcome.removed {
+        outln!("deleted runs/{name}");
+    }
+    for (name, reason) in &outcome.failed {
+        crate::console::errln!("cannot delete runs/{name}: {reason}");
+    }
+    outln!(
+        "{} run directories deleted, {} kept",
+        outcome.removed.len(),
+        outcome.kept
+    );
+    Ok(if outcome.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 #[cfg(test)]

@@ -290,8 +290,14 @@ async fn measure(samples: usize, speed: f64, dir: &Path) -> Result<(), String> {
         BitunixFeed::spawn(feed_config, clock).map_err(|e| format!("feed: {e}"))?;
     let run_dir = dir.join("run");
     std::fs::create_dir_all(&run_dir).map_err(|e| e.to_string())?;
-    let mut files = FileSink::open(&dir.join("events.jsonl"), true, &run_dir, symbol.as_str())
-        .map_err(|e| format!("journal: {e}"))?;
+    let mut files = FileSink::open(
+        &dir.join("events.jsonl"),
+        true,
+        &run_dir,
+        symbol.as_str(),
+        None,
+    )
+    .map_err(|e| format!("journal: {e}"))?;
     files.hold_broker_events();
     let writer = StateWriter::spawn(
         dir.join("broker_state.json"),

@@ -137,6 +137,7 @@ pub async fn run(
         started_wall_ms: wall_now_ms(),
     };
     tracing::info!(symbol = %config.symbol, run_id = %run.run_id, source = config.source.as_str(), "session starting");
+    prune_old_runs(&workspace, &config, &run.run_id);
 
     if hooks.reset_account {
         crate::recovery::reset_account(&workspace)?;
@@ -187,6 +188,7 @@ pub async fn run(
         true,
         &run.run_dir,
         config.symbol.as_str(),
+        Some(config.logs.decisions),
     )?;
     sink.recover_unjournaled(&outbox);
     let mut writer = StateWriter::spawn(workspace.broker_state(), workspace.unified_state());
@@ -452,6 +454,25 @@ impl Live {
             breaker: self.engine.breaker().state().clone(),
             run_id: self.run.run_id.clone(),
             saved_at: now_rfc3339(),
+        }
+    }
+}
+
+/// Keeps `runs/` to `keep_runs` directories, never touching this run: a session restarted
+/// daily for months would otherwise fill the disk with run directories nobody reads.
+fn prune_old_runs(workspace: &Workspace, config: &RunConfig, run_id: &str) {
+    let keep = config.logs.keep_runs as usize;
+    match workspace.prune_runs(keep, &[run_id]) {
+        Ok(outcome) => {
+            if !outcome.removed.is_empty() {
+                tracing::info!(symbol = %config.symbol, removed = outcome.removed.len(), kept = outcome.kept, keep_runs = keep, "deleted old run directories");
+            }
+            for (name, reason) in outcome.failed {
+                tracing::warn!(symbol = %config.symbol, run = %name, reason = %reason, "cannot delete an old run directory");
+            }
+        }
+        Err(err) => {
+            tracing::warn!(symbol = %config.symbol, error = &err as &dyn std::error::Error, "cannot prune old run directories");
         }
     }
 }

@@ -247,6 +247,7 @@ fn decision_lines_carry_the_candle_the_decision_and_the_outcome_as_exact_strings
         false,
         dir.path(),
         "BTCUSDT",
+        None,
     )
     .expect("sink");
     let bars = candles(3);
@@ -298,8 +299,10 @@ fn decision_lines_carry_the_candle_the_decision_and_the_outcome_as_exact_strings
 fn events_saved_but_not_journaled_before_a_crash_are_recovered_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let journal = dir.path().join("events.jsonl");
-    let open =
-        || crate::run_files::FileSink::open(&journal, false, dir.path(), "BTCUSDT").expect("sink");
+    let open = || {
+        crate::run_files::FileSink::open(&journal, false, dir.path(), "BTCUSDT", None)
+            .expect("sink")
+    };
     let mut sink = open();
     sink.hold_broker_events();
     let mut engine = engine_with(None, 0, None);

@@ -6,3 +6,4 @@ mod engine_tests;
 mod journal_tests;
 mod logging_tests;
 mod plausibility_real_data;
+mod rotation_tests;
