@@ -86,9 +86,11 @@ pub(crate) fn sim_session_args(
     )
 }
 
-/// `run <source...> --max-clock-skew off --duration <duration> --workspace <workspace>
-/// --config <config>`: a live session on a simulator, whose clock is virtual (so skew checks
-/// are off), wherever the simulator runs (`source` says which and how it is reached).
+/// `run <source...> --max-clock-skew off --http 127.0.0.1:0 --duration <duration> --workspace
+/// <workspace> --config <config>`: a live session on a simulator, whose clock is virtual (so
+/// skew checks are off), wherever the simulator runs (`source` says which and how it is
+/// reached). The HTTP surface stays on, as users have it, but on a free port: a session of
+/// someone else's holding the default port must not turn a soak's bind into an ERROR line.
 pub(crate) fn session_args(
     source: &[&str],
     duration: &str,
@@ -101,6 +103,8 @@ pub(crate) fn session_args(
         [
             "--max-clock-skew",
             "off",
+            "--http",
+            "127.0.0.1:0",
             "--duration",
             duration,
             "--workspace",
