@@ -204,3 +204,100 @@ fn a_misspelt_grid_key_or_overlapping_windows_exit_2_naming_them() {
         "a refused walk-forward writes no run"
     );
 }
+
+#[test]
+fn the_human_backtest_output_lists_rejected_rows_by_line_and_the_gaps() {
+    let dir = tempfile::tempdir().unwrap();
+    let slice = std::fs::read_to_string(real_slice(dir.path())).unwrap();
+    let mut lines: Vec<String> = slice.lines().map(str::to_owned).collect();
+    // Line 6 gets a high below its low, line 9 a price that is not a number; lines 101..=130
+    // are cut out (a 30-minute hole).
+    let mut fields: Vec<String> = lines[5].split(',').map(str::to_owned).collect();
+    fields.swap(2, 3);
+    lines[5] = fields.join(",");
+    let mut fields: Vec<String> = lines[8].split(',').map(str::to_owned).collect();
+    fields[4] = "12x".into();
+    lines[8] = fields.join(",");
+    let hole_from: i64 = lines[100].split(',').next().unwrap().parse().unwrap();
+    lines.drain(100..130);
+    let data = dir.path().join("damaged.csv");
+    std::fs::write(&data, lines.join("\n") + "\n").unwrap();
+
+    let out = laptop_agents(
+        &["backtest", "--data", data.to_str().unwrap()],
+        &dir.path().join("w"),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("data: rejected 1 row(s): ohlc_inconsistent (line 6)"),
+        "{text}"
+    );
+    assert!(text.contains("(line 9)"), "{text}");
+    let gap_start = time::OffsetDateTime::from_unix_timestamp(hole_from / 1000).unwrap();
+    assert!(
+        // The two rejected rows leave one-bar holes of their own.
+        text.contains("data: gaps: 3 (32 bar(s) missing), longest 30m from"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "{:02}:{:02}:00",
+            gap_start.hour(),
+            gap_start.minute()
+        )),
+        "the gap's start {gap_start} is named: {text}"
+    );
+}
+
+#[test]
+fn a_five_minute_backtest_on_one_minute_data_resamples_instead_of_skipping_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    // 2 000 rows starting on a 5-minute boundary: 400 whole 5-minute bars.
+    let data = candles::month_slice(dir.path(), "m1.csv", 1_003, 2_000);
+    let out = laptop_agents(
+        &[
+            "backtest",
+            "--json",
+            "--interval",
+            "5m",
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        &dir.path().join("w"),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(stats["candles_closed"], 400, "{stats}");
+    assert_eq!(stats["rejected_rows"], serde_json::json!({}), "{stats}");
+    let quality = &stats["candle_file"];
+    assert_eq!(quality["rows_used"], 2_000);
+    assert_eq!(quality["resampled"]["from"], "1m");
+    assert_eq!(quality["resampled"]["to"], "5m");
+}
+
+#[test]
+fn a_candle_file_with_no_usable_rows_exits_2_saying_why() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text, why) in [
+        ("empty.csv", "", "empty"),
+        (
+            "columns.csv",
+            "time,price\n1619000000000,50000\n",
+            "wrong columns",
+        ),
+        (
+            "rejected.csv",
+            "ts_ms,open,high,low,close,volume\n1619000000000,1,2,3,4\n1619000060000,-1,1,1,1,1\n",
+            "all 2 rows were rejected",
+        ),
+    ] {
+        let data = dir.path().join(name);
+        std::fs::write(&data, text).unwrap();
+        let workspace = dir.path().join(name.replace(".csv", ""));
+        let out = laptop_agents(&["backtest", "--data", data.to_str().unwrap()], &workspace);
+        assert_eq!(out.status.code(), Some(2), "{name}: {}", stderr(&out));
+        assert!(stderr(&out).contains(why), "{name}: {}", stderr(&out));
+        assert!(!workspace.join("runs").exists(), "{name}: no run directory");
+    }
+}

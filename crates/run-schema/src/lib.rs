@@ -17,10 +17,12 @@
 //!   = paid). So `net_pnl == trade_pnl + funding` is a check, not a definition.
 
 pub mod downtime;
+pub mod inputs;
 
 use std::collections::BTreeMap;
 
 use downtime::{DowntimeRecord, FundingSettlement};
+use inputs::{CandleFileQuality, FundingModel};
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -147,6 +149,13 @@ pub struct RunSummary {
     /// Candle-file rows kept after a documented normalisation, by label (backtests).
     #[serde(default)]
     pub rows_normalized: BTreeMap<String, u64>,
+    /// A backtest's candle file: rejected rows with their first lines, gaps, resampling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candle_file: Option<CandleFileQuality>,
+    /// Where the funding rates came from; [`FundingModel::NotModelled`] says funding was
+    /// not settled at all (never a silent zero).
+    #[serde(default)]
+    pub funding_model: FundingModel,
     /// Prices quarantined as implausible (ticks and candles never used, funding mark
     /// prices replaced by the last accepted price).
     #[serde(default)]

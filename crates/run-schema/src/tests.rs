@@ -53,6 +53,10 @@ fn summary() -> RunSummary {
         rest_rows_rejected: BTreeMap::new(),
         rest_rows_normalized: BTreeMap::from([("open_outside_range".to_owned(), 1)]),
         rows_normalized: BTreeMap::new(),
+        candle_file: None,
+        funding_model: crate::inputs::FundingModel::Constant {
+            rate: Decimal::new(1, 4),
+        },
         implausible_price: 2,
         implausible_refused: 0,
         backfilled_candles: 0,
@@ -139,4 +143,22 @@ fn every_stop_reason_serializes_as_its_label() {
             serde_json::Value::from(reason.as_str())
         );
     }
+}
+
+#[test]
+fn the_funding_model_is_a_tagged_label_and_an_old_summary_reads_as_unrecorded() {
+    use crate::inputs::FundingModel;
+    assert_eq!(
+        serde_json::to_value(FundingModel::NotModelled).unwrap(),
+        serde_json::json!({"kind": "not_modelled"})
+    );
+    assert_eq!(
+        serde_json::to_value(summary()).unwrap()["funding_model"],
+        serde_json::json!({"kind": "constant", "rate": "0.0001"})
+    );
+    assert!(!FundingModel::NotModelled.is_modelled());
+    let mut value = serde_json::to_value(summary()).unwrap();
+    value.as_object_mut().unwrap().remove("funding_model");
+    let back: RunSummary = serde_json::from_value(value).unwrap();
+    assert_eq!(back.funding_model, FundingModel::Unrecorded);
 }

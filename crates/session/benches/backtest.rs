@@ -53,10 +53,10 @@ fn load() -> Vec<Candle> {
     );
     let file = load_candles(&path, Interval::M1).expect("readable candle file");
     assert!(
-        file.rejected.is_empty(),
+        file.quality.rejected.is_empty(),
         "rows rejected in {}: {:?}",
         path.display(),
-        file.rejected
+        file.quality.rejected
     );
     file.candles
 }

@@ -12,7 +12,7 @@ use la_broker_paper::persist;
 use la_core::{
     Broker, Candle, Decimal, ExitReason, Interval, Price, Provenance, Symbol, Tick, TimestampMs,
 };
-use la_run_schema::RunSummary;
+use la_run_schema::{RunSummary, inputs::FundingModel};
 
 use crate::{
     candle_file::load_candles,
@@ -34,7 +34,7 @@ pub struct BacktestConfig {
     pub engine: EngineSettings,
     /// Candle file (`ts_ms,open,high,low,close,volume`, `.gz` allowed).
     pub data: PathBuf,
-    /// Candle interval of the file.
+    /// The interval traded; a finer file is resampled to it.
     pub interval: Interval,
     /// First candle open time to use (inclusive).
     pub from: Option<TimestampMs>,
@@ -252,13 +252,21 @@ pub fn load_range(
     to: Option<la_core::TimestampMs>,
 ) -> Result<crate::candle_file::CandleFile, SessionError> {
     let mut file = load_candles(data, interval)?;
+    let (first, last) = (
+        file.candles.first().map(Candle::open_time),
+        file.candles.last().map(Candle::open_time),
+    );
     file.candles.retain(|c| {
         from.is_none_or(|from| c.open_time() >= from) && to.is_none_or(|to| c.open_time() <= to)
     });
     if file.candles.is_empty() {
         return Err(SessionError::Data {
             path: data.to_path_buf(),
-            message: "no candles in the selected range".into(),
+            message: format!(
+                "no candles in the selected range; the file covers {} .. {}",
+                first.map_or_else(String::new, |t| crate::time_fmt::ms_to_rfc3339(t.as_ms())),
+                last.map_or_else(String::new, |t| crate::time_fmt::ms_to_rfc3339(t.as_ms())),
+            ),
         });
     }
     Ok(file)
@@ -337,11 +345,17 @@ pub fn run_backtest(config: &BacktestConfig) -> Result<RunSummary, SessionError>
         last_error: None,
         reconnects: 0,
         rejected_frames: BTreeMap::new(),
-        rejected_rows: file.rejected,
+        rejected_rows: file.quality.rejected_counts(),
         frames_normalized: BTreeMap::new(),
         rest_rows_rejected: BTreeMap::new(),
         rest_rows_normalized: BTreeMap::new(),
-        rows_normalized: file.normalized,
+        rows_normalized: file.quality.normalized.clone(),
+        candle_file: Some(file.quality),
+        funding_model: config
+            .funding_rate
+            .map_or(FundingModel::NotModelled, |rate| FundingModel::Constant {
+                rate,
+            }),
         implausible_price: counters.implausible_price,
         implausible_refused: broker_stats.implausible_refused,
         backfilled_candles: 0,

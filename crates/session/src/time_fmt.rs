@@ -36,3 +36,18 @@ pub fn run_stamp() -> String {
     now.format(&format)
         .unwrap_or_else(|_| now.unix_timestamp().to_string())
 }
+
+/// A duration in ms as a short human text: `45s`, `17m`, `3h 05m`, `2d 04h`.
+pub fn span_text(ms: i64) -> String {
+    let seconds = ms / 1_000;
+    let (days, hours, minutes) = (seconds / 86_400, seconds / 3_600 % 24, seconds / 60 % 60);
+    if days > 0 {
+        format!("{days}d {hours:02}h")
+    } else if hours > 0 {
+        format!("{hours}h {minutes:02}m")
+    } else if minutes > 0 {
+        format!("{minutes}m")
+    } else {
+        format!("{seconds}s")
+    }
+}

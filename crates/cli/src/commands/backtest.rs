@@ -4,7 +4,9 @@
 use std::process::ExitCode;
 
 use la_session::{
+    SessionError,
     backtest::{BacktestConfig, run_backtest},
+    candle_file::describe_quality,
     error_chain,
 };
 
@@ -25,7 +27,14 @@ pub(crate) fn run(args: &BacktestArgs) -> Result<ExitCode, Failure> {
     };
     let stats = run_backtest(&config).map_err(|err| {
         tracing::error!(target: crate::console::REPORTED, symbol = %symbol, error = &err as &dyn std::error::Error, "backtest failed");
-        Failure::runtime(format!("backtest failed: {}", error_chain(&err)))
+        match err {
+            // Unusable input data is the user's to fix, like a bad flag: exit 2.
+            SessionError::Data { .. } => Failure::config(
+                format!("backtest failed: {}", error_chain(&err)),
+                "a candle file is `ts_ms,open,high,low,close,volume` rows (epoch ms), optionally gzipped",
+            ),
+            _ => Failure::runtime(format!("backtest failed: {}", error_chain(&err))),
+        }
     })?;
     let report = la_report::render_run_report(std::path::Path::new(&stats.run_dir));
     if let Err(err) = &report {
@@ -43,6 +52,11 @@ pub(crate) fn run(args: &BacktestArgs) -> Result<ExitCode, Failure> {
             stats.candles_closed,
             config.data.display()
         );
+        if let Some(quality) = &stats.candle_file {
+            for line in describe_quality(quality) {
+                outln!("  data: {line}");
+            }
+        }
         for (name, value) in [
             (
                 "trades",

@@ -179,6 +179,8 @@ impl Live {
             rest_rows_rejected: feed.rest_rows_rejected,
             rest_rows_normalized: feed.rest_rows_normalized,
             rows_normalized: BTreeMap::new(),
+            candle_file: None,
+            funding_model: la_run_schema::inputs::FundingModel::Exchange,
             implausible_price: counters.implausible_price,
             implausible_refused: broker_stats.implausible_refused,
             backfilled_candles: counters.candles_backfilled,

@@ -29,7 +29,11 @@ fn tick_at(ts: TimestampMs, price: Price) -> Tick {
 fn real_candles(relative: &str) -> Vec<Candle> {
     let path = la_shared_data::path(relative);
     let file = load_candles(&path, Interval::M1).expect("readable candle file");
-    assert!(file.rejected.is_empty(), "{:?}", file.rejected);
+    assert!(
+        file.quality.rejected.is_empty(),
+        "{:?}",
+        file.quality.rejected
+    );
     file.candles
 }
 
