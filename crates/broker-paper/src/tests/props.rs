@@ -230,8 +230,9 @@ impl World {
                 };
                 let sign = side.sign();
                 let stop_price = (entry - sign * Decimal::from(*stop)).max(d("1"));
-                let target_price =
-                    target.map(|t| Price::new(entry + sign * Decimal::from(t)).unwrap());
+                // A short's target below zero is no price: floored like the stop.
+                let target_price = target
+                    .map(|t| Price::new((entry + sign * Decimal::from(t)).max(d("1"))).unwrap());
                 let kind = match limit_offset {
                     Some(_) => OrderKind::Limit {
                         price: Price::new(entry).unwrap(),
