@@ -83,6 +83,10 @@ pub struct SimConfig {
     /// When `start_time` is `None`: start this many candles into the data, so they are
     /// already served over REST (a strategy's warm-up) and never pushed.
     pub history_candles: u64,
+    /// The virtual clock starts no earlier than this, whatever `start_time` or
+    /// `history_candles` say: a client resuming an account that already saw the data up to
+    /// here continues from it instead of being served the same market again.
+    pub not_before: Option<TimestampMs>,
     /// Virtual milliseconds between kline pushes.
     pub kline_push_ms: u64,
     /// Virtual milliseconds between regular ticker pushes.
@@ -137,6 +141,7 @@ impl Default for SimConfig {
             speed: 1.0,
             start_time: None,
             history_candles: 0,
+            not_before: None,
             kline_push_ms: 500,
             ticker_push_ms: 1_000,
             price_push_ms: 1_000,

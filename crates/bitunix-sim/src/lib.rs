@@ -107,10 +107,13 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
     let history_ms = i64::try_from(config.history_candles)
         .unwrap_or(i64::MAX)
         .saturating_mul(market.interval_ms());
-    let start_ms = config.start_time.map_or_else(
-        || market.first_open().saturating_add(history_ms),
-        TimestampMs::as_ms,
-    );
+    let start_ms = config
+        .start_time
+        .map_or_else(
+            || market.first_open().saturating_add(history_ms),
+            TimestampMs::as_ms,
+        )
+        .max(config.not_before.map_or(i64::MIN, TimestampMs::as_ms));
     let tls = config.tls.as_ref().map(server::tls_acceptor).transpose()?;
     let (recorder, recorder_task) = match &config.record_path {
         Some(path) => {
@@ -272,6 +275,12 @@ impl SimHandle {
     /// The open time of the first candle in the data.
     pub fn data_start(&self) -> TimestampMs {
         clamp_ts(self.shared.market.first_open())
+    }
+
+    /// The first millisecond after the data, when the data ends
+    /// ([`EndBehaviour::Stop`]); `None` when it loops.
+    pub fn data_end(&self) -> Option<TimestampMs> {
+        self.shared.market.data_end().map(clamp_ts)
     }
 
     /// Every candle whose bucket reached its final push, in order, excluding those a gap

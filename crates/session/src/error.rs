@@ -55,6 +55,19 @@ pub enum SessionError {
         #[source]
         source: std::io::Error,
     },
+    /// A `--source sim` run on a workspace whose account already traded the data to its end:
+    /// there is no market left to resume on, and replaying it from the start would go back
+    /// in time (every candle older than the account's last one).
+    #[error(
+        "the account in this workspace has already traded this market data to its end: its last \
+         candle opened at {account_last}, and the data ends at {data_end}"
+    )]
+    AccountAheadOfData {
+        /// The open time of the account's last decided candle (RFC 3339).
+        account_last: String,
+        /// The first instant after the data (RFC 3339).
+        data_end: String,
+    },
     /// Historical data could not be read.
     #[error("cannot read candles from {path}: {message}")]
     Data {

@@ -14,6 +14,7 @@ use crate::{
     config::{RunConfig, Source},
     error::SessionError,
     mock_feed::{MockFeed, MockFeedConfig},
+    time_fmt::ms_to_rfc3339,
 };
 
 /// A running market-data source.
@@ -57,13 +58,18 @@ pub enum Seed {
     },
 }
 
-/// Starts the configured source.
+/// Starts the configured source. `resume_at` is where the workspace's account left off
+/// (the close of its last decided candle): the simulator's market starts there rather than
+/// at the beginning of its data, so a rerun continues the account instead of replaying
+/// candles it has already seen.
 ///
 /// # Errors
-/// The simulator or the feed could not start.
+/// The simulator or the feed could not start; [`SessionError::AccountAheadOfData`] when the
+/// simulator's data ends at or before `resume_at`.
 pub async fn open_source(
     config: &RunConfig,
     history_bars: usize,
+    resume_at: Option<TimestampMs>,
 ) -> Result<(LiveFeed, Seed), SessionError> {
     match config.source {
         Source::Mock => {
@@ -100,11 +106,29 @@ pub async fn open_source(
                 data,
                 speed: config.speed,
                 history_candles: history_bars as u64,
+                not_before: resume_at,
                 faults: config.faults.clone(),
                 record_path: config.sim_record.clone(),
                 ..SimConfig::default()
             };
-            let sim = Arc::new(la_bitunix_sim::start(sim_config).await?);
+            let sim = la_bitunix_sim::start(sim_config).await?;
+            if let (Some(resume), Some(end)) = (resume_at, sim.data_end())
+                && resume >= end
+            {
+                sim.shutdown().await;
+                return Err(SessionError::AccountAheadOfData {
+                    account_last: ms_to_rfc3339(resume.as_ms() - config.interval.as_ms()),
+                    data_end: ms_to_rfc3339(end.as_ms()),
+                });
+            }
+            if resume_at.is_some_and(|resume| sim.virtual_now() == resume) {
+                tracing::info!(
+                    symbol = %config.symbol,
+                    resume_at = %ms_to_rfc3339(sim.virtual_now().as_ms()),
+                    "the simulated market resumes where the account left off"
+                );
+            }
+            let sim = Arc::new(sim);
             let mut feed_config = FeedConfig::new(config.symbol, config.interval);
             feed_config.ws_url = sim.ws_url();
             feed_config.rest_url = sim.rest_url();

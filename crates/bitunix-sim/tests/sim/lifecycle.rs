@@ -198,6 +198,42 @@ async fn history_candles_start_the_clock_later_so_rest_serves_them() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn not_before_moves_a_start_forward_never_back() {
+    let ts = |ms| Some(TimestampMs::new(ms).unwrap());
+    // A resumed client that saw the data up to candle 70: the clock starts there, and the
+    // 70 candles before it are REST history.
+    let sim = start(SimConfig {
+        history_candles: 50,
+        not_before: ts(T0 + 70 * MINUTE),
+        ..config(100)
+    })
+    .await
+    .unwrap();
+    assert_eq!(sim.virtual_now().as_ms(), T0 + 70 * MINUTE);
+    assert_eq!(
+        sim.data_end().map(TimestampMs::as_ms),
+        Some(T0 + 100 * MINUTE)
+    );
+    let body = get_json(
+        sim.local_addr(),
+        "/api/v1/futures/market/kline?symbol=BTCUSDT&interval=1m&limit=200",
+    )
+    .await;
+    assert_eq!(body["data"].as_array().unwrap().len(), 70);
+    sim.shutdown().await;
+    // Earlier than the configured start: no effect.
+    let sim = start(SimConfig {
+        history_candles: 50,
+        not_before: ts(T0 + 10 * MINUTE),
+        ..config(100)
+    })
+    .await
+    .unwrap();
+    assert_eq!(sim.virtual_now().as_ms(), T0 + 50 * MINUTE);
+    sim.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn the_handle_and_its_clock_read_virtual_time() {
     use la_core::Clock;
     let sim = start(SimConfig {

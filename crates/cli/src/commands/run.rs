@@ -70,6 +70,12 @@ pub(crate) fn run(args: &RunArgs) -> Result<ExitCode, Failure> {
             ),
             code: STATE_REFUSED_EXIT_CODE,
         }),
+        Err(err @ SessionError::AccountAheadOfData { .. }) => Err(Failure::config(
+            err.to_string(),
+            "to trade this data again on a fresh account, start over with `laptop-agents run \
+             --reset-account` (the old files are moved to paper/reset-<time>/) or use \
+             another --workspace",
+        )),
         Err(err @ SessionError::Config { .. }) => Err(Failure::config(
             err.to_string(),
             "see `laptop-agents run --help`",

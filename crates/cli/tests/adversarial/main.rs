@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../common/candles.rs"]
+mod candles;
 #[path = "../common/process.rs"]
 mod process;
 #[path = "../common/workspace.rs"]
@@ -13,4 +15,7 @@ mod workspace;
 
 mod journal;
 mod lock;
+mod rerun;
+mod secrets;
+mod signals;
 mod state;

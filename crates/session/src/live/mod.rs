@@ -192,7 +192,11 @@ pub async fn run(
     )?;
     sink.recover_unjournaled(&outbox);
     let mut writer = StateWriter::spawn(workspace.broker_state(), workspace.unified_state());
-    let (feed, seed) = open_source(&config, warmup_bars + 20).await?;
+    // A simulated market resumes where the account left off: the close of its last candle.
+    let resume_at = engine
+        .last_candle_open()
+        .and_then(|last| last.checked_add_ms(config.interval.as_ms()));
+    let (feed, seed) = open_source(&config, warmup_bars + 20, resume_at).await?;
 
     let rest = feed.rest();
     let (mut live, aux_rx) = Live::new(config, workspace, run, engine, sink, starting_equity, rest);
