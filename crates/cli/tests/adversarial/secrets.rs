@@ -106,9 +106,9 @@ fn exchange() -> (Child, u16) {
         .by_ref()
         .map(|line| line.expect("simulator output"))
         .find_map(|line| {
-            line.trim()
-                .strip_prefix("rest")
-                .map(|u| u.trim().to_owned())
+            line.split_whitespace()
+                .find_map(|pair| pair.strip_prefix("rest_url="))
+                .map(str::to_owned)
         })
         .expect("the simulator prints its REST URL");
     let port = rest
