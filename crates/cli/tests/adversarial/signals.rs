@@ -69,6 +69,7 @@ fn a_run_piped_into_head_exits_zero_and_writes_its_report() {
     // The literal shell pipeline; the exit status is the binary's own (PIPESTATUS), not
     // head's. head exits after the first status line, long before the summary is printed.
     let output = std::process::Command::new("bash")
+        .env_remove("LA_TEST_BINARY")
         .arg("-c")
         .arg(r#""$0" "$@" | head -1; exit "${PIPESTATUS[0]}""#)
         .arg(binary())

@@ -21,9 +21,12 @@ pub(crate) fn binary() -> PathBuf {
     )
 }
 
-/// A command for the binary under test.
+/// A command for the binary under test. `LA_TEST_BINARY` is the harness's, not a setting: the
+/// binary reads every `LA_*` variable as configuration and would refuse it as an unknown key.
 pub(crate) fn command() -> Command {
-    Command::new(binary())
+    let mut command = Command::new(binary());
+    command.env_remove("LA_TEST_BINARY");
+    command
 }
 
 /// Runs the binary to completion.
