@@ -154,8 +154,20 @@ fn sorted(map: &std::collections::BTreeMap<String, u64>) -> Vec<(&String, &u64)>
 fn decisions_section(out: &mut String, decisions: &DecisionCounts) {
     out.push_str("<section id=\"decisions\"><h2>Decisions: why (no) trade</h2>\n");
     let source = match decisions.source {
-        DecisionSource::File => "counted from decisions.jsonl",
-        DecisionSource::Summary => "decisions.jsonl is missing; counts from summary.json",
+        DecisionSource::File { rotated_copies: 0 } => "counted from decisions.jsonl".to_owned(),
+        DecisionSource::File { rotated_copies } => {
+            format!("counted from decisions.jsonl and its {rotated_copies} rotated copies")
+        }
+        DecisionSource::Summary => {
+            "decisions.jsonl is missing; counts from summary.json".to_owned()
+        }
+        DecisionSource::SummaryOlderCopiesRemoved {
+            rotated_copies,
+            lines_kept,
+        } => format!(
+            "counts from summary.json: older rotated copies of decisions.jsonl were removed by retention, the {} kept file(s) hold the last {lines_kept} (the price chart covers those)",
+            rotated_copies + 1
+        ),
     };
     let _ = writeln!(
         out,

@@ -1,6 +1,10 @@
 //! Reading a run directory: `summary.json` (the typed [`RunSummary`] that live sessions
 //! and backtests both write), `trades.csv`, `equity.csv` and `decisions.jsonl` (its
 //! outcome counts and, from each line's candle, the close price the price chart draws).
+//! A live session left for days rotates `decisions.jsonl` to `decisions.jsonl.1`, `.2`, …
+//! (`.1` newest); the report reads every kept copy, oldest first, and when retention has
+//! already removed older copies it takes the counts from `summary.json` (which counted
+//! every decision) and says so, rather than presenting the kept tail as the whole run.
 //!
 //! The CSV files are written by the session crate, so they are parsed strictly by header
 //! name: a missing column or a bad value is a [`ReportError::Malformed`] naming the file and
@@ -16,7 +20,7 @@ use std::{
     str::FromStr,
 };
 
-use la_run_schema::RunSummary;
+use la_run_schema::{RunSummary, rotated_name};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
@@ -49,10 +53,17 @@ pub(crate) struct EquityRow {
 /// Where the decision counts came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum DecisionSource {
-    /// Counted line by line from `decisions.jsonl`.
-    File,
+    /// Counted line by line from `decisions.jsonl` and its `rotated_copies` rotated copies.
+    File { rotated_copies: u32 },
     /// `decisions.jsonl` is absent; the counts stored in `summary.json` are shown.
     Summary,
+    /// The kept files (`decisions.jsonl` and `rotated_copies` rotated copies) hold only
+    /// `lines_kept` of the decisions `summary.json` counted: older copies were removed by
+    /// retention, so the counts are the summary's and the price chart covers the kept part.
+    SummaryOlderCopiesRemoved {
+        rotated_copies: u32,
+        lines_kept: u64,
+    },
 }
 
 /// Decision outcomes and blocking gates ("why no trade").
@@ -90,7 +101,8 @@ pub(crate) fn load(run_dir: &Path) -> Result<RunInputs, ReportError> {
     let equity = load_equity(&run_dir.join("equity.csv"))?;
     let decisions_path = run_dir.join("decisions.jsonl");
     let (decisions, prices) = if decisions_path.exists() {
-        read_decisions(&decisions_path, interval_ms(&summary.interval))?
+        let (counted, prices) = read_decisions(&decisions_path, interval_ms(&summary.interval))?;
+        (prefer_complete_counts(counted, &summary), prices)
     } else {
         (decisions_from_summary(&summary), Vec::new())
     };
@@ -265,19 +277,45 @@ pub(crate) fn interval_ms(label: &str) -> Option<i64> {
 /// Counts the decisions of `decisions.jsonl` and collects each candle's close at its close
 /// time (`open_time + interval`; with an unknown interval, at its open time). A candle
 /// recorded twice (an `out_of_order` line behind a later one) keeps its first close.
+/// Counts the decisions and collects the candle closes of `path` and its rotated copies
+/// (`path.1` is the newest; they are read oldest first, so a line's place is its time).
 pub(crate) fn read_decisions(
     path: &Path,
     interval_ms: Option<i64>,
 ) -> Result<(DecisionCounts, Vec<PricePoint>), ReportError> {
-    let file = File::open(path).map_err(|e| ReportError::from_read(path, "decisions file", e))?;
+    let rotated_copies = (1..)
+        .take_while(|&n| rotated_name(path, n).is_file())
+        .last()
+        .unwrap_or(0);
     let mut counts = DecisionCounts {
-        source: DecisionSource::File,
+        source: DecisionSource::File { rotated_copies },
         total: 0,
         outcomes: BTreeMap::new(),
         blocked_by: BTreeMap::new(),
         unparsable_lines: 0,
     };
     let mut prices = Vec::new();
+    for n in (1..=rotated_copies).rev() {
+        read_decision_file(
+            &rotated_name(path, n),
+            interval_ms,
+            &mut counts,
+            &mut prices,
+        )?;
+    }
+    read_decision_file(path, interval_ms, &mut counts, &mut prices)?;
+    prices.sort_by_key(|p| p.close_time_ms);
+    prices.dedup_by_key(|p| p.close_time_ms);
+    Ok((counts, prices))
+}
+
+fn read_decision_file(
+    path: &Path,
+    interval_ms: Option<i64>,
+    counts: &mut DecisionCounts,
+    prices: &mut Vec<PricePoint>,
+) -> Result<(), ReportError> {
+    let file = File::open(path).map_err(|e| ReportError::from_read(path, "decisions file", e))?;
     for line in BufReader::new(file).lines() {
         let line = line.map_err(|source| ReportError::Read {
             path: path.to_path_buf(),
@@ -305,9 +343,27 @@ pub(crate) fn read_decisions(
             *counts.blocked_by.entry(gate).or_default() += 1;
         }
     }
-    prices.sort_by_key(|p| p.close_time_ms);
-    prices.dedup_by_key(|p| p.close_time_ms);
-    Ok((counts, prices))
+    Ok(())
+}
+
+/// The session counts every decision into `summary.json`; when the kept files hold fewer
+/// (retention removed the oldest rotated copies) the summary's counts are the whole run's.
+/// A summary with fewer (written before a kill, or an older format) leaves the file counts.
+fn prefer_complete_counts(counted: DecisionCounts, summary: &RunSummary) -> DecisionCounts {
+    let from_summary = decisions_from_summary(summary);
+    match counted.source {
+        DecisionSource::File { rotated_copies } if from_summary.total > counted.total => {
+            DecisionCounts {
+                source: DecisionSource::SummaryOlderCopiesRemoved {
+                    rotated_copies,
+                    lines_kept: counted.total,
+                },
+                unparsable_lines: counted.unparsable_lines,
+                ..from_summary
+            }
+        }
+        _ => counted,
+    }
 }
 
 /// The `decisions` map of `summary.json` (`outcome:X` / `blocked_by:Y` keys).

@@ -344,11 +344,12 @@ pub(crate) fn quality_rows(
         }
     }
     match decisions.source {
-        DecisionSource::File => rows.push(Row::new(
-            "decision_lines_unparsable",
-            decisions.unparsable_lines.to_string(),
-            "lines of decisions.jsonl that are not decision objects (e.g. a torn last line)",
-        )),
+        DecisionSource::File { .. } | DecisionSource::SummaryOlderCopiesRemoved { .. } => rows
+            .push(Row::new(
+                "decision_lines_unparsable",
+                decisions.unparsable_lines.to_string(),
+                "lines of decisions.jsonl that are not decision objects (e.g. a torn last line)",
+            )),
         DecisionSource::Summary => rows.push(Row::new(
             "decision_lines_unparsable",
             "n/a",

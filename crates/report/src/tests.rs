@@ -494,3 +494,47 @@ fn downtime_intervals_their_catch_up_exits_and_funding_sources_are_listed() {
     assert!(html.contains("0 downtime interval(s)"));
     assert!(html.contains("Funding settlements (0)"));
 }
+
+/// Splits the fixture's `decisions.jsonl` the way rotation leaves it: `.2` (oldest 60
+/// lines), `.1` (next 60), the live file (last 60).
+fn rotate_fixture_decisions(dir: &Path) {
+    let path = dir.join("decisions.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 180);
+    let part = |range: std::ops::Range<usize>| lines[range].join("\n") + "\n";
+    std::fs::write(dir.join("decisions.jsonl.2"), part(0..60)).unwrap();
+    std::fs::write(dir.join("decisions.jsonl.1"), part(60..120)).unwrap();
+    std::fs::write(&path, part(120..180)).unwrap();
+}
+
+#[test]
+fn rotated_decision_copies_are_counted_and_charted_with_the_live_file() {
+    let dir = tempfile::tempdir().unwrap();
+    write_run(dir.path(), &live_summary(), "", 3);
+    rotate_fixture_decisions(dir.path());
+    let html = render_run_report_html(dir.path()).unwrap();
+    assert!(html.contains("180 decisions"), "every kept line counted");
+    assert!(html.contains("counted from decisions.jsonl and its 2 rotated copies"));
+    // The warm-up lines are all in the oldest copy; the file counts (not the summary's
+    // map, which has no stop_too_close) are shown.
+    assert!(html.contains("<code>warmup</code></td><td class=\"num\">50</td>"));
+    assert!(html.contains("<code>stop_too_close</code></td><td class=\"num\">128</td>"));
+    assert!(html.contains("Candle closes (180 from decisions.jsonl)"));
+}
+
+#[test]
+fn decisions_removed_by_retention_take_the_summary_counts_and_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    write_run(dir.path(), &live_summary(), "", 3);
+    rotate_fixture_decisions(dir.path());
+    std::fs::remove_file(dir.path().join("decisions.jsonl.2")).unwrap();
+    let html = render_run_report_html(dir.path()).unwrap();
+    assert!(
+        html.contains("180 decisions"),
+        "the session's count, not the 120 kept"
+    );
+    assert!(html.contains("removed by retention, the 2 kept file(s) hold the last 120"));
+    assert!(html.contains("<code>no_order</code></td><td class=\"num\">178</td>"));
+    assert!(html.contains("Candle closes (120 from decisions.jsonl)"));
+}

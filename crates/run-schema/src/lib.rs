@@ -19,13 +19,25 @@
 pub mod downtime;
 pub mod inputs;
 
-use std::collections::BTreeMap;
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
 
 use downtime::{DowntimeRecord, FundingSettlement};
 use inputs::{CandleFileQuality, FundingModel};
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+
+/// `<path>.<n>`: the name of the `n`-th newest rotated copy of a log or of a live run's
+/// `decisions.jsonl` (`.1` is the newest). The session's rotation writes these names and
+/// the report reads them back, so the convention lives here, once.
+pub fn rotated_name(path: &Path, n: u32) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{n}"));
+    PathBuf::from(name)
+}
 
 /// The closed set of reasons a live session ends. Exactly one is recorded per run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -18,6 +18,7 @@ use std::{
 
 use la_broker_paper::persist::{PrivateOpen, open_private};
 use la_core::Clock;
+use la_run_schema::rotated_name;
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -177,13 +178,6 @@ impl RotatingFile {
         self.rotations += 1;
         Ok(())
     }
-}
-
-/// `<path>.<n>`.
-pub fn rotated_name(path: &Path, n: u32) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(format!(".{n}"));
-    PathBuf::from(name)
 }
 
 /// Removes a file or a link (never what a link points at); absent is fine. A directory

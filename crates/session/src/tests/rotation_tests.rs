@@ -10,11 +10,12 @@ use std::{
 };
 
 use la_core::{ManualClock, TimestampMs};
+use la_run_schema::rotated_name;
 use tracing_subscriber::layer::SubscriberExt;
 
 use crate::{
     logging::JsonLogLayer,
-    rotation::{RotatingFile, RotationPolicy, rotated_name},
+    rotation::{RotatingFile, RotationPolicy},
     workspace::Workspace,
 };
 
