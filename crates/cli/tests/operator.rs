@@ -7,16 +7,16 @@
 use std::{
     path::Path,
     process::{Child, Command, Output, Stdio},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 #[path = "common/process.rs"]
 mod process;
 
-const BIN: &str = env!("CARGO_BIN_EXE_laptop-agents");
+use process::{command, poll};
 
 fn laptop_agents(args: &[&str]) -> Output {
-    Command::new(BIN)
+    command()
         .args(args)
         .env_remove("NO_COLOR")
         .output()
@@ -25,7 +25,7 @@ fn laptop_agents(args: &[&str]) -> Output {
 
 /// A session on the simulator at `speed`, with `extra` flags; output discarded.
 fn spawn_session(workspace: &Path, speed: &str, extra: &[&str]) -> Child {
-    Command::new(BIN)
+    command()
         .args(process::sim_run_args(
             workspace,
             speed,
@@ -37,21 +37,6 @@ fn spawn_session(workspace: &Path, speed: &str, extra: &[&str]) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .expect("binary starts")
-}
-
-/// Polls `probe` every 50 ms until it returns `Some`, or fails after `deadline`.
-fn poll<T>(what: &str, deadline: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
-    let started = Instant::now();
-    loop {
-        if let Some(value) = probe() {
-            return value;
-        }
-        assert!(
-            started.elapsed() < deadline,
-            "timed out after {deadline:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn status_code(workspace: &Path) -> i32 {
@@ -94,7 +79,7 @@ fn a_start_failure_is_printed_once_and_without_colour_codes_on_a_pipe() {
 #[test]
 fn log_lines_on_a_piped_stderr_carry_no_colour_codes() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
+    let out = command()
         .args(["run", "--source", "sim", "--duration", "1m", "--workspace"])
         .arg(dir.path())
         .env("LA_KILL_SWITCH", "1")
@@ -178,4 +163,68 @@ fn status_exits_0_while_fresh_then_4_when_data_goes_stale_then_1_after_exit() {
     });
     assert_eq!(exit.code(), Some(1), "a stale-data stop is a risk halt");
     assert_eq!(status_code(dir.path()), 1);
+}
+
+#[test]
+fn clean_deletes_only_old_run_directories_never_the_running_session_latest_or_a_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path();
+    let runs = ws.join("runs");
+    let mut session = spawn_session(ws, "10", &[]);
+    let current: String = poll("the session's heartbeat", Duration::from_secs(30), || {
+        let text = std::fs::read_to_string(ws.join("heartbeat.json")).ok()?;
+        let beat: serde_json::Value = serde_json::from_str(&text).ok()?;
+        beat["run_id"].as_str().map(str::to_owned)
+    });
+    assert!(runs.join(&current).is_dir());
+    // Runs stamped in the future, so the running session's own run is the oldest, and a
+    // `latest` re-pointed away from it: each protection is tested on its own.
+    let future = |n: u32| format!("20990101T00000{n}Z-{n}");
+    for n in 1..=3 {
+        std::fs::create_dir_all(runs.join(future(n))).unwrap();
+        std::fs::write(runs.join(future(n)).join("summary.json"), "{}").unwrap();
+    }
+    std::fs::remove_file(runs.join("latest")).unwrap();
+    std::os::unix::fs::symlink(future(1), runs.join("latest")).unwrap();
+    // A link named like the oldest run, into a directory outside the workspace.
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("precious.txt"), "keep me").unwrap();
+    std::os::unix::fs::symlink(outside.path(), runs.join("20000101T000000Z-7")).unwrap();
+    std::fs::create_dir_all(runs.join("not-a-run")).unwrap();
+
+    let out = laptop_agents(&["clean", "--keep", "1", "--workspace", ws.to_str().unwrap()]);
+    let text = process::output_text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains(&format!("deleted runs/{}", future(2))),
+        "{text}"
+    );
+    assert!(!runs.join(future(2)).exists(), "the old run is deleted");
+    assert!(runs.join(future(3)).is_dir(), "the newest run is kept");
+    assert!(
+        runs.join(future(1)).is_dir(),
+        "the run `latest` points at is kept"
+    );
+    assert!(
+        runs.join(&current).is_dir(),
+        "the running session's run is kept"
+    );
+    assert!(runs.join("not-a-run").is_dir());
+    assert!(
+        std::fs::symlink_metadata(runs.join("20000101T000000Z-7"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(
+        std::fs::read_to_string(outside.path().join("precious.txt")).unwrap(),
+        "keep me"
+    );
+    process::signal(&session, "TERM");
+    let exit = process::wait_exit(&mut session, Duration::from_secs(30));
+    assert_eq!(exit.code(), Some(0));
+    assert!(
+        runs.join(&current).join("summary.json").is_file(),
+        "the session finished its run in the directory clean left alone"
+    );
 }

@@ -62,16 +62,24 @@ pub(crate) fn sim_run_args(
     args
 }
 
-/// Polls `condition` every 50 ms until it holds or `deadline` passes.
-pub(crate) fn wait_for(what: &str, deadline: Duration, mut condition: impl FnMut() -> bool) {
+/// Polls `probe` every 50 ms until it returns `Some`, or fails after `deadline`.
+pub(crate) fn poll<T>(what: &str, deadline: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
     let started = Instant::now();
-    while !condition() {
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
         assert!(
             started.elapsed() < deadline,
             "timed out after {deadline:?} waiting for {what}"
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Polls `condition` every 50 ms until it holds or `deadline` passes.
+pub(crate) fn wait_for(what: &str, deadline: Duration, mut condition: impl FnMut() -> bool) {
+    poll(what, deadline, || condition().then_some(()));
 }
 
 /// Waits for `child` to exit within `deadline` (kills it and fails otherwise).
