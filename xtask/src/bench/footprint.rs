@@ -1,6 +1,9 @@
 //! P4, footprint: peak resident memory and CPU of a live session, run as a child process by
 //! `bench_probe footprint` against the simulator (external or in-process), accelerated and,
-//! on request, at the real push rate.
+//! on request, at the real push rate; and what the operator surface costs: two minutes of an
+//! external session at the real push rate with `--http off`, with it on and no client, and
+//! with ten dashboard event streams open. (The session publishes at most five views a second whatever the data rate,
+//! so an accelerated run would understate the surface's share of the CPU.)
 
 use std::path::Path;
 
@@ -23,32 +26,51 @@ pub(super) struct Footprint {
     pub(super) runs: Vec<Fields>,
 }
 
+/// Dashboard event streams open in the run that prices the HTTP surface.
+const SSE_CLIENTS: &str = "10";
+/// Virtual (= wall) minutes of each real-rate run that prices the HTTP surface.
+const HTTP_MINUTES: f64 = 2.0;
+
 /// Runs the sessions `options` asks for: external and in-process at 10× (20× with
-/// `--quick`), a one-minute external run at the real rate (not with `--quick`), and ten
-/// real-rate minutes with `--p4-real-rate`.
+/// `--quick`), two real-rate minutes each with `--http off`, on, and on with ten event
+/// streams, a
+/// one-minute external run at the real rate (not with `--quick`), and ten real-rate minutes
+/// with `--p4-real-rate`.
 pub(super) fn measure(sh: &Shell, options: Options, probe: &Path, cli: &Path) -> Result<Footprint> {
     let accelerated = if options.quick { "20" } else { "10" };
-    // (mode, speed, virtual minutes)
+    // (mode, speed, virtual minutes, http, event streams)
     let mut plan = vec![
-        ("external", accelerated, "10"),
-        ("in-process", accelerated, "10"),
+        ("external", accelerated, "10", "loopback", "0"),
+        ("in-process", accelerated, "10", "loopback", "0"),
+        ("external", "1", "2", "off", "0"),
+        ("external", "1", "2", "loopback", "0"),
+        ("external", "1", "2", "loopback", SSE_CLIENTS),
     ];
     if !options.quick {
-        plan.push(("external", "1", "1"));
+        plan.push(("external", "1", "1", "loopback", "0"));
     }
     if options.p4_real_rate {
-        plan.push(("external", "1", "10"));
+        plan.push(("external", "1", "10", "loopback", "0"));
     }
     let dir = target_dir(sh);
     let mut runs = Vec::new();
-    for (mode, speed, minutes) in plan {
+    for (mode, speed, minutes, http, sse) in plan {
         let output = capture(cmd!(
             sh,
-            "{probe} footprint --bin {cli} --mode {mode} --speed {speed} --virtual-minutes {minutes} --dir {dir}"
+            "{probe} footprint --bin {cli} --mode {mode} --speed {speed} --virtual-minutes {minutes} --http {http} --sse-clients {sse} --dir {dir}"
         ))?;
         runs.push(fields(&output, "probe/footprint ")?);
     }
     Ok(Footprint { runs })
+}
+
+/// How a run's HTTP surface is shown in the table.
+fn http_label(f: &Fields) -> String {
+    match (text(f, "http"), text(f, "sse_clients")) {
+        ("off", _) => "off".to_owned(),
+        (_, "0" | "?") => "on".to_owned(),
+        (_, n) => format!("on, {n} event streams"),
+    }
 }
 
 impl Footprint {
@@ -60,13 +82,14 @@ impl Footprint {
     /// One row per run: memory and CPU while running, and including the shutdown.
     fn footprint_table(&self) -> String {
         let mut s = "### P4 footprint (live session as a child process; `/proc/<pid>` while it runs)\n\n\
-             | Simulator | Speed | Virtual min | Wall | Frames | Peak RSS | CPU | CPU / 10 virtual min | Incl. shutdown: peak RSS, CPU | Exit | Load |\n\
-             |---|---|---|---|---|---|---|---|---|---|---|\n"
+             | Simulator | HTTP | Speed | Virtual min | Wall | Frames | Peak RSS | CPU | CPU / 10 virtual min | Incl. shutdown: peak RSS, CPU | Exit | Load |\n\
+             |---|---|---|---|---|---|---|---|---|---|---|---|\n"
             .to_owned();
         for f in &self.runs {
             s.push_str(&format!(
-                "| {} | {}× | {} | {} s | {} | {} MiB | {} s | {} s | {} MiB, {} s | {} | {} |\n",
+                "| {} | {} | {}× | {} | {} s | {} | {} MiB | {} s | {} s | {} MiB, {} s | {} | {} |\n",
                 text(f, "mode"),
+                http_label(f),
                 text(f, "speed"),
                 text(f, "virtual_min"),
                 text(f, "wall_s"),
@@ -87,17 +110,80 @@ impl Footprint {
         s
     }
 
-    /// The external run at `speed`× over `minutes` virtual minutes, if one was made.
+    /// The external run at `speed`× over `minutes` virtual minutes with the HTTP surface on
+    /// and no clients, if one was made.
     fn external(&self, speed: f64, minutes: f64) -> Option<&Fields> {
         self.runs.iter().find(|f| {
             text(f, "mode") == "external"
+                && http_label(f) == "on"
                 && get(f, "speed") == speed
                 && get(f, "virtual_min") == minutes
         })
     }
 
-    /// Peak RSS against 20 MiB, CPU of ten minutes of messages against 1 s, and the
-    /// one-minute real-rate run against the Python program.
+    /// The two-minute real-rate run with this HTTP surface (`off`, `on`, or event streams).
+    fn http_run(&self, streams: bool, http: &str) -> Option<&Fields> {
+        self.runs.iter().find(|f| {
+            text(f, "mode") == "external"
+                && get(f, "speed") == 1.0
+                && get(f, "virtual_min") == HTTP_MINUTES
+                && text(f, "http") == http
+                && (get(f, "sse_clients") > 0.0) == streams
+        })
+    }
+
+    /// What the operator surface costs at the real push rate against `--http off`: peak RSS
+    /// (shutdown included) and CPU seconds, with the surface on and no client (the goal), and
+    /// with ten dashboard event streams open (reported, no goal).
+    fn http_rows(&self) -> Vec<SummaryRow> {
+        let Some(off) = self.http_run(false, "off") else {
+            return Vec::new();
+        };
+        let added = |run: &Fields| {
+            (
+                get(run, "peak_rss_with_shutdown_mib") - get(off, "peak_rss_with_shutdown_mib"),
+                (get(run, "cpu_s") / get(off, "cpu_s") - 1.0) * 100.0,
+                get(run, "cpu_s") - get(off, "cpu_s"),
+            )
+        };
+        let mut rows = Vec::new();
+        if let Some(on) = self.http_run(false, "loopback") {
+            let (rss, cpu, cpu_s) = added(on);
+            rows.push(SummaryRow::new(
+                "P4",
+                "HTTP surface on (dashboard, metrics, health; no client) vs `--http off`: peak RSS added",
+                format!("{rss:+.1} MiB"),
+                "≤ 2 MiB",
+                verdict(rss <= 2.0),
+            ));
+            rows.push(SummaryRow::new(
+                "P4",
+                format!(
+                    "HTTP surface on (no client) vs `--http off`: CPU added, {HTTP_MINUTES} min at the real rate"
+                ),
+                format!("{cpu:+.0} % ({cpu_s:+.2} s)"),
+                "≤ 5 %",
+                verdict(cpu <= 5.0),
+            ));
+        }
+        if let Some(streams) = self.http_run(true, "loopback") {
+            let (rss, cpu, cpu_s) = added(streams);
+            rows.push(SummaryRow::new(
+                "P4",
+                format!(
+                    "{} dashboard event streams open vs `--http off`: peak RSS, CPU added ({HTTP_MINUTES} min at the real rate)",
+                    text(streams, "sse_clients")
+                ),
+                format!("{rss:+.1} MiB, {cpu:+.0} % ({cpu_s:+.2} s)"),
+                "—",
+                "",
+            ));
+        }
+        rows
+    }
+
+    /// Peak RSS against 20 MiB, CPU of ten minutes of messages against 1 s, the one-minute
+    /// real-rate run against the Python program, and the HTTP surface's cost.
     fn goal_rows(&self) -> Vec<SummaryRow> {
         let peak = self
             .runs
@@ -120,7 +206,11 @@ impl Footprint {
             None => (
                 self.runs
                     .iter()
-                    .find(|f| text(f, "mode") == "external" && get(f, "virtual_min") == 10.0)
+                    .find(|f| {
+                        text(f, "mode") == "external"
+                            && http_label(f) == "on"
+                            && get(f, "virtual_min") == 10.0
+                    })
                     .map_or(f64::NAN, |f| get(f, "cpu_s")),
                 "10 min of messages, accelerated (real-rate run: `--p4-real-rate`)",
             ),
@@ -148,6 +238,7 @@ impl Footprint {
                 ),
             );
         }
+        rows.extend(self.http_rows());
         rows
     }
 }

@@ -14,7 +14,8 @@
 //!   in-process simulator and times process start → the simulator receiving the subscribe.
 //! - `footprint` (P4): a live session as a child process against an in-process simulator,
 //!   at real or accelerated push rate; peak RSS (`VmHWM`) and CPU seconds (utime + stime)
-//!   read from `/proc/<pid>` while it runs.
+//!   read from `/proc/<pid>` while it runs; with the HTTP surface off, on, or on with
+//!   dashboard event streams open.
 //!
 //! Every result is one line `probe/<name> key=value ...` on stdout, which `cargo xtask bench`
 //! parses; progress goes to stderr.
@@ -35,7 +36,8 @@ probes:
   backtest-cpu     [--rounds N] [--data FILE] [--only setups_waypoints|...]
   loopback         [--samples N] [--speed X] [--dir DIR]
   first-subscribe  --bin PATH [--runs N] [--dir DIR]
-  footprint        --bin PATH [--speed X] [--virtual-minutes M] [--mode external|in-process] [--dir DIR]
+  footprint        --bin PATH [--speed X] [--virtual-minutes M] [--mode external|in-process]
+                   [--http off|loopback] [--sse-clients N] [--dir DIR]
 ";
 
 /// `--name value` from the arguments, parsed.
@@ -109,6 +111,10 @@ fn main() -> ExitCode {
                 speed: flag(&args, "--speed", 10.0)?,
                 virtual_minutes: flag(&args, "--virtual-minutes", 10)?,
                 in_process_sim: flag(&args, "--mode", "external".to_owned())? == "in-process",
+                http: process::HttpSurface::parse(
+                    &flag(&args, "--http", "loopback".to_owned())?,
+                    flag(&args, "--sse-clients", 0)?,
+                )?,
             };
             let outcome = process::footprint(&bin, &options, &dir);
             let _ = std::fs::remove_dir_all(&dir);

@@ -9,13 +9,25 @@
 //! http://127.0.0.1:PORT --max-clock-skew off` (skew off only because an accelerated
 //! simulator runs ahead of the wall clock).
 //!
+//! The footprint runs with the session's HTTP surface off (`--http off`), on (loopback, an
+//! ephemeral port) or on with dashboard clients: that many server-sent-event streams
+//! (`GET /events`, what an open dashboard tab holds) opened as soon as the session's
+//! heartbeat names its URL and read to the end on plain threads of this process, so what
+//! the dashboard, metrics and event fan-out cost the session shows against `--http off`.
+//!
 //! Memory and CPU come from `/proc/<pid>/status` (`VmHWM`, the peak resident set) and
 //! `/proc/<pid>/stat` (`utime + stime`, in the kernel's fixed 100 Hz USER_HZ ticks, dead
 //! threads included), read while the child is alive — no `wait4`, which would need `unsafe`.
 
 use std::{
+    io::{Read, Write},
+    net::TcpStream,
     path::Path,
     process::{Child, Command, Stdio},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
@@ -196,6 +208,27 @@ fn read_usage(pid: u32) -> Option<Usage> {
     })
 }
 
+/// The session's HTTP surface during a footprint run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HttpSurface {
+    /// `--http off`.
+    Off,
+    /// `--http 127.0.0.1:0`, with this many dashboard event streams open.
+    Loopback { sse_clients: usize },
+}
+
+impl HttpSurface {
+    /// From `--http off|loopback` and `--sse-clients N`.
+    pub(crate) fn parse(mode: &str, sse_clients: usize) -> Result<Self, String> {
+        match mode {
+            "off" if sse_clients == 0 => Ok(Self::Off),
+            "off" => Err("--sse-clients needs --http loopback".to_owned()),
+            "loopback" => Ok(Self::Loopback { sse_clients }),
+            other => Err(format!("--http must be off or loopback, not {other:?}")),
+        }
+    }
+}
+
 /// P4 settings.
 #[derive(Debug)]
 pub(crate) struct FootprintOptions {
@@ -205,6 +238,42 @@ pub(crate) struct FootprintOptions {
     pub(crate) virtual_minutes: u64,
     /// Use `run --source sim` (simulator inside the measured process) instead.
     pub(crate) in_process_sim: bool,
+    /// The HTTP surface and its clients.
+    pub(crate) http: HttpSurface,
+}
+
+/// The dashboard URL the session's heartbeat names, once it does.
+fn http_url(workspace: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(workspace.join("heartbeat.json")).ok()?;
+    let beat: serde_json::Value = serde_json::from_str(&text).ok()?;
+    beat["http_url"].as_str().map(str::to_owned)
+}
+
+/// Opens `n` event streams on `url` (`http://HOST:PORT/`); each is read to its end on its
+/// own thread, the bytes counted into the returned total.
+fn open_event_streams(url: &str, n: usize) -> Result<Arc<AtomicU64>, String> {
+    let authority = url
+        .strip_prefix("http://")
+        .map(|rest| rest.trim_end_matches('/'))
+        .ok_or_else(|| format!("unexpected dashboard URL {url:?}"))?;
+    let bytes = Arc::new(AtomicU64::new(0));
+    for _ in 0..n {
+        let mut stream =
+            TcpStream::connect(authority).map_err(|e| format!("cannot connect {url}: {e}"))?;
+        write!(
+            stream,
+            "GET /events HTTP/1.1\r\nHost: {authority}\r\nAccept: text/event-stream\r\n\r\n"
+        )
+        .map_err(|e| format!("cannot ask {url} for events: {e}"))?;
+        let total = Arc::clone(&bytes);
+        std::thread::spawn(move || {
+            let mut buf = [0_u8; 8192];
+            while let Ok(n @ 1..) = stream.read(&mut buf) {
+                total.fetch_add(n as u64, Ordering::Relaxed);
+            }
+        });
+    }
+    Ok(bytes)
 }
 
 /// P4: a live session for `virtual_minutes` of exchange time at `speed`.
@@ -220,6 +289,17 @@ pub(crate) fn footprint(bin: &Path, options: &FootprintOptions, dir: &Path) -> R
     if options.in_process_sim {
         command.arg("--speed").arg(options.speed.to_string());
     }
+    let sse_clients = match options.http {
+        HttpSurface::Off => {
+            command.args(["--http", "off"]);
+            0
+        }
+        HttpSurface::Loopback { sse_clients } => {
+            command.args(["--http", "127.0.0.1:0"]);
+            sse_clients
+        }
+    };
+    let mut sse_bytes = None;
     let start = Instant::now();
     let mut child = command
         .spawn()
@@ -235,6 +315,12 @@ pub(crate) fn footprint(bin: &Path, options: &FootprintOptions, dir: &Path) -> R
         }
         if let Some(usage) = read_usage(pid) {
             last = usage;
+        }
+        if sse_clients > 0
+            && sse_bytes.is_none()
+            && let Some(url) = http_url(&workspace)
+        {
+            sse_bytes = Some(open_event_streams(&url, sse_clients)?);
         }
         let done = match &sim {
             Some(sim) => {
@@ -256,6 +342,10 @@ pub(crate) fn footprint(bin: &Path, options: &FootprintOptions, dir: &Path) -> R
         }
         std::thread::sleep(Duration::from_millis(250));
     };
+    if sse_clients > 0 && sse_bytes.is_none() {
+        stop_child(&mut child);
+        return Err("the session's heartbeat never named its dashboard URL".to_owned());
+    }
     let wall = start.elapsed();
     let frames: u64 = sim
         .as_ref()
@@ -284,12 +374,18 @@ pub(crate) fn footprint(bin: &Path, options: &FootprintOptions, dir: &Path) -> R
     let cpu_s = steady.cpu_ticks as f64 / USER_HZ;
     let per_10_virtual_min = cpu_s * 10.0 / options.virtual_minutes.max(1) as f64;
     println!(
-        "probe/footprint mode={} speed={} virtual_min={} wall_s={:.1} frames={} peak_rss_mib={:.1} rss_end_mib={:.1} cpu_s={:.2} cpu_s_per_10_virtual_min={:.2} peak_rss_with_shutdown_mib={:.1} cpu_s_with_shutdown={:.2} exit={exit} load={}",
+        "probe/footprint mode={} http={} sse_clients={sse_clients} sse_bytes={} speed={} virtual_min={} wall_s={:.1} frames={} peak_rss_mib={:.1} rss_end_mib={:.1} cpu_s={:.2} cpu_s_per_10_virtual_min={:.2} peak_rss_with_shutdown_mib={:.1} cpu_s_with_shutdown={:.2} exit={exit} load={}",
         if options.in_process_sim {
             "in-process"
         } else {
             "external"
         },
+        if options.http == HttpSurface::Off {
+            "off"
+        } else {
+            "loopback"
+        },
+        sse_bytes.map_or(0, |b| b.load(Ordering::Relaxed)),
         options.speed,
         options.virtual_minutes,
         wall.as_secs_f64(),
