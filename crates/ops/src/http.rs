@@ -5,18 +5,13 @@
 //! encoder task turns each publication into JSON once (the equity curve only when it changed)
 //! and puts it into a single-slot channel; every SSE client streams from that slot, so a slow
 //! client skips to the newest state instead of queueing, and costs one pending event at most.
+//! While no stream is open the encoder encodes nothing; a client that opens one is counted as a
+//! watcher (see `hub`), wakes the encoder and waits for an encoding at least as new as the
+//! view published when it joined. `/api/state` encodes the newest view on request.
 //! At most [`MAX_SSE_CLIENTS`] streams are served at once. On shutdown the streams end, the
 //! server drains for at most a second and is then aborted: the session never waits on it.
 
-use std::{
-    convert::Infallible,
-    net::SocketAddr,
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
-    time::Duration,
-};
+use std::{convert::Infallible, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
     Router,
@@ -31,7 +26,11 @@ use axum::{
 use futures_util::stream::{self, Stream};
 use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 
-use crate::{error::OpsError, hub::Surface, metrics::Metrics};
+use crate::{
+    error::OpsError,
+    hub::{Surface, Watching},
+    metrics::Metrics,
+};
 
 /// SSE streams served at once; more get `503`.
 pub const MAX_SSE_CLIENTS: usize = 32;
@@ -42,6 +41,8 @@ const DASHBOARD: &str = include_str!("dashboard.html");
 /// The newest view, encoded once for every client.
 #[derive(Clone, Debug, Default)]
 struct Encoded {
+    /// The encoded view's publication number + 1 (0: nothing encoded yet).
+    seq: u64,
     state: Arc<str>,
     curve: Arc<str>,
     curve_version: u64,
@@ -52,7 +53,6 @@ struct AppState {
     surface: Surface,
     encoded: watch::Receiver<Encoded>,
     metrics: Arc<Metrics>,
-    clients: Arc<AtomicUsize>,
     closing: watch::Receiver<bool>,
 }
 
@@ -84,7 +84,6 @@ impl HttpServer {
             metrics: Arc::new(Metrics::new(&surface)),
             surface,
             encoded,
-            clients: Arc::new(AtomicUsize::new(0)),
             closing: closing_rx.clone(),
         };
         let app = Router::new()
@@ -130,24 +129,30 @@ impl HttpServer {
     }
 }
 
-/// Encodes each publication once: the state always, the curve when it changed.
+/// Encodes each publication once (the state always, the curve when it changed) while a
+/// client watches; nothing while none does.
 async fn encode_views(mut surface: Surface, slot: watch::Sender<Encoded>) {
     let mut last_curve: Option<Arc<Vec<crate::view::CurvePoint>>> = None;
     let mut encoded = Encoded::default();
+    let joins = surface.clone();
     loop {
         let view = surface.latest_and_mark_seen();
-        encoded.state = Arc::from(serde_json::to_string(&*view).unwrap_or_default());
-        if last_curve
-            .as_ref()
-            .is_none_or(|last| !Arc::ptr_eq(last, &view.curve))
-        {
-            last_curve = Some(Arc::clone(&view.curve));
-            encoded.curve = Arc::from(serde_json::to_string(&*view.curve).unwrap_or_default());
-            encoded.curve_version += 1;
+        if surface.watched() {
+            encoded.seq = view.seq + 1;
+            encoded.state = Arc::from(serde_json::to_string(&*view).unwrap_or_default());
+            if last_curve
+                .as_ref()
+                .is_none_or(|last| !Arc::ptr_eq(last, &view.curve))
+            {
+                last_curve = Some(Arc::clone(&view.curve));
+                encoded.curve = Arc::from(serde_json::to_string(&*view.curve).unwrap_or_default());
+                encoded.curve_version += 1;
+            }
+            slot.send_replace(encoded.clone());
         }
-        slot.send_replace(encoded.clone());
-        if !surface.changed().await {
-            break;
+        tokio::select! {
+            changed = surface.changed() => if !changed { break },
+            () = joins.watcher_joined() => {}
         }
     }
 }
@@ -163,12 +168,8 @@ async fn dashboard() -> impl IntoResponse {
 }
 
 async fn api_state(State(state): State<AppState>) -> Response {
-    let body = state.encoded.borrow().state.clone();
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
+    let body = serde_json::to_string(&*state.surface.latest()).unwrap_or_default();
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
@@ -198,64 +199,68 @@ async fn healthz(State(state): State<AppState>) -> Response {
 }
 
 /// Decrements the client count when a stream ends or its client goes away.
-struct ClientSlot(Arc<AtomicUsize>);
-
-impl Drop for ClientSlot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 async fn events(State(state): State<AppState>) -> Response {
-    if state.clients.fetch_add(1, Ordering::Relaxed) >= MAX_SSE_CLIENTS {
-        state.clients.fetch_sub(1, Ordering::Relaxed);
+    let Some(watching) = state.surface.watch(MAX_SSE_CLIENTS) else {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             "too many dashboard clients",
         )
             .into_response();
-    }
-    let slot = ClientSlot(Arc::clone(&state.clients));
-    Sse::new(client_stream(state.encoded, state.closing, slot))
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(10)))
-        .into_response()
+    };
+    let joined_at = state.surface.latest().seq + 1;
+    Sse::new(client_stream(
+        state.encoded,
+        state.closing,
+        watching,
+        joined_at,
+    ))
+    .keep_alive(KeepAlive::new().interval(Duration::from_secs(10)))
+    .into_response()
 }
 
 /// One client's events: `curve` when the curve changed since this client last got it, then
-/// `state`; the first of each at once. Ends when the server closes.
+/// `state`. The first waits for an encoding at least as new as the view published when the
+/// client joined (`first_seq`), each later one for a newer encoding. Ends when the server
+/// closes.
 fn client_stream(
     encoded: watch::Receiver<Encoded>,
     closing: watch::Receiver<bool>,
-    slot: ClientSlot,
+    watching: Watching,
+    first_seq: u64,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     struct Client {
         encoded: watch::Receiver<Encoded>,
         closing: watch::Receiver<bool>,
         curve_sent: u64,
         pending: Option<Event>,
-        first: bool,
-        _slot: ClientSlot,
+        next_seq: u64,
+        _watching: Watching,
     }
     let client = Client {
         encoded,
         closing,
         curve_sent: 0,
         pending: None,
-        first: true,
-        _slot: slot,
+        next_seq: first_seq,
+        _watching: watching,
     };
     stream::unfold(client, |mut client| async move {
         if let Some(event) = client.pending.take() {
             return Some((Ok(event), client));
         }
-        if !client.first {
+        let now = loop {
+            {
+                let current = client.encoded.borrow_and_update();
+                if current.seq >= client.next_seq {
+                    break current.clone();
+                }
+            }
             tokio::select! {
                 changed = client.encoded.changed() => if changed.is_err() { return None },
                 _ = client.closing.wait_for(|closing| *closing) => return None,
             }
-        }
-        client.first = false;
-        let now = client.encoded.borrow_and_update().clone();
+        };
+        client.next_seq = now.seq + 1;
         // Tells EventSource to retry after 1 s when the session restarts.
         let state = Event::default()
             .event("state")

@@ -10,14 +10,23 @@
 //! Two facts change more often than views are published and are kept in atomics instead: the
 //! time of the newest market data (so `/healthz` measures the data age at request time, not at
 //! the last publication) and the save-latency histogram.
+//!
+//! The hub also counts who is watching live: each open dashboard stream holds a [`Watching`]
+//! guard. The supervisor publishes five views a second only while someone watches and one a
+//! second otherwise (what `/metrics` and `/api/state` readers need), and the SSE encoder
+//! encodes nothing while nobody watches, so an unwatched HTTP surface costs the session
+//! next to nothing.
 
 use std::sync::{
     Arc,
-    atomic::{AtomicU64, Ordering},
+    atomic::{AtomicU64, AtomicUsize, Ordering},
 };
 
 use prometheus_client::metrics::histogram::Histogram;
-use tokio::{sync::watch, time::Instant};
+use tokio::{
+    sync::{Notify, watch},
+    time::Instant,
+};
 
 use crate::{health::Health, view::SessionView};
 
@@ -48,12 +57,30 @@ fn elapsed_ms(origin: Instant) -> u64 {
     u64::try_from(origin.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
 }
 
+/// Live watchers (open dashboard streams), and a wake-up for the encoder when one joins.
+#[derive(Debug, Default)]
+struct Watchers {
+    count: AtomicUsize,
+    joined: Notify,
+}
+
+/// Held by one live watcher for as long as it watches.
+#[derive(Debug)]
+pub struct Watching(Arc<Watchers>);
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        self.0.count.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// The supervisor's end: publishes views, marks market data, records save latencies.
 #[derive(Debug)]
 pub struct Publisher {
     slot: watch::Sender<Arc<SessionView>>,
     clock: Arc<DataClock>,
     save_latency: Histogram,
+    watchers: Arc<Watchers>,
     seq: u64,
 }
 
@@ -63,6 +90,7 @@ pub struct Surface {
     slot: watch::Receiver<Arc<SessionView>>,
     clock: Arc<DataClock>,
     save_latency: Histogram,
+    watchers: Arc<Watchers>,
 }
 
 /// A publisher and its first reader.
@@ -73,16 +101,19 @@ pub fn channel() -> (Publisher, Surface) {
         last_data_ms: AtomicU64::new(NO_DATA),
     });
     let save_latency = Histogram::new(SAVE_BUCKETS);
+    let watchers = Arc::new(Watchers::default());
     let surface = Surface {
         slot: receiver,
         clock: Arc::clone(&clock),
         save_latency: save_latency.clone(),
+        watchers: Arc::clone(&watchers),
     };
     (
         Publisher {
             slot,
             clock,
             save_latency,
+            watchers,
             seq: 0,
         },
         surface,
@@ -119,12 +150,18 @@ impl Publisher {
         self.seq
     }
 
+    /// Whether a live watcher (an open dashboard stream) is there now.
+    pub fn watched(&self) -> bool {
+        self.watchers.count.load(Ordering::Relaxed) > 0
+    }
+
     /// A new reader.
     pub fn surface(&self) -> Surface {
         Surface {
             slot: self.slot.subscribe(),
             clock: Arc::clone(&self.clock),
             save_latency: self.save_latency.clone(),
+            watchers: Arc::clone(&self.watchers),
         }
     }
 }
@@ -144,6 +181,31 @@ impl Surface {
     /// Marks the current view as seen (for [`Surface::changed`]) and returns it.
     pub fn latest_and_mark_seen(&mut self) -> Arc<SessionView> {
         Arc::clone(&self.slot.borrow_and_update())
+    }
+
+    /// Starts watching live, unless `limit` watchers already are; the guard ends it.
+    pub fn watch(&self, limit: usize) -> Option<Watching> {
+        let joined = self
+            .watchers
+            .count
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .is_ok();
+        joined.then(|| {
+            self.watchers.joined.notify_one();
+            Watching(Arc::clone(&self.watchers))
+        })
+    }
+
+    /// Whether a live watcher is there now.
+    pub fn watched(&self) -> bool {
+        self.watchers.count.load(Ordering::Relaxed) > 0
+    }
+
+    /// Resolves when a watcher joins (at once if one joined since the last call).
+    pub async fn watcher_joined(&self) {
+        self.watchers.joined.notified().await;
     }
 
     /// Milliseconds since the newest market data, measured now.
@@ -180,6 +242,20 @@ mod tests {
         assert_eq!(surface.health().as_str(), "stale", "no publication needed");
         publisher.mark_data();
         assert!(surface.health().is_ok());
+    }
+
+    #[tokio::test]
+    async fn watchers_are_counted_up_to_the_limit_and_leave_with_their_guard() {
+        let (publisher, surface) = channel();
+        assert!(!publisher.watched());
+        let first = surface.watch(2).expect("room");
+        surface.watcher_joined().await;
+        let second = surface.watch(2).expect("room");
+        assert!(surface.watch(2).is_none(), "over the limit");
+        assert!(publisher.watched());
+        drop(first);
+        drop(second);
+        assert!(!publisher.watched());
     }
 
     #[tokio::test]

@@ -281,3 +281,35 @@ async fn stalled_and_surplus_clients_never_hold_up_the_publisher() {
     drop(stalled);
     server.shutdown(Duration::from_secs(1)).await;
 }
+
+/// The first `data:` line after the first `event: state` of an SSE response.
+fn first_state_data(seen: &str) -> &str {
+    let after = &seen[seen.find("event: state").expect("a state event")..];
+    after
+        .lines()
+        .find(|line| line.starts_with("data:"))
+        .expect("a data line")
+}
+
+#[tokio::test]
+async fn a_client_joining_an_unwatched_surface_first_gets_the_newest_view() {
+    let (mut publisher, server) = start().await;
+    // Published while nobody watches: nothing is encoded for streams.
+    publisher.publish(view());
+    publisher.publish(SessionView {
+        run_id: "run-2".into(),
+        ..view()
+    });
+    assert!(!publisher.watched());
+    let mut stream = open_events(server.local_addr()).await;
+    let seen = read_until(&mut stream, "\"run_id\":\"run-2\"", Duration::from_secs(5)).await;
+    assert!(
+        first_state_data(&seen).contains("\"run_id\":\"run-2\""),
+        "the first state event is the newest view, not an old or empty one: {seen}"
+    );
+    assert!(publisher.watched(), "an open stream is a watcher");
+    let (code, body) = get(server.local_addr(), "/api/state").await;
+    assert_eq!(code, 200);
+    assert!(body.contains("\"run_id\":\"run-2\""), "{body}");
+    server.shutdown(Duration::from_secs(1)).await;
+}

@@ -2,8 +2,10 @@
 //! (`la_ops`: dashboard, `/metrics`, `/healthz`) and the HTTP server's lifetime.
 //!
 //! Publishing is a pointer swap into a single-slot channel, throttled to one view per
-//! [`PUBLISH_EVERY`] while events arrive (and one per heartbeat regardless), so its cost does
-//! not grow with the market-data rate. The view is built from the engine, the broker's ledger
+//! [`PUBLISH_EVERY`] while events arrive and a dashboard watches, one per
+//! [`PUBLISH_UNWATCHED`] while none does (scrapes of `/metrics` and `/api/state` need no
+//! more), and one per heartbeat regardless, so its cost does not grow with the market-data
+//! rate and an unwatched HTTP surface costs next to nothing. The view is built from the engine, the broker's ledger
 //! and the feed counters after the event that changed them was fully handled: it never sits
 //! between a tick and its exit.
 
@@ -20,8 +22,11 @@ use tokio::time::Instant;
 use super::Live;
 use crate::{sources::LiveFeed, stop::StopReason, time_fmt::ms_to_rfc3339};
 
-/// The shortest interval between two views published because of market events.
+/// The shortest interval between two views published because of market events while a
+/// dashboard stream is open.
 const PUBLISH_EVERY: Duration = Duration::from_millis(200);
+/// The same while no dashboard stream is open.
+const PUBLISH_UNWATCHED: Duration = Duration::from_secs(1);
 /// Closed trades and decisions shown.
 const RECENT: usize = 20;
 /// Points of the published equity curve.
@@ -166,17 +171,23 @@ impl Operator {
 
 impl Live {
     /// Publishes a view when something changed and the last one is older than
-    /// [`PUBLISH_EVERY`], or at once when `force` is set (heartbeat, shutdown).
+    /// [`PUBLISH_EVERY`] ([`PUBLISH_UNWATCHED`] while no dashboard watches), or at once when
+    /// `force` is set (heartbeat, shutdown).
     pub(super) fn publish_view(
         &mut self,
         feed: &LiveFeed,
         stopping: Option<StopReason>,
         force: bool,
     ) {
+        let every = if self.operator.publisher.watched() {
+            PUBLISH_EVERY
+        } else {
+            PUBLISH_UNWATCHED
+        };
         let due = self
             .operator
             .last_publish
-            .is_none_or(|at| at.elapsed() >= PUBLISH_EVERY);
+            .is_none_or(|at| at.elapsed() >= every);
         if !(force || (self.operator.changed && due)) {
             return;
         }
