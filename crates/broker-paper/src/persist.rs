@@ -41,9 +41,7 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use crate::error::BrokerError;
 
-mod private;
-
-pub use private::{
+pub use la_private_fs::{
     PRIVATE_FILE_MODE, PrivateOpen, ensure_regular_or_absent, open_private, open_read_no_follow,
 };
 

@@ -98,7 +98,7 @@ pub(crate) fn install_logging_with(
     stderr_level: &str,
 ) -> Result<(), Failure> {
     if let Some(dir) = log_path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| {
+        la_private_fs::create_private_dir_all(dir).map_err(|e| {
             Failure::runtime(format!(
                 "cannot create log directory {}: {e}",
                 dir.display()

@@ -335,17 +335,11 @@ impl Alerter {
 
 /// Appends one JSON line (owner-only permissions, never through a symlink).
 fn append_line(path: &std::path::Path, alert: &Alert) {
-    use std::os::unix::fs::OpenOptionsExt as _;
     let Ok(mut line) = serde_json::to_vec(alert) else {
         return;
     };
     line.push(b'\n');
-    let written = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
+    let written = la_private_fs::open_private(path, la_private_fs::PrivateOpen::Append)
         .and_then(|mut file| file.write_all(&line));
     if let Err(err) = written {
         tracing::error!(path = %path.display(), error = &err as &dyn std::error::Error, "cannot append to the alert log");

@@ -70,19 +70,12 @@ pub fn render_run_report(run_dir: &Path) -> Result<PathBuf, ReportError> {
 /// # Errors
 /// [`ReportError::Write`] naming the file that could not be written.
 pub fn write_page(path: &Path, html: &str) -> Result<(), ReportError> {
-    let name = path
-        .file_name()
-        .map_or_else(|| "page".into(), |n| n.to_string_lossy().into_owned());
-    let temporary = path.with_file_name(format!(".{name}.tmp"));
-    let write = |path: &Path, source| ReportError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    std::fs::write(&temporary, html).map_err(|e| write(&temporary, e))?;
-    std::fs::rename(&temporary, path).map_err(|e| {
-        let _ = std::fs::remove_file(&temporary);
-        write(path, e)
-    })
+    la_private_fs::write_replace(path, html.as_bytes(), la_private_fs::Durability::Synced).map_err(
+        |source| ReportError::Write {
+            path: path.to_path_buf(),
+            source,
+        },
+    )
 }
 
 /// The report of `run_dir` as an HTML string, without writing it.

@@ -78,7 +78,8 @@ pub async fn download_candles(
         );
     }
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| SessionError::io("cannot create", dir, e))?;
+        la_private_fs::create_private_dir_all(dir)
+            .map_err(|e| SessionError::io("cannot create", dir, e))?;
     }
     la_broker_paper::persist::save_bytes_atomic(&path, text.as_bytes())?;
     tracing::info!(symbol = %symbol, candles = candles.len(), path = %path.display(), "downloaded candles");

@@ -286,7 +286,7 @@ pub fn reset_account(workspace: &Workspace) -> Result<Option<PathBuf>, SessionEr
     let archive = workspace
         .paper_dir()
         .join(format!("reset-{}", crate::time_fmt::wall_now_ms()));
-    std::fs::create_dir_all(&archive)
+    la_private_fs::create_private_dir_all(&archive)
         .map_err(|e| SessionError::io("cannot create", &archive, e))?;
     for file in files {
         let Some(name) = file.file_name() else {

@@ -11,6 +11,7 @@ use std::{
 };
 
 use la_core::{BrokerEvent, Decimal, Exit, TimestampMs};
+use la_private_fs::{Durability, write_replace};
 use serde::Serialize;
 
 use crate::{
@@ -377,7 +378,8 @@ pub fn write_trades_csv(path: &Path, trades: &[Exit]) -> Result<(), SessionError
             exit.liquidation_price
         ));
     }
-    std::fs::write(path, out).map_err(|e| SessionError::io("cannot write", path, e))
+    write_replace(path, out.as_bytes(), Durability::Synced)
+        .map_err(|e| SessionError::io("cannot write", path, e))
 }
 
 /// Writes `equity.csv`.
@@ -394,7 +396,8 @@ pub fn write_equity_csv(path: &Path, points: &[EquityPoint]) -> Result<(), Sessi
             point.mark_equity.round_dp(8)
         ));
     }
-    std::fs::write(path, out).map_err(|e| SessionError::io("cannot write", path, e))
+    write_replace(path, out.as_bytes(), Durability::Synced)
+        .map_err(|e| SessionError::io("cannot write", path, e))
 }
 
 /// Writes any serializable value as pretty JSON (atomically: temp file, fsync, rename).

@@ -169,16 +169,15 @@ impl Heartbeat {
     }
 }
 
-/// Writes `value` as JSON via a temp file and a rename, so readers never see half a file.
-/// No fsync: a heartbeat is disposable, and fsyncing every second would wear disks.
+/// Writes `value` as JSON via a private temp file and a rename, so readers never see half a
+/// file and a link planted at either name is never written through. No fsync: a heartbeat is
+/// disposable, and fsyncing every second would wear disks.
 ///
 /// # Errors
 /// The write or rename failed.
 pub fn write_json_replace<T: Serialize>(path: &Path, value: &T) -> io::Result<()> {
-    let tmp = path.with_extension("json.tmp");
     let bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
-    fs::write(&tmp, bytes)?;
-    fs::rename(&tmp, path)
+    la_private_fs::write_replace(path, &bytes, la_private_fs::Durability::Unsynced)
 }
 
 /// Reads the heartbeat file.

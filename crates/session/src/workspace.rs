@@ -33,7 +33,7 @@ impl Workspace {
     /// The directory that could not be created.
     pub fn create_dirs(&self) -> Result<(), SessionError> {
         for dir in [self.logs_dir(), self.paper_dir(), self.runs_dir()] {
-            fs::create_dir_all(&dir)
+            la_private_fs::create_private_dir_all(&dir)
                 .map_err(|e| SessionError::io("cannot create directory", &dir, e))?;
         }
         Ok(())
@@ -110,7 +110,7 @@ impl Workspace {
     /// The directory or link that could not be created.
     pub fn create_run_dir(&self, run_id: &str) -> Result<PathBuf, SessionError> {
         let dir = self.runs_dir().join(run_id);
-        fs::create_dir_all(&dir)
+        la_private_fs::create_private_dir_all(&dir)
             .map_err(|e| SessionError::io("cannot create run directory", &dir, e))?;
         let latest = self.latest_run();
         let _ = fs::remove_file(&latest);

@@ -26,7 +26,7 @@ pub(crate) fn run(args: &CompareArgs) -> Result<ExitCode, Failure> {
         .clone()
         .unwrap_or_else(|| args.workspace.resolve().join("compare.html"));
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|err| {
+        la_private_fs::create_private_dir_all(parent).map_err(|err| {
             Failure::runtime(format!("cannot create {}: {err}", parent.display()))
         })?;
     }

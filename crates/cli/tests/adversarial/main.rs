@@ -19,3 +19,4 @@ mod rerun;
 mod secrets;
 mod signals;
 mod state;
+mod symlinks;
