@@ -1,6 +1,6 @@
 //! P4, footprint: peak resident memory and CPU of a live session, run as a child process by
 //! `bench_probe footprint` against the simulator (external or in-process), accelerated and,
-//! on request, at the real push rate; and what the operator surface costs: two minutes of an
+//! on request, at the real push rate; and what the operator surface costs: five minutes of an
 //! external session at the real push rate with `--http off`, with it on and no client, and
 //! with ten dashboard event streams open. (The session publishes at most five views a second whatever the data rate,
 //! so an accelerated run would understate the surface's share of the CPU.)
@@ -29,10 +29,10 @@ pub(super) struct Footprint {
 /// Dashboard event streams open in the run that prices the HTTP surface.
 const SSE_CLIENTS: &str = "10";
 /// Virtual (= wall) minutes of each real-rate run that prices the HTTP surface.
-const HTTP_MINUTES: f64 = 2.0;
+const HTTP_MINUTES: f64 = 5.0;
 
 /// Runs the sessions `options` asks for: external and in-process at 10× (20× with
-/// `--quick`), two real-rate minutes each with `--http off`, on, and on with ten event
+/// `--quick`), five real-rate minutes each with `--http off`, on, and on with ten event
 /// streams, a
 /// one-minute external run at the real rate (not with `--quick`), and ten real-rate minutes
 /// with `--p4-real-rate`.
@@ -42,9 +42,9 @@ pub(super) fn measure(sh: &Shell, options: Options, probe: &Path, cli: &Path) ->
     let mut plan = vec![
         ("external", accelerated, "10", "loopback", "0"),
         ("in-process", accelerated, "10", "loopback", "0"),
-        ("external", "1", "2", "off", "0"),
-        ("external", "1", "2", "loopback", "0"),
-        ("external", "1", "2", "loopback", SSE_CLIENTS),
+        ("external", "1", "5", "off", "0"),
+        ("external", "1", "5", "loopback", "0"),
+        ("external", "1", "5", "loopback", SSE_CLIENTS),
     ];
     if !options.quick {
         plan.push(("external", "1", "1", "loopback", "0"));

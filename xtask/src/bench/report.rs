@@ -131,9 +131,9 @@ laptop-agents backtest --json --data ../shared/data/candles/binance_spot_btcusdt
 cargo run --release -p la-session --example bench_probe -- footprint --bin target/release/laptop-agents --mode external --speed 10 --virtual-minutes 10
 cargo run --release -p la-session --example bench_probe -- footprint --bin target/release/laptop-agents --mode in-process --speed 10 --virtual-minutes 10
 cargo run --release -p la-session --example bench_probe -- footprint --bin target/release/laptop-agents --mode external --speed 1 --virtual-minutes 1
-cargo run --release -p la-session --example bench_probe -- footprint --bin target/release/laptop-agents --mode external --speed 1 --virtual-minutes 2 --http off
-cargo run --release -p la-session --example bench_probe -- footprint --bin target/release/laptop-agents --mode external --speed 1 --virtual-minutes 2 --http loopback
-cargo run --release -p la-session --example bench_probe -- footprint --bin target/release/laptop-agents --mode external --speed 1 --virtual-minutes 2 --http loopback --sse-clients 10
+cargo run --release -p la-session --example bench_probe -- footprint --bin target/release/laptop-agents --mode external --speed 1 --virtual-minutes 5 --http off
+cargo run --release -p la-session --example bench_probe -- footprint --bin target/release/laptop-agents --mode external --speed 1 --virtual-minutes 5 --http loopback
+cargo run --release -p la-session --example bench_probe -- footprint --bin target/release/laptop-agents --mode external --speed 1 --virtual-minutes 5 --http loopback --sse-clients 10
 target/release/laptop-agents --version   # 200 timed runs after 10 warm-up runs, in xtask
 cargo run --release -p la-session --example bench_probe -- first-subscribe --bin target/release/laptop-agents --runs 30
 ```

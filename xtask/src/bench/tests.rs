@@ -36,16 +36,16 @@ probe/startup_subscribe runs=30 median_ms=7.50 min_ms=6.72 p90_ms=8.94 max_ms=11
 ";
 
 /// `probe/footprint` lines: external and in-process at 10×, external one minute at the
-/// real rate, external ten minutes at the real rate, then two real-rate minutes with
+/// real rate, external ten minutes at the real rate, then five real-rate minutes with
 /// `--http off`, on, and on with ten event streams.
 const FOOTPRINTS: [&str; 7] = [
     "probe/footprint mode=external http=loopback sse_clients=0 sse_bytes=0 speed=10 virtual_min=10 wall_s=61.2 frames=24113 peak_rss_mib=9.1 rss_end_mib=8.7 cpu_s=0.22 cpu_s_per_10_virtual_min=0.22 peak_rss_with_shutdown_mib=9.8 cpu_s_with_shutdown=0.25 exit=0 load=0.70",
     "probe/footprint mode=in-process http=loopback sse_clients=0 sse_bytes=0 speed=10 virtual_min=10 wall_s=60.9 frames=0 peak_rss_mib=11.4 rss_end_mib=11.0 cpu_s=0.41 cpu_s_per_10_virtual_min=0.41 peak_rss_with_shutdown_mib=11.6 cpu_s_with_shutdown=0.44 exit=0 load=0.66",
     "probe/footprint mode=external http=loopback sse_clients=0 sse_bytes=0 speed=1 virtual_min=1 wall_s=60.4 frames=2400 peak_rss_mib=8.9 rss_end_mib=8.8 cpu_s=0.05 cpu_s_per_10_virtual_min=0.50 peak_rss_with_shutdown_mib=9.0 cpu_s_with_shutdown=0.07 exit=0 load=0.52",
     "probe/footprint mode=external http=loopback sse_clients=0 sse_bytes=0 speed=1 virtual_min=10 wall_s=600.8 frames=24010 peak_rss_mib=9.3 rss_end_mib=9.0 cpu_s=0.48 cpu_s_per_10_virtual_min=0.48 peak_rss_with_shutdown_mib=9.5 cpu_s_with_shutdown=0.52 exit=0 load=0.49",
-    "probe/footprint mode=external http=off sse_clients=0 sse_bytes=0 speed=1 virtual_min=2 wall_s=120.4 frames=4810 peak_rss_mib=8.6 rss_end_mib=8.3 cpu_s=0.10 cpu_s_per_10_virtual_min=0.50 peak_rss_with_shutdown_mib=9.1 cpu_s_with_shutdown=0.12 exit=0 load=0.71",
-    "probe/footprint mode=external http=loopback sse_clients=0 sse_bytes=0 speed=1 virtual_min=2 wall_s=120.5 frames=4811 peak_rss_mib=8.9 rss_end_mib=8.5 cpu_s=0.105 cpu_s_per_10_virtual_min=0.52 peak_rss_with_shutdown_mib=9.4 cpu_s_with_shutdown=0.12 exit=0 load=0.70",
-    "probe/footprint mode=external http=loopback sse_clients=10 sse_bytes=5210344 speed=1 virtual_min=2 wall_s=120.6 frames=4809 peak_rss_mib=10.0 rss_end_mib=9.6 cpu_s=0.14 cpu_s_per_10_virtual_min=0.70 peak_rss_with_shutdown_mib=10.4 cpu_s_with_shutdown=0.16 exit=0 load=0.72",
+    "probe/footprint mode=external http=off sse_clients=0 sse_bytes=0 speed=1 virtual_min=5 wall_s=300.4 frames=4810 peak_rss_mib=8.6 rss_end_mib=8.3 cpu_s=0.10 cpu_s_per_10_virtual_min=0.50 peak_rss_with_shutdown_mib=9.1 cpu_s_with_shutdown=0.12 exit=0 load=0.71",
+    "probe/footprint mode=external http=loopback sse_clients=0 sse_bytes=0 speed=1 virtual_min=5 wall_s=300.4 frames=4811 peak_rss_mib=8.9 rss_end_mib=8.5 cpu_s=0.105 cpu_s_per_10_virtual_min=0.52 peak_rss_with_shutdown_mib=9.4 cpu_s_with_shutdown=0.12 exit=0 load=0.70",
+    "probe/footprint mode=external http=loopback sse_clients=10 sse_bytes=5210344 speed=1 virtual_min=5 wall_s=300.4 frames=4809 peak_rss_mib=10.0 rss_end_mib=9.6 cpu_s=0.14 cpu_s_per_10_virtual_min=0.70 peak_rss_with_shutdown_mib=10.4 cpu_s_with_shutdown=0.16 exit=0 load=0.72",
 ];
 
 fn est(median: f64, low: f64, high: f64) -> Estimate {
