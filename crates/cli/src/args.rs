@@ -78,6 +78,9 @@ pub(crate) enum Command {
     Report(ReportArgs),
     /// Compare runs: statistics side by side and equity curves overlaid (terminal + HTML).
     Compare(CompareArgs),
+    /// Parameter sweep: backtest every set of a grid in parallel over the same candles and
+    /// rank them in a leaderboard (`sweep merge DIR...` joins the shards of one sweep).
+    Sweep(Box<SweepArgs>),
     /// Walk-forward validation: choose parameters from a grid on each training window, trade
     /// the choice on the test window after it, and judge only those test windows.
     WalkForward(WalkForwardArgs),
@@ -293,14 +296,22 @@ pub(crate) struct BacktestFlags {
     pub(crate) typed: TypedEngineFlags,
 }
 
+/// What `backtest`, `sweep` and `walk-forward` take to set up an experiment: the
+/// configuration layers, the engine flags layered over them, and the history options.
 #[derive(Debug, Args)]
-pub(crate) struct BacktestArgs {
+pub(crate) struct ExperimentArgs {
     #[command(flatten)]
     pub(crate) layers: ConfigArgs,
     #[command(flatten)]
     pub(crate) flags: BacktestFlags,
     #[command(flatten)]
     pub(crate) history: HistoryArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BacktestArgs {
+    #[command(flatten)]
+    pub(crate) experiment: ExperimentArgs,
     /// Print the statistics as one JSON object.
     #[arg(long)]
     pub(crate) json: bool,
@@ -309,11 +320,7 @@ pub(crate) struct BacktestArgs {
 #[derive(Debug, Args)]
 pub(crate) struct WalkForwardArgs {
     #[command(flatten)]
-    pub(crate) layers: ConfigArgs,
-    #[command(flatten)]
-    pub(crate) flags: BacktestFlags,
-    #[command(flatten)]
-    pub(crate) history: HistoryArgs,
+    pub(crate) experiment: ExperimentArgs,
     /// Parameter grid: TOML with the configuration's tables and keys, each key an array of
     /// candidates or a range table `{ from = 30, to = 90, step = 30 }`.
     #[arg(long)]
@@ -335,6 +342,50 @@ pub(crate) struct WalkForwardArgs {
     #[arg(long, default_value_t = 5)]
     pub(crate) min_trades: u64,
     /// Print the folds and the out-of-sample aggregate as one JSON object.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub(crate) struct SweepArgs {
+    #[command(subcommand)]
+    pub(crate) command: Option<SweepCommand>,
+    #[command(flatten)]
+    pub(crate) experiment: ExperimentArgs,
+    /// Parameter grid: TOML with the configuration's tables and keys, each key an array of
+    /// candidates or a range table `{ from = 30, to = 90, step = 30 }`.
+    #[arg(long, required = true)]
+    pub(crate) grid: Option<PathBuf>,
+    /// Run N distinct sets drawn from the grid instead of all of them, drawn with the
+    /// configuration's `seed` (`--seed S`): the same N on every run and machine.
+    #[arg(long, value_name = "N")]
+    pub(crate) random: Option<usize>,
+    /// Evaluate only slice K of N (K from 0): every N-th selected set from the K-th. Join
+    /// the N directories with `sweep merge`.
+    #[arg(long, value_name = "K/N")]
+    pub(crate) shard: Option<String>,
+    /// What ranks the leaderboard (best first; ties in grid order).
+    #[arg(long, default_value = "sharpe", value_parser = labelled::<ObjectiveMetric>(ObjectiveMetric::ALL.map(ObjectiveMetric::as_str)))]
+    pub(crate) objective: ObjectiveMetric,
+    /// Print the leaderboard record as one JSON object.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SweepCommand {
+    /// Join the directories of every shard of one sweep into one leaderboard (the one the
+    /// unsharded sweep writes), in a new sweeps/<id>/.
+    Merge(SweepMergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SweepMergeArgs {
+    /// The sweeps/<id> directory of each shard.
+    #[arg(required = true, num_args = 1..)]
+    pub(crate) dirs: Vec<PathBuf>,
+    /// Print the merged record as one JSON object.
     #[arg(long)]
     pub(crate) json: bool,
 }

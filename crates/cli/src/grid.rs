@@ -14,8 +14,9 @@ use figment::{
     value::{Dict, Value},
 };
 use la_core::Decimal;
+use la_session::RunConfig;
 
-use crate::Failure;
+use crate::{Failure, args::ExperimentArgs, settings};
 
 /// The most parameter sets a grid may expand to.
 const MAX_POINTS: usize = 100_000;
@@ -40,6 +41,8 @@ pub(crate) struct Grid {
 pub(crate) struct GridPoint {
     /// `sma_cross.fast=5 sma_cross.slow=30`: what this set changes.
     pub(crate) label: String,
+    /// The value of each key of the grid ([`Grid::keys`]), as a user would type it.
+    pub(crate) values: Vec<String>,
     /// The same as a configuration layer (nested tables).
     pub(crate) layer: Dict,
 }
@@ -86,6 +89,11 @@ impl Grid {
         Ok(Self { axes })
     }
 
+    /// The grid's keys, in the order every set's values are listed.
+    pub(crate) fn keys(&self) -> Vec<String> {
+        self.axes.iter().map(|axis| axis.key.clone()).collect()
+    }
+
     /// Every parameter set: the Cartesian product of the axes, the last key varying fastest.
     pub(crate) fn points(&self) -> Vec<GridPoint> {
         let mut points = vec![(Vec::<String>::new(), Dict::new())];
@@ -95,7 +103,7 @@ impl Grid {
                 .flat_map(|(labels, layer)| {
                     axis.values.iter().map(move |value| {
                         let mut labels = labels.clone();
-                        labels.push(format!("{}={}", axis.key, show(value)));
+                        labels.push(show(value));
                         let mut layer = layer.clone();
                         crate::settings::merge_into(&mut layer, &axis.key, value.clone());
                         (labels, layer)
@@ -105,11 +113,35 @@ impl Grid {
         }
         points
             .into_iter()
-            .map(|(labels, layer)| GridPoint {
-                label: labels.join(" "),
+            .map(|(values, layer)| GridPoint {
+                label: self
+                    .axes
+                    .iter()
+                    .zip(&values)
+                    .map(|(axis, value)| format!("{}={value}", axis.key))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                values,
                 layer,
             })
             .collect()
+    }
+}
+
+impl GridPoint {
+    /// The configuration this set describes: the base layers with the set merged over
+    /// them (under the named flags), validated like any configuration.
+    ///
+    /// # Errors
+    /// A usage error naming the set and the key the configuration refused.
+    pub(crate) fn config(&self, experiment: &ExperimentArgs) -> Result<RunConfig, Failure> {
+        let raw = settings::resolve_raw_over(&experiment.layers, &self.layer, &experiment.flags)?;
+        settings::validate(&raw).map_err(|failure| {
+            Failure::config(
+                format!("grid set `{}`: {}", self.label, failure.report),
+                "every parameter set must be a valid configuration",
+            )
+        })
     }
 }
 

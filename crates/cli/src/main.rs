@@ -14,6 +14,7 @@ mod args;
 mod commands;
 mod console;
 mod grid;
+mod leaderboard;
 mod settings;
 
 use std::process::ExitCode;
@@ -42,7 +43,7 @@ fn main() -> ExitCode {
             commands::run::run(&args)
         }
         Command::Backtest(mut args) => {
-            args.flags.engine.workspace = workspace.workspace;
+            args.experiment.flags.engine.workspace = workspace.workspace;
             commands::backtest::run(&args)
         }
         Command::Report(mut args) => {
@@ -50,8 +51,16 @@ fn main() -> ExitCode {
             commands::report::run(&args)
         }
         Command::WalkForward(mut args) => {
-            args.flags.engine.workspace = workspace.workspace;
+            args.experiment.flags.engine.workspace = workspace.workspace;
             commands::walk_forward::run(&args)
+        }
+        Command::Sweep(mut args) => {
+            args.experiment
+                .flags
+                .engine
+                .workspace
+                .clone_from(&workspace.workspace);
+            commands::sweep::run(&args, &workspace)
         }
         Command::Compare(mut args) => {
             args.workspace = workspace;

@@ -317,7 +317,7 @@ impl ObjectiveMetric {
 
     /// The metric of `results`; `None` where it is undefined (fewer than two days, no
     /// losses).
-    fn of(self, results: &RunResults) -> Option<f64> {
+    pub fn of(self, results: &RunResults) -> Option<f64> {
         match self {
             Self::Sharpe => results.sharpe,
             Self::Sortino => results.sortino,

@@ -1,10 +1,14 @@
 //! `laptop-agents backtest`: historical candles through the live engine, configured exactly
 //! as `run` is (the same keys, files, variables and flags).
 
-use std::process::ExitCode;
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
 
+use la_report::ReportError;
 use la_session::{
-    SessionError,
+    RunSummary, SessionError,
     backtest::{BacktestConfig, run_backtest},
     candle_file::describe_quality,
     error_chain,
@@ -13,33 +17,9 @@ use la_session::{
 use crate::{Failure, args::BacktestArgs, commands::history, console::outln};
 
 pub(crate) fn run(args: &BacktestArgs) -> Result<ExitCode, Failure> {
-    let experiment = history::resolve(&args.layers, &args.flags, &args.history)?;
-    let symbol = experiment.config.symbol;
-    let config = BacktestConfig {
-        engine: experiment.config.engine_settings(),
-        data: experiment.data.clone(),
-        interval: experiment.config.interval,
-        from: experiment.from,
-        to: experiment.to,
-        workspace: experiment.config.workspace.clone(),
-        intrabar: experiment.intrabar,
-        funding_rate: experiment.funding_rate,
-    };
-    let stats = run_backtest(&config).map_err(|err| {
-        tracing::error!(target: crate::console::REPORTED, symbol = %symbol, error = &err as &dyn std::error::Error, "backtest failed");
-        match err {
-            // Unusable input data is the user's to fix, like a bad flag: exit 2.
-            SessionError::Data { .. } => Failure::config(
-                format!("backtest failed: {}", error_chain(&err)),
-                "a candle file is `ts_ms,open,high,low,close,volume` rows (epoch ms), optionally gzipped",
-            ),
-            _ => Failure::runtime(format!("backtest failed: {}", error_chain(&err))),
-        }
-    })?;
-    let report = la_report::render_run_report(std::path::Path::new(&stats.run_dir));
-    if let Err(err) = &report {
-        tracing::warn!(symbol = %symbol, error = err as &dyn std::error::Error, "cannot write the run report");
-    }
+    let experiment = history::resolve(&args.experiment)?;
+    let config = experiment.backtest_config(&experiment.config);
+    let (stats, report) = backtest_with_report(&config)?;
     if args.json {
         let text = serde_json::to_string(&stats)
             .map_err(|e| Failure::runtime(format!("cannot serialise stats: {e}")))?;
@@ -94,6 +74,31 @@ pub(crate) fn run(args: &BacktestArgs) -> Result<ExitCode, Failure> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `config`'s backtest (its run directory under the workspace's `runs/`) and renders
+/// the run's report; a report that cannot be written is logged, never fatal. `backtest` and
+/// `sweep` (for its best set) run this.
+pub(crate) fn backtest_with_report(
+    config: &BacktestConfig,
+) -> Result<(RunSummary, Result<PathBuf, ReportError>), Failure> {
+    let symbol = config.engine.symbol;
+    let stats = run_backtest(config).map_err(|err| {
+        tracing::error!(target: crate::console::REPORTED, symbol = %symbol, error = &err as &dyn std::error::Error, "backtest failed");
+        match err {
+            // Unusable input data is the user's to fix, like a bad flag: exit 2.
+            SessionError::Data { .. } => Failure::config(
+                format!("backtest failed: {}", error_chain(&err)),
+                "a candle file is `ts_ms,open,high,low,close,volume` rows (epoch ms), optionally gzipped",
+            ),
+            _ => Failure::runtime(format!("backtest failed: {}", error_chain(&err))),
+        }
+    })?;
+    let report = la_report::render_run_report(Path::new(&stats.run_dir));
+    if let Err(err) = &report {
+        tracing::warn!(symbol = %symbol, error = err as &dyn std::error::Error, "cannot write the run report");
+    }
+    Ok((stats, report))
 }
 
 /// A ratio with two decimals, `-` when undefined.

@@ -5,14 +5,15 @@
 
 use std::path::PathBuf;
 
-use la_core::{Decimal, TimestampMs};
-use la_session::{RunConfig, error_chain, intrabar::IntrabarTicks};
-
-use crate::{
-    Failure,
-    args::{BacktestFlags, ConfigArgs, HistoryArgs},
-    console, settings,
+use la_core::{Candle, Decimal, TimestampMs};
+use la_session::{
+    RunConfig,
+    backtest::{BacktestConfig, ReplayOptions, load_range},
+    error_chain,
+    intrabar::IntrabarTicks,
 };
+
+use crate::{Failure, args::ExperimentArgs, console, settings};
 
 /// A resolved experiment: the validated configuration and the historical inputs.
 pub(crate) struct Experiment {
@@ -30,14 +31,43 @@ pub(crate) struct Experiment {
     pub(crate) intrabar: IntrabarTicks,
 }
 
+impl Experiment {
+    /// The backtest of `config` (the base configuration, or a grid set resolved over it)
+    /// on this experiment's candles, window, funding and intrabar model.
+    pub(crate) fn backtest_config(&self, config: &RunConfig) -> BacktestConfig {
+        BacktestConfig {
+            engine: config.engine_settings(),
+            data: self.data.clone(),
+            interval: config.interval,
+            from: self.from,
+            to: self.to,
+            workspace: config.workspace.clone(),
+            intrabar: self.intrabar,
+            funding_rate: self.funding_rate,
+        }
+    }
+
+    /// How bars are replayed and funded when the research commands run windows in memory.
+    pub(crate) fn replay_options(&self) -> ReplayOptions {
+        ReplayOptions {
+            intrabar: self.intrabar,
+            funding_rate: self.funding_rate,
+        }
+    }
+
+    /// The candles of the window, read once (the research commands share them read-only).
+    pub(crate) fn load_candles(&self) -> Result<Vec<Candle>, Failure> {
+        load_range(&self.data, self.config.interval, self.from, self.to)
+            .map(|file| file.candles)
+            .map_err(|e| Failure::config(error_chain(&e), "check --data, --from and --to"))
+    }
+}
+
 /// Resolves the configuration layers and the history options, installs logging into the
 /// configured workspace, and downloads the candles when `--source bitunix` asks for them.
-pub(crate) fn resolve(
-    layers: &ConfigArgs,
-    flags: &BacktestFlags,
-    history: &HistoryArgs,
-) -> Result<Experiment, Failure> {
-    let raw = settings::resolve_raw(layers, flags)?;
+pub(crate) fn resolve(args: &ExperimentArgs) -> Result<Experiment, Failure> {
+    let history = &args.history;
+    let raw = settings::resolve_raw(&args.layers, &args.flags)?;
     let config = settings::validate(&raw)?;
     let from = history
         .from

@@ -9,4 +9,5 @@ pub(crate) mod report;
 pub(crate) mod run;
 pub(crate) mod sim;
 pub(crate) mod status;
+pub(crate) mod sweep;
 pub(crate) mod walk_forward;

@@ -8,7 +8,6 @@ use std::process::ExitCode;
 
 use la_session::{
     RunResults,
-    backtest::{ReplayOptions, load_range},
     config::parse_duration,
     error_chain,
     time_fmt::ms_to_rfc3339,
@@ -28,7 +27,6 @@ use crate::{
     },
     console::outln,
     grid::Grid,
-    settings,
 };
 
 /// One fold as `--json` prints it.
@@ -84,16 +82,10 @@ fn window_ms(name: &str, text: &str) -> Result<i64, Failure> {
 
 pub(crate) fn run(args: &WalkForwardArgs) -> Result<ExitCode, Failure> {
     let grid = Grid::load(&args.grid)?;
-    let experiment = history::resolve(&args.layers, &args.flags, &args.history)?;
+    let experiment = history::resolve(&args.experiment)?;
     let mut candidates = Vec::new();
     for point in grid.points() {
-        let raw = settings::resolve_raw_over(&args.layers, &point.layer, &args.flags)?;
-        let config = settings::validate(&raw).map_err(|failure| {
-            Failure::config(
-                format!("grid set `{}`: {}", point.label, failure.report),
-                "every parameter set must be a valid configuration",
-            )
-        })?;
+        let config = point.config(&args.experiment)?;
         candidates.push(Candidate {
             label: point.label,
             settings: config.engine_settings(),
@@ -108,14 +100,7 @@ pub(crate) fn run(args: &WalkForwardArgs) -> Result<ExitCode, Failure> {
             .as_deref()
             .map_or(Ok(test_ms), |s| window_ms("step", s))?,
     };
-    let candles = load_range(
-        &experiment.data,
-        experiment.config.interval,
-        experiment.from,
-        experiment.to,
-    )
-    .map_err(|e| Failure::config(error_chain(&e), "check --data, --from and --to"))?
-    .candles;
+    let candles = experiment.load_candles()?;
     let folds = plan_folds(&candles, lengths).map_err(|e| {
         Failure::config(error_chain(&e), "--train and --test are lengths such as 14d or 36h that fit the data together; --step is at least --test")
     })?;
@@ -123,10 +108,7 @@ pub(crate) fn run(args: &WalkForwardArgs) -> Result<ExitCode, Failure> {
         metric: args.objective,
         min_trades: args.min_trades,
     };
-    let options = ReplayOptions {
-        intrabar: experiment.intrabar,
-        funding_rate: experiment.funding_rate,
-    };
+    let options = experiment.replay_options();
     let outcome = walk_forward(
         &candles,
         &folds,
