@@ -340,7 +340,7 @@ rows.forEach(function(r){body.appendChild(r);});
 /// # Errors
 /// A runtime failure naming the file.
 pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
-    la_broker_paper::persist::save_bytes_atomic(path, bytes)
+    la_private_fs::write_replace(path, bytes, la_private_fs::Durability::Synced)
         .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", path.display())))
 }
 

@@ -131,6 +131,10 @@ fn a_sweep_ranks_every_set_and_writes_the_same_leaderboard_on_one_thread_or_thre
             .mode();
         assert_eq!(mode & 0o777, 0o600, "{name}");
     }
+    {
+        let mode = std::fs::metadata(&one).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700, "the sweep directory");
+    }
     let html = std::fs::read_to_string(one.join("leaderboard.html")).unwrap();
     assert_eq!(html.matches("<tr>").count(), 10, "a heading and nine rows");
     assert!(

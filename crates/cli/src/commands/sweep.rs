@@ -166,12 +166,10 @@ fn evaluate(
     Ok(rows)
 }
 
-/// Creates `<workspace>/sweeps/<id>/` (a new directory: never an existing one).
+/// Creates `<workspace>/sweeps/<id>/` private (`0700`), like every workspace directory.
 fn create_sweep_dir(workspace: &Path, id: &str) -> Result<PathBuf, Failure> {
-    let sweeps = workspace.join("sweeps");
-    let dir = sweeps.join(id);
-    std::fs::create_dir_all(&sweeps)
-        .and_then(|()| std::fs::create_dir(&dir))
+    let dir = workspace.join("sweeps").join(id);
+    la_private_fs::create_private_dir_all(&dir)
         .map_err(|e| Failure::runtime(format!("cannot create {}: {e}", dir.display())))?;
     Ok(dir)
 }
