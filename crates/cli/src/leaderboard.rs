@@ -269,7 +269,7 @@ impl SweepRecord {
             facts.push(format!("best set's run: {best}"));
         }
         out.push_str(&escape(&facts.join(" · ")));
-        out.push_str("</p>\n<p class=\"hint\">Click a column heading to sort by it; click again to reverse.</p>\n");
+        out.push_str("</p>\n<p class=\"hint\">Click a column heading to sort by it; click again to reverse. <code>#sort=net_pnl</code> (or <code>#sort=-net_pnl</code>, descending) after the address opens the page sorted.</p>\n");
         out.push_str("<table id=\"board\"><thead><tr>");
         for name in self.header() {
             out.push_str(&format!("<th>{}</th>", escape(&name)));
@@ -309,18 +309,17 @@ tbody tr:nth-child(even){background:#fafafa}
 </style>
 ";
 
-/// Sorts the table by a clicked column: numbers numerically (empty cells and text last),
-/// text by locale order.
+/// Sorts the table by a clicked column (again: reversed): numbers numerically (empty cells
+/// and text last), text by locale order. `#sort=COLUMN` (ascending) or `#sort=-COLUMN`
+/// (descending) in the address opens the page sorted, so a sorted view can be linked.
 const SORT_SCRIPT: &str = "<script>
 (function(){
 var table=document.getElementById('board');
 var heads=table.tHead.rows[0].cells;
 function key(cell){var t=cell.textContent.trim();var n=Number(t);return t!==''&&!isNaN(n)?n:null;}
-Array.prototype.forEach.call(heads,function(th,col){
-th.addEventListener('click',function(){
-var asc=!th.classList.contains('asc');
+function sortBy(col,asc){
 Array.prototype.forEach.call(heads,function(h){h.classList.remove('asc','desc');});
-th.classList.add(asc?'asc':'desc');
+heads[col].classList.add(asc?'asc':'desc');
 var body=table.tBodies[0];
 var rows=Array.prototype.slice.call(body.rows);
 rows.sort(function(a,b){
@@ -329,7 +328,12 @@ if(kx===null&&ky===null){var c=x.textContent.localeCompare(y.textContent);return
 if(kx===null)return 1;if(ky===null)return -1;
 return asc?kx-ky:ky-kx;});
 rows.forEach(function(r){body.appendChild(r);});
-});});
+}
+Array.prototype.forEach.call(heads,function(th,col){
+th.addEventListener('click',function(){sortBy(col,!th.classList.contains('asc'));});
+});
+var m=/^#sort=(-?)(.+)$/.exec(decodeURIComponent(location.hash));
+if(m){Array.prototype.forEach.call(heads,function(th,col){if(th.textContent===m[2])sortBy(col,m[1]!=='-');});}
 })();
 </script>
 ";

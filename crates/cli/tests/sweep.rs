@@ -236,3 +236,87 @@ fn a_bad_grid_shard_or_sample_exits_2_naming_it_and_writes_nothing() {
         assert!(!f.dir.path().join(workspace).join("sweeps").exists());
     }
 }
+
+/// The page as headless Chromium builds it after its script ran, opened at `fragment`.
+fn rendered_dom(page: &Path, fragment: &str) -> String {
+    let chromium = Path::new("/usr/bin/chromium");
+    assert!(
+        chromium.exists(),
+        "this test needs Debian's chromium (apt-get install chromium; .ci/run installs it)"
+    );
+    let profile = tempfile::tempdir().unwrap();
+    let out_path = profile.path().join("dom.html");
+    let mut child = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--no-first-run",
+            "--dump-dom",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            profile.path().join("p").display()
+        ))
+        .arg(format!("file://{}{fragment}", page.display()))
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            child.kill().unwrap();
+            panic!("chromium did not render {} within 60 s", page.display());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::fs::read_to_string(out_path).unwrap()
+}
+
+/// The text of column `name` in each body row of the dumped leaderboard, top to bottom.
+fn dom_column(dom: &str, name: &str) -> Vec<String> {
+    let cells = |row: &str| -> Vec<String> {
+        row.split("<t")
+            .skip(1)
+            .filter_map(|c| c.split_once('>').map(|(_, rest)| rest))
+            .map(|c| c.split("</").next().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let (head, body) = dom.split_once("<tbody>").unwrap();
+    let header = cells(head.rsplit("<tr>").next().unwrap());
+    let col = header.iter().position(|h| h == name).unwrap();
+    body.split("</tbody>")
+        .next()
+        .unwrap()
+        .split("<tr>")
+        .skip(1)
+        .map(|row| cells(row)[col].clone())
+        .collect()
+}
+
+#[test]
+fn the_leaderboard_page_sorts_by_any_column_in_headless_chromium() {
+    let f = fixture(GRID);
+    let page = sweep_dir(&sweep(&f, "page", 2, &[])).join("leaderboard.html");
+    let numbers = |fragment: &str, column: &str| -> Vec<f64> {
+        dom_column(&rendered_dom(&page, fragment), column)
+            .iter()
+            .map(|v| v.parse().unwrap())
+            .collect()
+    };
+    let net = numbers("#sort=net_pnl", "net_pnl");
+    assert_eq!(net.len(), 9);
+    assert!(net.windows(2).all(|w| w[0] <= w[1]), "ascending: {net:?}");
+    let trades = numbers("#sort=-trades", "trades");
+    assert!(
+        trades.windows(2).all(|w| w[0] >= w[1]),
+        "descending: {trades:?}"
+    );
+    // Unsorted, the page shows the leaderboard's own order (rank 1 first).
+    let ranks = numbers("", "rank");
+    assert_eq!(ranks, (1..=9).map(f64::from).collect::<Vec<_>>());
+    let net_unsorted = numbers("", "net_pnl");
+    assert_ne!(net_unsorted, net, "the sort changed the order");
+}
