@@ -122,6 +122,7 @@ pub(crate) fn apply(book: &Book, line: &JournalLine) -> Result<Book> {
             client_order_id: id,
             side,
             qty,
+            ..
         } => {
             next.position = Some(match &book.position {
                 None => OpenPosition {

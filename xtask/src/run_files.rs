@@ -25,6 +25,28 @@ pub(crate) struct Summary {
     /// Rejected frames by reason label.
     pub(crate) rejected_frames: Option<BTreeMap<String, u64>>,
     pub(crate) run_dir: Option<PathBuf>,
+    /// The downtimes the session detected and caught up.
+    #[serde(default)]
+    pub(crate) downtime: Vec<Downtime>,
+}
+
+/// One record of `summary.json`'s `downtime` list.
+#[derive(Clone, Debug, Deserialize)]
+pub(crate) struct Downtime {
+    /// `restart`, `suspend` or `outage`.
+    pub(crate) cause: String,
+    /// What revealed it (`sigcont`, `exchange_time_jump`, ...).
+    pub(crate) detected_by: String,
+    /// Exchange time the account had reached, and caught up to (ms).
+    pub(crate) start_ms: i64,
+    pub(crate) end_ms: i64,
+    /// `caught_up`, `nothing_missed`, `too_long`, `failed`, `no_source`.
+    pub(crate) outcome: String,
+    pub(crate) candles_replayed: u64,
+    #[serde(default)]
+    pub(crate) exits: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub(crate) funding: Vec<serde_json::Value>,
 }
 
 impl Summary {
@@ -115,6 +137,8 @@ pub(crate) enum JournalEvent {
         client_order_id: String,
         side: String,
         qty: Decimal,
+        /// Exchange time of the fill (ms).
+        ts: Option<i64>,
     },
     /// The position of `client_order_id` closed with `pnl_net` (a liquidation is an exit
     /// journaled under its own kind).
@@ -181,6 +205,9 @@ impl JournalLine {
 #[derive(Clone, Debug, Deserialize)]
 pub(crate) struct DecisionLine {
     pub(crate) open_time: Option<i64>,
+    /// Replayed while catching up after a downtime.
+    #[serde(default)]
+    pub(crate) catch_up: bool,
     pub(crate) provenance: Option<String>,
     /// A string for the plain outcomes (`out_of_order`, ...); kept as JSON so a richer
     /// outcome does not make the line unreadable.
@@ -225,7 +252,7 @@ mod tests {
     #[test]
     fn journal_lines_read_money_events_and_pass_over_other_kinds() {
         let fill: JournalLine = serde_json::from_str(
-            r#"{"seq":3,"kind":"fill","written_at":"t","client_order_id":"a","side":"long","price":"100","qty":"0.50"}"#,
+            r#"{"seq":3,"kind":"fill","written_at":"t","client_order_id":"a","side":"long","price":"100","qty":"0.50","ts":1704071940000}"#,
         )
         .unwrap();
         assert!(fill.is_money_event() && !fill.recovered);
@@ -235,6 +262,7 @@ mod tests {
                 client_order_id: "a".into(),
                 side: "long".into(),
                 qty: Decimal::new(5, 1),
+                ts: Some(1_704_071_940_000),
             }
         );
         let other: JournalLine =

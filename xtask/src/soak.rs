@@ -10,6 +10,10 @@
 //! (see `soak_checks`). Writes `<target>/soak-report.md` and `.json` and fails on any failed
 //! check.
 //!
+//! Part-way through, the session process is stopped (SIGSTOP) for [`SUSPEND_FOR`] while the
+//! simulator's clock runs on, then resumed (SIGCONT): a laptop's suspend, as the session
+//! sees it. The checks prove it caught the missed minutes up and never entered from them.
+//!
 //! The session trades every few seconds ([`FAST_TRADING_TOML`]): the default `setups`
 //! strategy takes no trade on the simulator's generated data (0 fills in a 10-minute soak),
 //! which would leave fills, exits and their state saves untested under faults.
@@ -31,7 +35,7 @@ use crate::{
         Checks, FAST_TRADING_TOML, build_binary, option_value, provenance, spawn_with_console,
         target_dir, verdict, wait_polling, write_file,
     },
-    sim_process::{SimOptions, SimProcess},
+    sim_process::{SimOptions, SimProcess, signal},
     soak_checks,
     soak_plan::{covered_scenarios, fault_plan},
 };
@@ -49,6 +53,12 @@ const SIM_SPARE: Duration = Duration::from_secs(300);
 const SAMPLE_EVERY: Duration = Duration::from_secs(5);
 /// Samples before this are start-up (allocator arenas, connection set-up) and not judged.
 pub(crate) const WARM_UP: Duration = Duration::from_secs(30);
+/// How long the session process is stopped: at 60× five virtual minutes of market pass
+/// meanwhile (more than two intervals: a downtime), and well under the simulator's 10 s
+/// write timeout, so the connection survives with a backlog, as a short suspend leaves it.
+const SUSPEND_FOR: Duration = Duration::from_secs(5);
+/// When the session is stopped, as a share of the run (after the warm-up, before the end).
+const SUSPEND_AT: f64 = 0.6;
 
 #[derive(Debug)]
 struct Options {
@@ -121,16 +131,23 @@ pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
     let mut samples = Vec::new();
     let mut sim_samples = Vec::new();
     let mut next_sample = Duration::ZERO;
-    // A scenario that suspends or resumes the session signals `pid` from here
-    // (`sim_process::signal`); the simulator, another process, runs on meanwhile.
+    // The suspend: the session is stopped and resumed from here; the simulator, another
+    // process, runs on meanwhile.
+    let suspend_at = run_for.mul_f64(SUSPEND_AT);
+    let mut suspend = Suspend::default();
     let status = wait_polling(&mut child, run_for + Duration::from_secs(120), |elapsed| {
         if elapsed >= next_sample {
             samples.extend(procfs::sample(pid, elapsed));
             sim_samples.extend(procfs::sample(sim_pid, elapsed));
             next_sample += SAMPLE_EVERY;
         }
+        suspend.step(pid, elapsed, suspend_at);
     })
     .context("the soak session did not stop")?;
+    if suspend.stopped_at.is_some() && suspend.resumed_at.is_none() {
+        // The session ended while stopped (it cannot: it is stopped); resume it regardless.
+        let _ = signal(pid, rustix::process::Signal::CONT);
+    }
     let session_wall = session_started.elapsed();
     // Stopped right away: what it records after the session left is never judged (see
     // `soak_checks`), but a prompt stop keeps the record short.
@@ -150,6 +167,7 @@ pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
             sim_console: &sim_console,
             sim_stopped: sim_stopped.map(|status| status.to_string()),
             speed: options.speed,
+            suspend: suspend.window(),
         },
     );
     let trend = Trend::of(&samples, WARM_UP);
@@ -182,6 +200,49 @@ pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
             checks.failures().join("\n  "),
             target.join("soak-report.md").display()
         )
+    }
+}
+
+/// The suspend of the session process: when it was stopped and resumed (wall time since the
+/// session started), and any error signalling it.
+#[derive(Debug, Default)]
+struct Suspend {
+    stopped_at: Option<Duration>,
+    resumed_at: Option<Duration>,
+    error: Option<String>,
+}
+
+impl Suspend {
+    /// Stops `pid` once `elapsed` reaches `at`, resumes it [`SUSPEND_FOR`] later.
+    fn step(&mut self, pid: u32, elapsed: Duration, at: Duration) {
+        use rustix::process::Signal;
+        let result = match (self.stopped_at, self.resumed_at) {
+            (None, _) if elapsed >= at => {
+                self.stopped_at = Some(elapsed);
+                signal(pid, Signal::STOP)
+            }
+            (Some(stopped), None) if elapsed >= stopped + SUSPEND_FOR => {
+                self.resumed_at = Some(elapsed);
+                signal(pid, Signal::CONT)
+            }
+            _ => Ok(()),
+        };
+        if let Err(err) = result {
+            self.error.get_or_insert_with(|| format!("{err:#}"));
+        }
+    }
+
+    fn window(&self) -> Result<soak_checks::SuspendWindow> {
+        if let Some(error) = &self.error {
+            bail!("signalling the session failed: {error}");
+        }
+        match (self.stopped_at, self.resumed_at) {
+            (Some(stopped_at), Some(resumed_at)) => Ok(soak_checks::SuspendWindow {
+                stopped_at,
+                resumed_at,
+            }),
+            _ => bail!("the session was not stopped and resumed (it ended first)"),
+        }
     }
 }
 

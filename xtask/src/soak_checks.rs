@@ -37,6 +37,13 @@ const REQUIRED_LOG_FIELDS: [&str; 5] = ["timestamp", "level", "target", "message
 /// bucket's first push).
 const TAIL_WALL_S: f64 = 5.0;
 
+/// When the soak stopped and resumed the session (wall time since it started).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SuspendWindow {
+    pub(crate) stopped_at: std::time::Duration,
+    pub(crate) resumed_at: std::time::Duration,
+}
+
 pub(crate) struct Inputs<'a> {
     pub(crate) status: ExitStatus,
     pub(crate) workspace: &'a Path,
@@ -47,6 +54,8 @@ pub(crate) struct Inputs<'a> {
     /// How the simulator process stopped when asked (`SIGINT` after the session exited).
     pub(crate) sim_stopped: Result<String>,
     pub(crate) speed: f64,
+    /// The suspend the soak inflicted on the session.
+    pub(crate) suspend: Result<SuspendWindow>,
 }
 
 /// Runs every file-based check; returns facts for the report.
@@ -130,6 +139,21 @@ pub(crate) fn check_all(checks: &mut Checks, inputs: &Inputs<'_>) -> Vec<(String
         "every injected bad frame counted under its reason",
         rejections_counted(inputs.record, summary.as_ref().ok()),
     );
+    let (suspend, suspend_facts) = crate::soak_suspend::suspend_caught_up(
+        inputs
+            .suspend
+            .as_ref()
+            .map_err(|e| anyhow!("{e:#}"))
+            .copied(),
+        summary.as_ref().ok(),
+        inputs.workspace,
+        &run_dir,
+    );
+    checks.record(
+        "the suspend was detected and caught up, and no entry came from a stale candle",
+        suspend,
+    );
+    facts.extend(suspend_facts);
     let paper = inputs.workspace.join("paper");
     for name in ["broker_state.json", "unified_state.json"] {
         let result = load_state::<Value>(&paper, name).and_then(|(_, copy)| {
