@@ -289,6 +289,44 @@ impl SweepRecord {
     }
 }
 
+impl Row {
+    /// The figures a parameter can change, to tell whether it changed any.
+    fn figures(&self) -> (Decimal, u64, Decimal, Decimal) {
+        (self.net_pnl, self.trades, self.fees, self.max_drawdown)
+    }
+}
+
+impl SweepRecord {
+    /// The grid keys that changed no set's figures: among the rows that differ only in that
+    /// key, every one made the same net PnL, trades, fees and drawdown (and at least two such
+    /// rows exist). Usually a key the configured strategy does not read.
+    pub(crate) fn inert_keys(&self) -> Vec<&str> {
+        self.keys
+            .iter()
+            .enumerate()
+            .filter(|(axis, _)| {
+                let mut groups: std::collections::BTreeMap<Vec<&String>, Vec<&Row>> =
+                    std::collections::BTreeMap::new();
+                for row in &self.rows {
+                    let others = row
+                        .values
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| i != axis)
+                        .map(|(_, v)| v)
+                        .collect();
+                    groups.entry(others).or_default().push(row);
+                }
+                groups.values().any(|g| g.len() > 1)
+                    && groups
+                        .values()
+                        .all(|g| g.iter().all(|r| r.figures() == g[0].figures()))
+            })
+            .map(|(_, key)| key.as_str())
+            .collect()
+    }
+}
+
 /// A CSV field, quoted when it holds a comma, a quote or a line break.
 fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n', '\r']) {
@@ -415,6 +453,39 @@ mod tests {
             assert_eq!(failure.code, 2);
             assert!(failure.report.to_string().contains(&format!("{bad:?}")));
         }
+    }
+
+    #[test]
+    fn a_key_that_changed_no_figure_is_inert_and_one_that_did_is_not() {
+        // Two keys: `a` moves the figures, `b` never does.
+        let mut rows = Vec::new();
+        for (i, (a, b)) in [("1", "x"), ("1", "y"), ("2", "x"), ("2", "y")]
+            .iter()
+            .enumerate()
+        {
+            let mut r = row(i, None);
+            r.values = vec![(*a).to_owned(), (*b).to_owned()];
+            r.net_pnl = Decimal::from(if *a == "1" { 10 } else { -5 });
+            rows.push(r);
+        }
+        let mut record = SweepRecord {
+            keys: vec!["a".into(), "b".into()],
+            objective: ObjectiveMetric::Sharpe,
+            grid_sets: 4,
+            random: None,
+            selected: 4,
+            shard: None,
+            candles: 1,
+            funding_modelled: false,
+            best_run: None,
+            rows,
+        };
+        assert_eq!(record.inert_keys(), vec!["b"]);
+        record.rows[3].trades = 2;
+        assert!(
+            record.inert_keys().is_empty(),
+            "b changed the trades of a=2"
+        );
     }
 
     #[test]

@@ -320,3 +320,25 @@ fn the_leaderboard_page_sorts_by_any_column_in_headless_chromium() {
     let net_unsorted = numbers("", "net_pnl");
     assert_ne!(net_unsorted, net, "the sort changed the order");
 }
+
+#[test]
+fn a_grid_key_the_strategy_never_reads_is_named_in_a_warning() {
+    let f = fixture("[setups]\nrisk_frac = [0.005, 0.01]\n[sma_cross]\nfast = [5, 10]\n");
+    let out = Command::new(BIN)
+        .args(["sweep", "--strategy", "sma-cross", "--data"])
+        .arg(&f.data)
+        .arg("--grid")
+        .arg(&f.grid)
+        .arg("--workspace")
+        .arg(f.dir.path().join("ws"))
+        .env_remove("LA_WORKSPACE")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("warning: `setups.risk_frac` changed no set's results"),
+        "{text}"
+    );
+    assert!(!text.contains("`sma_cross.fast` changed"), "{text}");
+}

@@ -204,6 +204,10 @@ fn report(
     json: bool,
     elapsed: Option<std::time::Duration>,
 ) -> Result<ExitCode, Failure> {
+    let inert = record.inert_keys();
+    for key in &inert {
+        tracing::warn!(key, "a grid key changed no set's results");
+    }
     if json {
         let mut value = serde_json::to_value(record)
             .map_err(|e| Failure::runtime(format!("cannot serialise the sweep: {e}")))?;
@@ -232,6 +236,11 @@ fn report(
             crate::commands::backtest::fmt_ratio(row.sharpe),
             row.trades,
             parameters.join(" ")
+        );
+    }
+    for key in inert {
+        outln!(
+            "  warning: `{key}` changed no set's results (net pnl, trades, fees, drawdown): does the configured strategy read it?"
         );
     }
     outln!(
