@@ -57,7 +57,7 @@ fn cli_engine() -> EngineSettings {
     validated(&RawRunConfig::default()).engine_settings()
 }
 
-/// `trade_id,side,entry_time_ms,exit_time_ms,entry_price,exit_price,qty,pnl,fees,r_multiple,exit_reason,leverage,liquidation_price`
+/// `trade_id,side,entry_time_ms,exit_time_ms,entry_price,exit_price,qty,pnl,fees,funding,r_multiple,exit_reason,leverage,liquidation_price`
 fn read_trades(path: &Path) -> Vec<Vec<String>> {
     let text = std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
@@ -105,6 +105,20 @@ fn backtest_on_the_real_month_trades_and_reconciles_equity_with_the_funding_ledg
         })
         .sum();
     assert_ne!(results.funding, Decimal::ZERO, "funding must be exercised");
+    // Every position is closed by the end of the data, so the per-trade funding column
+    // (what the broker booked against each position) adds up to the whole ledger.
+    let trades_funding: Decimal = trades
+        .iter()
+        .map(|t| t[9].parse::<Decimal>().expect("funding"))
+        .sum();
+    assert_eq!(
+        trades_funding, results.funding,
+        "Σ trades.csv funding = the ledger's funding"
+    );
+    assert!(
+        trades.iter().filter(|t| t[9] != "0").count() >= 2,
+        "funding is booked against more than one trade"
+    );
     assert_eq!(
         results.funding, journaled_funding,
         "the summary's funding is the ledger's, settlement by settlement"
@@ -120,14 +134,14 @@ fn backtest_on_the_real_month_trades_and_reconciles_equity_with_the_funding_ledg
         results.ending_equity - results.starting_equity
     );
     assert!(
-        trades.iter().all(|t| t[10] != "end_of_data")
-            || trades.last().is_some_and(|t| t[10] == "end_of_data")
+        trades.iter().all(|t| t[11] != "end_of_data")
+            || trades.last().is_some_and(|t| t[11] == "end_of_data")
     );
     // The sizing keeps every liquidation price beyond its stop: through the 2021-05-19 crash
     // the default strategy is never liquidated, and trades at its 3× maximum.
     assert_eq!(results.liquidations, 0, "{summary:?}");
-    assert!(trades.iter().all(|t| t[10] != "liquidation"));
-    assert!(trades.iter().all(|t| t[11] == "3"), "leverage column");
+    assert!(trades.iter().all(|t| t[11] != "liquidation"));
+    assert!(trades.iter().all(|t| t[12] == "3"), "leverage column");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -252,8 +266,8 @@ async fn backtest_and_live_session_on_the_simulator_produce_identical_trades() {
     let closed = |trades: &[Vec<String>]| -> Vec<Vec<String>> {
         trades
             .iter()
-            .filter(|t| t[10] != "end_of_data" && t[10] != "force_close")
-            .map(|t| t[..10].to_vec())
+            .filter(|t| t[11] != "end_of_data" && t[11] != "force_close")
+            .map(|t| t[..11].to_vec())
             .collect()
     };
     assert!(
@@ -501,10 +515,10 @@ fn a_stop_beyond_the_liquidation_price_is_liquidated_at_the_computed_price_in_th
     // trades.csv shows the leverage and the liquidation price.
     let trades = read_trades(&dir.path().join("trades.csv"));
     assert_eq!(trades.len(), 1);
-    assert_eq!(trades[0][10], "liquidation");
-    assert_eq!(trades[0][11], "20");
+    assert_eq!(trades[0][11], "liquidation");
+    assert_eq!(trades[0][12], "20");
     assert_eq!(
-        trades[0][12].parse::<Decimal>().expect("price"),
+        trades[0][13].parse::<Decimal>().expect("price"),
         computed.get()
     );
 

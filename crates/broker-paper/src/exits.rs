@@ -599,6 +599,7 @@ impl PaperBroker {
             ts,
             leverage: isolated.leverage,
             liquidation_price: liquidation,
+            funding: state.funding,
         };
         tracing::info!(
             symbol = %self.config.spec.symbol,

@@ -103,7 +103,7 @@ impl PaperBroker {
             return Ok(());
         }
         self.funding.mark(funding_time);
-        let Some(position) = &self.position else {
+        let Some(position) = &mut self.position else {
             tracing::debug!(symbol = %symbol, %funding_time, "flat at funding time; nothing owed");
             return Ok(());
         };
@@ -120,6 +120,10 @@ impl PaperBroker {
         roll_day(&mut self.day, funding_time, self.balance);
         self.balance = checked(self.balance.checked_add(amount), "balance")?;
         self.funding_total = checked(self.funding_total.checked_add(amount), "funding total")?;
+        position.state.funding = checked(
+            position.state.funding.checked_add(amount),
+            "position funding",
+        )?;
         record_equity(&mut self.counters, self.balance);
         tracing::info!(
             symbol = %symbol,

@@ -501,6 +501,7 @@ impl PaperBroker {
                     bars_open: 0,
                     trailing_active: false,
                     best_price: price.get(),
+                    funding: Decimal::ZERO,
                     isolated: Some(isolated),
                 };
                 self.position = Some(OpenPosition::from_state(state, trailing)?);

@@ -117,6 +117,10 @@ pub struct PositionState {
     pub trailing_active: bool,
     /// Best (most favourable) price seen since entry.
     pub best_price: Decimal,
+    /// Funding booked against this position so far (negative = paid); its exit carries it.
+    /// Absent in a state saved before it was recorded (read as zero).
+    #[serde(default)]
+    pub funding: Decimal,
     /// Leverage, margin and liquidation price. Always present in schema 2; absent only in a
     /// schema-1 file (see the module docs).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -103,6 +103,10 @@ pub struct Exit {
     pub leverage: Leverage,
     /// The position's liquidation price (what a [`ExitReason::Liquidation`] exit filled at).
     pub liquidation_price: Price,
+    /// Funding the broker booked against this position while it was open (negative =
+    /// paid; not part of `pnl_net`). Absent in journals written before it was recorded.
+    #[serde(default)]
+    pub funding: Decimal,
 }
 
 /// Everything a broker reports; the session journals each one.

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use la_run_schema::RunSummary;
+use la_run_schema::{RunSummary, inputs::FundingModel};
 use time::{OffsetDateTime, macros::format_description};
 
 use crate::{
@@ -192,7 +192,7 @@ fn decisions_section(out: &mut String, decisions: &DecisionCounts) {
     out.push_str("</div></section>\n");
 }
 
-fn trades_section(out: &mut String, trades: &[TradeRow]) {
+fn trades_section(out: &mut String, trades: &[TradeRow], funding_model: &FundingModel) {
     let _ = writeln!(
         out,
         "<section id=\"trades\"><h2>Trades ({})</h2>",
@@ -205,9 +205,17 @@ fn trades_section(out: &mut String, trades: &[TradeRow]) {
             trades.len()
         );
     }
-    out.push_str("<p class=\"note\">Times UTC; prices are fills (slippage included); net pnl includes fees, not funding. Hover a row for its trade id (trades.csv has every column).</p>\n<div class=\"scroll\"><table id=\"trades-table\"><thead><tr><th>#</th><th>side</th><th>entry</th><th>exit</th><th>held</th><th>entry price</th><th>exit price</th><th>qty</th><th>net pnl</th><th>fees</th><th>R</th><th>exit reason</th></tr></thead>\n<tbody>\n");
+    let funding_note = if matches!(funding_model, FundingModel::NotModelled) {
+        "funding not modelled (no funding source): no funding was booked"
+    } else {
+        "funding is what the broker booked against the position while it was open (negative = paid; not in net pnl)"
+    };
+    let _ = writeln!(
+        out,
+        "<p class=\"note\">Times UTC; prices are fills (slippage included); net pnl includes fees, not funding; {funding_note}. Hover a row for its trade id (trades.csv has every column).</p>\n<div class=\"scroll\"><table id=\"trades-table\"><thead><tr><th>#</th><th>side</th><th>entry</th><th>exit</th><th>held</th><th>entry price</th><th>exit price</th><th>qty</th><th>net pnl</th><th>fees</th><th>funding</th><th>R</th><th>exit reason</th></tr></thead>\n<tbody>"
+    );
     if trades.is_empty() {
-        out.push_str("<tr><td colspan=\"12\">no closed trades</td></tr>\n");
+        out.push_str("<tr><td colspan=\"13\">no closed trades</td></tr>\n");
     }
     for (i, t) in trades.iter().take(MAX_TRADE_ROWS).enumerate() {
         let class = if t.pnl > rust_decimal::Decimal::ZERO {
@@ -215,9 +223,14 @@ fn trades_section(out: &mut String, trades: &[TradeRow]) {
         } else {
             "neg"
         };
+        let funding = match (funding_model, t.funding) {
+            (FundingModel::NotModelled, _) => "not modelled".to_owned(),
+            (_, Some(amount)) => amount.round_dp(4).normalize().to_string(),
+            (_, None) => "n/a".to_owned(),
+        };
         let _ = writeln!(
             out,
-            "<tr class=\"trade {class}\" title=\"{id}\" data-trade-id=\"{id}\"><td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num pnl\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            "<tr class=\"trade {class}\" title=\"{id}\" data-trade-id=\"{id}\"><td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num pnl\">{}</td><td class=\"num\">{}</td><td class=\"num funding\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
             i + 1,
             escape(&t.side),
             utc(t.entry_time_ms),
@@ -228,6 +241,7 @@ fn trades_section(out: &mut String, trades: &[TradeRow]) {
             t.qty.normalize(),
             t.pnl.round_dp(2),
             t.fees.round_dp(2),
+            funding,
             t.r_multiple.round_dp(2),
             escape(&t.exit_reason),
             id = escape(&t.trade_id),
@@ -282,7 +296,7 @@ pub(crate) fn render(page: &Page<'_>) -> String {
     crate::analysis::monthly_section(&mut out, page.months);
     crate::analysis::breakdown_section(&mut out, page.trades);
     decisions_section(&mut out, page.decisions);
-    trades_section(&mut out, page.trades);
+    trades_section(&mut out, page.trades, &page.summary.funding_model);
     crate::downtime::section(&mut out, page.summary);
 
     let _ = writeln!(

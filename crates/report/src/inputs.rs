@@ -38,6 +38,9 @@ pub(crate) struct TradeRow {
     pub(crate) qty: Decimal,
     pub(crate) pnl: Decimal,
     pub(crate) fees: Decimal,
+    /// Funding booked against the position while it was open; `None` when the file
+    /// predates the column.
+    pub(crate) funding: Option<Decimal>,
     pub(crate) r_multiple: Decimal,
     pub(crate) exit_reason: String,
 }
@@ -185,6 +188,23 @@ impl<'a> Csv<'a> {
             .unwrap_or("")
     }
 
+    /// Parses column `name` when the header has it (an optional column of older files).
+    fn parse_optional<T: FromStr>(
+        &self,
+        line: usize,
+        fields: &[&str],
+        name: &str,
+    ) -> Result<Option<T>, ReportError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        if self.columns.contains(&name) {
+            self.parse(line, fields, name).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
     fn parse<T: FromStr>(&self, line: usize, fields: &[&str], name: &str) -> Result<T, ReportError>
     where
         T::Err: std::fmt::Display,
@@ -225,6 +245,7 @@ pub(crate) fn load_trades(path: &Path) -> Result<Vec<TradeRow>, ReportError> {
                 qty: csv.parse(*line, f, "qty")?,
                 pnl: csv.parse(*line, f, "pnl")?,
                 fees: csv.parse(*line, f, "fees")?,
+                funding: csv.parse_optional(*line, f, "funding")?,
                 r_multiple: csv.parse(*line, f, "r_multiple")?,
                 exit_reason: csv.field(f, "exit_reason").to_owned(),
             })

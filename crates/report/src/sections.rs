@@ -3,7 +3,7 @@
 //! (figures a run does not have are `n/a`). A few figures are recomputed from `trades.csv`
 //! and marked so.
 
-use la_run_schema::RunSummary;
+use la_run_schema::{RunSummary, inputs::FundingModel};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
@@ -55,6 +55,27 @@ fn display_decimal_text(text: &str) -> String {
 /// An optional figure as display text (`n/a` when absent).
 fn or_na<T>(value: Option<T>, show: impl Fn(T) -> String) -> String {
     value.map_or_else(|| "n/a".to_owned(), show)
+}
+
+/// The `funding` row: the ledger's figure with where its rates came from, or **not
+/// modelled** when the run had no funding source (never a bare zero).
+fn funding_row(summary: &RunSummary) -> Row {
+    let model = &summary.funding_model;
+    if matches!(model, FundingModel::NotModelled) {
+        return Row::new(
+            "funding",
+            "not modelled",
+            "no funding source (--funding FILE, --funding-rate or --source bitunix): no funding was booked",
+        );
+    }
+    Row::new(
+        "funding",
+        fmt_dec(summary.results.funding),
+        format!(
+            "funding cash flow from the broker ledger (negative = paid); rates: {}",
+            model.describe()
+        ),
+    )
 }
 
 /// The statistics table: the summary's figures, then figures recomputed from the trades.
@@ -109,11 +130,7 @@ pub(crate) fn stats_rows(summary: &RunSummary, trades: &[TradeRow]) -> Vec<Row> 
             "sum of net pnl of closed trades (fees included, funding excluded)",
         ),
         Row::new("fees", fmt_dec(r.fees), "fees paid on closed trades"),
-        Row::new(
-            "funding",
-            fmt_dec(r.funding),
-            "funding cash flow from the broker ledger (negative = paid)",
-        ),
+        funding_row(summary),
         Row::new(
             "max_drawdown",
             fmt_dec(r.max_drawdown),

@@ -538,3 +538,61 @@ fn decisions_removed_by_retention_take_the_summary_counts_and_say_so() {
     assert!(html.contains("<code>no_order</code></td><td class=\"num\">178</td>"));
     assert!(html.contains("Candle closes (120 from decisions.jsonl)"));
 }
+
+/// The two fixture trades with a `funding` column (the second has none booked).
+const TWO_TRADES_WITH_FUNDING: &str = "trade_id,side,entry_time_ms,exit_time_ms,entry_price,exit_price,qty,pnl,fees,funding,r_multiple,exit_reason\n\
+setups-1-long,long,1767226200000,1767229800000,60000.5,60400,0.05,50.5,2.25,-0.375,1.5,take_profit\n\
+setups-2-short,short,1767232800000,1767233400000,60400,60500,0.05,-20,2,0,-1,stop_loss\n";
+
+#[test]
+fn the_trades_table_shows_each_trades_funding_and_its_rate_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut summary = live_summary();
+    summary["funding"] = json!("-0.375");
+    summary["funding_model"] = json!({"kind": "file", "path": "rates.csv", "rates": 3});
+    write_run(dir.path(), &summary, "", 180);
+    std::fs::write(dir.path().join("trades.csv"), TWO_TRADES_WITH_FUNDING).unwrap();
+    let html = std::fs::read_to_string(render_run_report(dir.path()).unwrap()).unwrap();
+    assert!(
+        html.contains("<th>fees</th><th>funding</th>"),
+        "funding column"
+    );
+    assert!(html.contains("<td class=\"num funding\">-0.375</td>"));
+    assert!(html.contains("<td class=\"num funding\">0</td>"));
+    assert!(
+        html.contains("<tr data-key=\"funding\"><th>funding</th><td class=\"num\">-0.375</td>")
+    );
+    assert!(
+        html.contains("3 rates from rates.csv"),
+        "the rate source is named"
+    );
+}
+
+#[test]
+fn a_run_without_a_funding_source_says_funding_was_not_modelled_never_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut summary = live_summary();
+    summary["funding_model"] = json!({"kind": "not_modelled"});
+    write_run(dir.path(), &summary, "", 180);
+    std::fs::write(dir.path().join("trades.csv"), TWO_TRADES_WITH_FUNDING).unwrap();
+    let html = std::fs::read_to_string(render_run_report(dir.path()).unwrap()).unwrap();
+    assert!(
+        html.contains(
+            "<tr data-key=\"funding\"><th>funding</th><td class=\"num\">not modelled</td>"
+        ),
+        "stats row"
+    );
+    assert_eq!(
+        count(&html, "<td class=\"num funding\">not modelled</td>"),
+        2
+    );
+    assert!(html.contains("funding not modelled (no funding source)"));
+}
+
+#[test]
+fn a_trades_file_from_before_the_funding_column_still_renders() {
+    let dir = tempfile::tempdir().unwrap();
+    write_run(dir.path(), &live_summary(), TWO_TRADES, 180);
+    let html = std::fs::read_to_string(render_run_report(dir.path()).unwrap()).unwrap();
+    assert_eq!(count(&html, "<td class=\"num funding\">n/a</td>"), 2);
+}

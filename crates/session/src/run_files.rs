@@ -351,18 +351,20 @@ impl EngineSink for FileSink {
     }
 }
 
-/// Writes `trades.csv`: one row per closed trade, `pnl` net of all fees, with the position's
-/// isolated `leverage` and `liquidation_price` (where a `liquidation` exit filled).
+/// Writes `trades.csv`: one row per closed trade, `pnl` net of all fees, the `funding` the
+/// broker booked against the position while it was open (not in `pnl`; the column sums to
+/// the ledger's funding over the run's trades), the position's isolated `leverage` and
+/// `liquidation_price` (where a `liquidation` exit filled).
 ///
 /// # Errors
 /// The file cannot be written.
 pub fn write_trades_csv(path: &Path, trades: &[Exit]) -> Result<(), SessionError> {
     let mut out = String::from(
-        "trade_id,side,entry_time_ms,exit_time_ms,entry_price,exit_price,qty,pnl,fees,r_multiple,exit_reason,leverage,liquidation_price\n",
+        "trade_id,side,entry_time_ms,exit_time_ms,entry_price,exit_price,qty,pnl,fees,funding,r_multiple,exit_reason,leverage,liquidation_price\n",
     );
     for exit in trades {
         out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
             exit.client_order_id,
             exit.side,
             exit.opened_at.as_ms(),
@@ -372,6 +374,7 @@ pub fn write_trades_csv(path: &Path, trades: &[Exit]) -> Result<(), SessionError
             exit.qty,
             exit.pnl_net,
             exit.fees,
+            exit.funding,
             exit.r_multiple.round_dp(4),
             exit.reason.as_str(),
             exit.leverage.get(),

@@ -145,3 +145,50 @@ fn settled_times_are_bounded_and_pruned_times_stay_settled() {
     .unwrap();
     assert!(events.is_empty());
 }
+
+#[test]
+fn an_exit_carries_the_funding_booked_while_its_position_was_open() {
+    let mut b = long_at_100k(quiet_config());
+    // 0.01 BTC long: 0.01 × 100 000 × 0.0001 = 0.1 paid at 08:00, then 0.01 × 90 000 ×
+    // −0.0002 = 0.18 received at 16:00.
+    fund(&mut b, EIGHT_HOURS, "0.0001", "100000");
+    fund(&mut b, 2 * EIGHT_HOURS, "-0.0002", "90000");
+    let mut events = Vec::new();
+    b.close_position(
+        px("100000"),
+        ts(2 * EIGHT_HOURS + MINUTE),
+        la_core::ExitReason::ForceClose,
+        &mut events,
+    )
+    .unwrap();
+    assert_eq!(only_exit(&events).funding, d("0.08"));
+    // The next position starts with none: its funding is its own.
+    let mut next = long_at_100k(quiet_config());
+    fund(&mut next, 3 * EIGHT_HOURS, "0", "100000");
+    let mut events = Vec::new();
+    next.close_position(
+        px("100000"),
+        ts(3 * EIGHT_HOURS + MINUTE),
+        la_core::ExitReason::ForceClose,
+        &mut events,
+    )
+    .unwrap();
+    assert_eq!(only_exit(&events).funding, Decimal::ZERO);
+}
+
+#[test]
+fn a_restored_position_keeps_the_funding_it_had_booked() {
+    let mut b = long_at_100k(quiet_config());
+    fund(&mut b, EIGHT_HOURS, "0.0001", "100000");
+    let mut restored = PaperBroker::from_state(quiet_config(), b.state()).unwrap();
+    let mut events = Vec::new();
+    restored
+        .close_position(
+            px("100000"),
+            ts(EIGHT_HOURS + MINUTE),
+            la_core::ExitReason::ForceClose,
+            &mut events,
+        )
+        .unwrap();
+    assert_eq!(only_exit(&events).funding, d("-0.1"));
+}

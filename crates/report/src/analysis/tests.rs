@@ -66,6 +66,7 @@ fn trade(side: &str, pnl: i64, reason: &str) -> TradeRow {
         qty: Decimal::ONE,
         pnl: Decimal::from(pnl),
         fees: Decimal::ONE,
+        funding: Some(Decimal::ZERO),
         r_multiple: Decimal::from(pnl.signum()),
         exit_reason: reason.to_owned(),
     }

@@ -22,6 +22,7 @@ fn trade(id: &str, side: &str, entry_min: i64, exit_min: i64, pnl: i64, reason: 
         qty: Decimal::ONE,
         pnl: Decimal::from(pnl),
         fees: Decimal::ONE,
+        funding: Some(Decimal::ZERO),
         r_multiple: Decimal::ONE,
         exit_reason: reason.to_owned(),
     }
