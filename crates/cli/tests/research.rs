@@ -301,3 +301,40 @@ fn a_candle_file_with_no_usable_rows_exits_2_saying_why() {
         assert!(!workspace.join("runs").exists(), "{name}: no run directory");
     }
 }
+
+#[test]
+fn a_backtest_without_a_funding_source_says_funding_was_not_modelled_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = real_slice(dir.path());
+    let args = ["backtest", "--data", data.to_str().unwrap()];
+    let human = laptop_agents(&args, &dir.path().join("a"));
+    assert!(human.status.success(), "{}", stderr(&human));
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        text.contains("funding          not modelled"),
+        "human output: {text}"
+    );
+    let json = laptop_agents(&[&args[..], &["--json"]].concat(), &dir.path().join("b"));
+    let stats: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(stats["funding_model"]["kind"], "not_modelled", "--json");
+    let run_dir = PathBuf::from(stats["run_dir"].as_str().unwrap());
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["funding_model"]["kind"], "not_modelled");
+    let report = std::fs::read_to_string(run_dir.join("report.html")).unwrap();
+    assert!(
+        report.contains("<th>funding</th><td class=\"num\">not modelled</td>"),
+        "report statistics"
+    );
+    // With a source the figure is shown with where its rates came from.
+    let out = laptop_agents(
+        &[&args[..], &["--funding-rate", "0.0001"]].concat(),
+        &dir.path().join("c"),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("constant 0.0001 per 8 h") && !text.contains("not modelled"),
+        "{text}"
+    );
+}

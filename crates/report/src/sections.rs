@@ -65,7 +65,7 @@ fn funding_row(summary: &RunSummary) -> Row {
         return Row::new(
             "funding",
             "not modelled",
-            "no funding source (--funding FILE, --funding-rate or --source bitunix): no funding was booked",
+            "the run had no funding source: no funding was booked (not a funding of zero)",
         );
     }
     Row::new(

@@ -50,7 +50,7 @@ pub(crate) fn run(args: &BacktestArgs) -> Result<ExitCode, Failure> {
             ("net pnl", s.net_pnl.round_dp(2).to_string()),
             ("trade pnl", s.trade_pnl.round_dp(2).to_string()),
             ("fees", s.fees.round_dp(2).to_string()),
-            ("funding", s.funding.round_dp(2).to_string()),
+            ("funding", funding_line(&stats)),
         ]
         .into_iter()
         .chain(risk_rows(s))
@@ -99,6 +99,20 @@ pub(crate) fn backtest_with_report(
         tracing::warn!(symbol = %symbol, error = err as &dyn std::error::Error, "cannot write the run report");
     }
     Ok((stats, report))
+}
+
+/// The funding figure with where its rates came from, or **not modelled** when the backtest
+/// had no funding source: a 0.00 would claim a funding it never looked at.
+fn funding_line(stats: &la_session::RunSummary) -> String {
+    if stats.funding_model.is_modelled() {
+        format!(
+            "{} ({})",
+            stats.results.funding.round_dp(2),
+            stats.funding_model.describe()
+        )
+    } else {
+        "not modelled (no funding source: pass --funding-rate)".to_owned()
+    }
 }
 
 /// A ratio with two decimals, `-` when undefined.
