@@ -162,11 +162,7 @@ fn show(value: &Value) -> String {
 /// Walks `dict` (a table at `prefix`) and appends its axes.
 fn collect(path: &Path, prefix: &str, dict: &Dict, axes: &mut Vec<Axis>) -> Result<(), Failure> {
     for (name, value) in dict {
-        let key = if prefix.is_empty() {
-            name.clone()
-        } else {
-            format!("{prefix}.{name}")
-        };
+        let key = crate::settings::dotted_key(prefix, name);
         match value {
             Value::Array(_, values) if values.is_empty() => {
                 return Err(grid_error(path, format!("`{key}` has no values")));

@@ -66,41 +66,136 @@ pub(crate) fn resolve_raw_over(
             origin: "--grid",
         })
         .merge(Serialized::defaults(flags));
-    figment.extract().map_err(|errors| {
-        let lines: Vec<String> = errors
-            .into_iter()
-            .map(|err| {
-                let key = err.path.join(".");
-                let origin = err.metadata.as_ref().map_or_else(String::new, |m| {
-                    match &m.source {
-                        Some(figment::Source::File(path)) => {
-                            format!("{} {}", m.name, path.display())
-                        }
-                        _ => m.name.to_string(),
-                    }
-                });
-                // A typo gets the nearest key instead of the list of every key.
-                let kind = match &err.kind {
-                    figment::error::Kind::UnknownField(field, expected) => {
-                        did_you_mean(field, expected).map_or_else(
-                            || err.kind.to_string(),
-                            |near| format!("unknown key `{field}`; did you mean `{near}`?"),
-                        )
-                    }
-                    other => other.to_string(),
-                };
-                if key.is_empty() {
-                    format!("{kind} ({origin})")
-                } else {
-                    format!("`{key}`: {kind} ({origin})")
-                }
-            })
-            .collect();
+    figment.extract().map_err(|first| {
+        // serde stops at the first problem; every key given is checked on its own so that
+        // all of them are reported at once.
+        let mut lines = every_problem(&figment);
+        if lines.is_empty() {
+            lines = first.into_iter().map(|err| describe(&figment, &err)).collect();
+        }
         Failure::config(
             format!("invalid configuration:\n  {}", lines.join("\n  ")),
             "the keys are the fields of RawRunConfig (crates/session/src/config.rs); tables: [setups], [sma_cross], [margin], [plausibility], [alerts], [logs]",
         )
     })
+}
+
+/// Every key of the merged layers that cannot be read on its own (unknown, or of the wrong
+/// type): each is layered alone over the defaults and extracted. One line per problem, in
+/// key order, without repeats (every key of a misspelt table reports the table once).
+fn every_problem(figment: &Figment) -> Vec<String> {
+    let Ok(data) = figment.data() else {
+        return Vec::new();
+    };
+    let mut leaves = Vec::new();
+    for dict in data.values() {
+        collect_leaves("", dict, &mut leaves);
+    }
+    let mut lines: Vec<String> = Vec::new();
+    for (key, value) in leaves {
+        let alone = Figment::from(Serialized::defaults(RawRunConfig::default()))
+            .merge(Serialized::default(&key, value));
+        if let Err(errors) = alone.extract::<RawRunConfig>() {
+            for err in errors {
+                let line = describe(figment, &err);
+                if !lines.contains(&line) {
+                    lines.push(line);
+                }
+            }
+        }
+    }
+    lines
+}
+
+/// `name` under the table at the dotted `prefix` (`setups` + `risk_frac`).
+pub(crate) fn dotted_key(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}
+
+/// `(dotted key, value)` of every leaf under `dict`.
+fn collect_leaves(prefix: &str, dict: &Dict, out: &mut Vec<(String, Value)>) {
+    for (name, value) in dict {
+        let key = dotted_key(prefix, name);
+        match value {
+            Value::Dict(_, inner) if !inner.is_empty() => collect_leaves(&key, inner, out),
+            _ => out.push((key, value.clone())),
+        }
+    }
+}
+
+/// One problem as the user reads it: the key, what is wrong (with the nearest known key for
+/// a typo) and where the value came from — the file and line, the variable, or the flag.
+fn describe(figment: &Figment, err: &figment::Error) -> String {
+    let key = err.path.join(".");
+    // The path of an unknown key ends with the key itself.
+    let shown_key = match &err.kind {
+        figment::error::Kind::UnknownField(field, _) if key.is_empty() => field.clone(),
+        _ => key.clone(),
+    };
+    let origin = figment
+        .find_metadata(&shown_key)
+        .or(err.metadata.as_ref())
+        .map_or_else(String::new, |m| origin_of(m, &shown_key));
+    // A typo gets the nearest key instead of the list of every key.
+    let kind = match &err.kind {
+        figment::error::Kind::UnknownField(field, expected) => did_you_mean(field, expected)
+            .map_or_else(
+                || err.kind.to_string(),
+                |near| format!("unknown key `{field}`; did you mean `{near}`?"),
+            ),
+        other => other.to_string(),
+    };
+    if key.is_empty() {
+        format!("{kind} ({origin})")
+    } else {
+        format!("`{key}`: {kind} ({origin})")
+    }
+}
+
+/// Where `key` came from: `TOML file PATH:LINE`, `` `LA_` environment variable `LA_X` ``,
+/// `--set`, `--grid`, or the layer's name.
+fn origin_of(metadata: &Metadata, key: &str) -> String {
+    match &metadata.source {
+        Some(figment::Source::File(path)) => {
+            let line = std::fs::read_to_string(path)
+                .ok()
+                .and_then(|text| toml_line(&text, key));
+            match line {
+                Some(line) => format!("{} {}:{line}", metadata.name, path.display()),
+                None => format!("{} {}", metadata.name, path.display()),
+            }
+        }
+        _ if metadata.name.contains("environment") => format!(
+            "{} LA_{}",
+            metadata.name,
+            key.replace('.', "__").to_ascii_uppercase()
+        ),
+        _ => metadata.name.to_string(),
+    }
+}
+
+/// The 1-based line of the dotted `key` in the TOML `text` (the key itself, or the nearest
+/// table of it that the text holds), if the text parses.
+fn toml_line(text: &str, key: &str) -> Option<usize> {
+    let document = toml_edit::ImDocument::parse(text).ok()?;
+    let mut table = document.as_table();
+    let mut span = None;
+    for part in key.split('.') {
+        let Some((found, item)) = table.get_key_value(part) else {
+            break;
+        };
+        span = found.span().or_else(|| item.span()).or(span);
+        match item.as_table_like() {
+            Some(_) if item.is_table() => table = item.as_table()?,
+            _ => break,
+        }
+    }
+    let start = span?.start;
+    Some(text[..start].matches('\n').count() + 1)
 }
 
 /// The known key closest to the unknown `typed`, if one is close enough to be a typo (an edit
@@ -172,12 +267,13 @@ impl SetOverrides {
     }
 }
 
-/// `text` as one TOML value, if it is one.
+/// `text` as one TOML value, if it is one. Rebuilt untagged, so that the value is
+/// attributed to the layer that carries it (`--set`), not to the scratch parse.
 fn toml_value(text: &str) -> Option<Value> {
     let document: Dict = Figment::from(Toml::string(&format!("value = {text}")))
         .extract()
         .ok()?;
-    document.get("value").cloned()
+    Value::serialize(document.get("value")?).ok()
 }
 
 /// Inserts `value` at the dotted `key` of `dict`, keeping sibling keys of the same table.

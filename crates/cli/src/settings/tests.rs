@@ -96,3 +96,40 @@ fn an_out_of_range_strategy_parameter_fails_validation_under_its_dotted_key() {
     assert!(text.contains("`sma_cross.fast`"), "{text}");
     assert!(text.contains("`taker_fee`"), "all problems at once: {text}");
 }
+
+#[test]
+fn every_bad_key_of_every_layer_is_reported_at_once_with_its_file_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("bad.toml");
+    std::fs::write(
+        &file,
+        "durration = \"5m\"\nslippage_bps = \"lots\"\n\n[setups]\nrisk_fracc = 0.1\n\n[sma_cross]\nfast = \"five\"\n",
+    )
+    .expect("write");
+    let failure = resolve_raw(
+        &layers(Some(file.clone()), &["max_consecutive_losses=-3"]),
+        &EngineFlags::default(),
+    )
+    .expect_err("five bad keys");
+    // The diagnostic's own text, one problem per line (the rendered report wraps them).
+    let text = failure.report.to_string();
+    let at = |line: usize| format!("{}:{line}", file.display());
+    for (key, needle) in [
+        ("`durration`", at(1)),
+        ("`slippage_bps`", at(2)),
+        ("`setups.risk_fracc`", at(5)),
+        ("`sma_cross.fast`", at(8)),
+        ("`max_consecutive_losses`", "(--set)".to_owned()),
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.contains(key))
+            .unwrap_or_else(|| panic!("{key} is not reported: {text}"));
+        assert!(
+            line.contains(&needle),
+            "{key} is not traced to {needle}: {line}"
+        );
+    }
+    assert!(text.contains("did you mean `duration`?"), "{text}");
+    assert!(text.contains("did you mean `risk_frac`?"), "{text}");
+}
