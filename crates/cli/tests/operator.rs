@@ -228,3 +228,87 @@ fn clean_deletes_only_old_run_directories_never_the_running_session_latest_or_a_
         "the session finished its run in the directory clean left alone"
     );
 }
+
+/// Datagrams a `Type=notify` service manager would receive, with when they arrived.
+fn notifications_until_stopping(socket: &std::os::unix::net::UnixDatagram) -> Vec<String> {
+    let mut messages = Vec::new();
+    let mut buf = [0_u8; 4096];
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(60) {
+        if let Ok(n) = socket.recv(&mut buf) {
+            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let stopping = text.lines().any(|l| l == "STOPPING=1");
+            messages.push(text);
+            if stopping {
+                break;
+            }
+        }
+    }
+    messages
+}
+
+#[test]
+fn the_service_manager_hears_ready_then_watchdog_pings_only_while_data_is_fresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket_path = dir.path().join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    // 60x: five real seconds of data, then a silence the stale ladder sees after 2 s (a
+    // quarter of the 8 s stale timeout); the session stops with stale data at 8 s. A shell
+    // sets WATCHDOG_PID to its own pid and execs the binary, which keeps it, as systemd does.
+    let args = process::sim_run_args(
+        &dir.path().join("ws"),
+        "60",
+        "5m",
+        &[
+            "--http",
+            "off",
+            "--fault",
+            "300s@silence:600s",
+            "--stale-timeout",
+            "8s",
+        ],
+    );
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("WATCHDOG_PID=$$ exec \"$0\" \"$@\"")
+        .arg(process::binary())
+        .args(&args)
+        .env_remove("LA_TEST_BINARY")
+        .env("NOTIFY_SOCKET", &socket_path)
+        .env("WATCHDOG_USEC", "1000000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let messages = notifications_until_stopping(&socket);
+    let exit = process::wait_exit(&mut child, Duration::from_secs(30));
+    assert_eq!(exit.code(), Some(1), "a stale-data stop: {messages:?}");
+    let position = |needle: &str| messages.iter().position(|m| m.lines().any(|l| l == needle));
+    let ready = position("READY=1").unwrap_or_else(|| panic!("no READY=1: {messages:?}"));
+    let stale =
+        position("STATUS=health: stale").unwrap_or_else(|| panic!("no stale status: {messages:?}"));
+    let stopping = position("STOPPING=1").unwrap_or_else(|| panic!("no STOPPING=1: {messages:?}"));
+    // Every ping comes while the newest status said ok (the verdict can turn ok again when
+    // data returns over REST during the silence, and pings then resume).
+    let (mut status, mut pings) = ("", 0);
+    for (i, message) in messages.iter().enumerate() {
+        for line in message.lines() {
+            if let Some(verdict) = line.strip_prefix("STATUS=health: ") {
+                status = verdict;
+            }
+        }
+        if message.lines().any(|l| l == "WATCHDOG=1") {
+            pings += 1;
+            assert!(
+                status == "ok" && i >= ready,
+                "a ping while the verdict was {status:?}: {messages:?}"
+            );
+        }
+    }
+    assert!(pings >= 3, "the watchdog was fed while fresh: {messages:?}");
+    assert!(ready < stale && stale < stopping, "{messages:?}");
+    assert_eq!(stopping, messages.len() - 1, "{messages:?}");
+}

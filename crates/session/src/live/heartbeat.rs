@@ -44,6 +44,8 @@ impl Live {
             status(&beat);
         }
         self.publish_view(feed, None, true);
+        let health = self.health(None);
+        self.service.on_health(&health);
         let fresh = self.stale == super::stale::StaleStage::Fresh && self.data_seen;
         self.digest_tick(fresh, beat.reconnects);
         if self.counters.heartbeats.is_multiple_of(10) {

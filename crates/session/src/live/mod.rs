@@ -33,6 +33,7 @@ mod funding;
 mod heartbeat;
 mod hold;
 mod operator;
+mod service;
 mod shutdown;
 mod stale;
 mod stop_files;
@@ -347,6 +348,8 @@ struct Live {
     stale: StaleStage,
     /// The operator surface: published views and the HTTP server.
     operator: operator::Operator,
+    /// The service manager's notify socket (systemd), when there is one.
+    service: service::ServiceNotifier,
     /// Alert delivery (file and webhook, off the trading path).
     alerter: la_ops::alerts::Alerter,
     /// The daily digest's baseline and the alert conditions' memory.
@@ -418,6 +421,7 @@ impl Live {
             kill_switch_engaged: false,
             stale: StaleStage::Fresh,
             operator: operator::Operator::new(),
+            service: service::ServiceNotifier::from_env(),
             alerter,
             digest: alerting::DigestState::default(),
             last_poll: None,

@@ -42,6 +42,7 @@ impl Live {
         hurry: std::sync::Arc<std::sync::atomic::AtomicBool>,
     ) -> RunSummary {
         tracing::info!(symbol = %self.config.symbol, stopped_reason = reason.as_str(), "session stopping");
+        self.service.stopping(reason.as_str());
         let deadline = step_deadline(&hurry);
         let final_beat = self.heartbeat(&feed, Some(reason));
         // The dashboard and `/healthz` show the stop while the shutdown runs.
