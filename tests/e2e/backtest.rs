@@ -48,6 +48,7 @@ fn backtest_config(
             IntrabarTicks::Waypoints
         },
         funding_rate: parity.then_some(Decimal::ZERO),
+        funding_file: None,
     }
 }
 

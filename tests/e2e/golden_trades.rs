@@ -71,6 +71,7 @@ fn assert_matches_golden(name: &str, intrabar: IntrabarTicks) {
         workspace: dir.path().to_path_buf(),
         intrabar,
         funding_rate: None,
+        funding_file: None,
     };
     let summary = run_backtest(&config).expect("backtest runs");
     let actual_csv = std::fs::read_to_string(Path::new(&summary.run_dir).join("trades.csv"))

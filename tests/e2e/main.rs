@@ -9,6 +9,7 @@ mod browser;
 mod catch_up_liquidation;
 mod catch_up_shown;
 mod dashboard;
+mod funding_file;
 mod golden_trades;
 mod hostile;
 mod implausible;

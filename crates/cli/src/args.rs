@@ -312,6 +312,11 @@ pub(crate) struct ExperimentArgs {
 pub(crate) struct BacktestArgs {
     #[command(flatten)]
     pub(crate) experiment: ExperimentArgs,
+    /// Funding-rate file: `ts_ms,rate` rows (epoch ms of a 00/08/16 UTC funding time, the
+    /// rate that settled then as a fraction); each funding time is settled with its rate.
+    /// Bad rows are rejected and counted by reason; a file with none usable is an error.
+    #[arg(long, value_name = "FILE", conflicts_with = "funding_rate")]
+    pub(crate) funding: Option<PathBuf>,
     /// Print the statistics as one JSON object.
     #[arg(long)]
     pub(crate) json: bool,

@@ -338,3 +338,115 @@ fn a_backtest_without_a_funding_source_says_funding_was_not_modelled_everywhere(
         "{text}"
     );
 }
+
+/// A funding file for the recorded month: every 8 h from 2021-04-20 00:00 UTC, rates
+/// cycling through 0.0001, -0.0002 and 0.0003 (so each settlement shows which row it used).
+fn month_funding_file(dir: &Path) -> (PathBuf, std::collections::BTreeMap<i64, la_core::Decimal>) {
+    let mut rates = std::collections::BTreeMap::new();
+    let mut text = String::from("ts_ms,rate\n");
+    for i in 0..100_i64 {
+        let ts = 1_618_876_800_000 + i * 8 * 3_600_000;
+        let rate = ["0.0001", "-0.0002", "0.0003"][(i % 3) as usize];
+        text.push_str(&format!("{ts},{rate}\n"));
+        rates.insert(ts, rate.parse().unwrap());
+    }
+    let path = dir.join("funding.csv");
+    std::fs::write(&path, text).unwrap();
+    (path, rates)
+}
+
+#[test]
+fn a_backtest_with_a_funding_file_settles_each_funding_time_with_that_times_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = candles::shared_candles(candles::MONTH);
+    let (funding, rates) = month_funding_file(dir.path());
+    let run_dir = backtest_run_dir(
+        &data,
+        &dir.path().join("ws"),
+        &["--funding", funding.to_str().unwrap()],
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["funding_model"]["kind"], "file");
+    assert_eq!(summary["funding_model"]["rates"], 100);
+    assert_eq!(summary["funding_skipped"], 0, "the file covers the month");
+    let settlements = summary["funding_settlements"].as_array().unwrap();
+    assert!(
+        settlements.len() >= 2,
+        "positions held across funding times: {settlements:?}"
+    );
+    let mut booked = la_core::Decimal::ZERO;
+    for settlement in settlements {
+        let time = settlement["funding_time_ms"].as_i64().unwrap();
+        assert_eq!(
+            decimal(&settlement["rate"]),
+            rates[&time],
+            "the file's rate for {time}"
+        );
+        assert_eq!(settlement["source"], "file");
+        booked += decimal(&settlement["amount"]);
+    }
+    assert_eq!(
+        decimal(&summary["funding"]),
+        booked,
+        "the ledger is the settlements"
+    );
+    // trades.csv's funding column adds up to the ledger (every position closes by the end).
+    let text = std::fs::read_to_string(run_dir.join("trades.csv")).unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let column = header.iter().position(|c| *c == "funding").unwrap();
+    let per_trade: la_core::Decimal = text
+        .lines()
+        .skip(1)
+        .map(|l| {
+            l.split(',')
+                .nth(column)
+                .unwrap()
+                .parse::<la_core::Decimal>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(per_trade, booked);
+}
+
+#[test]
+fn a_funding_file_with_a_funding_rate_or_without_a_usable_row_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = real_slice(dir.path());
+    let (funding, _) = month_funding_file(dir.path());
+    let out = laptop_agents(
+        &[
+            "backtest",
+            "--data",
+            data.to_str().unwrap(),
+            "--funding",
+            funding.to_str().unwrap(),
+            "--funding-rate",
+            "0.0001",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--funding-rate"), "{}", stderr(&out));
+    let bad = dir.path().join("percent.csv");
+    std::fs::write(&bad, "ts_ms,rate\n1618876800000,1\n1618905600000,x\n").unwrap();
+    let out = laptop_agents(
+        &[
+            "backtest",
+            "--data",
+            data.to_str().unwrap(),
+            "--funding",
+            bad.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("percent.csv")
+            && err.contains("absurd_rate ×1 (lines 2)")
+            && err.contains("bad_rate ×1 (lines 3)"),
+        "{err}"
+    );
+}

@@ -171,6 +171,8 @@ pub enum FundingRateSource {
     RestUpcoming,
     /// A constant rate assumed by the configuration (backtests).
     Assumed,
+    /// A backtest's funding-rate file (`--funding FILE`).
+    File,
 }
 
 impl FundingRateSource {
@@ -181,6 +183,7 @@ impl FundingRateSource {
             Self::History => "history",
             Self::RestUpcoming => "rest_upcoming",
             Self::Assumed => "assumed",
+            Self::File => "file",
         }
     }
 }

@@ -103,8 +103,14 @@ pub enum FundingModel {
     File {
         /// The file.
         path: String,
-        /// Rates it held.
+        /// Usable rates it held.
         rates: u64,
+        /// Data rows read.
+        #[serde(default)]
+        rows: u64,
+        /// Rejected rows by reason, with their first line numbers.
+        #[serde(default)]
+        rejected: BTreeMap<String, RejectedRows>,
     },
     /// The exchange's funding-rate history, downloaded with the candles.
     ExchangeHistory {
@@ -129,7 +135,19 @@ impl FundingModel {
         match self {
             Self::NotModelled => "funding not modelled".to_owned(),
             Self::Constant { rate } => format!("constant {rate} per 8 h"),
-            Self::File { path, rates } => format!("{rates} rates from {path}"),
+            Self::File {
+                path,
+                rates,
+                rows,
+                rejected,
+            } => {
+                let dropped = rows.saturating_sub(*rates);
+                if rejected.is_empty() {
+                    format!("{rates} rates from {path}")
+                } else {
+                    format!("{rates} rates from {path} ({dropped} of {rows} rows rejected)")
+                }
+            }
             Self::ExchangeHistory { rates } => {
                 format!("{rates} rates from the exchange's funding-rate history")
             }

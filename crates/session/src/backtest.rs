@@ -19,6 +19,7 @@ use crate::{
     engine::{Engine, EngineSettings, EngineSink, RestoredState, build_engine},
     error::SessionError,
     funding::{FundingRateSource, FundingSchedule},
+    funding_file::{FileFunding, load_funding_rates},
     intrabar::{IntrabarTicks, for_each_path_tick},
     run_files::{EquityPoint, FileSink, write_equity_csv, write_trades_csv},
     stats::{RunLedger, compute_results},
@@ -46,6 +47,9 @@ pub struct BacktestConfig {
     pub intrabar: IntrabarTicks,
     /// Assumed constant funding rate (fraction per 8 h); `None` = unknown.
     pub funding_rate: Option<Decimal>,
+    /// A funding-rate file (`ts_ms,rate`) instead of a constant rate: each funding time is
+    /// settled with the file's rate for it.
+    pub funding_file: Option<PathBuf>,
 }
 
 /// How [`replay_candles`] turns bars into events.
@@ -132,6 +136,41 @@ pub fn replay_to_end(
     equity_curve: &mut Vec<EquityPoint>,
 ) -> Result<u64, la_broker_paper::BrokerError> {
     let exposure_bars = replay_candles(engine, symbol, candles, options, sink, equity_curve)?;
+    close_at_end(engine, candles, sink, equity_curve)?;
+    Ok(exposure_bars)
+}
+
+/// [`replay_to_end`] with the funding rates of `funding` (a rate file) instead of a constant.
+///
+/// # Errors
+/// A broker invariant breach.
+pub fn replay_to_end_funded(
+    engine: &mut Engine,
+    bars: &Bars<'_>,
+    funding: &mut dyn ReplayFunding,
+    sink: &mut dyn EngineSink,
+    equity_curve: &mut Vec<EquityPoint>,
+) -> Result<u64, la_broker_paper::BrokerError> {
+    let exposure_bars = replay_bars(
+        engine,
+        bars,
+        &mut FundingSchedule::default(),
+        funding,
+        sink,
+        equity_curve,
+    )?;
+    close_at_end(engine, bars.candles, sink, equity_curve)?;
+    Ok(exposure_bars)
+}
+
+/// What ends a backtest: a position still open after the last candle is closed at the last
+/// accepted price as `end_of_data`, and the last equity point shows the account flat.
+fn close_at_end(
+    engine: &mut Engine,
+    candles: &[Candle],
+    sink: &mut dyn EngineSink,
+    equity_curve: &mut [EquityPoint],
+) -> Result<(), la_broker_paper::BrokerError> {
     if let Some(last) = candles.last()
         && engine.broker().position().is_some()
     {
@@ -146,7 +185,7 @@ pub fn replay_to_end(
             point.mark_equity = point.equity;
         }
     }
-    Ok(exposure_bars)
+    Ok(())
 }
 
 /// The bars of a replay and how they are fed.
@@ -235,6 +274,8 @@ fn settle_due(
     while let Some(funding_time) = schedule.due(now) {
         if let Some((rate, mark, source)) = funding.rate_at(funding_time, fallback_mark) {
             engine.settle_funding(funding_time, rate, mark, source, sink)?;
+            // From now on the strategy's funding gates see the rate that settled last.
+            engine.observe_funding_rate(rate);
         }
     }
     Ok(())
@@ -279,6 +320,11 @@ pub fn load_range(
 pub fn run_backtest(config: &BacktestConfig) -> Result<RunSummary, SessionError> {
     let started = std::time::Instant::now();
     let started_at = now_rfc3339();
+    let funding_rates = config
+        .funding_file
+        .as_deref()
+        .map(load_funding_rates)
+        .transpose()?;
     let mut file = load_range(&config.data, config.interval, config.from, config.to)?;
     let candles = std::mem::take(&mut file.candles);
     let workspace = Workspace::new(&config.workspace);
@@ -303,14 +349,30 @@ pub fn run_backtest(config: &BacktestConfig) -> Result<RunSummary, SessionError>
         intrabar: config.intrabar,
         funding_rate: config.funding_rate,
     };
-    let exposure_bars = replay_to_end(
-        &mut engine,
-        symbol,
-        &candles,
-        options,
-        &mut sink,
-        &mut curve,
-    )?;
+    let mut funding_missing = 0;
+    let exposure_bars = match &funding_rates {
+        Some(rates) => {
+            let mut funding = FileFunding::new(rates);
+            let bars = Bars {
+                symbol,
+                candles: &candles,
+                provenance: Provenance::Historical,
+                intrabar: config.intrabar,
+            };
+            let exposure =
+                replay_to_end_funded(&mut engine, &bars, &mut funding, &mut sink, &mut curve)?;
+            funding_missing = funding.missing;
+            exposure
+        }
+        None => replay_to_end(
+            &mut engine,
+            symbol,
+            &candles,
+            options,
+            &mut sink,
+            &mut curve,
+        )?,
+    };
     sink.flush();
     let broker_stats = engine.broker().stats();
     let results = compute_results(&RunLedger {
@@ -351,16 +413,25 @@ pub fn run_backtest(config: &BacktestConfig) -> Result<RunSummary, SessionError>
         rest_rows_normalized: BTreeMap::new(),
         rows_normalized: file.quality.normalized.clone(),
         candle_file: Some(file.quality),
-        funding_model: config
-            .funding_rate
-            .map_or(FundingModel::NotModelled, |rate| FundingModel::Constant {
-                rate,
-            }),
+        funding_model: match (&funding_rates, config.funding_rate) {
+            (Some(rates), _) => FundingModel::File {
+                path: config
+                    .funding_file
+                    .as_deref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+                rates: rates.rates.len() as u64,
+                rows: rates.rows,
+                rejected: rates.rejected.clone(),
+            },
+            (None, Some(rate)) => FundingModel::Constant { rate },
+            (None, None) => FundingModel::NotModelled,
+        },
         implausible_price: counters.implausible_price,
         implausible_refused: broker_stats.implausible_refused,
         backfilled_candles: 0,
         funding_events: counters.funding_events,
-        funding_skipped: 0,
+        funding_skipped: funding_missing,
         state_save_failures: 0,
         decisions: sink.decision_counts().clone(),
         funding_settlements: sink.funding_settlements.clone(),
@@ -388,6 +459,7 @@ fn backtest_config_value(config: &BacktestConfig) -> serde_json::Value {
         ("to", serde_json::json!(config.to.map(TimestampMs::as_ms))),
         ("intrabar", serde_json::json!(config.intrabar)),
         ("funding_rate", serde_json::json!(config.funding_rate)),
+        ("funding_file", serde_json::json!(config.funding_file)),
     ] {
         keys.insert(key.to_owned(), value);
     }

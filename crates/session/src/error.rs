@@ -76,6 +76,14 @@ pub enum SessionError {
         /// What was wrong.
         message: String,
     },
+    /// A backtest's funding-rate file could not be used.
+    #[error("cannot read funding rates from {path}: {message}")]
+    FundingFile {
+        /// The funding file.
+        path: PathBuf,
+        /// What was wrong.
+        message: String,
+    },
     /// The broker refused to start or breached an invariant.
     #[error("broker failure")]
     Broker(#[from] la_broker_paper::BrokerError),

@@ -26,6 +26,7 @@ pub mod downtime;
 pub mod engine;
 pub mod error;
 pub mod funding;
+pub mod funding_file;
 pub mod intrabar;
 pub mod journal;
 pub mod live;
@@ -48,6 +49,6 @@ mod tests;
 
 pub use config::{RawRunConfig, RunConfig, Source};
 pub use error::{SessionError, error_chain};
-pub use la_run_schema::{RunResults, RunSummary};
+pub use la_run_schema::{RunResults, RunSummary, inputs::FundingModel};
 pub use live::{SessionHooks, run};
 pub use stop::StopReason;

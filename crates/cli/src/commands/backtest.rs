@@ -18,7 +18,10 @@ use crate::{Failure, args::BacktestArgs, commands::history, console::outln};
 
 pub(crate) fn run(args: &BacktestArgs) -> Result<ExitCode, Failure> {
     let experiment = history::resolve(&args.experiment)?;
-    let config = experiment.backtest_config(&experiment.config);
+    let config = BacktestConfig {
+        funding_file: args.funding.clone(),
+        ..experiment.backtest_config(&experiment.config)
+    };
     let (stats, report) = backtest_with_report(&config)?;
     if args.json {
         let text = serde_json::to_string(&stats)
@@ -36,6 +39,20 @@ pub(crate) fn run(args: &BacktestArgs) -> Result<ExitCode, Failure> {
             for line in describe_quality(quality) {
                 outln!("  data: {line}");
             }
+        }
+        if let la_session::FundingModel::File { rejected, .. } = &stats.funding_model
+            && !rejected.is_empty()
+        {
+            outln!(
+                "  funding file: rejected rows: {}",
+                la_session::funding_file::describe_rejected(rejected)
+            );
+        }
+        if stats.funding_skipped > 0 {
+            outln!(
+                "  funding: {} funding time(s) had no rate in the file; nothing settled then",
+                stats.funding_skipped
+            );
         }
         for (name, value) in [
             (
@@ -91,6 +108,10 @@ pub(crate) fn backtest_with_report(
                 format!("backtest failed: {}", error_chain(&err)),
                 "a candle file is `ts_ms,open,high,low,close,volume` rows (epoch ms), optionally gzipped",
             ),
+            SessionError::FundingFile { .. } => Failure::config(
+                format!("backtest failed: {}", error_chain(&err)),
+                "a funding file is `ts_ms,rate` rows: the epoch ms of a 00/08/16 UTC funding time and the rate as a fraction (0.0001 = 0.01 %)",
+            ),
             _ => Failure::runtime(format!("backtest failed: {}", error_chain(&err))),
         }
     })?;
@@ -111,7 +132,7 @@ fn funding_line(stats: &la_session::RunSummary) -> String {
             stats.funding_model.describe()
         )
     } else {
-        "not modelled (no funding source: pass --funding-rate)".to_owned()
+        "not modelled (no funding source: pass --funding FILE or --funding-rate)".to_owned()
     }
 }
 

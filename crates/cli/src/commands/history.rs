@@ -44,6 +44,7 @@ impl Experiment {
             workspace: config.workspace.clone(),
             intrabar: self.intrabar,
             funding_rate: self.funding_rate,
+            funding_file: None,
         }
     }
 
