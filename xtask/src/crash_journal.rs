@@ -144,6 +144,7 @@ pub(crate) fn apply(book: &Book, line: &JournalLine) -> Result<Book> {
         JournalEvent::Exit {
             client_order_id: id,
             pnl_net,
+            ..
         } => {
             match &book.position {
                 Some(open) if open.client_order_id == *id => {}

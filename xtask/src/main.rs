@@ -23,6 +23,7 @@ mod smoke;
 mod soak;
 mod soak_checks;
 mod soak_plan;
+mod soak_prices;
 mod soak_suspend;
 mod tidy;
 

@@ -28,6 +28,17 @@ pub(crate) struct Summary {
     /// The downtimes the session detected and caught up.
     #[serde(default)]
     pub(crate) downtime: Vec<Downtime>,
+    /// Prices quarantined as implausible by the session's guard.
+    #[serde(default)]
+    pub(crate) implausible_price: u64,
+    /// Fills or exits the broker refused at an implausible price (the guard's backstop).
+    #[serde(default)]
+    pub(crate) implausible_refused: u64,
+    /// WebSocket frames and REST rows kept after a normalisation, by label.
+    #[serde(default)]
+    pub(crate) frames_normalized: BTreeMap<String, u64>,
+    #[serde(default)]
+    pub(crate) rest_rows_normalized: BTreeMap<String, u64>,
 }
 
 /// One record of `summary.json`'s `downtime` list.
@@ -139,6 +150,8 @@ pub(crate) enum JournalEvent {
         qty: Decimal,
         /// Exchange time of the fill (ms).
         ts: Option<i64>,
+        /// The fill price.
+        price: Option<Decimal>,
     },
     /// The position of `client_order_id` closed with `pnl_net` (a liquidation is an exit
     /// journaled under its own kind).
@@ -146,6 +159,8 @@ pub(crate) enum JournalEvent {
     Exit {
         client_order_id: String,
         pnl_net: Decimal,
+        /// The exit price.
+        exit_price: Option<Decimal>,
     },
     /// A funding cash flow (negative: paid).
     FundingApplied { amount: Decimal },
@@ -263,6 +278,7 @@ mod tests {
                 side: "long".into(),
                 qty: Decimal::new(5, 1),
                 ts: Some(1_704_071_940_000),
+                price: Some(Decimal::from(100)),
             }
         );
         let other: JournalLine =

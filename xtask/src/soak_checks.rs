@@ -139,6 +139,12 @@ pub(crate) fn check_all(checks: &mut Checks, inputs: &Inputs<'_>) -> Vec<(String
         "every injected bad frame counted under its reason",
         rejections_counted(inputs.record, summary.as_ref().ok()),
     );
+    checks.record(
+        "implausible prices quarantined, never traded",
+        fired_faults(inputs.record).and_then(|fired| {
+            crate::soak_prices::lies_never_traded(&fired, summary.as_ref().ok(), inputs.workspace)
+        }),
+    );
     let (suspend, suspend_facts) = crate::soak_suspend::suspend_caught_up(
         inputs
             .suspend

@@ -89,6 +89,9 @@ const CYCLE: &[Slot] = &[
     Slot::Step(&["rest-slow:2s:10s", "gap:2"]),
     Slot::Step(&["bad-value:future-timestamp"]),
     Slot::Step(&["bad-value:backwards-timestamp"]),
+    Slot::Step(&["implausible-price:low"]),
+    Slot::Step(&["open-outside-range"]),
+    Slot::Step(&["implausible-price:high"]),
     Slot::Step(&["drop-tcp"]),
     Slot::Step(&["close-frame"]),
 ];

@@ -19,9 +19,17 @@ fn is_quiet(spec: &str) -> bool {
 }
 
 fn is_data(spec: &str) -> bool {
-    ["bad-value:", "garbage:", "gap:", "duplicate:", "reorder"]
-        .iter()
-        .any(|p| spec.starts_with(p))
+    [
+        "bad-value:",
+        "garbage:",
+        "gap:",
+        "duplicate:",
+        "reorder",
+        "implausible-price",
+        "open-outside-range",
+    ]
+    .iter()
+    .any(|p| spec.starts_with(p))
 }
 
 #[test]
@@ -34,6 +42,8 @@ fn the_cycle_covers_the_whole_simulator_catalogue() {
         "gap",
         "garbage",
         "half-open",
+        "implausible-price",
+        "open-outside-range",
         "pong-only",
         "refuse-upgrade",
         "reorder",
