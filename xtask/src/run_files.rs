@@ -135,6 +135,9 @@ pub(crate) struct JournalLine {
     /// held when the previous run was stopped before journaling it.
     #[serde(default)]
     pub(crate) recovered: bool,
+    /// Booked while replaying a downtime (`"catch_up": true`).
+    #[serde(default)]
+    pub(crate) catch_up: bool,
     #[serde(flatten)]
     pub(crate) event: JournalEvent,
 }

@@ -11,7 +11,7 @@ use anyhow::{Result, bail, ensure};
 
 use crate::{
     reliability::read_json_lines,
-    run_files::{DecisionLine, JournalEvent, JournalLine, Summary},
+    run_files::{DecisionLine, Downtime, JournalEvent, JournalLine, Summary},
     soak_checks::SuspendWindow,
 };
 
@@ -84,6 +84,7 @@ fn check(
         );
     }
     let journal: Vec<JournalLine> = read_json_lines(&workspace.join("paper/events.jsonl"))?;
+    let booked = catch_up_booked(&journal, &summary.downtime)?;
     let mut entries = 0;
     for line in &journal {
         let JournalEvent::Fill {
@@ -119,9 +120,36 @@ fn check(
         "a decision replayed while catching up was submitted as an order"
     );
     Ok(format!(
-        "{} suspend downtime(s) caught up; {entries} entries, each within one interval of its candle's close and none inside a suspended interval; {} catch-up decisions, none an order",
+        "{} suspend downtime(s) caught up; {booked}; {entries} entries, each within one interval of its candle's close and none inside a suspended interval; {} catch-up decisions, none an order",
         suspends.len(),
         replayed.len()
+    ))
+}
+
+/// The journal's `"catch_up": true` lines against the summary's downtime records: as many
+/// catch-up exits and funding settlements journaled as the records list (nothing booked
+/// silently or twice), and no entry fill ever marked as booked while catching up.
+fn catch_up_booked(journal: &[JournalLine], downtime: &[Downtime]) -> Result<String> {
+    let marked = |kind: &str| {
+        journal
+            .iter()
+            .filter(|line| line.catch_up && line.kind() == kind)
+            .count()
+    };
+    ensure!(
+        marked("fill") == 0,
+        "{} fill(s) journaled as booked while catching up: a catch-up never enters",
+        marked("fill")
+    );
+    let (exits, funding) = (marked("exit"), marked("funding_applied"));
+    let listed_exits: usize = downtime.iter().map(|d| d.exits.len()).sum();
+    let listed_funding: usize = downtime.iter().map(|d| d.funding.len()).sum();
+    ensure!(
+        exits == listed_exits && funding == listed_funding,
+        "the journal holds {exits} catch-up exit(s) and {funding} catch-up funding settlement(s), summary.json's downtime lists {listed_exits} and {listed_funding}"
+    );
+    Ok(format!(
+        "{exits} catch-up exit(s) and {funding} funding settlement(s) journaled as summary.json lists them"
     ))
 }
 
@@ -227,5 +255,57 @@ mod tests {
             Some(1_704_071_880_000)
         );
         assert_eq!(candle_of("garbage"), None);
+    }
+
+    /// Journal lines from JSON texts, and one downtime record listing `exits` exits and
+    /// `funding` settlements.
+    fn booked(lines: &[&str], exits: usize, funding: usize) -> Result<String> {
+        let journal: Vec<JournalLine> = lines
+            .iter()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        let downtime: Downtime = serde_json::from_value(serde_json::json!({
+            "cause": "suspend", "detected_by": "sigcont", "start_ms": SUSPEND_START,
+            "end_ms": SUSPEND_END, "outcome": "caught_up", "candles_replayed": 11,
+            "exits": vec![serde_json::json!({}); exits],
+            "funding": vec![serde_json::json!({}); funding],
+        }))
+        .unwrap();
+        catch_up_booked(&journal, &[downtime])
+    }
+
+    const CAUGHT_UP_EXIT: &str =
+        r#"{"kind":"exit","client_order_id":"a-1-long","pnl_net":"-3","catch_up":true}"#;
+    const CAUGHT_UP_FUNDING: &str = r#"{"kind":"funding_applied","amount":"-0.5","catch_up":true}"#;
+    const LIVE_EXIT: &str = r#"{"kind":"exit","client_order_id":"a-2-long","pnl_net":"4"}"#;
+
+    #[test]
+    fn catch_up_exits_and_funding_journaled_as_the_summary_lists_them_pass() {
+        let verdict = booked(&[CAUGHT_UP_EXIT, CAUGHT_UP_FUNDING, LIVE_EXIT], 1, 1);
+        assert!(verdict.is_ok(), "{verdict:?}");
+    }
+
+    #[test]
+    fn a_catch_up_exit_the_summary_does_not_list_fails() {
+        let verdict = booked(&[CAUGHT_UP_EXIT, CAUGHT_UP_FUNDING], 0, 1);
+        assert!(verdict.unwrap_err().to_string().contains("lists 0 and 1"));
+    }
+
+    #[test]
+    fn a_listed_funding_settlement_missing_from_the_journal_fails() {
+        let verdict = booked(&[CAUGHT_UP_EXIT], 1, 1);
+        assert!(
+            verdict
+                .unwrap_err()
+                .to_string()
+                .contains("0 catch-up funding")
+        );
+    }
+
+    #[test]
+    fn a_fill_marked_as_booked_while_catching_up_fails() {
+        let fill = r#"{"kind":"fill","client_order_id":"a-1-long","side":"long","qty":"1","catch_up":true}"#;
+        let verdict = booked(&[fill], 0, 0);
+        assert!(verdict.unwrap_err().to_string().contains("never enters"));
     }
 }
