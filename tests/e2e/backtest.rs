@@ -323,10 +323,45 @@ async fn bitunix_source_downloads_pages_of_candles_caches_them_and_backtests() {
         rest_requests,
         "the second run reads the cache"
     );
+    // The funding-rate history of the same day, cached next to the candles: each row the
+    // rate the simulator settled at that funding time.
+    let funding = la_session::download::download_funding_history(
+        &sim.rest_url(),
+        symbol,
+        Interval::M1,
+        &path,
+    )
+    .await
+    .expect("funding history");
+    assert_eq!(
+        funding.parent(),
+        path.parent(),
+        "cached next to the candles"
+    );
+    let rates = la_session::funding_file::load_funding_rates(&funding).expect("a funding file");
+    assert!(
+        rates.rates.len() >= 2,
+        "a day holds at least two funding times"
+    );
+    assert!(rates.rejected.is_empty(), "{:?}", rates.rejected);
+    for (time, rate) in &rates.rates {
+        assert_eq!(
+            *rate,
+            sim.settled_funding_rate(*time),
+            "the rate settled at {time}"
+        );
+    }
     sim.shutdown().await;
-    let stats = run_backtest(&backtest_config(&path, dir.path(), cli_engine(), false))
-        .expect("backtest on downloaded data");
+    let stats = run_backtest(&BacktestConfig {
+        funding_file: Some(funding),
+        ..backtest_config(&path, dir.path(), cli_engine(), false)
+    })
+    .expect("backtest on downloaded data");
     assert_eq!(stats.candles_closed, 1_440);
+    assert!(matches!(
+        stats.funding_model,
+        la_session::FundingModel::File { .. }
+    ));
 }
 
 fn total_rest(stats: &la_bitunix_sim::SimStats) -> u64 {

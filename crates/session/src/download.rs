@@ -85,3 +85,48 @@ pub async fn download_candles(
     tracing::info!(symbol = %symbol, candles = candles.len(), path = %path.display(), "downloaded candles");
     Ok(path)
 }
+
+/// Downloads the funding rates that settled over the span of the downloaded candle file
+/// `candles` (`get_funding_rate_history`) into a `ts_ms,rate` file next to it (`…_funding.csv`,
+/// cached with it), for the backtest to read as its funding file.
+///
+/// # Errors
+/// The candle file is unreadable, the download failed (typed feed error) or the cache could
+/// not be written.
+pub async fn download_funding_history(
+    rest_url: &str,
+    symbol: Symbol,
+    interval: Interval,
+    candles: &Path,
+) -> Result<PathBuf, SessionError> {
+    let name = candles
+        .file_name()
+        .map(|n| n.to_string_lossy().replace(".csv", "_funding.csv"))
+        .unwrap_or_default();
+    let path = candles.with_file_name(name);
+    if path.is_file() {
+        tracing::info!(symbol = %symbol, path = %path.display(), "using cached funding rates");
+        return Ok(path);
+    }
+    let bars = crate::candle_file::load_candles(candles, interval)?.candles;
+    let (Some(first), Some(last)) = (bars.first(), bars.last()) else {
+        return Err(SessionError::Data {
+            path: candles.to_path_buf(),
+            message: "no candles to download funding rates for".to_owned(),
+        });
+    };
+    let mut config = FeedConfig::new(symbol, interval);
+    config.rest_url = rest_url.to_owned();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let rest = RestClient::with_clock(&config, clock)?;
+    let settled = rest
+        .funding_rate_history(symbol, first.open_time(), last.close_time())
+        .await?;
+    let mut text = String::from("ts_ms,rate\n");
+    for row in &settled {
+        let _ = writeln!(text, "{},{}", row.funding_time.as_ms(), row.rate);
+    }
+    la_broker_paper::persist::save_bytes_atomic(&path, text.as_bytes())?;
+    tracing::info!(symbol = %symbol, rates = settled.len(), path = %path.display(), "downloaded the funding-rate history");
+    Ok(path)
+}

@@ -19,7 +19,10 @@ use crate::{Failure, args::BacktestArgs, commands::history, console::outln};
 pub(crate) fn run(args: &BacktestArgs) -> Result<ExitCode, Failure> {
     let experiment = history::resolve(&args.experiment)?;
     let config = BacktestConfig {
-        funding_file: args.funding.clone(),
+        funding_file: args
+            .funding
+            .clone()
+            .or_else(|| experiment.exchange_funding.clone()),
         ..experiment.backtest_config(&experiment.config)
     };
     let (stats, report) = backtest_with_report(&config)?;

@@ -27,6 +27,9 @@ pub(crate) struct Experiment {
     pub(crate) to: Option<TimestampMs>,
     /// Assumed constant funding rate, if any.
     pub(crate) funding_rate: Option<Decimal>,
+    /// The exchange's funding-rate history over the downloaded candles (`--source bitunix`
+    /// without `--funding-rate`), as a `ts_ms,rate` file; `backtest` settles with it.
+    pub(crate) exchange_funding: Option<PathBuf>,
     /// How bars are replayed as ticks.
     pub(crate) intrabar: IntrabarTicks,
 }
@@ -110,6 +113,7 @@ pub(crate) fn resolve(args: &ExperimentArgs) -> Result<Experiment, Failure> {
         config.logs.system,
         "error",
     )?;
+    let mut exchange_funding = None;
     let data = match (history.source.as_deref(), &config.data) {
         (Some("bitunix"), _) => {
             let days = history
@@ -121,7 +125,11 @@ pub(crate) fn resolve(args: &ExperimentArgs) -> Result<Experiment, Failure> {
                         "e.g. --days 7",
                     )
                 })?;
-            download(&config, days)?
+            let candles = download(&config, days)?;
+            if funding_rate.is_none() {
+                exchange_funding = Some(download_funding(&config, &candles)?);
+            }
+            candles
         }
         (Some(other), _) => {
             return Err(Failure::config(
@@ -143,6 +151,7 @@ pub(crate) fn resolve(args: &ExperimentArgs) -> Result<Experiment, Failure> {
         from,
         to,
         funding_rate,
+        exchange_funding,
         intrabar,
     })
 }
@@ -161,6 +170,28 @@ fn parse_time(key: &str, text: &str) -> Result<TimestampMs, Failure> {
     };
     TimestampMs::new(ms)
         .map_err(|e| Failure::config(format!("`{key}`: {e}"), "a time between 2010 and 2100"))
+}
+
+/// Downloads (or reuses the cached) funding-rate history over the span of `candles`.
+fn download_funding(config: &RunConfig, candles: &std::path::Path) -> Result<PathBuf, Failure> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::runtime(format!("cannot start the async runtime: {e}")))?;
+    runtime
+        .block_on(la_session::download::download_funding_history(
+            &config.rest_url,
+            config.symbol,
+            config.interval,
+            candles,
+        ))
+        .map_err(|err| {
+            Failure::runtime(format!(
+                "funding-rate history download from {} failed: {}",
+                la_core::redact_url(&config.rest_url),
+                error_chain(&err)
+            ))
+        })
 }
 
 /// Downloads (or reuses the cached) candles over REST.
