@@ -12,6 +12,8 @@ use std::{
 
 #[path = "common/process.rs"]
 mod process;
+#[path = "common/workspace.rs"]
+mod workspace;
 
 use process::{command, poll};
 
@@ -311,4 +313,42 @@ fn the_service_manager_hears_ready_then_watchdog_pings_only_while_data_is_fresh(
     assert!(pings >= 3, "the watchdog was fed while fresh: {messages:?}");
     assert!(ready < stale && stale < stopping, "{messages:?}");
     assert_eq!(stopping, messages.len() - 1, "{messages:?}");
+}
+
+#[test]
+fn a_session_stopped_longer_than_its_stale_timeout_catches_up_instead_of_stopping_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    // 60x: the stale timeout is 5 s of wall time; the process is stopped for 8 s (eight
+    // virtual minutes pass meanwhile) — the laptop lid closed longer than the timeout.
+    let mut child = command()
+        .args(process::sim_run_args(
+            &ws,
+            "60",
+            "25s",
+            &["--http", "off", "--stale-timeout", "5s"],
+        ))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("binary starts");
+    poll("the first candles", Duration::from_secs(30), || {
+        (workspace::heartbeat_candles(&ws) >= 3).then_some(())
+    });
+    process::signal(&child, "STOP");
+    std::thread::sleep(Duration::from_secs(8));
+    process::signal(&child, "CONT");
+    let exit = process::wait_exit(&mut child, Duration::from_secs(90));
+    let summary = workspace::summary(&ws);
+    assert_eq!(
+        summary["stopped_reason"], "duration_reached",
+        "exit {exit:?}: {summary:#}"
+    );
+    let downtime = summary["downtime"].as_array().cloned().unwrap_or_default();
+    assert!(
+        downtime
+            .iter()
+            .any(|d| d["cause"] == "suspend" && d["outcome"] == "caught_up"),
+        "the stop is recorded as a suspend and caught up: {downtime:#?}"
+    );
 }
