@@ -76,12 +76,14 @@ struct FaultLine<'a> {
 }
 
 impl Recorder {
-    /// Opens `path` (truncating it) and starts the writer task.
+    /// Opens `path` (truncating it; `0600`, never through a symbolic link: the record may
+    /// sit in a workspace) and starts the writer task.
     pub(crate) fn start(path: &Path, symbol: Symbol) -> Result<(Self, JoinHandle<()>), SimError> {
-        let file = File::create(path).map_err(|source| SimError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
+        let file = la_private_fs::open_private(path, la_private_fs::PrivateOpen::Truncate)
+            .map_err(|source| SimError::Io {
+                path: path.to_owned(),
+                source,
+            })?;
         let (tx, rx) = mpsc::unbounded_channel();
         let span = tracing::info_span!("sim_record", symbol = %symbol);
         let task = tokio::spawn(write_lines(BufWriter::new(file), rx).instrument(span));

@@ -83,3 +83,22 @@ async fn the_record_file_holds_exactly_what_was_sent_plus_candles_and_faults() {
         .collect();
     assert_eq!(faults, HashSet::from(["gap:1"]));
 }
+
+#[tokio::test]
+async fn a_record_path_that_is_a_symbolic_link_is_refused_and_its_target_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("outside.txt");
+    std::fs::write(&target, "precious").unwrap();
+    let path = dir.path().join("sim.jsonl");
+    std::os::unix::fs::symlink(&target, &path).unwrap();
+    let started = start(SimConfig {
+        record_path: Some(path.clone()),
+        ..config(10)
+    })
+    .await;
+    let Err(err) = started else {
+        panic!("a simulator recording through a link started");
+    };
+    assert!(err.to_string().contains("sim.jsonl"), "{err}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious");
+}
