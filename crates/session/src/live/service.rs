@@ -2,12 +2,13 @@
 //! a no-op unless the session runs under one (`NOTIFY_SOCKET` set).
 //!
 //! `READY=1` is sent once market data is fresh for the first time (a `Type=notify` unit is
-//! "started" when the session can trade, not when the process exists), `STATUS=` whenever the
-//! health verdict changes, and `STOPPING=1` when the shutdown begins. With `WatchdogSec=` set,
-//! `WATCHDOG=1` is sent from the once-a-second heartbeat **only while the health verdict is
-//! ok** — fresh data and nothing stopping trading — so a session that is alive but blind
-//! (stale data, halted) stops pinging and systemd restarts it. The health verdict is the one
-//! `heartbeat.json`, `status` and `/healthz` share ([`la_ops::Health`]).
+//! "started" when the session sees the market, not when the process exists), `STATUS=`
+//! whenever the health verdict changes, and `STOPPING=1` when the shutdown begins. With
+//! `WatchdogSec=` set, `WATCHDOG=1` is sent from the once-a-second heartbeat **only while
+//! market data is fresh** — so a session that is alive but blind (no data yet, stale data)
+//! stops pinging and systemd restarts it. (The kill switch, a tripped breaker and a halted
+//! broker stop the session themselves.) The verdict is the one `heartbeat.json`, `status` and
+//! `/healthz` share ([`la_ops::Health`]).
 
 use std::time::Duration;
 
@@ -42,8 +43,8 @@ impl ServiceNotifier {
         }
     }
 
-    /// The heartbeat's verdict: ready once healthy, the status when it changed, and a
-    /// watchdog ping while healthy.
+    /// The heartbeat's verdict: ready once data is fresh, the status when it changed, and a
+    /// watchdog ping while data is fresh.
     pub(super) fn on_health(&mut self, health: &la_ops::Health) {
         if !self.enabled {
             return;
@@ -55,7 +56,11 @@ impl ServiceNotifier {
             self.last_status = Some(status);
             states.push(NotifyState::Status(&status_text));
         }
-        if health.is_ok() {
+        let data_fresh = !matches!(
+            health,
+            la_ops::Health::Starting | la_ops::Health::Stale { .. }
+        );
+        if data_fresh {
             if !self.ready_sent {
                 self.ready_sent = true;
                 states.push(NotifyState::Ready);
