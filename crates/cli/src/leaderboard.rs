@@ -10,13 +10,13 @@
 //! exact digits, an `f64`'s shortest round-trip text) so that rows read back from
 //! `sweep.json` sort and print exactly as the rows that were written.
 
-use std::{cmp::Ordering, path::Path};
+use std::cmp::Ordering;
 
 use la_core::Decimal;
 use la_session::{RunResults, walk_forward::ObjectiveMetric};
 use serde::{Deserialize, Serialize};
 
-use crate::Failure;
+use crate::{Failure, output_dir::csv_line};
 
 /// One parameter set's figures on the sweep's candles.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -227,9 +227,7 @@ impl SweepRecord {
     pub(crate) fn csv(&self) -> String {
         let mut out = String::new();
         for line in std::iter::once(self.header()).chain(self.cells()) {
-            let fields: Vec<String> = line.iter().map(|f| csv_field(f)).collect();
-            out.push_str(&fields.join(","));
-            out.push('\n');
+            out.push_str(&csv_line(line));
         }
         out
     }
@@ -327,15 +325,6 @@ impl SweepRecord {
     }
 }
 
-/// A CSV field, quoted when it holds a comma, a quote or a line break.
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_owned()
-    }
-}
-
 const PAGE_STYLE: &str = "<style>
 body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}
 table{border-collapse:collapse;font-size:0.85rem}
@@ -375,16 +364,6 @@ if(m){Array.prototype.forEach.call(heads,function(th,col){if(th.textContent===m[
 })();
 </script>
 ";
-
-/// Writes `bytes` to `path` as the run files are written: created private (0600), never
-/// through a symbolic link, whole or not at all.
-///
-/// # Errors
-/// A runtime failure naming the file.
-pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
-    la_private_fs::write_replace(path, bytes, la_private_fs::Durability::Synced)
-        .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", path.display())))
-}
 
 #[cfg(test)]
 mod tests {
@@ -486,12 +465,5 @@ mod tests {
             record.inert_keys().is_empty(),
             "b changed the trades of a=2"
         );
-    }
-
-    #[test]
-    fn a_field_with_a_comma_or_quote_is_quoted() {
-        assert_eq!(csv_field("5"), "5");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"x\""), "\"say \"\"x\"\"\"");
     }
 }

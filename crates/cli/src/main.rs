@@ -15,6 +15,7 @@ mod commands;
 mod console;
 mod grid;
 mod leaderboard;
+mod output_dir;
 mod settings;
 
 use std::process::ExitCode;

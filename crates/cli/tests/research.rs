@@ -10,6 +10,8 @@ use std::{
 
 #[path = "common/candles.rs"]
 mod candles;
+#[path = "common/chromium.rs"]
+mod chromium;
 
 use candles::real_slice;
 
@@ -168,7 +170,16 @@ fn walk_forward_on_real_candles_chooses_from_training_candles_only_and_stitches_
     assert_eq!(decimal(&aggregate["net_pnl"]), net, "the stitched account");
     assert_eq!(aggregate["trades"].as_u64().unwrap(), trades);
     let again = walk_forward(dir.path(), SMA_GRID, "1d", &json_args);
-    assert_eq!(again.stdout, out.stdout, "same inputs, same walk-forward");
+    let without_files = |stdout: &[u8]| {
+        let mut value: serde_json::Value = serde_json::from_slice(stdout).unwrap();
+        value.as_object_mut().unwrap().remove("files");
+        value
+    };
+    assert_eq!(
+        without_files(&again.stdout),
+        without_files(&out.stdout),
+        "same inputs, same walk-forward (in a new directory)"
+    );
     let human = walk_forward(
         dir.path(),
         SMA_GRID,
@@ -181,6 +192,143 @@ fn walk_forward_on_real_candles_chooses_from_training_candles_only_and_stitches_
         "{text}"
     );
     assert!(text.contains("funding          not modelled"), "{text}");
+}
+
+/// A successful `walk-forward --json` over the fixture: its report and its files' paths.
+fn walk_forward_files(dir: &Path) -> (serde_json::Value, [PathBuf; 3]) {
+    let json_args = ["--json", "--objective", "net_pnl", "--min-trades", "1"];
+    let out = walk_forward(dir, SMA_GRID, "1d", &json_args);
+    assert!(
+        out.status.success(),
+        "walk-forward failed: {}",
+        stderr(&out)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let files = &report["files"];
+    let path = |key: &str| PathBuf::from(files[key].as_str().unwrap());
+    let paths = [path("oos_equity"), path("folds"), path("html")];
+    (report, paths)
+}
+
+/// `folds.csv` as maps of column name to cell, one per fold.
+fn csv_rows(text: &str) -> Vec<std::collections::BTreeMap<String, String>> {
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    lines
+        .map(|line| {
+            header
+                .iter()
+                .map(|h| (*h).to_owned())
+                .zip(line.split(',').map(str::to_owned))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn the_stitched_out_of_sample_curve_lies_inside_the_test_windows_and_ends_at_the_ledgers_equity() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (report, [oos_equity, folds_csv, _]) = walk_forward_files(dir.path());
+    let wf_dir = oos_equity.parent().unwrap();
+    assert!(
+        wf_dir.starts_with(dir.path().join("ws/walk-forward")),
+        "{}",
+        wf_dir.display()
+    );
+    assert_eq!(
+        std::fs::metadata(wf_dir).unwrap().permissions().mode() & 0o777,
+        0o700,
+        "private like a sweep's directory"
+    );
+    let folds = csv_rows(&std::fs::read_to_string(&folds_csv).unwrap());
+    let json_folds = report["folds"].as_array().unwrap();
+    assert_eq!(folds.len(), json_folds.len());
+    for (row, json) in folds.iter().zip(json_folds) {
+        assert_eq!(row["fold"], json["index"].to_string());
+        match json["chosen"].as_str() {
+            Some(label) => {
+                let parameters = format!(
+                    "sma_cross.fast={} sma_cross.slow={}",
+                    row["sma_cross.fast"], row["sma_cross.slow"]
+                );
+                assert_eq!(
+                    parameters, label,
+                    "fold {}: the chosen set's parameters",
+                    row["fold"]
+                );
+                assert_eq!(
+                    decimal(&json["out_of_sample"]["net_pnl"]),
+                    row["oos_net_pnl"].parse().unwrap()
+                );
+                assert_eq!(
+                    decimal(&json["in_sample"]["net_pnl"]),
+                    row["is_net_pnl"].parse().unwrap()
+                );
+            }
+            None => assert_eq!(row["oos_net_pnl"], ""),
+        }
+    }
+    let window = |fold: usize, key: &str| -> i64 { folds[fold][key].parse().unwrap() };
+    let curve = csv_rows(&std::fs::read_to_string(&oos_equity).unwrap());
+    assert!(!curve.is_empty(), "at least one fold trades");
+    let mut previous = i64::MIN;
+    let mut last_of_fold = std::collections::BTreeMap::new();
+    for point in &curve {
+        let (ts, fold): (i64, usize) = (
+            point["ts_ms"].parse().unwrap(),
+            point["fold"].parse().unwrap(),
+        );
+        // Points are candle closes: after the window's first open, at most its end.
+        let (from, to) = (window(fold, "test_from_ms"), window(fold, "test_to_ms"));
+        assert!(
+            from < ts && ts <= to,
+            "a point at {ts} lies outside fold {fold}'s test window {from}..{to}"
+        );
+        assert!(ts > previous, "in time order");
+        previous = ts;
+        last_of_fold.insert(fold, point["equity"].clone());
+    }
+    for (fold, equity) in &last_of_fold {
+        assert_eq!(
+            *equity, folds[*fold]["oos_ending_equity"],
+            "fold {fold} ends where its run ended"
+        );
+    }
+    let last: la_core::Decimal = curve.last().unwrap()["equity"].parse().unwrap();
+    assert_eq!(
+        last,
+        decimal(&report["out_of_sample"]["ending_equity"]),
+        "the curve ends at the stitched account's ending equity"
+    );
+}
+
+#[test]
+fn the_walk_forward_page_renders_its_curve_and_fold_table_in_headless_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let (report, [_, _, page]) = walk_forward_files(dir.path());
+    let dom = chromium::rendered_dom(&page, "");
+    let figure = &dom[dom
+        .find("<figure id=\"walk-forward-equity-chart\"")
+        .expect("the chart's figure")..];
+    let figure = &figure[..figure.find("</figure>").unwrap()];
+    assert!(figure.contains("<svg"), "the figure holds a chart");
+    let traded = report["folds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["chosen"].is_string())
+        .count();
+    assert!(
+        figure.matches("stroke-width=\"2\"").count() >= traded,
+        "a stretch of curve per traded fold ({traded})"
+    );
+    assert_eq!(
+        dom.matches("<tr data-fold=").count(),
+        report["folds"].as_array().unwrap().len(),
+        "a table row per fold"
+    );
+    assert!(dom.contains("<table class=\"kv\" id=\"walk-forward-stats\""));
 }
 
 #[test]
@@ -202,6 +350,10 @@ fn a_misspelt_grid_key_or_overlapping_windows_exit_2_naming_them() {
     assert!(
         !dir.path().join("ws/runs").exists(),
         "a refused walk-forward writes no run"
+    );
+    assert!(
+        !dir.path().join("ws/walk-forward").exists(),
+        "nor a walk-forward directory"
     );
 }
 

@@ -106,7 +106,7 @@ pub(crate) struct Page<'a> {
     pub(crate) equity_points: usize,
 }
 
-fn kv_table(out: &mut String, id: &str, rows: &[Row]) {
+pub(crate) fn kv_table(out: &mut String, id: &str, rows: &[Row]) {
     let _ = writeln!(out, "<table class=\"kv\" id=\"{id}\">");
     for row in rows {
         let _ = writeln!(

@@ -24,6 +24,8 @@
 //! - `html`: the document.
 //! - `compare`: several runs side by side ([`Comparison`]: a terminal table and a page with
 //!   the equity curves overlaid).
+//! - `walk_forward`: the walk-forward page ([`walk_forward_html`]: the stitched out-of-sample
+//!   curve with its fold boundaries, and the fold table).
 
 mod analysis;
 mod charts;
@@ -34,6 +36,7 @@ mod fingerprint;
 mod html;
 mod inputs;
 mod sections;
+mod walk_forward;
 
 use std::path::{Path, PathBuf};
 
@@ -41,6 +44,7 @@ pub use compare::Comparison;
 pub use error::ReportError;
 pub use fingerprint::config_fingerprint;
 pub use html::escape;
+pub use walk_forward::{FoldView, StitchedPoint, WalkForwardPage, walk_forward_html};
 
 /// The file name of the report inside a run directory.
 pub const REPORT_FILE: &str = "report.html";

@@ -29,7 +29,8 @@ use crate::{
     commands::{backtest::backtest_with_report, history},
     console::outln,
     grid::{Grid, GridPoint},
-    leaderboard::{RandomSample, Row, Shard, SweepRecord, rank, write_private},
+    leaderboard::{RandomSample, Row, Shard, SweepRecord, rank},
+    output_dir::{create_private_dir, write_private},
 };
 
 pub(crate) fn run(
@@ -79,7 +80,7 @@ pub(crate) fn run(
             s.index, s.count
         ))
     );
-    let dir = create_sweep_dir(&experiment.config.workspace, &id)?;
+    let dir = create_private_dir(&experiment.config.workspace, "sweeps", &id)?;
     let best_run = match rows.first() {
         Some(best) => {
             let config = configs
@@ -164,14 +165,6 @@ fn evaluate(
     let mut rows = outcomes.into_iter().collect::<Result<Vec<_>, _>>()?;
     rank(&mut rows);
     Ok(rows)
-}
-
-/// Creates `<workspace>/sweeps/<id>/` private (`0700`), like every workspace directory.
-fn create_sweep_dir(workspace: &Path, id: &str) -> Result<PathBuf, Failure> {
-    let dir = workspace.join("sweeps").join(id);
-    la_private_fs::create_private_dir_all(&dir)
-        .map_err(|e| Failure::runtime(format!("cannot create {}: {e}", dir.display())))?;
-    Ok(dir)
 }
 
 /// Points `<dir>/best` at the best set's run directory (relative, so the workspace can move).
@@ -267,7 +260,7 @@ fn run_merge(dirs: &[PathBuf], workspace: &Path, json: bool) -> Result<ExitCode,
         .collect::<Result<_, _>>()?;
     let merged = merge(&records)?;
     let id = format!("sweep-{}-{}-merged", run_stamp(), std::process::id());
-    let dir = create_sweep_dir(workspace, &id)?;
+    let dir = create_private_dir(workspace, "sweeps", &id)?;
     write_record(&dir, &merged, &id)?;
     report(&merged, &dir, json, None)
 }

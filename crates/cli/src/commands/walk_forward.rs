@@ -2,7 +2,10 @@
 //! window, the objective's choice traded on the test window right after it, every fold
 //! reported (choice, in-sample vs out-of-sample), and the out-of-sample windows judged as
 //! one stitched account. Configured like `backtest`; every grid point is a configuration
-//! layer, validated before anything runs.
+//! layer, validated before anything runs. The stitched curve, the fold table and a page are
+//! written to `walk-forward/<id>/` once the walk-forward has run ([`files`]).
+
+mod files;
 
 use std::process::ExitCode;
 
@@ -10,7 +13,7 @@ use la_session::{
     RunResults,
     config::parse_duration,
     error_chain,
-    time_fmt::ms_to_rfc3339,
+    time_fmt::{ms_to_rfc3339, run_stamp},
     walk_forward::{
         Candidate, Objective, WalkForward, WindowLengths, evaluate_in_turn, plan_folds,
         walk_forward,
@@ -66,6 +69,8 @@ struct WalkForwardJson<'a> {
     /// The stitched out-of-sample account: the only figures that judge the strategy.
     out_of_sample: &'a RunResults,
     out_of_sample_curve_points: usize,
+    /// The directory and its files: `oos_equity.csv`, `folds.csv`, `walk_forward.html`.
+    files: &'a files::WalkForwardFiles,
 }
 
 fn window_ms(name: &str, text: &str) -> Result<i64, Failure> {
@@ -83,11 +88,12 @@ fn window_ms(name: &str, text: &str) -> Result<i64, Failure> {
 pub(crate) fn run(args: &WalkForwardArgs) -> Result<ExitCode, Failure> {
     let grid = Grid::load(&args.grid)?;
     let experiment = history::resolve(&args.experiment)?;
+    let points = grid.points();
     let mut candidates = Vec::new();
-    for point in grid.points() {
+    for point in &points {
         let config = point.config(&args.experiment)?;
         candidates.push(Candidate {
-            label: point.label,
+            label: point.label.clone(),
             settings: config.engine_settings(),
         });
     }
@@ -119,6 +125,41 @@ pub(crate) fn run(args: &WalkForwardArgs) -> Result<ExitCode, Failure> {
     )
     .map_err(|e| Failure::runtime(format!("walk-forward failed: {}", error_chain(&e))))?;
     let leaderboard = leaderboard(&outcome, &candidates);
+    let funding = if let Some(rate) = experiment.funding_rate {
+        format!("constant {rate} per 8 h")
+    } else {
+        "funding not modelled".to_owned()
+    };
+    let id = format!("walk-forward-{}-{}", run_stamp(), std::process::id());
+    let facts = [
+        format!("{} candles of {}", candles.len(), experiment.data.display()),
+        format!(
+            "train {} · test {} · step {}",
+            args.train,
+            args.test,
+            args.step.as_deref().unwrap_or(&args.test)
+        ),
+        format!(
+            "{} parameter sets, objective {} (at least {} training trades)",
+            candidates.len(),
+            args.objective.as_str(),
+            args.min_trades
+        ),
+    ];
+    let values: Vec<Vec<String>> = points.iter().map(|p| p.values.clone()).collect();
+    let labels: Vec<&str> = candidates.iter().map(|c| c.label.as_str()).collect();
+    let files = files::write(
+        &experiment.config.workspace,
+        &outcome,
+        &files::Described {
+            id: &id,
+            keys: &grid.keys(),
+            values: &values,
+            labels: &labels,
+            facts: &facts,
+            funding: &funding,
+        },
+    )?;
     if args.json {
         let json = WalkForwardJson {
             data: experiment.data.display().to_string(),
@@ -148,6 +189,7 @@ pub(crate) fn run(args: &WalkForwardArgs) -> Result<ExitCode, Failure> {
             leaderboard,
             out_of_sample: &outcome.out_of_sample.results,
             out_of_sample_curve_points: outcome.out_of_sample.curve.len(),
+            files: &files,
         };
         let text = serde_json::to_string(&json)
             .map_err(|e| Failure::runtime(format!("cannot serialise the walk-forward: {e}")))?;
@@ -162,6 +204,13 @@ pub(crate) fn run(args: &WalkForwardArgs) -> Result<ExitCode, Failure> {
             &leaderboard,
             experiment.funding_rate.is_some(),
         );
+        for (name, path) in [
+            ("stitched curve", &files.oos_equity),
+            ("folds", &files.folds),
+            ("page", &files.html),
+        ] {
+            outln!("  {name:<16} {}", path.display());
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
