@@ -16,7 +16,7 @@ use la_session::{
     candle_file::load_candles,
     engine::{Engine, EngineSettings, RestoredState, build_engine_with_strategy},
     intrabar::IntrabarTicks,
-    run_files::{FileSink, write_trades_csv},
+    run_files::{DecisionLog, FileSink, write_trades_csv},
     stats::{RunLedger, compute_results},
 };
 use la_strategy::{
@@ -49,6 +49,7 @@ fn backtest_config(
         },
         funding_rate: parity.then_some(Decimal::ZERO),
         funding_file: None,
+        decisions: DecisionLog::CountedOnly,
     }
 }
 

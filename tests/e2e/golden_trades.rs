@@ -16,6 +16,7 @@ use la_session::{
     backtest::{BacktestConfig, run_backtest},
     engine::EngineSettings,
     intrabar::IntrabarTicks,
+    run_files::DecisionLog,
 };
 use la_strategy::StrategyKind;
 
@@ -72,6 +73,7 @@ fn assert_matches_golden(name: &str, intrabar: IntrabarTicks) {
         intrabar,
         funding_rate: None,
         funding_file: None,
+        decisions: DecisionLog::CountedOnly,
     };
     let summary = run_backtest(&config).expect("backtest runs");
     let actual_csv = std::fs::read_to_string(Path::new(&summary.run_dir).join("trades.csv"))

@@ -320,6 +320,11 @@ pub(crate) struct BacktestArgs {
     /// Print the statistics as one JSON object.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Also write decisions.jsonl: one record per candle (indicators, blocking gate,
+    /// outcome), about 30 MB per month of 1m candles. The decision counts are in
+    /// summary.json and the report either way.
+    #[arg(long)]
+    pub(crate) decisions: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1,9 +1,18 @@
 //! `laptop-agents report` as a user runs it: a report of a run directory is written and its
-//! path printed; a missing run is a diagnostic with exit code 1.
+//! path printed; a missing run is a diagnostic with exit code 1; `compare` puts runs side by
+//! side; a backtest's report counts the decisions whether or not `decisions.jsonl` was
+//! written.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::Command;
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+#[path = "common/candles.rs"]
+mod candles;
 
 const BIN: &str = env!("CARGO_BIN_EXE_laptop-agents");
 
@@ -128,4 +137,83 @@ fn compare_with_a_missing_run_directory_exits_2_naming_it_and_writes_nothing() {
     );
     assert!(output.stdout.is_empty(), "no table printed");
     assert!(!workspace.path().join("compare.html").exists());
+}
+
+/// Runs `backtest --json` on `data` (plus `extra`) and returns the run directory and the
+/// summary's decision counts.
+fn backtest(data: &Path, workspace: &Path, extra: &[&str]) -> (PathBuf, BTreeMap<String, u64>) {
+    let output = Command::new(BIN)
+        .args(["backtest", "--json", "--data"])
+        .arg(data)
+        .args(extra)
+        .arg("--workspace")
+        .arg(workspace)
+        .env_remove("LA_WORKSPACE")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let counts = serde_json::from_value(summary["decisions"].clone()).unwrap();
+    (PathBuf::from(summary["run_dir"].as_str().unwrap()), counts)
+}
+
+#[test]
+fn a_backtest_writes_decisions_jsonl_only_on_request_and_its_report_counts_decisions_either_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = candles::real_slice(dir.path());
+    let (plain, plain_counts) = backtest(&data, &dir.path().join("plain"), &[]);
+    let (full, full_counts) = backtest(&data, &dir.path().join("full"), &["--decisions"]);
+
+    assert!(!plain.join("decisions.jsonl").exists());
+    let lines = std::fs::read_to_string(full.join("decisions.jsonl")).unwrap();
+    let outcomes: u64 = full_counts
+        .iter()
+        .filter(|(key, _)| key.starts_with("outcome:"))
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(
+        lines.lines().count() as u64,
+        outcomes,
+        "one line per decision"
+    );
+    assert!(lines.contains("\"ema_fast\""), "indicators are recorded");
+    // The file changes nothing but the output: same counts, same trades.
+    assert_eq!(plain_counts, full_counts);
+    assert!(
+        plain_counts
+            .get("outcome:submitted")
+            .is_some_and(|n| *n > 0)
+    );
+    let trades = |run: &Path| std::fs::read_to_string(run.join("trades.csv")).unwrap();
+    assert_eq!(trades(&plain), trades(&full));
+
+    let plain_report = std::fs::read_to_string(plain.join("report.html")).unwrap();
+    let full_report = std::fs::read_to_string(full.join("report.html")).unwrap();
+    assert!(
+        plain_report.contains("counts from summary.json"),
+        "{plain_report}"
+    );
+    assert!(full_report.contains("counted from decisions.jsonl"));
+    let submitted = format!(
+        "<code>submitted</code></td><td class=\"num\">{}</td>",
+        plain_counts["outcome:submitted"]
+    );
+    assert!(
+        plain_report.contains(&submitted),
+        "{submitted} in {plain_report}"
+    );
+    assert!(full_report.contains(&submitted));
+    // The price chart with its trade markers needs no decisions.jsonl (equity.csv's
+    // mark_price): the same figure either way.
+    let price_chart = |html: &str| {
+        let start = html.find("<figure id=\"price-chart\"").unwrap();
+        let end = start + html[start..].find("</figure>").unwrap();
+        html[start..end].to_owned()
+    };
+    let chart = price_chart(&plain_report);
+    assert!(
+        chart.contains("400 from equity.csv") && chart.contains("<circle"),
+        "{chart}"
+    );
+    assert_eq!(chart, price_chart(&full_report));
 }

@@ -298,7 +298,7 @@ pub(crate) fn price_svg(prices: &[PricePoint], trades: &[TradeRow]) -> Result<St
         std::slice::from_ref(&line),
         &marker_points,
         "",
-        "no candle closes (decisions.jsonl is missing or empty)",
+        "no candle closes (equity.csv has no mark_price column and decisions.jsonl is missing or empty)",
         |chart| {
             chart
                 .draw_series(entries.iter().map(|&(t, p, short)| {

@@ -100,6 +100,8 @@ pub(crate) struct Page<'a> {
     pub(crate) trades: &'a [TradeRow],
     pub(crate) price_svg: &'a str,
     pub(crate) price_points: usize,
+    /// The run file the price chart's closes came from.
+    pub(crate) prices_from: &'static str,
     pub(crate) months: &'a [crate::analysis::MonthlyReturn],
     pub(crate) equity_svg: &'a str,
     pub(crate) drawdown_svg: &'a str,
@@ -159,13 +161,13 @@ fn decisions_section(out: &mut String, decisions: &DecisionCounts) {
             format!("counted from decisions.jsonl and its {rotated_copies} rotated copies")
         }
         DecisionSource::Summary => {
-            "decisions.jsonl is missing; counts from summary.json".to_owned()
+            "decisions.jsonl was not written (a backtest writes it with --decisions) or is missing; counts from summary.json".to_owned()
         }
         DecisionSource::SummaryOlderCopiesRemoved {
             rotated_copies,
             lines_kept,
         } => format!(
-            "counts from summary.json: older rotated copies of decisions.jsonl were removed by retention, the {} kept file(s) hold the last {lines_kept} (the price chart covers those)",
+            "counts from summary.json: older rotated copies of decisions.jsonl were removed by retention, the {} kept file(s) hold the last {lines_kept}",
             rotated_copies + 1
         ),
     };
@@ -279,8 +281,8 @@ pub(crate) fn render(page: &Page<'_>) -> String {
 
     let _ = writeln!(
         out,
-        "<section id=\"charts\"><h2>Price and trades</h2><figure id=\"price-chart\"><figcaption>Candle closes ({} from decisions.jsonl), USDT; <span class=\"marker\" style=\"color:#1f77b4\">&#9650;</span>long entry <span class=\"marker\" style=\"color:#9467bd\">&#9660;</span>short entry <span class=\"marker\" style=\"color:#2ca02c\">&#9679;</span>exit with a net gain <span class=\"marker\" style=\"color:#d62728\">&#9679;</span>exit with a loss <span class=\"marker\">&#10005;</span>liquidation, each at its fill time and price; horizontal axis UTC.</figcaption>\n{}\n</figure>",
-        page.price_points, page.price_svg
+        "<section id=\"charts\"><h2>Price and trades</h2><figure id=\"price-chart\"><figcaption>Candle closes ({} from {}), USDT; <span class=\"marker\" style=\"color:#1f77b4\">&#9650;</span>long entry <span class=\"marker\" style=\"color:#9467bd\">&#9660;</span>short entry <span class=\"marker\" style=\"color:#2ca02c\">&#9679;</span>exit with a net gain <span class=\"marker\" style=\"color:#d62728\">&#9679;</span>exit with a loss <span class=\"marker\">&#10005;</span>liquidation, each at its fill time and price; horizontal axis UTC.</figcaption>\n{}\n</figure>",
+        page.price_points, page.prices_from, page.price_svg
     );
     let _ = writeln!(
         out,

@@ -62,7 +62,8 @@ pub(crate) enum DecisionSource {
     Summary,
     /// The kept files (`decisions.jsonl` and `rotated_copies` rotated copies) hold only
     /// `lines_kept` of the decisions `summary.json` counted: older copies were removed by
-    /// retention, so the counts are the summary's and the price chart covers the kept part.
+    /// retention, so the counts are the summary's (the price chart comes from `equity.csv`'s
+    /// `mark_price` when that column exists, else from the kept lines).
     SummaryOlderCopiesRemoved {
         rotated_copies: u32,
         lines_kept: u64,
@@ -79,7 +80,9 @@ pub(crate) struct DecisionCounts {
     pub(crate) unparsable_lines: u64,
 }
 
-/// A candle's close price at its close time, from `decisions.jsonl`.
+/// A candle's close price at its close time: `equity.csv`'s `mark_price` (the last accepted
+/// price at the close), or for a run directory written before that column existed, the
+/// close of its `decisions.jsonl` line.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct PricePoint {
     pub(crate) close_time_ms: i64,
@@ -93,21 +96,28 @@ pub(crate) struct RunInputs {
     pub(crate) trades: Vec<TradeRow>,
     pub(crate) equity: Vec<EquityRow>,
     pub(crate) decisions: DecisionCounts,
-    /// Candle closes in time order, one per close time (empty without `decisions.jsonl`).
+    /// Candle closes in time order, one per close time (empty for an older run directory
+    /// with neither `equity.csv`'s `mark_price` column nor `decisions.jsonl`).
     pub(crate) prices: Vec<PricePoint>,
+    /// The file [`RunInputs::prices`] came from.
+    pub(crate) prices_from: &'static str,
 }
 
 /// Reads the four run files from `run_dir`.
 pub(crate) fn load(run_dir: &Path) -> Result<RunInputs, ReportError> {
     let summary = load_summary(&run_dir.join("summary.json"))?;
     let trades = load_trades(&run_dir.join("trades.csv"))?;
-    let equity = load_equity(&run_dir.join("equity.csv"))?;
+    let (equity, marked_prices) = load_equity_and_prices(&run_dir.join("equity.csv"))?;
     let decisions_path = run_dir.join("decisions.jsonl");
-    let (decisions, prices) = if decisions_path.exists() {
+    let (decisions, decided_prices) = if decisions_path.exists() {
         let (counted, prices) = read_decisions(&decisions_path, interval_ms(&summary.interval))?;
         (prefer_complete_counts(counted, &summary), prices)
     } else {
         (decisions_from_summary(&summary), Vec::new())
+    };
+    let (prices, prices_from) = match marked_prices {
+        Some(prices) => (prices, "equity.csv"),
+        None => (decided_prices, "decisions.jsonl"),
     };
     Ok(RunInputs {
         summary,
@@ -115,6 +125,7 @@ pub(crate) fn load(run_dir: &Path) -> Result<RunInputs, ReportError> {
         equity,
         decisions,
         prices,
+        prices_from,
     })
 }
 
@@ -254,17 +265,35 @@ pub(crate) fn load_trades(path: &Path) -> Result<Vec<TradeRow>, ReportError> {
 }
 
 pub(crate) fn load_equity(path: &Path) -> Result<Vec<EquityRow>, ReportError> {
+    load_equity_and_prices(path).map(|(equity, _)| equity)
+}
+
+/// The equity curve and, when `equity.csv` has its `mark_price` column (runs written since
+/// it was added), the price the account was marked at on every candle close: the price
+/// chart's line, with no need for `decisions.jsonl`.
+pub(crate) fn load_equity_and_prices(
+    path: &Path,
+) -> Result<(Vec<EquityRow>, Option<Vec<PricePoint>>), ReportError> {
     let text = read_text(path, "equity file")?;
     let (csv, rows) = Csv::rows(path, &text, &["ts_ms", "equity", "mark_equity"])?;
-    rows.iter()
-        .map(|(line, f)| {
-            Ok(EquityRow {
-                ts_ms: csv.parse(*line, f, "ts_ms")?,
-                equity: csv.parse(*line, f, "equity")?,
-                mark_equity: csv.parse(*line, f, "mark_equity")?,
-            })
-        })
-        .collect()
+    let has_prices = csv.columns.contains(&"mark_price");
+    let mut equity = Vec::with_capacity(rows.len());
+    let mut prices = Vec::with_capacity(if has_prices { rows.len() } else { 0 });
+    for (line, f) in &rows {
+        let ts_ms = csv.parse(*line, f, "ts_ms")?;
+        equity.push(EquityRow {
+            ts_ms,
+            equity: csv.parse(*line, f, "equity")?,
+            mark_equity: csv.parse(*line, f, "mark_equity")?,
+        });
+        if has_prices {
+            prices.push(PricePoint {
+                close_time_ms: ts_ms,
+                close: csv.parse(*line, f, "mark_price")?,
+            });
+        }
+    }
+    Ok((equity, has_prices.then_some(prices)))
 }
 
 /// The fields of a decision line the report needs; the rest is ignored.

@@ -115,6 +115,7 @@ pub fn render_run_report_html(run_dir: &Path) -> Result<String, ReportError> {
         trades: &inputs.trades,
         price_svg: &price_svg,
         price_points: inputs.prices.len(),
+        prices_from: inputs.prices_from,
         months: &months,
         equity_svg: &equity_svg,
         drawdown_svg: &drawdown_svg,

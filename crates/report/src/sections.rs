@@ -370,7 +370,7 @@ pub(crate) fn quality_rows(
         DecisionSource::Summary => rows.push(Row::new(
             "decision_lines_unparsable",
             "n/a",
-            "decisions.jsonl is missing; counts come from summary.json",
+            "no decisions.jsonl (not written, or missing); counts come from summary.json",
         )),
     }
     rows.push(Row::new(

@@ -16,12 +16,12 @@ use la_run_schema::{RunSummary, inputs::FundingModel};
 
 use crate::{
     candle_file::load_candles,
-    engine::{Engine, EngineSettings, EngineSink, RestoredState, build_engine},
+    engine::{Engine, EngineSettings, EngineSink, RestoredState, build_engine_with_strategy},
     error::SessionError,
     funding::{FundingRateSource, FundingSchedule},
     funding_file::{FileFunding, load_funding_rates},
     intrabar::{IntrabarTicks, for_each_path_tick},
-    run_files::{EquityPoint, FileSink, write_equity_csv, write_trades_csv},
+    run_files::{DecisionLog, EquityPoint, FileSink, write_equity_csv, write_trades_csv},
     stats::{RunLedger, compute_results},
     time_fmt::now_rfc3339,
     workspace::Workspace,
@@ -50,6 +50,8 @@ pub struct BacktestConfig {
     /// A funding-rate file (`ts_ms,rate`) instead of a constant rate: each funding time is
     /// settled with the file's rate for it.
     pub funding_file: Option<PathBuf>,
+    /// Whether `decisions.jsonl` is written (the counts are in `summary.json` either way).
+    pub decisions: DecisionLog,
 }
 
 /// How [`replay_candles`] turns bars into events.
@@ -257,6 +259,7 @@ pub fn replay_bars(
             ts_ms: candle.close_time().as_ms(),
             equity: broker.equity(),
             mark_equity: broker.mark_to_market(mark),
+            mark_price: mark.get(),
         });
     }
     Ok(exposure_bars)
@@ -335,15 +338,22 @@ pub fn run_backtest(config: &BacktestConfig) -> Result<RunSummary, SessionError>
         std::process::id()
     );
     let run_dir = workspace.create_run_dir(&run_id)?;
-    let mut engine = build_engine(&config.engine, RestoredState::default())?;
+    // Without decision records nobody reads the indicator snapshot: the strategy skips it
+    // (the same signals and orders; `record_indicators` says so).
+    let mut strategy = la_strategy::build(config.engine.strategy, &config.engine.strategy_config)?;
+    strategy.record_indicators(config.decisions == DecisionLog::Written);
+    let mut engine =
+        build_engine_with_strategy(&config.engine, strategy, RestoredState::default())?;
     let symbol = config.engine.symbol;
-    let mut sink = FileSink::open(
-        &run_dir.join("events.jsonl"),
-        false,
-        &run_dir,
-        symbol.as_str(),
-        None,
-    )?;
+    let journal_path = run_dir.join("events.jsonl");
+    let mut sink = match config.decisions {
+        DecisionLog::Written => {
+            FileSink::open(&journal_path, false, &run_dir, symbol.as_str(), None)?
+        }
+        DecisionLog::CountedOnly => {
+            FileSink::open_counting_decisions(&journal_path, false, &run_dir, symbol.as_str())?
+        }
+    };
     let mut curve = Vec::with_capacity(candles.len());
     let options = ReplayOptions {
         intrabar: config.intrabar,

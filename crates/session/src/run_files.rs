@@ -31,6 +31,9 @@ pub struct EquityPoint {
     pub equity: Decimal,
     /// Realized equity plus unrealized PnL at the close.
     pub mark_equity: Decimal,
+    /// The price the account was marked at: the last accepted price at the close (the
+    /// candle's close unless that was quarantined). The report's price chart is drawn from it.
+    pub mark_price: Decimal,
 }
 
 /// Decisions kept for the dashboard.
@@ -49,11 +52,25 @@ pub struct RecentDecision {
     pub blocked_by: Option<&'static str>,
 }
 
+/// Whether a run writes `decisions.jsonl` (the decision counts are kept either way).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecisionLog {
+    /// One line per decided candle: the candle, the indicators, the gate, the outcome (live
+    /// sessions always; a backtest with `--decisions`).
+    Written,
+    /// Counted only (`summary.json`'s `decisions`): a backtest's default, where the file
+    /// would be most of the run's output (~30 MB for a month of one-minute candles) and most
+    /// of its time.
+    CountedOnly,
+}
+
 /// Writes journal lines and decision records as the engine runs.
 #[derive(Debug)]
 pub struct FileSink {
     journal: Journal,
-    decisions: RotatingFile,
+    /// `None` when the run counts its decisions without writing them
+    /// ([`DecisionLog::CountedOnly`]).
+    decisions: Option<RotatingFile>,
     /// Scratch buffer for one decision line.
     decision_line: Vec<u8>,
     decisions_path: PathBuf,
@@ -99,7 +116,41 @@ impl FileSink {
             Some(policy) => RotatingFile::open(&decisions_path, Some(policy), clock),
         }
         .map_err(|e| SessionError::io("cannot create", &decisions_path, e))?;
-        Ok(Self {
+        Ok(Self::assemble(
+            journal,
+            decisions_path,
+            Some(decisions),
+            symbol,
+        ))
+    }
+
+    /// [`FileSink::open`] for a run that counts its decisions (`summary.json`) but writes no
+    /// `decisions.jsonl`: nothing is created in `run_dir` for them.
+    ///
+    /// # Errors
+    /// The journal cannot be opened.
+    pub fn open_counting_decisions(
+        journal_path: &Path,
+        durable_journal: bool,
+        run_dir: &Path,
+        symbol: &str,
+    ) -> Result<Self, SessionError> {
+        let journal = Journal::open(journal_path, durable_journal)?;
+        Ok(Self::assemble(
+            journal,
+            run_dir.join("decisions.jsonl"),
+            None,
+            symbol,
+        ))
+    }
+
+    fn assemble(
+        journal: Journal,
+        decisions_path: PathBuf,
+        decisions: Option<RotatingFile>,
+        symbol: &str,
+    ) -> Self {
+        Self {
             journal,
             decisions,
             decision_line: Vec::with_capacity(512),
@@ -114,7 +165,7 @@ impl FileSink {
             symbol: symbol.to_owned(),
             hold_events: false,
             held: Vec::new(),
-        })
+        }
     }
 
     /// Holds broker events until [`FileSink::release_held`] (live sessions).
@@ -222,7 +273,7 @@ impl FileSink {
 
     /// Flushes buffered decision lines and the journal.
     pub fn flush(&mut self) {
-        if let Err(err) = self.decisions.flush() {
+        if let Some(Err(err)) = self.decisions.as_mut().map(RotatingFile::flush) {
             self.write_errors += 1;
             tracing::error!(symbol = %self.symbol, path = %self.decisions_path.display(), error = &err as &dyn std::error::Error, "cannot flush decisions");
         }
@@ -313,6 +364,9 @@ impl EngineSink for FileSink {
             outcome,
             blocked_by: record.decision.blocked_by().map(|gate| gate.as_str()),
         });
+        let Some(decisions) = self.decisions.as_mut() else {
+            return;
+        };
         // Serialized straight from borrowed fields (no `serde_json::Value` tree, no
         // intermediate strings): one line per candle is most of a backtest's output.
         let line = DecisionLine {
@@ -335,7 +389,7 @@ impl EngineSink for FileSink {
             .map_err(std::io::Error::other)
             .and_then(|()| {
                 self.decision_line.push(b'\n');
-                self.decisions.write_line(&self.decision_line)
+                decisions.write_line(&self.decision_line)
             });
         if let Err(err) = written {
             self.write_errors += 1;
@@ -390,13 +444,14 @@ pub fn write_trades_csv(path: &Path, trades: &[Exit]) -> Result<(), SessionError
 /// # Errors
 /// The file cannot be written.
 pub fn write_equity_csv(path: &Path, points: &[EquityPoint]) -> Result<(), SessionError> {
-    let mut out = String::from("ts_ms,equity,mark_equity\n");
+    let mut out = String::from("ts_ms,equity,mark_equity,mark_price\n");
     for point in points {
         out.push_str(&format!(
-            "{},{},{}\n",
+            "{},{},{},{}\n",
             point.ts_ms,
             point.equity,
-            point.mark_equity.round_dp(8)
+            point.mark_equity.round_dp(8),
+            point.mark_price
         ));
     }
     write_replace(path, out.as_bytes(), Durability::Synced)

@@ -12,6 +12,7 @@ use la_session::{
     backtest::{BacktestConfig, run_backtest},
     candle_file::describe_quality,
     error_chain,
+    run_files::DecisionLog,
 };
 
 use crate::{Failure, args::BacktestArgs, commands::history, console::outln};
@@ -23,6 +24,11 @@ pub(crate) fn run(args: &BacktestArgs) -> Result<ExitCode, Failure> {
             .funding
             .clone()
             .or_else(|| experiment.exchange_funding.clone()),
+        decisions: if args.decisions {
+            DecisionLog::Written
+        } else {
+            DecisionLog::CountedOnly
+        },
         ..experiment.backtest_config(&experiment.config)
     };
     let (stats, report) = backtest_with_report(&config)?;

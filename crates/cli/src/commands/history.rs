@@ -11,6 +11,7 @@ use la_session::{
     backtest::{BacktestConfig, ReplayOptions, load_range},
     error_chain,
     intrabar::IntrabarTicks,
+    run_files::DecisionLog,
 };
 
 use crate::{Failure, args::ExperimentArgs, console, settings};
@@ -48,6 +49,7 @@ impl Experiment {
             intrabar: self.intrabar,
             funding_rate: self.funding_rate,
             funding_file: None,
+            decisions: DecisionLog::CountedOnly,
         }
     }
 

@@ -162,3 +162,24 @@ fn the_report_shows_the_price_chart_monthly_returns_and_breakdowns() {
         "data-group=\"take_profit\"><td><code>take_profit</code></td><td class=\"num\">1</td>"
     ));
 }
+
+#[test]
+fn without_decisions_jsonl_the_price_chart_is_drawn_from_equity_csv_mark_prices() {
+    let dir = tempfile::tempdir().unwrap();
+    write_run(dir.path(), &live_summary(), TWO_TRADES, 180);
+    std::fs::remove_file(dir.path().join("decisions.jsonl")).unwrap();
+    // The same curve with the price each point was marked at, as runs write it now.
+    let equity = std::fs::read_to_string(dir.path().join("equity.csv")).unwrap();
+    let mut marked = String::from("ts_ms,equity,mark_equity,mark_price\n");
+    for (i, row) in equity.lines().skip(1).enumerate() {
+        marked.push_str(&format!("{row},{}\n", 60_000 + i * 5));
+    }
+    std::fs::write(dir.path().join("equity.csv"), marked).unwrap();
+    let html = render_run_report_html(dir.path()).unwrap();
+    let figure = &html[html.find("id=\"price-chart\"").unwrap()..];
+    let figure = &figure[..figure.find("</figure>").unwrap()];
+    assert!(figure.contains("180 from equity.csv"), "{figure}");
+    assert!(figure.contains("<polyline"), "the close line is drawn");
+    assert_eq!(count(figure, "<circle"), 2, "one exit marker per trade");
+    assert!(!figure.contains("no candle closes"));
+}

@@ -257,6 +257,7 @@ impl Live {
             ts_ms: candle.close_time().as_ms(),
             equity,
             mark_equity: mark,
+            mark_price: mark_price.get(),
         });
         self.add_curve_point(candle.close_time().as_ms(), mark);
         if let Some(reason) = self.engine.breaker().tripped() {
