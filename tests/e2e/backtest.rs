@@ -15,6 +15,7 @@ use la_session::{
     backtest::{BacktestConfig, ReplayOptions, replay_candles, run_backtest},
     candle_file::load_candles,
     engine::{Engine, EngineSettings, RestoredState, build_engine_with_strategy},
+    funding_source::Funding,
     intrabar::IntrabarTicks,
     run_files::{DecisionLog, FileSink, write_trades_csv},
     stats::{RunLedger, compute_results},
@@ -47,8 +48,11 @@ fn backtest_config(
         } else {
             IntrabarTicks::Waypoints
         },
-        funding_rate: parity.then_some(Decimal::ZERO),
-        funding_file: None,
+        funding: if parity {
+            Funding::Constant(Decimal::ZERO)
+        } else {
+            Funding::NotModelled
+        },
         decisions: DecisionLog::CountedOnly,
     }
 }
@@ -75,7 +79,7 @@ fn backtest_on_the_real_month_trades_and_reconciles_equity_with_the_funding_ledg
     let dir = tempfile::tempdir().expect("tempdir");
     // 0.01 % per 8 h settled on every open position: funding is a real cash flow here.
     let mut config = backtest_config(&data, dir.path(), cli_engine(), false);
-    config.funding_rate = Some(Decimal::new(1, 4));
+    config.funding = Funding::Constant(Decimal::new(1, 4));
     let returned = run_backtest(&config).expect("backtest runs");
     let run = Path::new(&returned.run_dir);
     // Everything below is read from the run directory, as a user or a tool would.
@@ -354,15 +358,19 @@ async fn bitunix_source_downloads_pages_of_candles_caches_them_and_backtests() {
     }
     sim.shutdown().await;
     let stats = run_backtest(&BacktestConfig {
-        funding_file: Some(funding),
+        funding: Funding::from_exchange_history(&funding).expect("the downloaded history"),
         ..backtest_config(&path, dir.path(), cli_engine(), false)
     })
     .expect("backtest on downloaded data");
     assert_eq!(stats.candles_closed, 1_440);
-    assert!(matches!(
-        stats.funding_model,
-        la_session::FundingModel::File { .. }
-    ));
+    assert!(
+        matches!(
+            stats.funding_model,
+            la_session::FundingModel::ExchangeHistory { .. }
+        ),
+        "{:?}",
+        stats.funding_model
+    );
 }
 
 fn total_rest(stats: &la_bitunix_sim::SimStats) -> u64 {

@@ -71,8 +71,7 @@ fn assert_matches_golden(name: &str, intrabar: IntrabarTicks) {
         to: None,
         workspace: dir.path().to_path_buf(),
         intrabar,
-        funding_rate: None,
-        funding_file: None,
+        funding: la_session::funding_source::Funding::NotModelled,
         decisions: DecisionLog::CountedOnly,
     };
     let summary = run_backtest(&config).expect("backtest runs");

@@ -278,6 +278,13 @@ pub(crate) struct HistoryArgs {
     /// UTC. Without a funding source funding is not modelled (and every output says so).
     #[arg(long)]
     pub(crate) funding_rate: Option<String>,
+    /// Funding-rate file: `ts_ms,rate` rows (epoch ms of a 00/08/16 UTC funding time, the
+    /// rate that settled then as a fraction); each funding time is settled with its rate.
+    /// Bad rows are rejected and counted by reason; a file with none usable is an error.
+    /// With --source bitunix and neither this nor --funding-rate, the exchange's funding-rate
+    /// history is downloaded and used.
+    #[arg(long, value_name = "FILE", conflicts_with = "funding_rate")]
+    pub(crate) funding: Option<PathBuf>,
     /// Intrabar tick model: waypoints (fast) or cadence (the simulator's 1 s ticker cadence,
     /// for exact backtest/live timestamp parity).
     #[arg(long, value_enum, default_value_t = IntrabarArg::Waypoints)]
@@ -312,11 +319,6 @@ pub(crate) struct ExperimentArgs {
 pub(crate) struct BacktestArgs {
     #[command(flatten)]
     pub(crate) experiment: ExperimentArgs,
-    /// Funding-rate file: `ts_ms,rate` rows (epoch ms of a 00/08/16 UTC funding time, the
-    /// rate that settled then as a fraction); each funding time is settled with its rate.
-    /// Bad rows are rejected and counted by reason; a file with none usable is an error.
-    #[arg(long, value_name = "FILE", conflicts_with = "funding_rate")]
-    pub(crate) funding: Option<PathBuf>,
     /// Print the statistics as one JSON object.
     #[arg(long)]
     pub(crate) json: bool,

@@ -120,7 +120,8 @@ pub(crate) struct SweepRecord {
     pub(crate) shard: Option<Shard>,
     /// Candles every set ran over.
     pub(crate) candles: usize,
-    /// Whether funding was modelled (`--funding-rate`); if not, the funding column says so.
+    /// Whether funding was modelled (`--funding-rate`, `--funding FILE`, the exchange's
+    /// history); if not, the funding column says so.
     pub(crate) funding_modelled: bool,
     /// The best set's run directory, as written (`None` when no run was written here).
     pub(crate) best_run: Option<String>,
@@ -261,7 +262,7 @@ impl SweepRecord {
             facts.push(format!("shard {}/{}", shard.index, shard.count));
         }
         if !self.funding_modelled {
-            facts.push("funding not modelled (no --funding-rate)".into());
+            facts.push("funding not modelled (no funding source)".into());
         }
         if let Some(best) = &self.best_run {
             facts.push(format!("best set's run: {best}"));

@@ -12,6 +12,8 @@ use std::{
 mod candles;
 #[path = "common/chromium.rs"]
 mod chromium;
+#[path = "common/process.rs"]
+mod process;
 
 use candles::real_slice;
 
@@ -601,4 +603,205 @@ fn a_funding_file_with_a_funding_rate_or_without_a_usable_row_exits_2() {
             && err.contains("bad_rate ×1 (lines 3)"),
         "{err}"
     );
+}
+
+/// The funding figure of a leaderboard row or statistics block, as a decimal.
+fn funding_of(value: &serde_json::Value) -> la_core::Decimal {
+    decimal(&value["funding"])
+}
+
+#[test]
+fn sweep_and_walk_forward_settle_funding_from_a_funding_file_as_backtest_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let (funding, _) = month_funding_file(dir.path());
+    let funding_args = ["--funding", funding.to_str().unwrap()];
+    // The sweep: every set settles with the file; the best set's full backtest agrees.
+    let data = candles::month_slice(dir.path(), "three-days.csv", 2_800, 3 * 1_440);
+    let grid = dir.path().join("sweep-grid.toml");
+    std::fs::write(&grid, SMA_GRID).unwrap();
+    let out = laptop_agents(
+        &[
+            &[
+                "sweep",
+                "--json",
+                "--strategy",
+                "sma-cross",
+                "--data",
+                data.to_str().unwrap(),
+                "--grid",
+                grid.to_str().unwrap(),
+            ][..],
+            &funding_args,
+        ]
+        .concat(),
+        &dir.path().join("sweep-ws"),
+    );
+    assert!(out.status.success(), "sweep failed: {}", stderr(&out));
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(record["funding_modelled"], true);
+    assert_eq!(record["funding_model"]["kind"], "file");
+    assert_eq!(record["funding_missing"], 0, "the file covers the days");
+    let rows = record["rows"].as_array().unwrap();
+    assert!(
+        rows.iter().any(|r| funding_of(r) != la_core::Decimal::ZERO),
+        "positions held across funding times pay or earn funding: {rows:?}"
+    );
+    let best = PathBuf::from(record["best_run"].as_str().unwrap());
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(best.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["funding_model"]["kind"], "file");
+    assert_eq!(
+        funding_of(&summary),
+        funding_of(&rows[0]),
+        "the best set's backtest settles the same funding as its row"
+    );
+    // The walk-forward: the test windows settle with the file too.
+    let out = walk_forward(
+        dir.path(),
+        SMA_GRID,
+        "1d",
+        &[
+            &["--json", "--objective", "net_pnl", "--min-trades", "1"][..],
+            &funding_args,
+        ]
+        .concat(),
+    );
+    assert!(
+        out.status.success(),
+        "walk-forward failed: {}",
+        stderr(&out)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["funding_model"]["kind"], "file");
+    let folds_funding: la_core::Decimal = report["folds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["out_of_sample"].as_object())
+        .map(|oos| decimal(&oos["funding"]))
+        .sum();
+    assert_ne!(
+        folds_funding,
+        la_core::Decimal::ZERO,
+        "the test windows hold positions across funding times"
+    );
+    assert_eq!(funding_of(&report["out_of_sample"]), folds_funding);
+    let human = walk_forward(
+        dir.path(),
+        SMA_GRID,
+        "1d",
+        &[&["--min-trades", "1"][..], &funding_args].concat(),
+    );
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        text.contains("rates from") && !text.contains("not modelled"),
+        "{text}"
+    );
+}
+
+/// `laptop-agents sim` in its own process, serving a day and a bit of history over REST;
+/// stopped with SIGINT when dropped.
+struct Simulator {
+    child: std::process::Child,
+    rest_url: String,
+}
+
+impl Simulator {
+    fn start() -> Self {
+        use std::io::BufRead;
+        let mut child = process::command()
+            .args(["sim", "--history-candles", "2000", "--seconds", "300"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let rest_url = std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|line| {
+                line.split_whitespace()
+                    .find_map(|w| w.strip_prefix("rest_url="))
+                    .map(str::to_owned)
+            })
+            .expect("the simulator prints its URLs");
+        Self { child, rest_url }
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        process::signal(&self.child, "INT");
+        process::wait_exit(&mut self.child, std::time::Duration::from_secs(30));
+    }
+}
+
+#[test]
+fn bitunix_history_funding_is_recorded_as_the_exchanges_by_backtest_sweep_and_walk_forward() {
+    let sim = Simulator::start();
+    let dir = tempfile::tempdir().unwrap();
+    let rest = format!("rest_url={}", sim.rest_url);
+    let source = [
+        "--source",
+        "bitunix",
+        "--days",
+        "1",
+        "--strategy",
+        "sma-cross",
+        "--set",
+        rest.as_str(),
+    ];
+    let ws = dir.path().join("ws");
+    let run = |args: &[&str]| -> serde_json::Value {
+        let out = laptop_agents(&[args, &source[..], &["--json"]].concat(), &ws);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let stats = run(&["backtest"]);
+    assert_eq!(
+        stats["funding_model"]["kind"], "exchange_history",
+        "{}",
+        stats["funding_model"]
+    );
+    assert!(
+        stats["funding_model"]["rates"].as_u64().unwrap() >= 2,
+        "a day holds three funding times"
+    );
+    let settlements = stats["funding_settlements"].as_array().unwrap();
+    assert!(
+        !settlements.is_empty(),
+        "the crossover holds positions across funding times"
+    );
+    assert!(
+        settlements.iter().all(|s| s["source"] == "history"),
+        "each settlement is the exchange's rate: {settlements:?}"
+    );
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            PathBuf::from(stats["run_dir"].as_str().unwrap()).join("summary.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["funding_model"]["kind"], "exchange_history");
+
+    let grid = dir.path().join("grid.toml");
+    std::fs::write(&grid, SMA_GRID).unwrap();
+    let grid = grid.to_str().unwrap();
+    let record = run(&["sweep", "--grid", grid]);
+    assert_eq!(record["funding_model"]["kind"], "exchange_history");
+    let report = run(&[
+        "walk-forward",
+        "--grid",
+        grid,
+        "--train",
+        "12h",
+        "--test",
+        "6h",
+        "--objective",
+        "net_pnl",
+        "--min-trades",
+        "1",
+    ]);
+    assert_eq!(report["funding_model"]["kind"], "exchange_history");
 }

@@ -12,14 +12,14 @@ use la_broker_paper::persist;
 use la_core::{
     Broker, Candle, Decimal, ExitReason, Interval, Price, Provenance, Symbol, Tick, TimestampMs,
 };
-use la_run_schema::{RunSummary, inputs::FundingModel};
+use la_run_schema::RunSummary;
 
 use crate::{
     candle_file::load_candles,
     engine::{Engine, EngineSettings, EngineSink, RestoredState, build_engine_with_strategy},
     error::SessionError,
     funding::{FundingRateSource, FundingSchedule},
-    funding_file::{FileFunding, load_funding_rates},
+    funding_source::Funding,
     intrabar::{IntrabarTicks, for_each_path_tick},
     run_files::{DecisionLog, EquityPoint, FileSink, write_equity_csv, write_trades_csv},
     stats::{RunLedger, compute_results},
@@ -45,13 +45,30 @@ pub struct BacktestConfig {
     pub workspace: PathBuf,
     /// How bars are replayed as ticks.
     pub intrabar: IntrabarTicks,
-    /// Assumed constant funding rate (fraction per 8 h); `None` = unknown.
-    pub funding_rate: Option<Decimal>,
-    /// A funding-rate file (`ts_ms,rate`) instead of a constant rate: each funding time is
-    /// settled with the file's rate for it.
-    pub funding_file: Option<PathBuf>,
+    /// Where funding rates come from (read and validated): none, a constant, a rate file, or
+    /// the exchange's history.
+    pub funding: Funding,
     /// Whether `decisions.jsonl` is written (the counts are in `summary.json` either way).
     pub decisions: DecisionLog,
+}
+
+/// How a replay over history (a backtest, a sweep's set, a walk-forward's window) turns
+/// bars into ticks and settles funding.
+#[derive(Clone, Copy, Debug)]
+pub struct HistoryReplay<'a> {
+    /// Which ticks each bar is replayed as.
+    pub intrabar: IntrabarTicks,
+    /// The funding rates, shared read-only by every replay.
+    pub funding: &'a Funding,
+}
+
+/// What a [`replay_history`] counted besides the curve.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReplayCounts {
+    /// Candles closed with a position open.
+    pub exposure_bars: u64,
+    /// Funding times passed that the funding source had no rate for (nothing settled).
+    pub funding_missing: u64,
 }
 
 /// How [`replay_candles`] turns bars into events.
@@ -123,26 +140,42 @@ pub fn replay_candles(
     )
 }
 
-/// [`replay_candles`], then what ends a backtest: a position still open after the last
-/// candle is closed at the last accepted price as `end_of_data`, and the last equity point
-/// shows the account flat. Returns the bars closed with a position open.
+/// The replay of a backtest, a sweep's set and a walk-forward's window: `candles` through
+/// `engine` with `replay`'s intrabar ticks and funding (a constant rate is shown to the
+/// strategy from the start; a file's or the exchange's rate once it settles), then what ends
+/// a backtest ([`replay_to_end_funded`]).
 ///
 /// # Errors
 /// A broker invariant breach.
-pub fn replay_to_end(
+pub fn replay_history(
     engine: &mut Engine,
     symbol: Symbol,
     candles: &[Candle],
-    options: ReplayOptions,
+    replay: HistoryReplay<'_>,
     sink: &mut dyn EngineSink,
     equity_curve: &mut Vec<EquityPoint>,
-) -> Result<u64, la_broker_paper::BrokerError> {
-    let exposure_bars = replay_candles(engine, symbol, candles, options, sink, equity_curve)?;
-    close_at_end(engine, candles, sink, equity_curve)?;
-    Ok(exposure_bars)
+) -> Result<ReplayCounts, la_broker_paper::BrokerError> {
+    if let Some(rate) = replay.funding.known_in_advance() {
+        engine.observe_funding_rate(rate);
+    }
+    let mut settler = replay.funding.settler();
+    let bars = Bars {
+        symbol,
+        candles,
+        provenance: Provenance::Historical,
+        intrabar: replay.intrabar,
+    };
+    let exposure_bars = replay_to_end_funded(engine, &bars, &mut settler, sink, equity_curve)?;
+    Ok(ReplayCounts {
+        exposure_bars,
+        funding_missing: settler.missing(),
+    })
 }
 
-/// [`replay_to_end`] with the funding rates of `funding` (a rate file) instead of a constant.
+/// [`replay_bars`] settling funding with `funding`, then what ends a backtest: a position
+/// still open after the last candle is closed at the last accepted price as `end_of_data`,
+/// and the last equity point shows the account flat. Returns the bars closed with a position
+/// open.
 ///
 /// # Errors
 /// A broker invariant breach.
@@ -323,11 +356,6 @@ pub fn load_range(
 pub fn run_backtest(config: &BacktestConfig) -> Result<RunSummary, SessionError> {
     let started = std::time::Instant::now();
     let started_at = now_rfc3339();
-    let funding_rates = config
-        .funding_file
-        .as_deref()
-        .map(load_funding_rates)
-        .transpose()?;
     let mut file = load_range(&config.data, config.interval, config.from, config.to)?;
     let candles = std::mem::take(&mut file.candles);
     let workspace = Workspace::new(&config.workspace);
@@ -355,34 +383,17 @@ pub fn run_backtest(config: &BacktestConfig) -> Result<RunSummary, SessionError>
         }
     };
     let mut curve = Vec::with_capacity(candles.len());
-    let options = ReplayOptions {
-        intrabar: config.intrabar,
-        funding_rate: config.funding_rate,
-    };
-    let mut funding_missing = 0;
-    let exposure_bars = match &funding_rates {
-        Some(rates) => {
-            let mut funding = FileFunding::new(rates);
-            let bars = Bars {
-                symbol,
-                candles: &candles,
-                provenance: Provenance::Historical,
-                intrabar: config.intrabar,
-            };
-            let exposure =
-                replay_to_end_funded(&mut engine, &bars, &mut funding, &mut sink, &mut curve)?;
-            funding_missing = funding.missing;
-            exposure
-        }
-        None => replay_to_end(
-            &mut engine,
-            symbol,
-            &candles,
-            options,
-            &mut sink,
-            &mut curve,
-        )?,
-    };
+    let counts = replay_history(
+        &mut engine,
+        symbol,
+        &candles,
+        HistoryReplay {
+            intrabar: config.intrabar,
+            funding: &config.funding,
+        },
+        &mut sink,
+        &mut curve,
+    )?;
     sink.flush();
     let broker_stats = engine.broker().stats();
     let results = compute_results(&RunLedger {
@@ -391,7 +402,7 @@ pub fn run_backtest(config: &BacktestConfig) -> Result<RunSummary, SessionError>
         account: (&broker_stats).into(),
         trades: &sink.trades,
         curve: &curve,
-        exposure_bars,
+        exposure_bars: counts.exposure_bars,
     });
     write_trades_csv(&run_dir.join("trades.csv"), &sink.trades)?;
     write_equity_csv(&run_dir.join("equity.csv"), &curve)?;
@@ -423,25 +434,12 @@ pub fn run_backtest(config: &BacktestConfig) -> Result<RunSummary, SessionError>
         rest_rows_normalized: BTreeMap::new(),
         rows_normalized: file.quality.normalized.clone(),
         candle_file: Some(file.quality),
-        funding_model: match (&funding_rates, config.funding_rate) {
-            (Some(rates), _) => FundingModel::File {
-                path: config
-                    .funding_file
-                    .as_deref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default(),
-                rates: rates.rates.len() as u64,
-                rows: rates.rows,
-                rejected: rates.rejected.clone(),
-            },
-            (None, Some(rate)) => FundingModel::Constant { rate },
-            (None, None) => FundingModel::NotModelled,
-        },
+        funding_model: config.funding.model(),
         implausible_price: counters.implausible_price,
         implausible_refused: broker_stats.implausible_refused,
         backfilled_candles: 0,
         funding_events: counters.funding_events,
-        funding_skipped: funding_missing,
+        funding_skipped: counts.funding_missing,
         state_save_failures: 0,
         decisions: sink.decision_counts().clone(),
         funding_settlements: sink.funding_settlements.clone(),
@@ -468,8 +466,14 @@ fn backtest_config_value(config: &BacktestConfig) -> serde_json::Value {
         ),
         ("to", serde_json::json!(config.to.map(TimestampMs::as_ms))),
         ("intrabar", serde_json::json!(config.intrabar)),
-        ("funding_rate", serde_json::json!(config.funding_rate)),
-        ("funding_file", serde_json::json!(config.funding_file)),
+        (
+            "funding_rate",
+            serde_json::json!(config.funding.known_in_advance()),
+        ),
+        (
+            "funding_file",
+            serde_json::json!(config.funding.rate_file()),
+        ),
     ] {
         keys.insert(key.to_owned(), value);
     }

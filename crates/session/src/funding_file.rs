@@ -134,15 +134,24 @@ pub fn describe_rejected(rejected: &BTreeMap<String, RejectedRows>) -> String {
 #[derive(Debug)]
 pub struct FileFunding<'a> {
     rates: &'a BTreeMap<TimestampMs, Decimal>,
+    /// What each settlement records as its rate's source.
+    source: FundingRateSource,
     /// Funding times passed that the file held no rate for.
     pub missing: u64,
 }
 
 impl<'a> FileFunding<'a> {
-    /// Funding from `rates`.
+    /// Funding from the rates of a user's file (`--funding FILE`).
     pub fn new(rates: &'a FundingRates) -> Self {
+        Self::with_source(rates, FundingRateSource::File)
+    }
+
+    /// Funding from `rates`, each settlement recorded as from `source` (the exchange's
+    /// history is read from a file too, but it is the exchange's rate).
+    pub fn with_source(rates: &'a FundingRates, source: FundingRateSource) -> Self {
         Self {
             rates: &rates.rates,
+            source,
             missing: 0,
         }
     }
@@ -159,7 +168,7 @@ impl ReplayFunding for FileFunding<'_> {
             self.missing += 1;
             tracing::warn!(%funding_time, "the funding file has no rate for this funding time; nothing settled");
         }
-        rate.map(|rate| (rate, fallback_mark, FundingRateSource::File))
+        rate.map(|rate| (rate, fallback_mark, self.source))
     }
 }
 

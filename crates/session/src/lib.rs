@@ -6,7 +6,8 @@
 //! - [`live`]: start-up, the supervisor loop, its timers and the one shutdown path that
 //!   records exactly one [`StopReason`].
 //! - [`backtest`]: historical candles through the same engine; [`funding`] is the pure
-//!   funding schedule both modes use.
+//!   funding schedule both modes use; [`funding_source`] is where a replay's rates come from
+//!   (none, a constant, a file, the exchange's history).
 //! - [`sources`]: Bitunix, the in-process simulator, or the mock generator.
 //! - [`state`], [`journal`], [`run_files`], [`status`], [`workspace`]: everything on disk.
 //! - [`config`]: raw and validated run configuration.
@@ -27,6 +28,7 @@ pub mod engine;
 pub mod error;
 pub mod funding;
 pub mod funding_file;
+pub mod funding_source;
 pub mod intrabar;
 pub mod journal;
 pub mod live;

@@ -23,7 +23,7 @@ use la_run_schema::RunResults;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    backtest::{ReplayOptions, replay_to_end},
+    backtest::{HistoryReplay, replay_history},
     config::duration_key,
     engine::{
         DecisionRecord, EngineSettings, EngineSink, EventContext, RestoredState, build_engine,
@@ -235,6 +235,8 @@ pub struct WindowRun {
     pub exposure_bars: u64,
     /// Every candle its engine processed, warm-up history included.
     pub seen: SeenCandles,
+    /// Funding times passed that the funding source had no rate for (nothing settled).
+    pub funding_missing: u64,
 }
 
 /// Runs `settings` on the candles of `candles` (sorted by open time) that open inside
@@ -246,7 +248,7 @@ pub fn run_window(
     settings: &EngineSettings,
     candles: &[Candle],
     window: TimeWindow,
-    options: ReplayOptions,
+    replay: HistoryReplay<'_>,
 ) -> Result<WindowRun, SessionError> {
     let (start, end) = window.bounds(candles);
     let history = &candles[start.saturating_sub(settings.warmup_bars)..start];
@@ -257,14 +259,15 @@ pub fn run_window(
         engine.on_history_candle(candle, Provenance::Historical, &mut sink);
     }
     let mut curve = Vec::with_capacity(traded.len());
-    let exposure_bars = replay_to_end(
+    let counts = replay_history(
         &mut engine,
         settings.symbol,
         traded,
-        options,
+        replay,
         &mut sink,
         &mut curve,
     )?;
+    let exposure_bars = counts.exposure_bars;
     let results = compute_results(&RunLedger {
         starting_equity: settings.broker.starting_balance,
         funding_at_start: Decimal::ZERO,
@@ -279,6 +282,7 @@ pub fn run_window(
         trades: sink.trades,
         exposure_bars,
         seen: sink.seen,
+        funding_missing: counts.funding_missing,
     })
 }
 
@@ -438,11 +442,11 @@ pub fn evaluate_in_turn(
     candidates: &[Candidate],
     candles: &[Candle],
     window: TimeWindow,
-    options: ReplayOptions,
+    replay: HistoryReplay<'_>,
 ) -> Result<Vec<WindowRun>, SessionError> {
     candidates
         .iter()
-        .map(|c| run_window(&c.settings, candles, window, options))
+        .map(|c| run_window(&c.settings, candles, window, replay))
         .collect()
 }
 
@@ -457,7 +461,7 @@ pub fn walk_forward(
     folds: &[Fold],
     candidates: &[Candidate],
     objective: Objective,
-    options: ReplayOptions,
+    replay: HistoryReplay<'_>,
     evaluate: &Evaluate<'_>,
 ) -> Result<WalkForward, SessionError> {
     let Some(base) = candidates.first() else {
@@ -471,7 +475,7 @@ pub fn walk_forward(
     let mut outcomes = Vec::with_capacity(folds.len());
     let (mut curve, mut trades) = (Vec::new(), Vec::new());
     let (mut exposure_bars, mut seen) = (0, SeenCandles::default());
-    let mut funding = Decimal::ZERO;
+    let (mut funding, mut funding_missing) = (Decimal::ZERO, 0);
     for fold in folds {
         let (test_start, _) = fold.test.bounds(candles);
         let before_test = &candles[..test_start];
@@ -488,9 +492,10 @@ pub fn walk_forward(
             Some(index) => {
                 let mut settings = candidates[index].settings.clone();
                 settings.broker.starting_balance = equity;
-                let out_of_sample = run_window(&settings, candles, fold.test, options)?;
+                let out_of_sample = run_window(&settings, candles, fold.test, replay)?;
                 equity = out_of_sample.results.ending_equity;
                 funding += out_of_sample.results.funding;
+                funding_missing += out_of_sample.funding_missing;
                 curve.extend_from_slice(&out_of_sample.curve);
                 trades.extend_from_slice(&out_of_sample.trades);
                 exposure_bars += out_of_sample.exposure_bars;
@@ -532,6 +537,7 @@ pub fn walk_forward(
             trades,
             exposure_bars,
             seen,
+            funding_missing,
         },
     })
 }

@@ -20,10 +20,6 @@ use crate::{Failure, args::BacktestArgs, commands::history, console::outln};
 pub(crate) fn run(args: &BacktestArgs) -> Result<ExitCode, Failure> {
     let experiment = history::resolve(&args.experiment)?;
     let config = BacktestConfig {
-        funding_file: args
-            .funding
-            .clone()
-            .or_else(|| experiment.exchange_funding.clone()),
         decisions: if args.decisions {
             DecisionLog::Written
         } else {
@@ -76,7 +72,10 @@ pub(crate) fn run(args: &BacktestArgs) -> Result<ExitCode, Failure> {
             ("net pnl", s.net_pnl.round_dp(2).to_string()),
             ("trade pnl", s.trade_pnl.round_dp(2).to_string()),
             ("fees", s.fees.round_dp(2).to_string()),
-            ("funding", funding_line(&stats)),
+            (
+                "funding",
+                history::funding_figure(s.funding, &stats.funding_model, 0),
+            ),
         ]
         .into_iter()
         .chain(risk_rows(s))
@@ -117,10 +116,6 @@ pub(crate) fn backtest_with_report(
                 format!("backtest failed: {}", error_chain(&err)),
                 "a candle file is `ts_ms,open,high,low,close,volume` rows (epoch ms), optionally gzipped",
             ),
-            SessionError::FundingFile { .. } => Failure::config(
-                format!("backtest failed: {}", error_chain(&err)),
-                "a funding file is `ts_ms,rate` rows: the epoch ms of a 00/08/16 UTC funding time and the rate as a fraction (0.0001 = 0.01 %)",
-            ),
             _ => Failure::runtime(format!("backtest failed: {}", error_chain(&err))),
         }
     })?;
@@ -129,20 +124,6 @@ pub(crate) fn backtest_with_report(
         tracing::warn!(symbol = %symbol, error = err as &dyn std::error::Error, "cannot write the run report");
     }
     Ok((stats, report))
-}
-
-/// The funding figure with where its rates came from, or **not modelled** when the backtest
-/// had no funding source: a 0.00 would claim a funding it never looked at.
-fn funding_line(stats: &la_session::RunSummary) -> String {
-    if stats.funding_model.is_modelled() {
-        format!(
-            "{} ({})",
-            stats.results.funding.round_dp(2),
-            stats.funding_model.describe()
-        )
-    } else {
-        "not modelled (no funding source: pass --funding FILE or --funding-rate)".to_owned()
-    }
 }
 
 /// A ratio with two decimals, `-` when undefined.

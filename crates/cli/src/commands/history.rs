@@ -1,15 +1,16 @@
 //! What `backtest`, `sweep` and `walk-forward` share before the engine runs: the layered
 //! configuration (the same keys and precedence as `run`), where the candles come from
 //! (`--data FILE` or a cached `--source bitunix --days N` download), the time window, the
-//! funding source and the intrabar model. Every problem here is a usage error (exit 2).
+//! funding source (read and validated here, once, for every command) and the intrabar model. Every problem here is a usage error (exit 2).
 
 use std::path::PathBuf;
 
 use la_core::{Candle, Decimal, TimestampMs};
 use la_session::{
-    RunConfig,
-    backtest::{BacktestConfig, ReplayOptions, load_range},
+    FundingModel, RunConfig, SessionError,
+    backtest::{BacktestConfig, HistoryReplay, load_range},
     error_chain,
+    funding_source::Funding,
     intrabar::IntrabarTicks,
     run_files::DecisionLog,
 };
@@ -26,11 +27,9 @@ pub(crate) struct Experiment {
     pub(crate) from: Option<TimestampMs>,
     /// Last candle open time to use.
     pub(crate) to: Option<TimestampMs>,
-    /// Assumed constant funding rate, if any.
-    pub(crate) funding_rate: Option<Decimal>,
-    /// The exchange's funding-rate history over the downloaded candles (`--source bitunix`
-    /// without `--funding-rate`), as a `ts_ms,rate` file; `backtest` settles with it.
-    pub(crate) exchange_funding: Option<PathBuf>,
+    /// Where funding rates come from (read and validated): `--funding-rate`, `--funding
+    /// FILE`, the exchange's history with `--source bitunix`, or none (not modelled).
+    pub(crate) funding: Funding,
     /// How bars are replayed as ticks.
     pub(crate) intrabar: IntrabarTicks,
 }
@@ -47,17 +46,16 @@ impl Experiment {
             to: self.to,
             workspace: config.workspace.clone(),
             intrabar: self.intrabar,
-            funding_rate: self.funding_rate,
-            funding_file: None,
+            funding: self.funding.clone(),
             decisions: DecisionLog::CountedOnly,
         }
     }
 
     /// How bars are replayed and funded when the research commands run windows in memory.
-    pub(crate) fn replay_options(&self) -> ReplayOptions {
-        ReplayOptions {
+    pub(crate) fn replay(&self) -> HistoryReplay<'_> {
+        HistoryReplay {
             intrabar: self.intrabar,
-            funding_rate: self.funding_rate,
+            funding: &self.funding,
         }
     }
 
@@ -128,7 +126,7 @@ pub(crate) fn resolve(args: &ExperimentArgs) -> Result<Experiment, Failure> {
                     )
                 })?;
             let candles = download(&config, days)?;
-            if funding_rate.is_none() {
+            if funding_rate.is_none() && history.funding.is_none() {
                 exchange_funding = Some(download_funding(&config, &candles)?);
             }
             candles
@@ -147,15 +145,46 @@ pub(crate) fn resolve(args: &ExperimentArgs) -> Result<Experiment, Failure> {
             ));
         }
     };
+    let funding = match (funding_rate, &history.funding, exchange_funding) {
+        (Some(rate), _, _) => Funding::Constant(rate),
+        (None, Some(file), _) => Funding::from_file(file).map_err(funding_failure)?,
+        (None, None, Some(history)) => {
+            Funding::from_exchange_history(&history).map_err(funding_failure)?
+        }
+        (None, None, None) => Funding::NotModelled,
+    };
     Ok(Experiment {
         config,
         data,
         from,
         to,
-        funding_rate,
-        exchange_funding,
+        funding,
         intrabar,
     })
+}
+
+/// The funding figure of a statistics block with where its rates came from, or **not
+/// modelled** when there was no funding source: a 0.00 would claim a funding nobody looked at.
+/// `missing` funding times had no rate in the source (nothing was settled then).
+pub(crate) fn funding_figure(funding: Decimal, model: &FundingModel, missing: u64) -> String {
+    if !model.is_modelled() {
+        return "not modelled (no funding source: pass --funding FILE or --funding-rate, or use --source bitunix)".to_owned();
+    }
+    let mut text = format!("{} ({})", funding.round_dp(2), model.describe());
+    if missing > 0 {
+        text.push_str(&format!(
+            "; {missing} funding time(s) had no rate, nothing settled then"
+        ));
+    }
+    text
+}
+
+/// A funding file that cannot be used is the user's to fix, like a bad flag: exit 2.
+pub(crate) fn funding_failure(err: SessionError) -> Failure {
+    Failure::config(
+        format!("funding: {}", error_chain(&err)),
+        "a funding file is `ts_ms,rate` rows: the epoch ms of a 00/08/16 UTC funding time and the rate as a fraction (0.0001 = 0.01 %)",
+    )
 }
 
 fn parse_time(key: &str, text: &str) -> Result<TimestampMs, Failure> {

@@ -68,7 +68,7 @@ pub(crate) fn run(
         .collect::<Result<_, Failure>>()?;
     let candles = experiment.load_candles()?;
     let started = std::time::Instant::now();
-    let rows = evaluate(&configs, &candles, &experiment, args.objective)?;
+    let (rows, funding_missing) = evaluate(&configs, &candles, &experiment, args.objective)?;
     let elapsed = started.elapsed();
 
     let id = format!(
@@ -102,12 +102,23 @@ pub(crate) fn run(
         selected: selected.len(),
         shard,
         candles: candles.len(),
-        funding_modelled: experiment.funding_rate.is_some(),
+        funding_modelled: experiment.funding.is_modelled(),
         best_run,
         rows,
     };
     write_record(&dir, &record, &id)?;
-    report(&record, &dir, args.json, Some(elapsed))
+    let funding = SweepFunding {
+        model: experiment.funding.model(),
+        missing: funding_missing,
+    };
+    report(&record, &dir, args.json, Some(elapsed), Some(&funding))
+}
+
+/// Where a sweep's funding rates came from, and the funding times they had no rate for
+/// (the same for every set: they all replay the same candles).
+struct SweepFunding {
+    model: la_session::FundingModel,
+    missing: u64,
 }
 
 /// The selected sets (grid positions, ascending): all of them, or `random.sets` distinct
@@ -133,26 +144,32 @@ fn select(total: usize, random: Option<RandomSample>) -> Result<Vec<usize>, Fail
 
 /// Runs every set over `candles` on rayon's pool (each task borrows the one copy of the
 /// candles; a run's curve and trades are dropped as soon as its row is made) and ranks the
-/// rows. The first failure in grid order is reported, whichever thread met it first.
+/// rows, with the most funding times any set's funding source had no rate for. The first
+/// failure in grid order is reported, whichever thread met it first.
 fn evaluate(
     configs: &[(usize, &GridPoint, RunConfig)],
     candles: &[Candle],
     experiment: &history::Experiment,
     objective: la_session::walk_forward::ObjectiveMetric,
-) -> Result<Vec<Row>, Failure> {
+) -> Result<(Vec<Row>, u64), Failure> {
     let (Some(first), Some(last)) = (candles.first(), candles.last()) else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), 0));
     };
     let window = TimeWindow {
         start_ms: first.open_time().as_ms(),
         end_ms: last.open_time().as_ms() + 1,
     };
-    let options = experiment.replay_options();
-    let outcomes: Vec<Result<Row, Failure>> = configs
+    let replay = experiment.replay();
+    let outcomes: Vec<Result<(Row, u64), Failure>> = configs
         .par_iter()
         .map(|(set, point, config)| {
-            run_window(&config.engine_settings(), candles, window, options)
-                .map(|run| Row::new(*set, point.values.clone(), objective, &run.results))
+            run_window(&config.engine_settings(), candles, window, replay)
+                .map(|run| {
+                    (
+                        Row::new(*set, point.values.clone(), objective, &run.results),
+                        run.funding_missing,
+                    )
+                })
                 .map_err(|e| {
                     Failure::runtime(format!(
                         "grid set `{}` failed: {}",
@@ -162,9 +179,13 @@ fn evaluate(
                 })
         })
         .collect();
-    let mut rows = outcomes.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let (mut rows, missing): (Vec<Row>, Vec<u64>) = outcomes
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .unzip();
     rank(&mut rows);
-    Ok(rows)
+    Ok((rows, missing.into_iter().max().unwrap_or(0)))
 }
 
 /// Points `<dir>/best` at the best set's run directory (relative, so the workspace can move).
@@ -196,6 +217,7 @@ fn report(
     dir: &Path,
     json: bool,
     elapsed: Option<std::time::Duration>,
+    funding: Option<&SweepFunding>,
 ) -> Result<ExitCode, Failure> {
     let inert = record.inert_keys();
     for key in &inert {
@@ -205,6 +227,10 @@ fn report(
         let mut value = serde_json::to_value(record)
             .map_err(|e| Failure::runtime(format!("cannot serialise the sweep: {e}")))?;
         value["dir"] = serde_json::json!(dir);
+        if let Some(funding) = funding {
+            value["funding_model"] = serde_json::json!(funding.model);
+            value["funding_missing"] = serde_json::json!(funding.missing);
+        }
         outln!("{value}");
         return Ok(ExitCode::SUCCESS);
     }
@@ -229,6 +255,20 @@ fn report(
             crate::commands::backtest::fmt_ratio(row.sharpe),
             row.trades,
             parameters.join(" ")
+        );
+    }
+    if let Some(funding) = funding {
+        outln!(
+            "  {:<16} {}",
+            "best set funding",
+            history::funding_figure(
+                record
+                    .rows
+                    .first()
+                    .map_or(la_core::Decimal::ZERO, |r| r.funding),
+                &funding.model,
+                funding.missing
+            )
         );
     }
     for key in inert {
@@ -262,7 +302,7 @@ fn run_merge(dirs: &[PathBuf], workspace: &Path, json: bool) -> Result<ExitCode,
     let id = format!("sweep-{}-{}-merged", run_stamp(), std::process::id());
     let dir = create_private_dir(workspace, "sweeps", &id)?;
     write_record(&dir, &merged, &id)?;
-    report(&merged, &dir, json, None)
+    report(&merged, &dir, json, None, None)
 }
 
 fn read_record(dir: &Path) -> Result<SweepRecord, Failure> {

@@ -10,7 +10,7 @@ mod files;
 use std::process::ExitCode;
 
 use la_session::{
-    RunResults,
+    FundingModel, RunResults,
     config::parse_duration,
     error_chain,
     time_fmt::{ms_to_rfc3339, run_stamp},
@@ -69,6 +69,10 @@ struct WalkForwardJson<'a> {
     /// The stitched out-of-sample account: the only figures that judge the strategy.
     out_of_sample: &'a RunResults,
     out_of_sample_curve_points: usize,
+    /// Where the funding rates came from (`not_modelled` without a source).
+    funding_model: &'a FundingModel,
+    /// Funding times of the test windows the source had no rate for (nothing settled then).
+    funding_missing: u64,
     /// The directory and its files: `oos_equity.csv`, `folds.csv`, `walk_forward.html`.
     files: &'a files::WalkForwardFiles,
 }
@@ -114,22 +118,19 @@ pub(crate) fn run(args: &WalkForwardArgs) -> Result<ExitCode, Failure> {
         metric: args.objective,
         min_trades: args.min_trades,
     };
-    let options = experiment.replay_options();
+    let replay = experiment.replay();
     let outcome = walk_forward(
         &candles,
         &folds,
         &candidates,
         objective,
-        options,
-        &|c, before_test, window| evaluate_in_turn(c, before_test, window, options),
+        replay,
+        &|c, before_test, window| evaluate_in_turn(c, before_test, window, replay),
     )
     .map_err(|e| Failure::runtime(format!("walk-forward failed: {}", error_chain(&e))))?;
     let leaderboard = leaderboard(&outcome, &candidates);
-    let funding = if let Some(rate) = experiment.funding_rate {
-        format!("constant {rate} per 8 h")
-    } else {
-        "funding not modelled".to_owned()
-    };
+    let funding_model = experiment.funding.model();
+    let funding = funding_model.describe();
     let id = format!("walk-forward-{}-{}", run_stamp(), std::process::id());
     let facts = [
         format!("{} candles of {}", candles.len(), experiment.data.display()),
@@ -189,6 +190,8 @@ pub(crate) fn run(args: &WalkForwardArgs) -> Result<ExitCode, Failure> {
             leaderboard,
             out_of_sample: &outcome.out_of_sample.results,
             out_of_sample_curve_points: outcome.out_of_sample.curve.len(),
+            funding_model: &funding_model,
+            funding_missing: outcome.out_of_sample.funding_missing,
             files: &files,
         };
         let text = serde_json::to_string(&json)
@@ -202,7 +205,7 @@ pub(crate) fn run(args: &WalkForwardArgs) -> Result<ExitCode, Failure> {
             &candidates,
             &outcome,
             &leaderboard,
-            experiment.funding_rate.is_some(),
+            &funding_model,
         );
         for (name, path) in [
             ("stitched curve", &files.oos_equity),
@@ -250,7 +253,7 @@ fn print_table(
     candidates: &[Candidate],
     outcome: &WalkForward,
     leaderboard: &[LeaderboardRow<'_>],
-    funding_modelled: bool,
+    funding: &FundingModel,
 ) {
     outln!(
         "walk-forward over {candles} candles ({}): {} folds, {} parameter sets, objective {} (at least {} training trades)",
@@ -316,11 +319,7 @@ fn print_table(
         ("fees", s.fees.round_dp(2).to_string()),
         (
             "funding",
-            if funding_modelled {
-                s.funding.round_dp(2).to_string()
-            } else {
-                "not modelled (no --funding-rate)".into()
-            },
+            history::funding_figure(s.funding, funding, outcome.out_of_sample.funding_missing),
         ),
     ]
     .into_iter()

@@ -9,7 +9,7 @@ use super::{
     plan_folds, run_window, walk_forward,
 };
 use crate::{
-    backtest::ReplayOptions, engine::EngineSettings, error::SessionError,
+    backtest::HistoryReplay, engine::EngineSettings, error::SessionError, funding_source::Funding,
     mock_feed::CandleGenerator,
 };
 
@@ -43,6 +43,14 @@ fn sma(fast: usize, slow: usize) -> Candidate {
     Candidate {
         label: format!("sma_cross.fast={fast} sma_cross.slow={slow}"),
         settings,
+    }
+}
+
+/// Waypoint ticks, funding not modelled.
+fn unfunded() -> HistoryReplay<'static> {
+    HistoryReplay {
+        intrabar: crate::intrabar::IntrabarTicks::Waypoints,
+        funding: &Funding::NotModelled,
     }
 }
 
@@ -113,8 +121,7 @@ fn a_window_run_reads_its_warm_up_and_its_window_and_nothing_after() {
         start_ms: START + 6 * HOUR,
         end_ms: START + 12 * HOUR,
     };
-    let run =
-        run_window(&candidate.settings, &data, window, ReplayOptions::default()).expect("run");
+    let run = run_window(&candidate.settings, &data, window, unfunded()).expect("run");
     assert_eq!(
         run.seen.first_open_ms,
         Some(window.start_ms - 30 * MINUTE),
@@ -175,7 +182,7 @@ fn walk_three(data: &[Candle]) -> super::WalkForward {
         metric: ObjectiveMetric::NetPnl,
         min_trades: 1,
     };
-    let options = ReplayOptions::default();
+    let options = unfunded();
     walk_forward(
         data,
         &folds,
