@@ -2,9 +2,10 @@
 //!
 //! A short accelerated mock session and two backtests over three days of the shared month
 //! (which trade, so the price chart has entry and exit markers) write run directories;
-//! `laptop-agents report` renders each run's page and `laptop-agents compare` compares the
-//! two backtests. Every page's HTML structure is always checked (its charts with their drawn
-//! shapes, its tables and keys, and no URL, script or external resource). Where Chromium is
+//! `laptop-agents report` renders each run's page, `laptop-agents compare` compares the two
+//! backtests, and `walk-forward` over the same three days writes its page (the stitched
+//! out-of-sample curve with its fold boundaries). Every page's HTML structure is always
+//! checked (its charts with their drawn shapes, its tables and keys, and no URL, script or external resource). Where Chromium is
 //! installed (Debian's `chromium` package), each page is also rendered headless and offline:
 //! the DOM Chromium builds must still hold every chart with the shapes it is made of (the
 //! close line, the entry triangles and exit circles, one line per compared run), and the
@@ -126,6 +127,45 @@ fn compare_spec() -> PageSpec {
     }
 }
 
+/// The walk-forward page: the stitched curve (a stretch per traded fold) with a dashed line
+/// at each test window's start, the stitched statistics and the fold table.
+fn walk_forward_spec() -> PageSpec {
+    PageSpec {
+        what: "walk-forward page",
+        charts: 1,
+        figures: vec![Figure {
+            id: "walk-forward-equity-chart",
+            at_least: &[("stroke-width=\"2\"", 1), ("stroke=\"#7F7F7F\"", 1)],
+        }],
+        needles: &[
+            "<table class=\"kv\" id=\"walk-forward-stats\"",
+            "<table id=\"walk-forward-folds\"",
+            "<tr data-fold=\"0\"",
+            "<tr data-key=\"ending_equity\">",
+        ],
+    }
+}
+
+/// Walks the crossover forward over `days` (two fast and two slow averages, 1-day training
+/// and 12-hour test windows) and returns the page it wrote.
+fn walk_forward_page(sh: &Shell, binary: &Path, data: &Path, workspace: &Path) -> Result<PathBuf> {
+    let grid = workspace.join("walk-forward-grid.toml");
+    fs::write(
+        &grid,
+        "[sma_cross]\nfast = [5, 10]\nslow = { from = 30, to = 60, step = 30 }\n",
+    )?;
+    let out = read_echoed(cmd!(
+        sh,
+        "{binary} walk-forward --json --data {data} --from 2021-04-21T00:00:00Z --to 2021-04-24T00:00:00Z --strategy sma-cross --grid {grid} --train 1d --test 12h --objective net_pnl --min-trades 1 --workspace {workspace}"
+    ))?;
+    let report: serde_json::Value =
+        serde_json::from_str(&out).context("walk-forward --json printed no JSON")?;
+    let page = report["files"]["html"]
+        .as_str()
+        .context("walk-forward --json names no page")?;
+    Ok(PathBuf::from(page))
+}
+
 pub(crate) fn run(sh: &Shell) -> Result<()> {
     let binary = build_binary(sh, "debug")?;
     let workspace = target_dir(&sh.current_dir()).join("report-check");
@@ -162,10 +202,12 @@ pub(crate) fn run(sh: &Shell) -> Result<()> {
         sh,
         "{binary} compare {first} {second} --out {compare} --workspace {workspace}"
     ))?;
+    let walk_forward = walk_forward_page(sh, &binary, &data, &workspace)?;
     let pages = [
         (live, report_spec(false)),
         (first.join("report.html"), report_spec(true)),
         (compare, compare_spec()),
+        (walk_forward, walk_forward_spec()),
     ];
     for (path, spec) in &pages {
         let html = read_text(path)?;
@@ -381,7 +423,7 @@ fn run_with_deadline(program: &Path, args: &[String]) -> Result<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{check_structure, compare_spec, report_spec};
+    use super::{check_structure, compare_spec, report_spec, walk_forward_spec};
 
     /// A report page with every needle and three charts, the price chart with its markers.
     fn good_report() -> String {
@@ -448,5 +490,27 @@ mod tests {
         let one_run = page.replacen(&line("#FF7F0E"), "", 1);
         let err = check_structure(&spec, &one_run).unwrap_err().to_string();
         assert!(err.contains("compare-equity-chart chart has 0"), "{err}");
+    }
+
+    #[test]
+    fn the_walk_forward_page_needs_its_curve_and_fold_boundaries() {
+        let curve = "<polyline stroke=\"#1F77B4\" stroke-width=\"2\"/>";
+        let boundary = "<polyline stroke=\"#7F7F7F\" stroke-width=\"1\"/>";
+        let mut page = format!(
+            "<figure id=\"walk-forward-equity-chart\"><svg>{curve}{boundary}</svg></figure>"
+        );
+        let spec = walk_forward_spec();
+        for needle in spec.needles {
+            page.push_str(needle);
+        }
+        check_structure(&spec, &page).unwrap();
+        let no_boundary = page.replacen(boundary, "", 1);
+        let err = check_structure(&spec, &no_boundary)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("walk-forward-equity-chart chart has 0"),
+            "{err}"
+        );
     }
 }
