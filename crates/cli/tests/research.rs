@@ -267,6 +267,7 @@ fn the_stitched_out_of_sample_curve_lies_inside_the_test_windows_and_ends_at_the
                     decimal(&json["in_sample"]["net_pnl"]),
                     row["is_net_pnl"].parse().unwrap()
                 );
+                assert_eq!(row["oos_funding"], "not modelled", "never a silent 0");
             }
             None => assert_eq!(row["oos_net_pnl"], ""),
         }
@@ -686,6 +687,13 @@ fn sweep_and_walk_forward_settle_funding_from_a_funding_file_as_backtest_does() 
         "the test windows hold positions across funding times"
     );
     assert_eq!(funding_of(&report["out_of_sample"]), folds_funding);
+    let folds_csv = std::fs::read_to_string(report["files"]["folds"].as_str().unwrap()).unwrap();
+    let csv_funding: la_core::Decimal = csv_rows(&folds_csv)
+        .iter()
+        .filter(|row| !row["oos_funding"].is_empty())
+        .map(|row| row["oos_funding"].parse::<la_core::Decimal>().unwrap())
+        .sum();
+    assert_eq!(csv_funding, folds_funding, "folds.csv's funding column");
     let human = walk_forward(
         dir.path(),
         SMA_GRID,

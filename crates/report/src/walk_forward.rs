@@ -10,7 +10,7 @@
 
 use std::fmt::Write as _;
 
-use la_run_schema::RunResults;
+use la_run_schema::{RunResults, inputs::FundingModel};
 use plotters::{
     prelude::{DashedLineSeries, RGBColor},
     style::Color as _,
@@ -65,8 +65,9 @@ pub struct WalkForwardPage<'a> {
     pub title: &'a str,
     /// One-line facts under the heading (data, windows, objective), shown escaped.
     pub facts: &'a [String],
-    /// Where the funding figures come from, or that funding was not modelled.
-    pub funding: &'a str,
+    /// Where the funding rates came from ([`FundingModel::NotModelled`]: the funding figure
+    /// says "not modelled", never 0).
+    pub funding: &'a FundingModel,
     /// The folds, in time order.
     pub folds: &'a [FoldView<'a>],
     /// The stitched curve, in time order.
@@ -80,7 +81,7 @@ fn ratio(value: Option<f64>) -> String {
 }
 
 /// The stitched account's statistics rows.
-fn stats_rows(s: &RunResults, funding: &str) -> Vec<Row> {
+fn stats_rows(s: &RunResults, funding: &FundingModel) -> Vec<Row> {
     let row = |key: &str, value: String, note: &str| Row {
         key: key.to_owned(),
         value,
@@ -107,12 +108,12 @@ fn stats_rows(s: &RunResults, funding: &str) -> Vec<Row> {
         row("fees", s.fees.round_dp(2).to_string(), ""),
         row(
             "funding",
-            if funding.contains("not modelled") {
-                "not modelled".to_owned()
-            } else {
+            if funding.is_modelled() {
                 s.funding.round_dp(2).to_string()
+            } else {
+                "not modelled".to_owned()
             },
-            funding,
+            &funding.describe(),
         ),
         row(
             "max_drawdown",

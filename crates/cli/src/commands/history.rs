@@ -148,9 +148,12 @@ pub(crate) fn resolve(args: &ExperimentArgs) -> Result<Experiment, Failure> {
     let funding = match (funding_rate, &history.funding, exchange_funding) {
         (Some(rate), _, _) => Funding::Constant(rate),
         (None, Some(file), _) => Funding::from_file(file).map_err(funding_failure)?,
-        (None, None, Some(history)) => {
-            Funding::from_exchange_history(&history).map_err(funding_failure)?
-        }
+        (None, None, Some(history)) => Funding::from_exchange_history(&history).map_err(|e| {
+            Failure::runtime(format!(
+                "the exchange's funding-rate history is unusable: {}",
+                error_chain(&e)
+            ))
+        })?,
         (None, None, None) => Funding::NotModelled,
     };
     Ok(Experiment {

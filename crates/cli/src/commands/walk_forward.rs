@@ -130,7 +130,6 @@ pub(crate) fn run(args: &WalkForwardArgs) -> Result<ExitCode, Failure> {
     .map_err(|e| Failure::runtime(format!("walk-forward failed: {}", error_chain(&e))))?;
     let leaderboard = leaderboard(&outcome, &candidates);
     let funding_model = experiment.funding.model();
-    let funding = funding_model.describe();
     let id = format!("walk-forward-{}-{}", run_stamp(), std::process::id());
     let facts = [
         format!("{} candles of {}", candles.len(), experiment.data.display()),
@@ -158,7 +157,7 @@ pub(crate) fn run(args: &WalkForwardArgs) -> Result<ExitCode, Failure> {
             values: &values,
             labels: &labels,
             facts: &facts,
-            funding: &funding,
+            funding: &funding_model,
         },
     )?;
     if args.json {

@@ -71,7 +71,7 @@ fn the_page_draws_a_stretch_per_fold_a_boundary_per_test_window_and_a_row_per_fo
     let html = walk_forward_html(&WalkForwardPage {
         title: "walk-forward-1",
         facts: &["3 folds".to_owned()],
-        funding: "funding not modelled",
+        funding: &la_run_schema::inputs::FundingModel::NotModelled,
         folds: &folds,
         curve: &curve,
         out_of_sample: &oos,

@@ -7,7 +7,8 @@
 //! - `folds.csv` — one line per fold: its training and test windows (epoch ms, half-open on
 //!   candle open times), how many sets were evaluated and qualified, the chosen set's value
 //!   for each grid key, and the choice's in-sample and out-of-sample figures (empty when no
-//!   set qualified and the fold did not trade).
+//!   set qualified and the fold did not trade; `oos_funding` says "not modelled" without a
+//!   funding source).
 //! - `walk_forward.html` — the stitched curve with the fold boundaries and the fold table
 //!   (rendered by `la-report`, self-contained).
 //!
@@ -17,7 +18,7 @@
 use std::path::{Path, PathBuf};
 
 use la_report::{FoldView, StitchedPoint, WalkForwardPage, walk_forward_html};
-use la_session::{RunResults, walk_forward::WalkForward};
+use la_session::{FundingModel, RunResults, walk_forward::WalkForward};
 use serde::Serialize;
 
 use crate::{
@@ -46,8 +47,8 @@ pub(crate) struct Described<'a> {
     pub(crate) labels: &'a [&'a str],
     /// One-line facts for the page (data, windows, objective).
     pub(crate) facts: &'a [String],
-    /// Where the funding rates came from, or that funding was not modelled.
-    pub(crate) funding: &'a str,
+    /// Where the funding rates came from (not modelled: the funding column says so, never 0).
+    pub(crate) funding: &'a FundingModel,
 }
 
 /// The stitched out-of-sample curve: each traded fold's test-window points, in fold order.
@@ -133,9 +134,16 @@ fn folds_csv(outcome: &WalkForward, described: &Described<'_>) -> String {
         let oos_only = oos.map_or_else(
             || vec![String::new(); OOS_ONLY.len()],
             |r| {
-                [r.starting_equity, r.ending_equity, r.fees, r.funding]
+                let funding = if described.funding.is_modelled() {
+                    r.funding.to_string()
+                } else {
+                    "not modelled".to_owned()
+                };
+                [r.starting_equity, r.ending_equity, r.fees]
                     .map(|d| d.to_string())
-                    .to_vec()
+                    .into_iter()
+                    .chain([funding])
+                    .collect()
             },
         );
         let line = [
