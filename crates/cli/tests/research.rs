@@ -812,4 +812,29 @@ fn bitunix_history_funding_is_recorded_as_the_exchanges_by_backtest_sweep_and_wa
         "1",
     ]);
     assert_eq!(report["funding_model"]["kind"], "exchange_history");
+
+    // A user's file wins over the exchange's history, which is then not even downloaded.
+    let (file, _) = month_funding_file(dir.path());
+    let own = dir.path().join("own-file");
+    let out = laptop_agents(
+        &[
+            &["backtest", "--json", "--funding", file.to_str().unwrap()][..],
+            &source[..],
+        ]
+        .concat(),
+        &own,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(stats["funding_model"]["kind"], "file");
+    let downloaded: Vec<String> = std::fs::read_dir(own.join("data"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        downloaded
+            .iter()
+            .all(|name| !name.ends_with("_funding.csv")),
+        "{downloaded:?}"
+    );
 }
