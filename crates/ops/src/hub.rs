@@ -12,14 +12,17 @@
 //! the last publication) and the save-latency histogram.
 //!
 //! The hub also counts who is watching live: each open dashboard stream holds a [`Watching`]
-//! guard. The supervisor publishes five views a second only while someone watches and one a
-//! second otherwise (what `/metrics` and `/api/state` readers need), and the SSE encoder
-//! encodes nothing while nobody watches, so an unwatched HTTP surface costs the session
-//! next to nothing.
+//! guard. The publisher keeps the rate ([`Publisher::due`]): five views a second only while
+//! someone watches and one a second otherwise (what `/metrics` and `/api/state` readers need),
+//! and the SSE encoder encodes nothing while nobody watches, so an unwatched HTTP surface
+//! costs the session next to nothing.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicU64, AtomicUsize, Ordering},
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+    },
+    time::Duration,
 };
 
 use prometheus_client::metrics::histogram::Histogram;
@@ -34,6 +37,12 @@ use crate::{health::Health, view::SessionView};
 const SAVE_BUCKETS: [f64; 12] = [
     0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0,
 ];
+
+/// The shortest interval between two views published while a dashboard stream is open: the
+/// dashboard shows each tick within this (plus the encoding and the socket).
+pub const PUBLISH_WATCHED: Duration = Duration::from_millis(200);
+/// The same while no dashboard stream is open.
+pub const PUBLISH_UNWATCHED: Duration = Duration::from_secs(1);
 
 /// `last_data_ms` before any market data arrived.
 const NO_DATA: u64 = u64::MAX;
@@ -82,6 +91,8 @@ pub struct Publisher {
     save_latency: Histogram,
     watchers: Arc<Watchers>,
     seq: u64,
+    /// When the newest view was published.
+    published_at: Option<Instant>,
 }
 
 /// A reader's end (cheap to clone).
@@ -115,6 +126,7 @@ pub fn channel() -> (Publisher, Surface) {
             save_latency,
             watchers,
             seq: 0,
+            published_at: None,
         },
         surface,
     )
@@ -126,6 +138,18 @@ impl Publisher {
         self.seq += 1;
         view.seq = self.seq;
         self.slot.send_replace(Arc::new(view));
+        self.published_at = Some(Instant::now());
+    }
+
+    /// Whether a view published now keeps to the rate: [`PUBLISH_WATCHED`] after the last one
+    /// while a dashboard stream is open, [`PUBLISH_UNWATCHED`] otherwise.
+    pub fn due(&self) -> bool {
+        let every = if self.watched() {
+            PUBLISH_WATCHED
+        } else {
+            PUBLISH_UNWATCHED
+        };
+        self.published_at.is_none_or(|at| at.elapsed() >= every)
     }
 
     /// Market data arrived now.
@@ -152,7 +176,12 @@ impl Publisher {
 
     /// Whether a live watcher (an open dashboard stream) is there now.
     pub fn watched(&self) -> bool {
-        self.watchers.count.load(Ordering::Relaxed) > 0
+        self.watchers() > 0
+    }
+
+    /// Live watchers (open dashboard streams) now.
+    pub fn watchers(&self) -> usize {
+        self.watchers.count.load(Ordering::Relaxed)
     }
 
     /// A new reader.
@@ -256,6 +285,30 @@ mod tests {
         drop(first);
         drop(second);
         assert!(!publisher.watched());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn views_are_due_five_times_a_second_while_watched_and_once_a_second_otherwise() {
+        let (mut publisher, surface) = channel();
+        assert!(publisher.due(), "the first view is due at once");
+        publisher.publish(SessionView::default());
+        assert!(!publisher.due());
+        tokio::time::advance(PUBLISH_WATCHED).await;
+        assert!(!publisher.due(), "unwatched: one a second");
+        tokio::time::advance(PUBLISH_UNWATCHED - PUBLISH_WATCHED).await;
+        assert!(publisher.due());
+        publisher.publish(SessionView::default());
+        let watching = surface.watch(4).expect("room");
+        assert_eq!(publisher.watchers(), 1);
+        tokio::time::advance(PUBLISH_WATCHED - Duration::from_millis(1)).await;
+        assert!(!publisher.due());
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert!(publisher.due(), "watched: five a second");
+        drop(watching);
+        assert!(
+            !publisher.due(),
+            "the rate falls back when the watcher leaves"
+        );
     }
 
     #[tokio::test]

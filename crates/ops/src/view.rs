@@ -7,6 +7,7 @@
 
 use std::{collections::BTreeMap, sync::Arc};
 
+use la_core::{Exit, Position};
 use la_run_schema::downtime::{CatchingUp, DowntimeRecord};
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -127,6 +128,23 @@ pub struct PositionView {
     pub liquidation_price: Option<Decimal>,
 }
 
+impl PositionView {
+    /// The broker's open position, with its PnL at the newest price (`unrealized_pnl`, net of
+    /// the entry fees already paid).
+    pub fn of(position: &Position, unrealized_pnl: Decimal) -> Self {
+        Self {
+            side: position.side.as_str().to_owned(),
+            qty: position.qty.get(),
+            avg_entry: position.avg_entry,
+            stop_loss: position.stop_loss.get(),
+            take_profit: position.take_profit.map(|t| t.get()),
+            unrealized_pnl,
+            leverage: Some(position.leverage.as_decimal()),
+            liquidation_price: Some(position.liquidation_price.get()),
+        }
+    }
+}
+
 /// Today's equity change (UTC day of the event clock), from the broker's ledger:
 /// `net = price_pnl - fees + funding`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -175,6 +193,34 @@ pub struct TradeView {
     pub pnl_net: Decimal,
     /// Why it closed.
     pub reason: String,
+}
+
+impl DecisionView {
+    /// A decision record's fields, as the run files keep the recent ones.
+    pub fn new(open_time_ms: i64, close: Decimal, outcome: &str, blocked_by: Option<&str>) -> Self {
+        Self {
+            open_time_ms,
+            close,
+            outcome: outcome.to_owned(),
+            blocked_by: blocked_by.map(str::to_owned),
+        }
+    }
+}
+
+impl TradeView {
+    /// A closed trade as the broker reported its exit.
+    pub fn of(exit: &Exit) -> Self {
+        Self {
+            id: exit.client_order_id.to_string(),
+            side: exit.side.as_str().to_owned(),
+            exit_ts_ms: exit.ts.as_ms(),
+            entry_price: exit.entry_price,
+            exit_price: exit.exit_price.get(),
+            qty: exit.qty.get(),
+            pnl_net: exit.pnl_net,
+            reason: exit.reason.as_str().to_owned(),
+        }
+    }
 }
 
 /// Market-data feed health.

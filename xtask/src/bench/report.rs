@@ -125,7 +125,8 @@ impl Report {
 const COMMANDS: &str = "### Commands\n\n```sh
 cargo bench -p la-feed-bitunix --bench decode -- --warm-up-time 1 --measurement-time 5
 cargo bench -p la-session --bench tick_to_exit -- --samples 200000
-cargo run --release -p la-session --example bench_probe -- loopback --samples 2000 --speed 1000
+cargo run --release -p la-session --example bench_probe -- loopback --samples 2000 --speed 1000 --http off
+cargo run --release -p la-session --example bench_probe -- loopback --samples 2000 --speed 1000 --http loopback --sse-clients 10
 cargo bench -p la-session --bench backtest -- --warm-up-time 1 --measurement-time 5
 laptop-agents backtest --json --data ../shared/data/candles/binance_spot_btcusdt_1m_2021-04-20_2021-05-20.csv.gz
 cargo run --release -p la-session --example bench_probe -- footprint --bin target/release/laptop-agents --mode external --speed 10 --virtual-minutes 10

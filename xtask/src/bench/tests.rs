@@ -35,6 +35,13 @@ probe/startup_connect runs=30 median_ms=6.90 min_ms=6.11 p90_ms=8.20 max_ms=11.0
 probe/startup_subscribe runs=30 median_ms=7.50 min_ms=6.72 p90_ms=8.94 max_ms=11.60 load=0.61
 ";
 
+/// `bench_probe loopback --http loopback --sse-clients 10`.
+const LOOPBACK_WATCHED: &str = "\
+probe/loopback_decided samples=2000 p50_us=151.0 p90_us=230.5 p99_us=512.3 p999_us=4100.0 max_us=16800.9 mean_us=171.2 load=0.52 speed=1000 http=loopback sse_clients=10 sse_bytes=61234567 fsync_p50_us=230 fsync_p99_us=401
+probe/loopback_decided_idle samples=1750 p50_us=149.2 p90_us=220.1 p99_us=450.7 p999_us=1500.2 max_us=4100.0 mean_us=158.3 load=0.52 speed=1000 http=loopback sse_clients=10 sse_bytes=61234567
+probe/loopback_recorded samples=2000 p50_us=2990.0 p90_us=3600.2 p99_us=4600.1 p999_us=15000.0 max_us=37000.0 mean_us=3050.0 load=0.52 speed=1000 http=loopback sse_clients=10 sse_bytes=61234567
+";
+
 /// `probe/footprint` lines: external and in-process at 10×, external one minute at the
 /// real rate, external ten minutes at the real rate, then five real-rate minutes with
 /// `--http off`, on, and on with ten event streams.
@@ -43,9 +50,9 @@ const FOOTPRINTS: [&str; 7] = [
     "probe/footprint mode=in-process http=loopback sse_clients=0 sse_bytes=0 speed=10 virtual_min=10 wall_s=60.9 frames=0 peak_rss_mib=11.4 rss_end_mib=11.0 cpu_s=0.41 cpu_s_per_10_virtual_min=0.41 peak_rss_with_shutdown_mib=11.6 cpu_s_with_shutdown=0.44 exit=0 load=0.66",
     "probe/footprint mode=external http=loopback sse_clients=0 sse_bytes=0 speed=1 virtual_min=1 wall_s=60.4 frames=2400 peak_rss_mib=8.9 rss_end_mib=8.8 cpu_s=0.05 cpu_s_per_10_virtual_min=0.50 peak_rss_with_shutdown_mib=9.0 cpu_s_with_shutdown=0.07 exit=0 load=0.52",
     "probe/footprint mode=external http=loopback sse_clients=0 sse_bytes=0 speed=1 virtual_min=10 wall_s=600.8 frames=24010 peak_rss_mib=9.3 rss_end_mib=9.0 cpu_s=0.48 cpu_s_per_10_virtual_min=0.48 peak_rss_with_shutdown_mib=9.5 cpu_s_with_shutdown=0.52 exit=0 load=0.49",
-    "probe/footprint mode=external http=off sse_clients=0 sse_bytes=0 speed=1 virtual_min=5 wall_s=300.4 frames=4810 peak_rss_mib=8.6 rss_end_mib=8.3 cpu_s=0.10 cpu_s_per_10_virtual_min=0.50 peak_rss_with_shutdown_mib=9.1 cpu_s_with_shutdown=0.12 exit=0 load=0.71",
-    "probe/footprint mode=external http=loopback sse_clients=0 sse_bytes=0 speed=1 virtual_min=5 wall_s=300.4 frames=4811 peak_rss_mib=8.9 rss_end_mib=8.5 cpu_s=0.105 cpu_s_per_10_virtual_min=0.52 peak_rss_with_shutdown_mib=9.4 cpu_s_with_shutdown=0.12 exit=0 load=0.70",
-    "probe/footprint mode=external http=loopback sse_clients=10 sse_bytes=5210344 speed=1 virtual_min=5 wall_s=300.4 frames=4809 peak_rss_mib=10.0 rss_end_mib=9.6 cpu_s=0.14 cpu_s_per_10_virtual_min=0.70 peak_rss_with_shutdown_mib=10.4 cpu_s_with_shutdown=0.16 exit=0 load=0.72",
+    "probe/footprint mode=external http=off sse_clients=0 sse_bytes=0 speed=1 virtual_min=5 wall_s=300.4 frames=4810 peak_rss_mib=8.6 rss_end_mib=8.3 cpu_s=0.10 cpu_s_per_10_virtual_min=0.50 thread_cpu_s=0.108120 thread_cpu_after_subscribe_s=0.096302 threads=8 peak_rss_with_shutdown_mib=9.1 cpu_s_with_shutdown=0.12 exit=0 load=0.71",
+    "probe/footprint mode=external http=loopback sse_clients=0 sse_bytes=0 speed=1 virtual_min=5 wall_s=300.4 frames=4811 peak_rss_mib=8.9 rss_end_mib=8.5 cpu_s=0.105 cpu_s_per_10_virtual_min=0.52 thread_cpu_s=0.111950 thread_cpu_after_subscribe_s=0.099128 threads=9 peak_rss_with_shutdown_mib=9.4 cpu_s_with_shutdown=0.12 exit=0 load=0.70",
+    "probe/footprint mode=external http=loopback sse_clients=10 sse_bytes=5210344 speed=1 virtual_min=5 wall_s=300.4 frames=4809 peak_rss_mib=10.0 rss_end_mib=9.6 cpu_s=0.14 cpu_s_per_10_virtual_min=0.70 thread_cpu_s=0.147230 thread_cpu_after_subscribe_s=0.135002 threads=9 peak_rss_with_shutdown_mib=10.4 cpu_s_with_shutdown=0.16 exit=0 load=0.72",
 ];
 
 fn est(median: f64, low: f64, high: f64) -> Estimate {
@@ -102,6 +109,7 @@ fn render(options: Options, footprints: &[&str]) -> String {
             idle: probe("probe/loopback_decided_idle "),
             recorded: probe("probe/loopback_recorded "),
         },
+        loopback_watched: Loopback::parse(LOOPBACK_WATCHED).unwrap(),
         loopback_samples: if options.quick { "600" } else { "2000" },
         tick_path: [
             ("quiet", est(31.2, 30.4, 32.0)),

@@ -1,8 +1,10 @@
 //! P2, tick → exit: how long a ticker frame that crosses the stop takes to become an exit.
 //! In process (the `tick_to_exit` bench: HDR percentiles of the timer, the broker, the
 //! engine and the whole frame-to-exit path), over real loopback sockets (`bench_probe
-//! loopback`: decided, and durably recorded with the write-ahead save), and the broker's
-//! own tick path with an open position (the `tick_path` criterion bench).
+//! loopback`: decided, and durably recorded with the write-ahead save) — once with the HTTP
+//! surface off and once with it on and ten dashboard event streams open, to show that the
+//! operator surface leaves tick → exit unchanged — and the broker's own tick path with an open
+//! position (the `tick_path` criterion bench).
 
 use std::path::Path;
 
@@ -24,6 +26,21 @@ const PY_WS_P50_MS: f64 = 75.6;
 const PY_WS_P99_MS: f64 = 101.6;
 /// The in-process variants of the `tick_to_exit` bench, in table order.
 const IN_PROCESS_VARIANTS: [&str; 4] = ["timer", "broker", "engine", "frame_to_exit"];
+/// Dashboard event streams open in the loopback run with the HTTP surface on.
+const DASHBOARD_CLIENTS: &str = "10";
+/// "Unchanged" for a p99 with dashboards watching: at most this factor of the p99 without …
+const UNCHANGED_FACTOR: f64 = 1.1;
+/// … plus this many nanoseconds (a p99 of a few hundred µs moves by more than 10 % between
+/// two runs on an idle machine).
+const UNCHANGED_SLACK_NS: f64 = 1e6;
+/// The rule, as the summary shows it.
+const UNCHANGED_RULE: &str = "p99 ≤ 1.1 × p99 without + 1 ms";
+
+/// Whether `watched_p99_ns` (HTTP surface on, dashboards open) counts as unchanged from
+/// `off_p99_ns` (HTTP surface off): within [`UNCHANGED_FACTOR`] and [`UNCHANGED_SLACK_NS`].
+pub(super) fn p99_unchanged(off_p99_ns: f64, watched_p99_ns: f64) -> bool {
+    watched_p99_ns <= off_p99_ns * UNCHANGED_FACTOR + UNCHANGED_SLACK_NS
+}
 
 /// The three lines of `bench_probe loopback`.
 #[derive(Debug)]
@@ -36,6 +53,17 @@ pub(super) struct Loopback {
     pub(super) recorded: Fields,
 }
 
+impl Loopback {
+    /// The three lines of one `bench_probe loopback` output.
+    pub(super) fn parse(output: &str) -> Result<Self> {
+        Ok(Self {
+            decided: fields(output, "probe/loopback_decided ")?,
+            idle: fields(output, "probe/loopback_decided_idle ")?,
+            recorded: fields(output, "probe/loopback_recorded ")?,
+        })
+    }
+}
+
 /// What P2 measured.
 #[derive(Debug)]
 pub(super) struct TickToExit {
@@ -45,7 +73,10 @@ pub(super) struct TickToExit {
     pub(super) load: String,
     /// Samples per in-process variant.
     pub(super) samples: &'static str,
+    /// `bench_probe loopback --http off`.
     pub(super) loopback: Loopback,
+    /// The same with the HTTP surface on and [`DASHBOARD_CLIENTS`] event streams open.
+    pub(super) loopback_watched: Loopback,
     pub(super) loopback_samples: &'static str,
     /// Criterion's `tick_path` estimates: `quiet` and `new_best`.
     pub(super) tick_path: [(&'static str, Estimate); 2],
@@ -72,19 +103,20 @@ pub(super) fn measure(sh: &Shell, options: Options, probe: &Path) -> Result<Tick
     let in_process = fields_per_variant(&output, "tick_to_exit/", &IN_PROCESS_VARIANTS)?;
     let loopback_samples = if options.quick { "600" } else { "2000" };
     let dir = target_dir(sh);
-    let output = capture(cmd!(
+    let off = capture(cmd!(
         sh,
-        "{probe} loopback --samples {loopback_samples} --speed 1000 --dir {dir}"
+        "{probe} loopback --samples {loopback_samples} --speed 1000 --http off --dir {dir}"
+    ))?;
+    let watched = capture(cmd!(
+        sh,
+        "{probe} loopback --samples {loopback_samples} --speed 1000 --http loopback --sse-clients {DASHBOARD_CLIENTS} --dir {dir}"
     ))?;
     Ok(TickToExit {
         in_process,
         load,
         samples,
-        loopback: Loopback {
-            decided: fields(&output, "probe/loopback_decided ")?,
-            idle: fields(&output, "probe/loopback_decided_idle ")?,
-            recorded: fields(&output, "probe/loopback_recorded ")?,
-        },
+        loopback: Loopback::parse(&off)?,
+        loopback_watched: Loopback::parse(&watched)?,
         loopback_samples,
         tick_path,
     })
@@ -129,23 +161,43 @@ impl TickToExit {
         s
     }
 
-    /// Loopback percentiles per interval, with the disk's own synced-append latency.
+    /// Loopback percentiles per interval, with the disk's own synced-append latency: with
+    /// the HTTP surface off, then on with dashboards watching.
     fn loopback_table(&self) -> String {
-        let Loopback {
-            decided,
-            idle,
-            recorded,
-        } = &self.loopback;
+        let decided = &self.loopback.decided;
         let mut s = format!(
-            "\nOver real loopback sockets ({} samples, simulator at {}×, load {}; \
-             the disk's synced 300-byte append right after: p50 {} µs, p99 {} µs):\n\n\
-             | Interval | p50 | p90 | p99 | p99.9 | max |\n|---|---|---|---|---|---|\n",
+            "\nOver real loopback sockets, HTTP surface off ({} samples, simulator at {}×, load {}; \
+             the disk's synced 300-byte append right after: p50 {} µs, p99 {} µs):\n\n",
             self.loopback_samples,
             text(decided, "speed"),
             text(decided, "load"),
             text(decided, "fsync_p50_us"),
             text(decided, "fsync_p99_us")
         );
+        s.push_str(&Self::interval_rows(&self.loopback));
+        let decided = &self.loopback_watched.decided;
+        s.push_str(&format!(
+            "\nThe same with the HTTP surface on and {} dashboard event streams open ({} bytes \
+             streamed; load {}; synced append p50 {} µs, p99 {} µs):\n\n",
+            text(decided, "sse_clients"),
+            text(decided, "sse_bytes"),
+            text(decided, "load"),
+            text(decided, "fsync_p50_us"),
+            text(decided, "fsync_p99_us")
+        ));
+        s.push_str(&Self::interval_rows(&self.loopback_watched));
+        s
+    }
+
+    /// One loopback run's percentiles per interval.
+    fn interval_rows(run: &Loopback) -> String {
+        let Loopback {
+            decided,
+            idle,
+            recorded,
+        } = run;
+        let mut s =
+            "| Interval | p50 | p90 | p99 | p99.9 | max |\n|---|---|---|---|---|---|\n".to_owned();
         for (name, f) in [
             ("frame written → exit decided", decided),
             (
@@ -167,6 +219,32 @@ impl TickToExit {
             ));
         }
         s
+    }
+
+    /// Frame written → exit decided with dashboards watching against the HTTP surface off:
+    /// p50 / p99 of each, the p99 ratio, and whether the p99 is unchanged
+    /// ([`p99_unchanged`]).
+    fn dashboards_row(&self) -> SummaryRow {
+        let (off, watched) = (&self.loopback.decided, &self.loopback_watched.decided);
+        let ns = |f: &Fields, key: &str| get(f, key) * 1e3;
+        let (off_p99, watched_p99) = (ns(off, "p99_us"), ns(watched, "p99_us"));
+        SummaryRow::new(
+            "P2",
+            format!(
+                "loopback: frame written → exit decided with {} dashboard streams open vs HTTP off (p50 / p99)",
+                text(watched, "sse_clients")
+            ),
+            format!(
+                "{} / {} vs {} / {} (p99 {})",
+                time(ns(watched, "p50_us")),
+                time(watched_p99),
+                time(ns(off, "p50_us")),
+                time(off_p99),
+                times(watched_p99 / off_p99)
+            ),
+            UNCHANGED_RULE,
+            verdict(p99_unchanged(off_p99, watched_p99)),
+        )
     }
 
     /// In process p99 ≤ 20 µs; over loopback p99 ≤ 1 ms; each against the Python figures.
@@ -230,6 +308,7 @@ impl TickToExit {
                 ),
             );
         }
+        rows.push(self.dashboards_row());
         rows
     }
 
@@ -266,5 +345,26 @@ impl TickToExit {
             "≤ 1 µs",
             verdict(worst <= 1_000.0),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::p99_unchanged;
+
+    #[test]
+    fn a_p99_within_a_tenth_plus_a_millisecond_is_unchanged() {
+        assert!(p99_unchanged(400_000.0, 400_000.0));
+        assert!(p99_unchanged(400_000.0, 1_440_000.0), "1.1 × 400 µs + 1 ms");
+        assert!(!p99_unchanged(400_000.0, 1_441_000.0));
+        assert!(
+            p99_unchanged(20e6, 23e6),
+            "10 % of a large p99 is noise too"
+        );
+        assert!(!p99_unchanged(20e6, 23.1e6));
+        assert!(
+            !p99_unchanged(f64::NAN, 1.0),
+            "a missing figure is never unchanged"
+        );
     }
 }

@@ -31,14 +31,17 @@ const TICKER: &str = r#"{"ch":"ticker","symbol":"BTCUSDT","ts":1790126515684,"da
 /// Minimum CPU time of one round.
 const ROUND_CPU_NS: u64 = 1_000_000_000;
 
+/// The nanoseconds on a CPU in a `/proc/.../schedstat` text (its first field; the others are
+/// the time spent waiting for a CPU and the number of time slices).
+pub(crate) fn schedstat_cpu_ns(text: &str) -> Option<u64> {
+    text.split_whitespace().next()?.parse().ok()
+}
+
 /// Nanoseconds this thread has spent on a CPU.
 fn thread_cpu_ns() -> Result<u64, String> {
     let text = std::fs::read_to_string("/proc/thread-self/schedstat")
         .map_err(|e| format!("/proc/thread-self/schedstat: {e}"))?;
-    text.split_whitespace()
-        .next()
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| "unreadable schedstat".to_owned())
+    schedstat_cpu_ns(&text).ok_or_else(|| "unreadable schedstat".to_owned())
 }
 
 /// Per-operation CPU and wall nanoseconds of one round.

@@ -20,6 +20,10 @@
 //! relay's extra hop (its read side is before the stamp). The relay exists because the
 //! simulator's record file only has virtual time; frames are matched by their `ts`, unique
 //! per ticker frame.
+//!
+//! With `--http loopback` the session's HTTP surface runs on the same runtime, fed at the live
+//! session's rate, with `--sse-clients N` dashboard event streams open (see `surface.rs`): the
+//! same figures with the operator surface on and watched.
 
 use std::{
     collections::HashMap,
@@ -48,7 +52,9 @@ use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt, util::Subscribe
 
 use crate::{
     load_average,
+    process::HttpSurface,
     stop_probe::{ExitStamp, probe_engine},
+    surface::ProbeSurface,
 };
 
 /// 2024-01-01T00:00:00Z.
@@ -254,18 +260,24 @@ fn fsync_latency(dir: &Path) -> Result<(f64, f64), String> {
 }
 
 /// Runs the probe until `samples` exits were measured.
-pub(crate) fn run(samples: usize, speed: f64, dir: &Path) -> Result<(), String> {
+pub(crate) fn run(samples: usize, speed: f64, http: HttpSurface, dir: &Path) -> Result<(), String> {
     install_logging(dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    runtime.block_on(measure(samples, speed, dir))
+    runtime.block_on(measure(samples, speed, http, dir))
 }
 
-async fn measure(samples: usize, speed: f64, dir: &Path) -> Result<(), String> {
+async fn measure(samples: usize, speed: f64, http: HttpSurface, dir: &Path) -> Result<(), String> {
     let symbol = Symbol::new("BTCUSDT").map_err(|e| e.to_string())?;
+    let (mut surface, sse_clients) = match http {
+        HttpSurface::Off => (None, 0),
+        HttpSurface::Loopback { sse_clients } => {
+            (Some(ProbeSurface::start(sse_clients).await?), sse_clients)
+        }
+    };
     // Spare bars for the connection start-up and the first (unmeasured) position.
     let bars = samples + samples / 10 + 100;
     let sim = la_bitunix_sim::start(SimConfig {
@@ -332,6 +344,9 @@ async fn measure(samples: usize, speed: f64, dir: &Path) -> Result<(), String> {
         match event {
             MarketEvent::Tick(tick) => {
                 ticks += 1;
+                if let Some(surface) = &surface {
+                    surface.mark_data();
+                }
                 sink.stamp.decided_at = None;
                 engine
                     .on_tick(&tick, &mut sink)
@@ -360,18 +375,35 @@ async fn measure(samples: usize, speed: f64, dir: &Path) -> Result<(), String> {
                     .on_candle_closed(&candle, provenance, candle.close_time(), &mut sink)
                     .map_err(|e| e.to_string())?;
                 sink.record(&engine, &writer).await?;
+                if let Some(surface) = &mut surface {
+                    surface.mark_data();
+                    surface.add_curve_point(&engine, candle.close_time());
+                }
             }
             _ => {}
+        }
+        // After the event is handled and recorded, as the live session publishes.
+        if let Some(surface) = &mut surface {
+            surface.publish_if_due(&engine, &sink.files, || handle.counters());
         }
         idle_since = Instant::now();
     }
     let counters = handle.counters();
     handle.shutdown().await;
     sim.shutdown().await;
+    let sse_bytes = match surface {
+        Some(surface) => surface.shutdown().await,
+        None => 0,
+    };
+    let http_label = if http == HttpSurface::Off {
+        "off"
+    } else {
+        "loopback"
+    };
     let dropped: u64 = counters.events_dropped.values().sum();
     let (fsync_p50, fsync_p99) = fsync_latency(dir)?;
     let extra = format!(
-        "speed={speed} ticks={ticks} unmatched={unmatched} dropped={dropped} fsync_p50_us={fsync_p50:.0} fsync_p99_us={fsync_p99:.0}"
+        "speed={speed} http={http_label} sse_clients={sse_clients} sse_bytes={sse_bytes} ticks={ticks} unmatched={unmatched} dropped={dropped} fsync_p50_us={fsync_p50:.0} fsync_p99_us={fsync_p99:.0}"
     );
     print("loopback_decided", &decided, &extra);
     print("loopback_recorded", &recorded, &extra);

@@ -9,7 +9,8 @@
 //!   sample is a ticker frame crossing an open position's stop, timed from the instant the
 //!   relay hands the frame to the client's socket to the exit event (decided) and to the exit
 //!   recorded as the live loop records it: state saved write-ahead, then journaled (fsyncs).
-//!   See `loopback.rs` for exactly what is covered.
+//!   See `loopback.rs` for exactly what is covered. With `--http loopback --sse-clients N`,
+//!   the session's HTTP surface runs beside it with N dashboard event streams open.
 //! - `first-subscribe` (P5): spawns `laptop-agents run --source bitunix` against an
 //!   in-process simulator and times process start → the simulator receiving the subscribe.
 //! - `footprint` (P4): a live session as a child process against an in-process simulator,
@@ -26,6 +27,7 @@ mod loopback;
 mod process;
 #[path = "../../benches/support/stop_probe.rs"]
 mod stop_probe;
+mod surface;
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -34,7 +36,8 @@ const USAGE: &str = "usage: bench_probe <probe> [options]
 probes:
   decode-cpu       [--rounds N] [--only kline_simd_json|...]
   backtest-cpu     [--rounds N] [--data FILE] [--only setups_waypoints|...]
-  loopback         [--samples N] [--speed X] [--dir DIR]
+  loopback         [--samples N] [--speed X] [--http off|loopback] [--sse-clients N]
+                   [--dir DIR]   (--http: off by default)
   first-subscribe  --bin PATH [--runs N] [--dir DIR]
   footprint        --bin PATH [--speed X] [--virtual-minutes M] [--mode external|in-process]
                    [--http off|loopback] [--sse-clients N] [--dir DIR]
@@ -68,6 +71,14 @@ fn scratch_dir(args: &[String], probe: &str) -> Result<PathBuf, String> {
     Ok(dir)
 }
 
+/// `--http off|loopback` (else `default`) and `--sse-clients N` (default 0).
+fn http_surface(args: &[String], default: &str) -> Result<process::HttpSurface, String> {
+    process::HttpSurface::parse(
+        &flag(args, "--http", default.to_owned())?,
+        flag(args, "--sse-clients", 0)?,
+    )
+}
+
 /// The 1-minute load average, reported next to every figure (the machine is shared).
 pub(crate) fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
@@ -94,6 +105,7 @@ fn main() -> ExitCode {
             let outcome = loopback::run(
                 flag(&args, "--samples", 2_000)?,
                 flag(&args, "--speed", 1_000.0)?,
+                http_surface(&args, "off")?,
                 &dir,
             );
             let _ = std::fs::remove_dir_all(&dir);
@@ -111,10 +123,7 @@ fn main() -> ExitCode {
                 speed: flag(&args, "--speed", 10.0)?,
                 virtual_minutes: flag(&args, "--virtual-minutes", 10)?,
                 in_process_sim: flag(&args, "--mode", "external".to_owned())? == "in-process",
-                http: process::HttpSurface::parse(
-                    &flag(&args, "--http", "loopback".to_owned())?,
-                    flag(&args, "--sse-clients", 0)?,
-                )?,
+                http: http_surface(&args, "loopback")?,
             };
             let outcome = process::footprint(&bin, &options, &dir);
             let _ = std::fs::remove_dir_all(&dir);

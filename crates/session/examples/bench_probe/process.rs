@@ -18,8 +18,13 @@
 //! Memory and CPU come from `/proc/<pid>/status` (`VmHWM`, the peak resident set) and
 //! `/proc/<pid>/stat` (`utime + stime`, in the kernel's fixed 100 Hz USER_HZ ticks, dead
 //! threads included), read while the child is alive — no `wait4`, which would need `unsafe`.
+//! A session uses about a millisecond of CPU a second, so what its HTTP surface adds is a few
+//! of those 10 ms ticks over minutes: the CPU is also summed with nanosecond resolution from
+//! each thread's `/proc/<pid>/task/<tid>/schedstat` ([`ThreadCpu`]), and the HTTP rows compare
+//! that sum.
 
 use std::{
+    collections::HashMap,
     io::{Read, Write},
     net::TcpStream,
     path::Path,
@@ -34,7 +39,7 @@ use std::{
 use la_bitunix_sim::{MarketData, SimConfig, SimHandle};
 use la_core::{Decimal, TimestampMs};
 
-use crate::load_average;
+use crate::{cpu::schedstat_cpu_ns, load_average};
 
 /// Candles of REST history before the virtual start (the session's warm-up fetch).
 const HISTORY: u64 = 200;
@@ -208,6 +213,56 @@ fn read_usage(pid: u32) -> Option<Usage> {
     })
 }
 
+/// CPU time of a process with nanosecond resolution: the newest `schedstat` reading (time on a
+/// CPU, ns) of every thread ever seen, summed.
+///
+/// `/proc/<pid>/task` lists live threads only, so a thread's reading is kept after the thread
+/// is gone; what a thread used after the last sample before it exited is lost, and so is a
+/// thread that lived entirely between two samples (the footprint samples every 250 ms; the
+/// 10 ms-resolution `/proc/<pid>/stat` figure, which counts dead threads, is the cross-check).
+#[derive(Debug, Default)]
+pub(crate) struct ThreadCpu {
+    by_tid: HashMap<u32, u64>,
+}
+
+impl ThreadCpu {
+    /// Reads every live thread of `pid`; `false` when the process is gone.
+    pub(crate) fn sample(&mut self, pid: u32) -> bool {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            return false;
+        };
+        for task in tasks.flatten() {
+            let Some(tid) = task.file_name().to_str().and_then(|n| n.parse().ok()) else {
+                continue;
+            };
+            let reading = std::fs::read_to_string(task.path().join("schedstat"))
+                .ok()
+                .as_deref()
+                .and_then(schedstat_cpu_ns);
+            if let Some(ns) = reading {
+                self.record(tid, ns);
+            }
+        }
+        true
+    }
+
+    /// A thread's reading (cumulative, so the largest is the newest).
+    fn record(&mut self, tid: u32, ns: u64) {
+        let newest = self.by_tid.entry(tid).or_default();
+        *newest = (*newest).max(ns);
+    }
+
+    /// Nanoseconds on a CPU over all threads seen.
+    pub(crate) fn total_ns(&self) -> u64 {
+        self.by_tid.values().sum()
+    }
+
+    /// Threads seen.
+    pub(crate) fn threads(&self) -> usize {
+        self.by_tid.len()
+    }
+}
+
 /// The session's HTTP surface during a footprint run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum HttpSurface {
@@ -251,7 +306,7 @@ fn http_url(workspace: &Path) -> Option<String> {
 
 /// Opens `n` event streams on `url` (`http://HOST:PORT/`); each is read to its end on its
 /// own thread, the bytes counted into the returned total.
-fn open_event_streams(url: &str, n: usize) -> Result<Arc<AtomicU64>, String> {
+pub(crate) fn open_event_streams(url: &str, n: usize) -> Result<Arc<AtomicU64>, String> {
     let authority = url
         .strip_prefix("http://")
         .map(|rest| rest.trim_end_matches('/'))
@@ -309,6 +364,9 @@ pub(crate) fn footprint(bin: &Path, options: &FootprintOptions, dir: &Path) -> R
         Duration::from_secs_f64(options.virtual_minutes as f64 * 60.0 / options.speed);
     let mut subscribed_virtual = None;
     let mut last = Usage::default();
+    let mut thread_cpu = ThreadCpu::default();
+    // Thread CPU when the session subscribed: what it used before is start-up.
+    let mut at_subscribe_ns = None;
     let steady = loop {
         if let Ok(Some(status)) = child.try_wait() {
             return Err(format!("the session exited early: {status}"));
@@ -316,6 +374,7 @@ pub(crate) fn footprint(bin: &Path, options: &FootprintOptions, dir: &Path) -> R
         if let Some(usage) = read_usage(pid) {
             last = usage;
         }
+        thread_cpu.sample(pid);
         if sse_clients > 0
             && sse_bytes.is_none()
             && let Some(url) = http_url(&workspace)
@@ -326,6 +385,7 @@ pub(crate) fn footprint(bin: &Path, options: &FootprintOptions, dir: &Path) -> R
             Some(sim) => {
                 if subscribed_virtual.is_none() && sim.stats().client_frames > 0 {
                     subscribed_virtual = Some(sim.virtual_now().as_ms());
+                    at_subscribe_ns = Some(thread_cpu.total_ns());
                 }
                 subscribed_virtual.is_some_and(|v| {
                     sim.virtual_now().as_ms() - v >= options.virtual_minutes as i64 * 60_000
@@ -347,6 +407,7 @@ pub(crate) fn footprint(bin: &Path, options: &FootprintOptions, dir: &Path) -> R
         return Err("the session's heartbeat never named its dashboard URL".to_owned());
     }
     let wall = start.elapsed();
+    let steady_ns = thread_cpu.total_ns();
     let frames: u64 = sim
         .as_ref()
         .map_or(0, |s| s.stats().frames_sent.values().sum());
@@ -362,6 +423,7 @@ pub(crate) fn footprint(bin: &Path, options: &FootprintOptions, dir: &Path) -> R
                 cpu_ticks: last.cpu_ticks.max(usage.cpu_ticks),
             };
         }
+        thread_cpu.sample(pid);
         if let Ok(Some(status)) = child.try_wait() {
             break status.code().map_or("signal".to_owned(), |c| c.to_string());
         }
@@ -374,7 +436,7 @@ pub(crate) fn footprint(bin: &Path, options: &FootprintOptions, dir: &Path) -> R
     let cpu_s = steady.cpu_ticks as f64 / USER_HZ;
     let per_10_virtual_min = cpu_s * 10.0 / options.virtual_minutes.max(1) as f64;
     println!(
-        "probe/footprint mode={} http={} sse_clients={sse_clients} sse_bytes={} speed={} virtual_min={} wall_s={:.1} frames={} peak_rss_mib={:.1} rss_end_mib={:.1} cpu_s={:.2} cpu_s_per_10_virtual_min={:.2} peak_rss_with_shutdown_mib={:.1} cpu_s_with_shutdown={:.2} exit={exit} load={}",
+        "probe/footprint mode={} http={} sse_clients={sse_clients} sse_bytes={} speed={} virtual_min={} wall_s={:.1} frames={} peak_rss_mib={:.1} rss_end_mib={:.1} cpu_s={:.2} cpu_s_per_10_virtual_min={:.2} thread_cpu_s={:.6} thread_cpu_after_subscribe_s={:.6} threads={} peak_rss_with_shutdown_mib={:.1} cpu_s_with_shutdown={:.2} thread_cpu_s_with_shutdown={:.6} exit={exit} load={}",
         if options.in_process_sim {
             "in-process"
         } else {
@@ -394,12 +456,68 @@ pub(crate) fn footprint(bin: &Path, options: &FootprintOptions, dir: &Path) -> R
         steady.rss_kib as f64 / 1024.0,
         cpu_s,
         per_10_virtual_min,
+        steady_ns as f64 / 1e9,
+        at_subscribe_ns.map_or(f64::NAN, |at| steady_ns.saturating_sub(at) as f64 / 1e9),
+        thread_cpu.threads(),
         last.hwm_kib as f64 / 1024.0,
         last.cpu_ticks as f64 / USER_HZ,
+        thread_cpu.total_ns() as f64 / 1e9,
         load_average()
     );
     if let Some(sim) = sim {
         runtime.block_on(sim.shutdown());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{hint::black_box, time::Instant};
+
+    use super::ThreadCpu;
+
+    #[test]
+    fn a_thread_keeps_its_last_reading_after_it_is_gone() {
+        let mut cpu = ThreadCpu::default();
+        cpu.record(10, 100);
+        cpu.record(11, 50);
+        cpu.record(10, 150);
+        assert_eq!(cpu.total_ns(), 200, "the newest reading per thread, summed");
+        cpu.record(10, 120);
+        assert_eq!(cpu.total_ns(), 200, "a reading never goes back");
+        assert_eq!(cpu.threads(), 2);
+    }
+
+    #[test]
+    fn an_exited_thread_s_cpu_stays_in_the_process_total() {
+        let pid = std::process::id();
+        let mut cpu = ThreadCpu::default();
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let (finish_tx, finish_rx) = std::sync::mpsc::channel::<()>();
+        let worker = std::thread::spawn(move || {
+            // Busy for 50 ms of wall time (most of it on a CPU), then waits to be sampled.
+            let start = Instant::now();
+            while start.elapsed().as_millis() < 50 {
+                black_box(start.elapsed());
+            }
+            let _ = started_tx.send(());
+            let _ = finish_rx.recv();
+        });
+        started_rx.recv().expect("the worker ran");
+        assert!(cpu.sample(pid));
+        let with_worker = cpu.total_ns();
+        let _ = finish_tx.send(());
+        worker.join().expect("the worker ended");
+        assert!(cpu.sample(pid));
+        assert!(
+            cpu.total_ns() >= with_worker,
+            "{} < {with_worker}: the exited thread's time was dropped",
+            cpu.total_ns()
+        );
+        assert!(
+            with_worker >= 10_000_000,
+            "the worker's busy loop is counted: {with_worker} ns"
+        );
+        assert!(!cpu.sample(u32::MAX), "no such process");
+    }
 }

@@ -1,11 +1,11 @@
 //! The session as its operator sees it: the view published to the operator surface
 //! (`la_ops`: dashboard, `/metrics`, `/healthz`) and the HTTP server's lifetime.
 //!
-//! Publishing is a pointer swap into a single-slot channel, throttled to one view per
-//! [`PUBLISH_EVERY`] while events arrive and a dashboard watches, one per
-//! [`PUBLISH_UNWATCHED`] while none does (scrapes of `/metrics` and `/api/state` need no
-//! more), and one per heartbeat regardless, so its cost does not grow with the market-data
-//! rate and an unwatched HTTP surface costs next to nothing. The view is built from the engine, the broker's ledger
+//! Publishing is a pointer swap into a single-slot channel, throttled while events arrive to
+//! the publisher's rate (`Publisher::due`: five views a second while a dashboard watches, one
+//! while none does — scrapes of `/metrics` and `/api/state` need no more), and one per
+//! heartbeat regardless, so its cost does not grow with the market-data rate and an unwatched
+//! HTTP surface costs next to nothing. The view is built from the engine, the broker's ledger
 //! and the feed counters after the event that changed them was fully handled: it never sits
 //! between a tick and its exit.
 
@@ -17,16 +17,10 @@ use la_ops::{
     HttpServer, Publisher, SessionView,
     view::{Curve, CurvePoint, DayPnl, DecisionView, FeedView, PositionView, TradeView},
 };
-use tokio::time::Instant;
 
 use super::Live;
 use crate::{sources::LiveFeed, stop::StopReason, time_fmt::ms_to_rfc3339};
 
-/// The shortest interval between two views published because of market events while a
-/// dashboard stream is open.
-const PUBLISH_EVERY: Duration = Duration::from_millis(200);
-/// The same while no dashboard stream is open.
-const PUBLISH_UNWATCHED: Duration = Duration::from_secs(1);
 /// Closed trades and decisions shown.
 const RECENT: usize = 20;
 /// Points of the published equity curve.
@@ -81,7 +75,6 @@ pub(super) struct Operator {
     server: Option<HttpServer>,
     /// The surface's URL once the server is listening.
     pub(super) url: Option<String>,
-    last_publish: Option<Instant>,
     /// Something changed since the last publication.
     changed: bool,
     pub(super) curve: Curve,
@@ -98,7 +91,6 @@ impl Operator {
             publisher,
             server: None,
             url: None,
-            last_publish: None,
             changed: true,
             curve: Curve::new(CURVE_POINTS),
             connection: "connecting",
@@ -170,30 +162,19 @@ impl Operator {
 }
 
 impl Live {
-    /// Publishes a view when something changed and the last one is older than
-    /// [`PUBLISH_EVERY`] ([`PUBLISH_UNWATCHED`] while no dashboard watches), or at once when
-    /// `force` is set (heartbeat, shutdown).
+    /// Publishes a view when something changed and the publisher's rate allows one
+    /// (`Publisher::due`), or at once when `force` is set (heartbeat, shutdown).
     pub(super) fn publish_view(
         &mut self,
         feed: &LiveFeed,
         stopping: Option<StopReason>,
         force: bool,
     ) {
-        let every = if self.operator.publisher.watched() {
-            PUBLISH_EVERY
-        } else {
-            PUBLISH_UNWATCHED
-        };
-        let due = self
-            .operator
-            .last_publish
-            .is_none_or(|at| at.elapsed() >= every);
-        if !(force || (self.operator.changed && due)) {
+        if !(force || (self.operator.changed && self.operator.publisher.due())) {
             return;
         }
         let view = self.view(feed, stopping);
         self.operator.publisher.publish(view);
-        self.operator.last_publish = Some(Instant::now());
         self.operator.changed = false;
     }
 
@@ -202,16 +183,9 @@ impl Live {
         let price = self.engine.last_price();
         let ledger = LedgerTotals::read(broker, price);
         let event_ts_ms = self.engine.last_event_time().map(TimestampMs::as_ms);
-        let position = broker.position().map(|p| PositionView {
-            side: p.side.as_str().to_owned(),
-            qty: p.qty.get(),
-            avg_entry: p.avg_entry,
-            stop_loss: p.stop_loss.get(),
-            take_profit: p.take_profit.map(|t| t.get()),
-            unrealized_pnl: ledger.mark_equity - broker.equity(),
-            leverage: Some(p.leverage.as_decimal()),
-            liquidation_price: Some(p.liquidation_price.get()),
-        });
+        let position = broker
+            .position()
+            .map(|p| PositionView::of(&p, ledger.mark_equity - broker.equity()));
         let counters = feed.counters();
         let reconnects = counters.as_ref().map_or(self.counters.reconnects, |c| {
             c.reconnects.max(self.counters.reconnects)
@@ -219,26 +193,12 @@ impl Live {
         let trades = &self.sink.trades;
         let recent_trades = trades[trades.len().saturating_sub(RECENT)..]
             .iter()
-            .map(|exit| TradeView {
-                id: exit.client_order_id.to_string(),
-                side: exit.side.as_str().to_owned(),
-                exit_ts_ms: exit.ts.as_ms(),
-                entry_price: exit.entry_price,
-                exit_price: exit.exit_price.get(),
-                qty: exit.qty.get(),
-                pnl_net: exit.pnl_net,
-                reason: exit.reason.as_str().to_owned(),
-            })
+            .map(TradeView::of)
             .collect();
         let recent_decisions = self
             .sink
             .recent_decisions()
-            .map(|d| DecisionView {
-                open_time_ms: d.open_time_ms,
-                close: d.close,
-                outcome: d.outcome.to_owned(),
-                blocked_by: d.blocked_by.map(str::to_owned),
-            })
+            .map(|d| DecisionView::new(d.open_time_ms, d.close, d.outcome, d.blocked_by))
             .collect();
         let data_age_ms = self.operator.publisher.data_age_ms();
         let engine_counters = self.engine.counters();
