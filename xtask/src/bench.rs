@@ -18,6 +18,7 @@ mod decode;
 mod footprint;
 mod report;
 mod startup;
+mod sweep;
 #[cfg(test)]
 mod tests;
 mod tick_to_exit;
@@ -88,6 +89,7 @@ pub(crate) fn run(sh: &Shell, args: &[String]) -> Result<()> {
     decode::measure(sh, options, &probe)?.add_to(&mut report);
     tick_to_exit::measure(sh, options, &probe)?.add_to(&mut report);
     backtest::measure(sh, options, &probe, &cli)?.add_to(&mut report);
+    sweep::measure(sh, options, &cli)?.add_to(&mut report);
     footprint::measure(sh, options, &probe, &cli)?.add_to(&mut report);
     startup::measure(sh, options, &probe, &cli)?.add_to(&mut report);
     let text = report.render(&commit_with_changes(sh), &machine());

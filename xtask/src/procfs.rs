@@ -31,6 +31,41 @@ pub(crate) fn vm_rss_kib(status: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// The peak resident set (`VmHWM:` of `/proc/<pid>/status`) of `pid` in KiB, or `None`
+/// once the process is gone or has exited (a zombie has no memory map).
+pub(crate) fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// A process's state letter and its CPU time (user + system) from `/proc/<pid>/stat`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct CpuReading {
+    /// `R`, `S`, … ; `Z` once it has exited and waits to be reaped (its times are final).
+    pub(crate) state: char,
+    /// `utime + stime`, in seconds (the kernel counts them in 1/100 s).
+    pub(crate) cpu_s: f64,
+}
+
+/// Reads `/proc/<pid>/stat`, or `None` once the process is reaped.
+pub(crate) fn cpu_reading(pid: u32) -> Option<CpuReading> {
+    parse_stat(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// The state and CPU time of a `/proc/<pid>/stat` line. The fields after the parenthesised
+/// command name (which may itself hold spaces and parentheses) start with the state; utime
+/// and stime are the 14th and 15th fields of the line.
+pub(crate) fn parse_stat(stat: &str) -> Option<CpuReading> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<u64>().ok();
+    Some(CpuReading {
+        state: fields.first()?.chars().next()?,
+        cpu_s: (ticks(11)? + ticks(12)?) as f64 / 100.0,
+    })
+}
+
 /// Both readings of `pid` at `elapsed`, or `None` if the process is gone.
 pub(crate) fn sample(pid: u32, elapsed: Duration) -> Option<Sample> {
     Some(Sample {
@@ -97,6 +132,22 @@ mod tests {
         assert!(open_fds(pid).unwrap() >= 3);
         assert!(rss_kib(pid).unwrap() > 0);
         assert_eq!(sample(u32::MAX, Duration::ZERO), None);
+    }
+
+    #[test]
+    fn the_state_and_cpu_time_come_after_the_command_name_whatever_it_holds() {
+        let stat = "4242 (sweep (x) y) Z 1 2 3 4 5 6 7 8 9 10 250 31 0 0 20 0 1 0";
+        assert_eq!(
+            parse_stat(stat),
+            Some(CpuReading {
+                state: 'Z',
+                cpu_s: 2.81
+            })
+        );
+        assert_eq!(parse_stat("4242 (x) R 1 2"), None);
+        let own = cpu_reading(std::process::id()).unwrap();
+        assert_eq!(own.state, 'R');
+        assert!(peak_rss_kib(std::process::id()).unwrap() > 0);
     }
 
     #[test]

@@ -330,8 +330,23 @@ impl PathSampler {
         if end <= start {
             return to;
         }
+        if elapsed_ms == start {
+            // On a waypoint the path is that waypoint: what the interpolation below computes
+            // (it moves by zero) without a `Decimal` product, quotient and rounding. The
+            // waypoint-tick backtest samples only these offsets. Rounded like it, so the
+            // representation (trailing zeros, shown in fills and logs) is the same too.
+            return Price::new(from.get().round_dp(self.scale)).unwrap_or(from);
+        }
+        self.interpolate(segment, elapsed_ms)
+    }
+
+    /// The price `elapsed_ms` into `segment`, linear between its two waypoints, rounded to
+    /// the candle's scale.
+    pub(crate) fn interpolate(&self, segment: usize, elapsed_ms: i64) -> Price {
+        let (start, end) = (self.offsets[segment], self.offsets[segment + 1]);
+        let (from, to) = (self.points[segment], self.points[segment + 1]);
         let moved = (to.get() - from.get()) * Decimal::from(elapsed_ms - start)
-            / Decimal::from(end - start);
+            / Decimal::from((end - start).max(1));
         // A convex combination of two valid prices, rounded to their scale, stays between them.
         Price::new((from.get() + moved).round_dp(self.scale)).unwrap_or(from)
     }

@@ -37,6 +37,14 @@ use crate::{
 
 /// Milliseconds in a minute: elapsed time is scaled per square root of minutes.
 const MINUTE_MS: i64 = 60_000;
+/// Decimals kept of the recent volatility (a relative move: 10^-12 is far below any band).
+const VOLATILITY_SCALE: u32 = 12;
+/// `10^VOLATILITY_SCALE`.
+const VOLATILITY_UNIT: i128 = 1_000_000_000_000;
+/// The largest relative move the volatility counts, in its fixed point: 10^6 (the band's
+/// ceiling makes anything beyond a few units irrelevant; the cap keeps the average's
+/// products far inside `i128`).
+const MAX_RELATIVE_MOVE: i128 = 1_000_000 * VOLATILITY_UNIT;
 
 /// A relative band around a reference price: `reference / (1 + w) ..= reference × (1 + w)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -241,22 +249,34 @@ impl PlausibilityConfig {
 
 /// The largest of a candle's moves from the previous close (its high, low and close),
 /// relative to that close, per `root` (the square root of the candle's minutes; `None`
-/// for one minute).
+/// for one minute), in fixed point with [`VOLATILITY_SCALE`] decimals, truncated.
 ///
-/// The largest absolute difference is found first and divided once: a `Decimal` quotient
-/// by a fixed positive divisor never decreases when the dividend grows (rounding to
-/// nearest is monotone), so this is the largest of the three quotients with one or two
-/// divisions instead of six.
-fn largest_relative_move(previous: Price, candle: &Candle, root: Option<Decimal>) -> Decimal {
-    let prev = previous.get();
+/// The largest absolute difference is found first and divided once (a quotient by a fixed
+/// positive divisor never decreases when the dividend grows). In integers: both prices are
+/// at most 10^24 in [`Price::to_fixed`] units, so `largest × 10^12` fits an `i128`; a
+/// `Decimal` quotient at full precision cost several times more, on every candle, for
+/// digits a volatility never needs. Moves beyond [`MAX_RELATIVE_MOVE`] (a million times the
+/// price: only a broken print) count as that.
+fn largest_relative_move(previous: Price, candle: &Candle, root: Option<Decimal>) -> i128 {
+    let prev = previous.to_fixed();
     let largest = [candle.high(), candle.low(), candle.close()]
         .iter()
-        .map(|p| (p.get() - prev).abs())
+        .map(|p| (p.to_fixed() - prev).abs())
         .max()
-        .unwrap_or(Decimal::ZERO);
-    let relative = largest / prev;
+        .unwrap_or(0);
+    let relative = if prev > 0 {
+        (largest * VOLATILITY_UNIT / prev).min(MAX_RELATIVE_MOVE)
+    } else {
+        0
+    };
     match root {
-        Some(root) => relative.checked_div(root).unwrap_or(Decimal::ZERO),
+        Some(root) => Decimal::from_i128_with_scale(relative, VOLATILITY_SCALE)
+            .checked_div(root)
+            .map_or(0, |d| {
+                let mut d = d.round_dp(VOLATILITY_SCALE);
+                d.rescale(VOLATILITY_SCALE);
+                d.mantissa()
+            }),
         None => relative,
     }
 }
@@ -364,7 +384,11 @@ pub struct PriceGuard {
     span_low: Option<Price>,
     span_high: Option<Price>,
     last_candle_close: Option<Price>,
-    volatility: Decimal,
+    /// The recent volatility in fixed point, [`VOLATILITY_SCALE`] decimals.
+    volatility: i128,
+    /// [`PlausibilityConfig::volatility_weight`] as `numerator / denominator` (a power of
+    /// ten), rounded to [`VOLATILITY_SCALE`] decimals.
+    weight: (i128, i128),
     quarantine: Option<Quarantine>,
     counters: PlausibilityCounters,
     /// [`PlausibilityConfig::floor`] as a band.
@@ -387,7 +411,14 @@ impl PriceGuard {
             span_low: None,
             span_high: None,
             last_candle_close: None,
-            volatility: Decimal::ZERO,
+            volatility: 0,
+            weight: {
+                let weight = config.volatility_weight.round_dp(VOLATILITY_SCALE);
+                (
+                    weight.mantissa(),
+                    10i128.pow(weight.scale().min(VOLATILITY_SCALE)),
+                )
+            },
             quarantine: None,
             counters: PlausibilityCounters::default(),
             floor: PriceBand::new(config.floor),
@@ -415,20 +446,24 @@ impl PriceGuard {
     }
     /// The recent volatility (relative move per square root of a minute); always zero when
     /// [`PlausibilityConfig::volatility_multiple`] is, since it could not widen the band.
-    pub const fn volatility(&self) -> Decimal {
-        self.volatility
+    pub fn volatility(&self) -> Decimal {
+        Decimal::from_i128_with_scale(self.volatility, VOLATILITY_SCALE)
     }
 
     fn band(&self, since: TimestampMs, ts: TimestampMs, span_ms: i64) -> PriceBand {
         let elapsed = ts.as_ms().saturating_sub(since.as_ms()).max(span_ms);
-        self.config.band_at(elapsed, self.volatility)
+        self.config.band_at(elapsed, self.volatility())
     }
 
     fn set_reference(&mut self, price: Price, ts: TimestampMs) {
+        self.set_reference_fixed(price, price.to_fixed(), ts);
+    }
+
+    /// [`Self::set_reference`] with the price's [`Price::to_fixed`] already computed.
+    fn set_reference_fixed(&mut self, price: Price, fixed: i128, ts: TimestampMs) {
         let ts = self.reference.map_or(ts, |(_, at)| at.max(ts));
         self.reference = Some((price, ts));
         // The span in fixed point: an exact compare, without `Decimal`'s rescaling.
-        let fixed = price.to_fixed();
         let (low, high) = match (self.span_low, self.span_high, self.span_fixed) {
             (Some(low), Some(high), Some((low_fixed, high_fixed))) => {
                 if low_fixed <= fixed && fixed <= high_fixed {
@@ -467,8 +502,14 @@ impl PriceGuard {
             // A one-minute candle divides by 1: skipped, the quotient is the same.
             let root = (minutes > 1).then(|| Decimal::from(minutes).sqrt().unwrap_or(Decimal::ONE));
             let moved = largest_relative_move(previous, candle, root);
-            let weight = self.config.volatility_weight;
-            self.volatility += (moved - self.volatility) * weight;
+            // In fixed point: |moved − volatility| <= 10^18 and the weight's numerator is
+            // small (a validated weight is at most 1 with at most 12 decimals), so the
+            // product fits; an unvalidated huge weight saturates instead of overflowing.
+            let (numerator, denominator) = self.weight;
+            let step = (moved - self.volatility)
+                .checked_mul(numerator)
+                .map_or(moved - self.volatility, |product| product / denominator);
+            self.volatility = (self.volatility + step).clamp(0, MAX_RELATIVE_MOVE);
         }
         self.last_candle_close = Some(candle.close());
         self.span_low = None;
@@ -481,6 +522,20 @@ impl PriceGuard {
     /// Judges a tick at its event time: its last price, and its bid and ask when present
     /// (the last price is the print that counts towards confirming a new level).
     pub fn check_tick(&mut self, tick: &Tick) -> PriceVerdict {
+        // The common case, decided in fixed point: a last price alone, no quarantine, inside
+        // the floor band around the span. `judge` would accept it the same way (inside the
+        // floor, nothing to refute) and the reference moves to it.
+        if self.quarantine.is_none()
+            && tick.bid().is_none()
+            && tick.ask().is_none()
+            && let Some(window) = self.floor_window
+        {
+            let fixed = tick.last().to_fixed();
+            if window.contains(fixed) {
+                self.set_reference_fixed(tick.last(), fixed, tick.ts());
+                return PriceVerdict::Accepted;
+            }
+        }
         let prices = [Some(tick.last()), tick.bid(), tick.ask()];
         let mut judged = [tick.last(); 3];
         let mut n = 0;

@@ -558,6 +558,39 @@ proptest! {
     }
 }
 
+proptest! {
+    /// The sampler's waypoint shortcut returns exactly what the interpolation computes there
+    /// (value and representation: trailing zeros show in fills and logs).
+    #[test]
+    fn a_waypoint_sample_is_the_interpolation_at_that_offset(
+        lo in 1u32..100_000, spread in 0u32..100_000, o in 0u32..1000, c in 0u32..1000,
+        scale in 0u32..4, padded in 0u32..3, last in 3i64..70_000,
+    ) {
+        let low = Decimal::new(i64::from(lo), scale);
+        let high = low + Decimal::new(i64::from(spread), scale);
+        let pad = |d: Decimal| {
+            let mut d = d;
+            d.rescale(d.scale() + padded);
+            d
+        };
+        let open = pad((low + (high - low) * Decimal::new(i64::from(o), 3)).round_dp(scale));
+        let close = pad((low + (high - low) * Decimal::new(i64::from(c), 3)).round_dp(scale));
+        let bar = Candle::new(Interval::M1, ts(1_786_650_720_000), Price::new(open).unwrap(), Price::new(pad(high)).unwrap(), Price::new(pad(low)).unwrap(), Price::new(close).unwrap(), Volume::ZERO);
+        if let Ok(bar) = bar {
+            let path = bar.path(last);
+            let offsets = Candle::path_offsets(last);
+            for segment in 0..3 {
+                if offsets[segment + 1] <= offsets[segment] || offsets[segment] <= 0 {
+                    continue;
+                }
+                let sampled = path.price_at(offsets[segment]).get();
+                let computed = path.interpolate(segment, offsets[segment]).get();
+                prop_assert_eq!(sampled.serialize(), computed.serialize(), "{} vs {}", sampled, computed);
+            }
+        }
+    }
+}
+
 #[test]
 fn a_duration_needs_a_unit_or_is_minutes_and_nothing_else_parses() {
     use std::time::Duration;

@@ -250,10 +250,24 @@ pub fn run_window(
     window: TimeWindow,
     replay: HistoryReplay<'_>,
 ) -> Result<WindowRun, SessionError> {
+    // The window's decisions are only counted (`WindowSink`), never written: their indicator
+    // values would be computed for nothing.
+    run_window_recording(settings, candles, window, replay, false)
+}
+
+/// [`run_window`], with the strategy's indicator values recorded in its decisions or not.
+fn run_window_recording(
+    settings: &EngineSettings,
+    candles: &[Candle],
+    window: TimeWindow,
+    replay: HistoryReplay<'_>,
+    record_indicators: bool,
+) -> Result<WindowRun, SessionError> {
     let (start, end) = window.bounds(candles);
     let history = &candles[start.saturating_sub(settings.warmup_bars)..start];
     let traded = &candles[start..end];
     let mut engine = build_engine(settings, RestoredState::default())?;
+    engine.record_indicators(record_indicators);
     let mut sink = WindowSink::default();
     for candle in history {
         engine.on_history_candle(candle, Provenance::Historical, &mut sink);

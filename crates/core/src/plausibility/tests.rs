@@ -345,7 +345,7 @@ proptest::proptest! {
     }
 
     #[test]
-    fn the_largest_move_is_the_largest_of_the_three_relative_moves(
+    fn the_largest_move_is_the_largest_of_the_three_relative_moves_to_twelve_decimals(
         previous in 1i64..=10_000_000,
         moves in proptest::collection::vec(-5_000_000i64..=5_000_000, 3),
         scale in 0u32..=6,
@@ -363,17 +363,18 @@ proptest::proptest! {
             return Ok(());
         };
         let root = (minutes > 1).then(|| Decimal::from(minutes).sqrt().expect("root"));
-        // Each move divided separately, as the guard once computed it.
+        // Each move divided separately in `Decimal`, as the guard once computed it, then cut
+        // to the twelve decimals the guard keeps (the full quotient's rounding at 28 digits
+        // cannot cross a 10^-12 step for these prices: their quotients are at least 10^-25
+        // away from one).
         let expected = [candle.high(), candle.low(), candle.close()]
             .iter()
-            .filter_map(|p| {
-                ((p.get() - previous.get()) / previous.get())
-                    .abs()
-                    .checked_div(root.unwrap_or(Decimal::ONE))
-            })
+            .map(|p| ((p.get() - previous.get()) / previous.get()).abs().trunc_with_scale(12))
             .max()
-            .unwrap_or(Decimal::ZERO);
-        proptest::prop_assert_eq!(largest_relative_move(previous, &candle, root), expected);
+            .and_then(|m| m.checked_div(root.unwrap_or(Decimal::ONE)))
+            .map_or(Decimal::ZERO, |m| m.round_dp(12));
+        let computed = Decimal::from_i128_with_scale(largest_relative_move(previous, &candle, root), 12);
+        proptest::prop_assert_eq!(computed, expected);
     }
 }
 
@@ -409,4 +410,35 @@ fn a_guard_whose_band_cannot_widen_with_volatility_does_not_track_it() {
         }
         assert_eq!(guard.volatility() > Decimal::ZERO, tracked, "{config:?}");
     }
+}
+
+#[test]
+fn a_move_of_a_trillion_times_the_price_counts_as_the_largest_tracked_move() {
+    let previous = Price::new(dec!(0.000000000001)).expect("positive");
+    let huge = Price::new(dec!(1000000000000)).expect("positive");
+    let candle =
+        Candle::new(Interval::M1, ts(T0), huge, huge, huge, huge, Volume::ZERO).expect("candle");
+    assert_eq!(
+        largest_relative_move(previous, &candle, None),
+        MAX_RELATIVE_MOVE
+    );
+    // The average stays inside its range however often such a candle is accepted.
+    let mut guard = PriceGuard::new(PlausibilityConfig {
+        volatility_weight: Decimal::ONE,
+        ..PlausibilityConfig::default()
+    });
+    guard.accept_candle(
+        &Candle::new(
+            Interval::M1,
+            ts(T0),
+            previous,
+            previous,
+            previous,
+            previous,
+            Volume::ZERO,
+        )
+        .expect("candle"),
+    );
+    guard.accept_candle(&candle);
+    assert_eq!(guard.volatility(), Decimal::from(1_000_000));
 }

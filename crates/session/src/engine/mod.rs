@@ -300,6 +300,14 @@ impl Engine {
         }
     }
 
+    /// Whether the strategy fills its decisions' indicator values (on by default). A run
+    /// whose decisions are never written or shown (a sweep's or a walk-forward fold's
+    /// window) turns it off: the values are conversions for the record, never inputs to a
+    /// gate or an order, so trades and results are the same without them.
+    pub fn record_indicators(&mut self, enabled: bool) {
+        self.strategy.record_indicators(enabled);
+    }
+
     /// Records the latest funding rate (fraction) for the strategy's funding gates.
     pub fn observe_funding_rate(&mut self, rate: Decimal) {
         self.funding_rate = Some(rate);

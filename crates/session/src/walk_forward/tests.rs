@@ -6,7 +6,7 @@ use la_strategy::{SmaCrossConfig, StrategyKind};
 
 use super::{
     Candidate, Fold, Objective, ObjectiveMetric, TimeWindow, WindowLengths, evaluate_in_turn,
-    plan_folds, run_window, walk_forward,
+    plan_folds, run_window, run_window_recording, walk_forward,
 };
 use crate::{
     backtest::HistoryReplay, engine::EngineSettings, error::SessionError, funding_source::Funding,
@@ -334,4 +334,42 @@ fn the_objective_takes_the_best_metric_above_the_trade_floor_first_on_a_tie() {
             .unwrap_err()
             .contains("allowed: sharpe")
     );
+}
+
+/// A sweep's or a fold's window runs without the decisions' indicator values; the trades
+/// and every result are those of a run that records them (the setups strategy on a week of
+/// the real month, where it trades).
+#[test]
+fn a_window_run_without_indicator_values_trades_and_scores_like_one_with_them() {
+    let path = la_shared_data::path("candles/binance_spot_btcusdt_1m_2021-04-20_2021-05-20.csv.gz");
+    let month = crate::candle_file::load_candles(&path, Interval::M1)
+        .expect("readable candle file")
+        .candles;
+    let week = &month[..7 * 24 * 60];
+    let window = TimeWindow {
+        start_ms: week[1_000].open_time().as_ms(),
+        end_ms: week[week.len() - 1].open_time().as_ms() + 1,
+    };
+    let settings = EngineSettings::new(
+        Symbol::new("BTCUSDT").expect("symbol"),
+        StrategyKind::Setups,
+    );
+    let lean = run_window(&settings, week, window, unfunded()).expect("lean run");
+    let recorded =
+        run_window_recording(&settings, week, window, unfunded(), true).expect("recorded run");
+    assert!(
+        recorded.trades.len() >= 5,
+        "{} trades",
+        recorded.trades.len()
+    );
+    assert_eq!(lean.trades.len(), recorded.trades.len(), "trades");
+    assert_eq!(lean.trades, recorded.trades);
+    let points = |run: &super::WindowRun| -> Vec<(i64, Decimal, Decimal)> {
+        run.curve
+            .iter()
+            .map(|p| (p.ts_ms, p.equity, p.mark_equity))
+            .collect()
+    };
+    assert_eq!(points(&lean), points(&recorded));
+    assert_eq!(lean.results, recorded.results);
 }
