@@ -400,6 +400,9 @@ pub struct PriceGuard {
     /// The floor band around the current span in fixed point, recomputed when the span
     /// widens or resets; `None` when there is no span or no exact factor.
     floor_window: Option<FixedWindow>,
+    /// Whether the common-case shortcuts of [`Self::check_tick`] and [`Self::check_candle`]
+    /// are taken (always, but in the test that proves them equal to the full judgement).
+    shortcuts: bool,
 }
 
 impl PriceGuard {
@@ -425,6 +428,17 @@ impl PriceGuard {
             floor_factor: ExactFactor::new(PriceBand::new(config.floor).half_width()),
             span_fixed: None,
             floor_window: None,
+            shortcuts: true,
+        }
+    }
+
+    /// A guard that always takes the full judgement, for the test that proves the shortcuts
+    /// decide alike.
+    #[cfg(test)]
+    pub(crate) fn without_shortcuts(config: PlausibilityConfig) -> Self {
+        Self {
+            shortcuts: false,
+            ..Self::new(config)
         }
     }
 
@@ -525,7 +539,8 @@ impl PriceGuard {
         // The common case, decided in fixed point: a last price alone, no quarantine, inside
         // the floor band around the span. `judge` would accept it the same way (inside the
         // floor, nothing to refute) and the reference moves to it.
-        if self.quarantine.is_none()
+        if self.shortcuts
+            && self.quarantine.is_none()
             && tick.bid().is_none()
             && tick.ask().is_none()
             && let Some(window) = self.floor_window
@@ -566,6 +581,18 @@ impl PriceGuard {
     /// Its prices may lie anywhere in its interval, so the band is at least one interval
     /// wide in time and is taken around every price accepted since the last candle.
     pub fn check_candle(&mut self, candle: &Candle) -> PriceVerdict {
+        // The common case: every price of the candle lies between the lowest and highest
+        // prices accepted since the last candle (its ticks visited them), so inside the floor
+        // band around them; `judge` would accept it the same way, with nothing to refute.
+        if self.shortcuts
+            && self.quarantine.is_none()
+            && let Some((low, high)) = self.span_fixed
+            && low <= candle.low().to_fixed()
+            && candle.high().to_fixed() <= high
+        {
+            self.accept_candle(candle);
+            return PriceVerdict::Accepted;
+        }
         let prices = [candle.open(), candle.high(), candle.low(), candle.close()];
         let verdict = self.judge(
             &prices,

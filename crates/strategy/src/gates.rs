@@ -195,6 +195,10 @@ pub(crate) struct DailyLossGuard {
     day: Option<i64>,
     /// Equity below this blocks entries for the rest of `day`.
     floor: Decimal,
+    /// The last equity judged (its exact representation) and the verdict: equity only
+    /// changes when a trade closes, and a `Decimal` comparison across scales costs
+    /// hundreds of instructions on every candle.
+    last: Option<([u8; 16], bool)>,
 }
 
 impl DailyLossGuard {
@@ -203,6 +207,7 @@ impl DailyLossGuard {
             keep_frac: Decimal::ONE - max_daily_loss_frac,
             day: None,
             floor: Decimal::ZERO,
+            last: None,
         }
     }
 
@@ -214,7 +219,38 @@ impl DailyLossGuard {
             self.day = Some(day);
             // Equity is validated positive by sizing; a non-positive one blocks there.
             self.floor = equity.checked_mul(self.keep_frac).unwrap_or(Decimal::ZERO);
+            self.last = None;
         }
-        self.keep_frac < Decimal::ONE && equity < self.floor
+        let bits = equity.serialize();
+        if let Some((last, spent)) = self.last
+            && last == bits
+        {
+            return spent;
+        }
+        let spent = self.keep_frac < Decimal::ONE && equity < self.floor;
+        self.last = Some((bits, spent));
+        spent
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal_macros::dec;
+
+    use super::{DAY_MS, DailyLossGuard};
+
+    /// The verdict is remembered for an unchanged equity only: a loss later in the same day
+    /// still spends the budget, and a recovery un-spends it.
+    #[test]
+    fn the_daily_budget_follows_the_equity_through_the_day() {
+        let mut guard = DailyLossGuard::new(dec!(0.03));
+        let day = 20_000 * DAY_MS;
+        assert!(!guard.spent(day + 60_000, dec!(10000)));
+        assert!(!guard.spent(day + 120_000, dec!(10000)));
+        assert!(guard.spent(day + 180_000, dec!(9650)));
+        assert!(guard.spent(day + 240_000, dec!(9650.00)));
+        assert!(!guard.spent(day + 300_000, dec!(9800)));
+        // The next day's budget starts from its first equity.
+        assert!(!guard.spent(day + DAY_MS + 60_000, dec!(9650)));
     }
 }

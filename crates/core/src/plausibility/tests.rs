@@ -4,6 +4,8 @@
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
+use proptest::prelude::{Just, Strategy, prop_oneof};
+
 use super::*;
 use crate::{Interval, Symbol, Tick, Volume};
 
@@ -441,4 +443,119 @@ fn a_move_of_a_trillion_times_the_price_counts_as_the_largest_tracked_move() {
     );
     guard.accept_candle(&candle);
     assert_eq!(guard.volatility(), Decimal::from(1_000_000));
+}
+
+/// One minute of a generated market for the shortcut test: a move (basis points of the
+/// last close, sometimes a jump far outside any band), the bar's range, and which odd
+/// prints accompany it.
+#[derive(Clone, Copy, Debug)]
+struct Minute {
+    move_bp: i64,
+    range_bp: i64,
+    jump: u8,
+    stray_tick: bool,
+    with_book: bool,
+    gap_minutes: i64,
+    /// The bar arrives without its ticks (a feed that delivers only candles for a while).
+    without_ticks: bool,
+    /// The bar's high is a broken print, 1000× its close.
+    bad_wick: bool,
+}
+
+fn minute() -> impl Strategy<Value = Minute> {
+    (
+        (-300i64..=300, 0i64..=200, 0u8..40),
+        (
+            proptest::bool::weighted(0.1),
+            proptest::bool::weighted(0.1),
+            prop_oneof![9 => Just(0i64), 1 => 1i64..240],
+        ),
+        (
+            proptest::bool::weighted(0.2),
+            proptest::bool::weighted(0.05),
+        ),
+    )
+        .prop_map(
+            |(
+                (move_bp, range_bp, jump),
+                (stray_tick, with_book, gap_minutes),
+                (without_ticks, bad_wick),
+            )| Minute {
+                move_bp,
+                range_bp,
+                jump,
+                stray_tick,
+                with_book,
+                gap_minutes,
+                without_ticks,
+                bad_wick,
+            },
+        )
+}
+
+proptest::proptest! {
+    /// The fixed-point shortcuts for ticks and candles decide exactly as the full judgement:
+    /// the same verdict for every print, the same counters, reference and volatility, over
+    /// random markets with gaps, jumps of 1000× and 1/1000, stray prints and quoted books.
+    #[test]
+    fn the_shortcuts_decide_every_print_as_the_full_judgement_does(
+        minutes in proptest::collection::vec(minute(), 1..120),
+        broker_band in proptest::bool::ANY,
+    ) {
+        let config = if broker_band {
+            PlausibilityConfig { floor: dec!(0.5), per_sqrt_minute: Decimal::ZERO, volatility_multiple: Decimal::ZERO, ceiling: dec!(0.5), ..PlausibilityConfig::default() }
+        } else {
+            PlausibilityConfig::default()
+        };
+        let mut fast = PriceGuard::new(config);
+        let mut full = PriceGuard::without_shortcuts(config);
+        let symbol = Symbol::new("BTCUSDT").expect("symbol");
+        let mut close = dec!(50000.0);
+        let mut at = T0;
+        for m in minutes {
+            at += m.gap_minutes * 60_000;
+            let factor = match m.jump { 0 => dec!(1000), 1 => dec!(0.001), 2 => dec!(1.3), _ => Decimal::ONE };
+            let open = (close * factor).round_dp(1);
+            let next = (open * (Decimal::ONE + Decimal::new(m.move_bp, 4))).round_dp(1);
+            let spread = (open * Decimal::new(m.range_bp, 4)).round_dp(1);
+            let high = if m.bad_wick { next * dec!(1000) } else { open.max(next) + spread };
+            let low = (open.min(next) - spread).max(dec!(0.1));
+            let prices = (Price::new(open), Price::new(high), Price::new(low), Price::new(next));
+            let (Ok(o), Ok(h), Ok(l), Ok(c)) = prices else {
+                close = dec!(50000.0);
+                continue;
+            };
+            let Ok(candle) = Candle::new(Interval::M1, ts(at), o, h, l, c, Volume::ZERO) else {
+                continue;
+            };
+            let path = candle.path(59_500);
+            let offsets = if m.without_ticks { Vec::new() } else { Candle::path_offsets(59_500).to_vec() };
+            for (i, offset) in offsets.into_iter().enumerate() {
+                let last = path.price_at(offset);
+                let (bid, ask) = if m.with_book && i == 1 {
+                    (Price::new(last.get() - dec!(0.1)).ok(), Price::new(last.get() * dec!(1.0001)).ok())
+                } else {
+                    (None, None)
+                };
+                let Ok(tick) = Tick::new(symbol, ts(at + offset), last, bid, ask) else {
+                    continue;
+                };
+                proptest::prop_assert_eq!(fast.check_tick(&tick), full.check_tick(&tick));
+                if m.stray_tick
+                    && i == 2
+                    && let Ok(stray) = Price::new(last.get() * dec!(1000))
+                {
+                    let stray = Tick::new(symbol, ts(at + offset + 1), stray, None, None).expect("tick");
+                    proptest::prop_assert_eq!(fast.check_tick(&stray), full.check_tick(&stray));
+                }
+            }
+            proptest::prop_assert_eq!(fast.check_candle(&candle), full.check_candle(&candle));
+            close = next;
+            at += 60_000;
+        }
+        proptest::prop_assert_eq!(fast.counters(), full.counters());
+        proptest::prop_assert_eq!(fast.reference(), full.reference());
+        proptest::prop_assert_eq!(fast.volatility(), full.volatility());
+        proptest::prop_assert_eq!(fast.in_quarantine(), full.in_quarantine());
+    }
 }
