@@ -6,6 +6,7 @@
 
 use std::{
     collections::BTreeMap,
+    fmt::Write as _,
     path::{Path, PathBuf},
     sync::Arc,
 };
@@ -444,18 +445,53 @@ pub fn write_trades_csv(path: &Path, trades: &[Exit]) -> Result<(), SessionError
 /// # Errors
 /// The file cannot be written.
 pub fn write_equity_csv(path: &Path, points: &[EquityPoint]) -> Result<(), SessionError> {
-    let mut out = String::from("ts_ms,equity,mark_equity,mark_price\n");
+    // One row per candle (42,915 for a month of 1m candles): written with `itoa` and
+    // `push_decimal` rather than `format!`, which was a sixth of a whole backtest's time.
+    let mut out = String::with_capacity(64 + points.len() * 64);
+    out.push_str("ts_ms,equity,mark_equity,mark_price\n");
+    let mut integer = itoa::Buffer::new();
     for point in points {
-        out.push_str(&format!(
-            "{},{},{},{}\n",
-            point.ts_ms,
-            point.equity,
-            point.mark_equity.round_dp(8),
-            point.mark_price
-        ));
+        out.push_str(integer.format(point.ts_ms));
+        out.push(',');
+        push_decimal(&mut out, point.equity);
+        out.push(',');
+        push_decimal(&mut out, point.mark_equity.round_dp(8));
+        out.push(',');
+        push_decimal(&mut out, point.mark_price);
+        out.push('\n');
     }
     write_replace(path, out.as_bytes(), Durability::Synced)
         .map_err(|e| SessionError::io("cannot write", path, e))
+}
+
+/// Appends `value` exactly as its `Display` writes it (every digit of its scale, a `-` for
+/// any negative value, `-0` included), without the formatting machinery: the mantissa is
+/// written once with `itoa` and the point inserted. A mantissa beyond `u64` takes `Display`.
+pub(crate) fn push_decimal(out: &mut String, value: Decimal) {
+    let Ok(mantissa) = u64::try_from(value.mantissa().unsigned_abs()) else {
+        // Past 18 significant digits: rare, and `Display` is exact.
+        let _ = write!(out, "{value}");
+        return;
+    };
+    if value.is_sign_negative() {
+        out.push('-');
+    }
+    let scale = value.scale() as usize;
+    let mut buffer = itoa::Buffer::new();
+    let digits = buffer.format(mantissa);
+    if digits.len() > scale {
+        let (whole, fraction) = digits.split_at(digits.len() - scale);
+        out.push_str(whole);
+        if scale > 0 {
+            out.push('.');
+            out.push_str(fraction);
+        }
+    } else {
+        // A value below 1 (`digits` is never empty, so `scale` ≥ 1 here).
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', scale - digits.len()));
+        out.push_str(digits);
+    }
 }
 
 /// Writes any serializable value as pretty JSON (atomically: temp file, fsync, rename).

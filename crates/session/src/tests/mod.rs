@@ -7,3 +7,4 @@ mod journal_tests;
 mod logging_tests;
 mod plausibility_real_data;
 mod rotation_tests;
+mod run_files_tests;
