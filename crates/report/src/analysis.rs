@@ -43,6 +43,8 @@ impl MonthlyReturn {
     }
 }
 
+const DAY_MS: i64 = 86_400_000;
+
 /// `YYYY-MM` of the instant just before `ts_ms` (see the module docs).
 fn month_of(ts_ms: i64) -> String {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ts_ms.saturating_sub(1)) * 1_000_000)
@@ -58,14 +60,21 @@ pub(crate) fn monthly_returns(
     equity: &[EquityRow],
 ) -> Vec<MonthlyReturn> {
     let mut months: Vec<MonthlyReturn> = Vec::new();
+    // A month changes only with the UTC day (of the instant before `ts_ms`, as `month_of`
+    // reads it): the month's name is formatted once per day, not once per candle.
+    let mut day_seen = None;
     for point in equity {
-        let month = month_of(point.ts_ms);
+        let day = point.ts_ms.saturating_sub(1).div_euclid(DAY_MS);
+        let same_day = day_seen.replace(day) == Some(day);
         match months.last_mut() {
-            Some(current) if current.month == month => current.end = point.mark_equity,
+            Some(current) if same_day => current.end = point.mark_equity,
+            Some(current) if current.month == month_of(point.ts_ms) => {
+                current.end = point.mark_equity;
+            }
             previous => {
                 let start = previous.map_or(starting_equity, |p| p.end);
                 months.push(MonthlyReturn {
-                    month,
+                    month: month_of(point.ts_ms),
                     start,
                     end: point.mark_equity,
                 });

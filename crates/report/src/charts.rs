@@ -76,19 +76,31 @@ pub(crate) fn thin(points: &[(i64, f64)], max: usize) -> Vec<(i64, f64)> {
 }
 
 /// Drawdown of realized equity below its running peak, in percent (≤ 0).
+///
+/// Realized equity changes only when a trade closes, so the percentage is computed again
+/// only when the equity or its peak changed since the previous point (the same figures as
+/// computing it on every candle, without a `Decimal` division per candle).
 pub(crate) fn drawdown_percent(points: &[EquityRow]) -> Vec<(i64, f64)> {
     let mut peak: Option<Decimal> = None;
+    let mut last: Option<(Decimal, Decimal, f64)> = None;
     points
         .iter()
         .map(|p| {
             let high = peak.map_or(p.equity, |h| h.max(p.equity));
             peak = Some(high);
-            let dd = if high > Decimal::ZERO {
-                (p.equity - high) / high * Decimal::ONE_HUNDRED
-            } else {
-                Decimal::ZERO
+            let dd = match last {
+                Some((equity, peak, dd)) if equity == p.equity && peak == high => dd,
+                _ => {
+                    let dd = if high > Decimal::ZERO {
+                        to_f64((p.equity - high) / high * Decimal::ONE_HUNDRED)
+                    } else {
+                        0.0
+                    };
+                    last = Some((p.equity, high, dd));
+                    dd
+                }
             };
-            (p.ts_ms, to_f64(dd))
+            (p.ts_ms, dd)
         })
         .collect()
 }
