@@ -16,7 +16,7 @@ use la_run_schema::RunSummary;
 
 use crate::{
     candle_file::load_candles,
-    engine::{Engine, EngineSettings, EngineSink, RestoredState, build_engine_with_strategy},
+    engine::{Engine, EngineSettings, EngineSink, RestoredState, build_engine},
     error::SessionError,
     funding::{FundingRateSource, FundingSchedule},
     funding_source::Funding,
@@ -366,12 +366,10 @@ pub fn run_backtest(config: &BacktestConfig) -> Result<RunSummary, SessionError>
         std::process::id()
     );
     let run_dir = workspace.create_run_dir(&run_id)?;
-    // Without decision records nobody reads the indicator snapshot: the strategy skips it
-    // (the same signals and orders; `record_indicators` says so).
-    let mut strategy = la_strategy::build(config.engine.strategy, &config.engine.strategy_config)?;
-    strategy.record_indicators(config.decisions == DecisionLog::Written);
-    let mut engine =
-        build_engine_with_strategy(&config.engine, strategy, RestoredState::default())?;
+    // Without decision records nobody reads the indicator values: the strategy skips them
+    // (the same signals and orders).
+    let mut engine = build_engine(&config.engine, RestoredState::default())?;
+    engine.record_indicators(config.decisions == DecisionLog::Written);
     let symbol = config.engine.symbol;
     let journal_path = run_dir.join("events.jsonl");
     let mut sink = match config.decisions {
