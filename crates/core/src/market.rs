@@ -291,7 +291,7 @@ impl Candle {
     pub fn path(&self, last_offset_ms: i64) -> PathSampler {
         let scale = [self.open, self.high, self.low, self.close]
             .iter()
-            .map(|p| p.get().normalize().scale())
+            .map(|p| crate::number::normalized_scale(p.get()))
             .max()
             .unwrap_or(1)
             .max(1);

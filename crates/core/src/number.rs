@@ -22,6 +22,27 @@ pub const POW10: [i128; 29] = {
     table
 };
 
+/// The scale `value.normalize().scale()` gives (its decimals without trailing zeros),
+/// without building the normalized value: a mantissa that fits a `u64` (every price and
+/// quantity of a real market) loses its trailing zeros by 64-bit division by a constant,
+/// a few instructions each, where `normalize` divides the 96-bit mantissa. Wider mantissas
+/// take `normalize`.
+pub fn normalized_scale(value: Decimal) -> u32 {
+    let scale = value.scale();
+    let Ok(mut mantissa) = u64::try_from(value.mantissa().unsigned_abs()) else {
+        return value.normalize().scale();
+    };
+    if mantissa == 0 {
+        return 0;
+    }
+    let mut trimmed = scale;
+    while trimmed > 0 && mantissa % 10 == 0 {
+        mantissa /= 10;
+        trimmed -= 1;
+    }
+    trimmed
+}
+
 /// The most significant digits a [`Decimal`] can hold without rounding.
 const MAX_DIGITS: usize = 28;
 

@@ -628,3 +628,18 @@ fn a_duration_needs_a_unit_or_is_minutes_and_nothing_else_parses() {
         );
     }
 }
+
+proptest! {
+    /// The fast normalized scale is `normalize().scale()` for every value: narrow and wide
+    /// mantissas, trailing zeros or none, zero, negative.
+    #[test]
+    fn the_normalized_scale_is_what_normalize_gives(
+        mantissa in prop_oneof![any::<i64>().prop_map(i128::from), -(1i128 << 95)..(1i128 << 95)],
+        zeros in 0u32..20,
+        scale in 0u32..=28,
+    ) {
+        let mantissa = mantissa.checked_mul(10i128.pow(zeros)).filter(|m| m.unsigned_abs() < (1u128 << 96)).unwrap_or(mantissa);
+        let value = Decimal::from_i128_with_scale(mantissa, scale);
+        prop_assert_eq!(crate::number::normalized_scale(value), value.normalize().scale(), "{}", value);
+    }
+}
