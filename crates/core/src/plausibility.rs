@@ -374,6 +374,19 @@ impl PlausibilityCounters {
     }
 }
 
+/// The range of prices accepted since the last accepted candle, with its floor band.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Span {
+    low: Price,
+    high: Price,
+    /// `low` and `high` in fixed point ([`Price::to_fixed`]).
+    low_fixed: i128,
+    high_fixed: i128,
+    /// The floor band around the span in fixed point, recomputed when the span widens;
+    /// `None` when the floor has no exact factor.
+    floor_window: Option<FixedWindow>,
+}
+
 /// The plausibility state machine (see the module docs).
 #[derive(Clone, Debug)]
 pub struct PriceGuard {
@@ -381,8 +394,7 @@ pub struct PriceGuard {
     reference: Option<(Price, TimestampMs)>,
     /// Accepted prices since the last accepted candle (the reference among them): a candle
     /// spans its whole interval, so its prices are judged against this range.
-    span_low: Option<Price>,
-    span_high: Option<Price>,
+    span: Option<Span>,
     last_candle_close: Option<Price>,
     /// The recent volatility in fixed point, [`VOLATILITY_SCALE`] decimals.
     volatility: i128,
@@ -395,11 +407,6 @@ pub struct PriceGuard {
     floor: PriceBand,
     /// The floor band's factor as an exact ratio, when it has one (see [`ExactFactor`]).
     floor_factor: Option<ExactFactor>,
-    /// `span_low` and `span_high` in fixed point ([`Price::to_fixed`]).
-    span_fixed: Option<(i128, i128)>,
-    /// The floor band around the current span in fixed point, recomputed when the span
-    /// widens or resets; `None` when there is no span or no exact factor.
-    floor_window: Option<FixedWindow>,
     /// Whether the common-case shortcuts of [`Self::check_tick`] and [`Self::check_candle`]
     /// are taken (always, but in the test that proves them equal to the full judgement).
     shortcuts: bool,
@@ -411,8 +418,7 @@ impl PriceGuard {
         Self {
             config,
             reference: None,
-            span_low: None,
-            span_high: None,
+            span: None,
             last_candle_close: None,
             volatility: 0,
             weight: {
@@ -426,8 +432,6 @@ impl PriceGuard {
             counters: PlausibilityCounters::default(),
             floor: PriceBand::new(config.floor),
             floor_factor: ExactFactor::new(PriceBand::new(config.floor).half_width()),
-            span_fixed: None,
-            floor_window: None,
             shortcuts: true,
         }
     }
@@ -478,32 +482,30 @@ impl PriceGuard {
         let ts = self.reference.map_or(ts, |(_, at)| at.max(ts));
         self.reference = Some((price, ts));
         // The span in fixed point: an exact compare, without `Decimal`'s rescaling.
-        let (low, high) = match (self.span_low, self.span_high, self.span_fixed) {
-            (Some(low), Some(high), Some((low_fixed, high_fixed))) => {
-                if low_fixed <= fixed && fixed <= high_fixed {
-                    return;
+        match &mut self.span {
+            Some(span) if span.low_fixed <= fixed && fixed <= span.high_fixed => {}
+            Some(span) => {
+                if fixed < span.low_fixed {
+                    (span.low, span.low_fixed) = (price, fixed);
+                } else {
+                    (span.high, span.high_fixed) = (price, fixed);
                 }
-                (
-                    if low_fixed <= fixed {
-                        (low, low_fixed)
-                    } else {
-                        (price, fixed)
-                    },
-                    if fixed <= high_fixed {
-                        (high, high_fixed)
-                    } else {
-                        (price, fixed)
-                    },
-                )
+                span.floor_window = self
+                    .floor_factor
+                    .map(|factor| FixedWindow::new(factor, span.low_fixed, span.high_fixed));
             }
-            _ => ((price, fixed), (price, fixed)),
-        };
-        self.span_low = Some(low.0);
-        self.span_high = Some(high.0);
-        self.span_fixed = Some((low.1, high.1));
-        self.floor_window = self
-            .floor_factor
-            .map(|factor| FixedWindow::new(factor, low.1, high.1));
+            None => {
+                self.span = Some(Span {
+                    low: price,
+                    high: price,
+                    low_fixed: fixed,
+                    high_fixed: fixed,
+                    floor_window: self
+                        .floor_factor
+                        .map(|factor| FixedWindow::new(factor, fixed, fixed)),
+                });
+            }
+        }
     }
 
     fn accept_candle(&mut self, candle: &Candle) {
@@ -526,10 +528,7 @@ impl PriceGuard {
             self.volatility = (self.volatility + step).clamp(0, MAX_RELATIVE_MOVE);
         }
         self.last_candle_close = Some(candle.close());
-        self.span_low = None;
-        self.span_high = None;
-        self.span_fixed = None;
-        self.floor_window = None;
+        self.span = None;
         self.set_reference(candle.close(), candle.close_time());
     }
 
@@ -543,7 +542,10 @@ impl PriceGuard {
             && self.quarantine.is_none()
             && tick.bid().is_none()
             && tick.ask().is_none()
-            && let Some(window) = self.floor_window
+            && let Some(window) = self
+                .span
+                .as_ref()
+                .and_then(|span| span.floor_window.as_ref())
         {
             let fixed = tick.last().to_fixed();
             if window.contains(fixed) {
@@ -586,9 +588,9 @@ impl PriceGuard {
         // band around them; `judge` would accept it the same way, with nothing to refute.
         if self.shortcuts
             && self.quarantine.is_none()
-            && let Some((low, high)) = self.span_fixed
-            && low <= candle.low().to_fixed()
-            && candle.high().to_fixed() <= high
+            && let Some(span) = &self.span
+            && span.low_fixed <= candle.low().to_fixed()
+            && candle.high().to_fixed() <= span.high_fixed
         {
             self.accept_candle(candle);
             return PriceVerdict::Accepted;
@@ -613,8 +615,8 @@ impl PriceGuard {
         let Some((reference, _)) = self.reference else {
             return true;
         };
-        let low = self.span_low.unwrap_or(reference).min(reference);
-        let high = self.span_high.unwrap_or(reference).max(reference);
+        let low = self.span.map_or(reference, |span| span.low).min(reference);
+        let high = self.span.map_or(reference, |span| span.high).max(reference);
         prices
             .iter()
             .all(|p| band.contains(low, *p) || band.contains(high, *p) || (*p >= low && *p <= high))
@@ -633,7 +635,7 @@ impl PriceGuard {
         // The band is never narrower than its floor: nearly every real print is inside the
         // floor, and is decided without the square root of the full band.
         let floor = self.floor;
-        let inside_floor = match self.floor_window {
+        let inside_floor = match self.span.and_then(|span| span.floor_window) {
             Some(window) => prices.iter().all(|p| window.contains(p.to_fixed())),
             None => self.consistent_with_reference(prices, floor),
         };
