@@ -129,6 +129,7 @@ cargo run --release -p la-session --example bench_probe -- loopback --samples 20
 cargo run --release -p la-session --example bench_probe -- loopback --samples 2000 --speed 1000 --http loopback --sse-clients 10
 cargo bench -p la-session --bench backtest -- --warm-up-time 1 --measurement-time 5
 laptop-agents backtest --json --data ../shared/data/candles/binance_spot_btcusdt_1m_2021-04-20_2021-05-20.csv.gz
+laptop-agents sweep --json --grid <10 × 10 × 10 setups periods> --data ../shared/data/candles/binance_spot_btcusdt_1m_2021-04-20_2021-05-20.csv.gz
 cargo run --release -p la-session --example bench_probe -- footprint --bin target/release/laptop-agents --mode external --speed 10 --virtual-minutes 10
 cargo run --release -p la-session --example bench_probe -- footprint --bin target/release/laptop-agents --mode in-process --speed 10 --virtual-minutes 10
 cargo run --release -p la-session --example bench_probe -- footprint --bin target/release/laptop-agents --mode external --speed 1 --virtual-minutes 1

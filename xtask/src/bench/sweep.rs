@@ -143,8 +143,8 @@ impl Sweep {
              `laptop-agents sweep --json --grid <10 × 10 × 10 setups periods> --data <file>` \
              (whole command: the file read once, every set on rayon's pool, the leaderboard and \
              the best set's run directory written): wall {:.2} s, CPU {:.2} s \
-             ({:.2} cores busy), {} candle evaluations/s/core, {} on the wall clock; peak \
-             resident set {:.1} MiB.\n",
+             ({:.2} cores busy); candle evaluations (sets × candles) {} per core (CPU time), {} \
+             on the wall clock; peak resident set {:.1} MiB.\n",
             self.sets,
             self.candles,
             self.cores,
