@@ -45,13 +45,18 @@ const PEAK_GOAL_KIB: u64 = 64 * 1024;
 /// What the sweep measured.
 #[derive(Debug)]
 pub(super) struct Sweep {
-    sets: usize,
-    candles: f64,
-    wall_s: f64,
-    cpu_s: f64,
-    peak_kib: u64,
-    cores: usize,
-    load: String,
+    /// Sets evaluated.
+    pub(super) sets: usize,
+    /// Candles in the file.
+    pub(super) candles: f64,
+    pub(super) wall_s: f64,
+    /// User + system CPU seconds of the process.
+    pub(super) cpu_s: f64,
+    /// Peak resident set (`VmHWM`), KiB.
+    pub(super) peak_kib: u64,
+    /// Cores available to the process.
+    pub(super) cores: usize,
+    pub(super) load: String,
 }
 
 /// Runs `laptop-agents sweep` over the shared month once (after one short warm-up run that

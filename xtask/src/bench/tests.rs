@@ -14,6 +14,7 @@ use super::{
     footprint::Footprint,
     report::Report,
     startup::Startup,
+    sweep::Sweep,
     tick_to_exit::{Loopback, TickToExit},
 };
 
@@ -140,6 +141,16 @@ fn render(options: Options, footprints: &[&str]) -> String {
         trades: 247.0,
         load: "0.45".into(),
         secs: options.measurement_time(),
+    }
+    .add_to(&mut report);
+    Sweep {
+        sets: if options.quick { 200 } else { 1000 },
+        candles: 42915.0,
+        wall_s: if options.quick { 3.4 } else { 15.97 },
+        cpu_s: if options.quick { 6.1 } else { 29.74 },
+        peak_kib: 37_868,
+        cores: 2,
+        load: "2.02".into(),
     }
     .add_to(&mut report);
     Footprint {
