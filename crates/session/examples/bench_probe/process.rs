@@ -495,10 +495,17 @@ mod tests {
         let (started_tx, started_rx) = std::sync::mpsc::channel();
         let (finish_tx, finish_rx) = std::sync::mpsc::channel::<()>();
         let worker = std::thread::spawn(move || {
-            // Busy for 50 ms of wall time (most of it on a CPU), then waits to be sampled.
-            let start = Instant::now();
-            while start.elapsed().as_millis() < 50 {
-                black_box(start.elapsed());
+            // Busy until it has had 20 ms on a CPU (however loaded the machine), then waits
+            // to be sampled.
+            let on_cpu = || {
+                std::fs::read_to_string("/proc/thread-self/schedstat")
+                    .ok()
+                    .as_deref()
+                    .and_then(super::schedstat_cpu_ns)
+                    .unwrap_or(u64::MAX)
+            };
+            while on_cpu() < 20_000_000 {
+                black_box(Instant::now());
             }
             let _ = started_tx.send(());
             let _ = finish_rx.recv();
@@ -515,7 +522,7 @@ mod tests {
             cpu.total_ns()
         );
         assert!(
-            with_worker >= 10_000_000,
+            with_worker >= 20_000_000,
             "the worker's busy loop is counted: {with_worker} ns"
         );
         assert!(!cpu.sample(u32::MAX), "no such process");
