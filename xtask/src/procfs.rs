@@ -27,16 +27,22 @@ pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
 
 /// The `VmRSS:` value of a `/proc/<pid>/status` text, in KiB.
 pub(crate) fn vm_rss_kib(status: &str) -> Option<u64> {
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    status_kib(status, "VmRSS:")
+}
+
+/// The value of the `key` line (`VmRSS:`, `VmHWM:`) of a `/proc/<pid>/status` text, in KiB.
+fn status_kib(status: &str, key: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with(key))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// The peak resident set (`VmHWM:` of `/proc/<pid>/status`) of `pid` in KiB, or `None`
 /// once the process is gone or has exited (a zombie has no memory map).
 pub(crate) fn peak_rss_kib(pid: u32) -> Option<u64> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
+    status_kib(
+        &fs::read_to_string(format!("/proc/{pid}/status")).ok()?,
+        "VmHWM:",
+    )
 }
 
 /// A process's state letter and its CPU time (user + system) from `/proc/<pid>/stat`.

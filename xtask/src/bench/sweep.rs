@@ -70,21 +70,16 @@ pub(super) fn measure(sh: &Shell, options: Options, cli: &Path) -> Result<Sweep>
     fs::write(&grid, GRID)?;
     let sets = if options.quick { QUICK_SETS } else { GRID_SETS };
     run_sweep(cli, &data, &grid, &dir.join("warm-up"), 2)?;
-    let load = load_average();
     let sweep = run_sweep(cli, &data, &grid, &dir.join("measured"), sets)?;
     let _ = fs::remove_dir_all(&dir);
-    Ok(Sweep {
-        sets,
-        load,
-        cores: thread::available_parallelism().map_or(1, |n| n.get()),
-        ..sweep
-    })
+    Ok(sweep)
 }
 
 /// One `laptop-agents sweep --json` over `sets` sets of the grid (a seeded sample when fewer
 /// than the grid), measured from `/proc`.
 fn run_sweep(cli: &Path, data: &Path, grid: &Path, dir: &Path, sets: usize) -> Result<Sweep> {
     fs::create_dir_all(dir)?;
+    let load = load_average();
     let out = dir.join("sweep.json");
     let mut command = Command::new(cli);
     command
@@ -129,8 +124,8 @@ fn run_sweep(cli: &Path, data: &Path, grid: &Path, dir: &Path, sets: usize) -> R
         wall_s,
         cpu_s,
         peak_kib,
-        cores: 1,
-        load: String::new(),
+        cores: thread::available_parallelism().map_or(1, |n| n.get()),
+        load,
     })
 }
 
