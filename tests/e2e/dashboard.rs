@@ -232,3 +232,43 @@ async fn healthz_turns_503_within_a_quarter_of_the_stale_timeout_of_a_silence_an
         "503 came {took:?} after the last data (stale timeout {stale_timeout:?})"
     );
 }
+
+/// `/api/state` as JSON.
+async fn api_state(addr: SocketAddr) -> Value {
+    let (code, body) = http_get(addr, "/api/state").await;
+    assert_eq!(code, 200, "{body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unwatched_surface_builds_a_view_only_when_asked_and_it_is_current() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = RawRunConfig {
+        http: "127.0.0.1:0".into(),
+        ..sim_config(dir.path(), "60s")
+    };
+    let (session, addr) = start_session(raw).await;
+    // Three heartbeats and ~180 virtual seconds of market data with nobody reading.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let first = api_state(addr).await;
+    assert_eq!(
+        first["seq"], 1,
+        "views were built with nobody asking: {first}"
+    );
+    assert_eq!(
+        api_state(addr).await["seq"],
+        1,
+        "a view this young is served again"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let second = api_state(addr).await;
+    session.abort();
+    assert_eq!(second["seq"], 2, "{second}");
+    let event_ms = |v: &Value| v["event_ts_ms"].as_i64().unwrap_or_default();
+    assert!(
+        event_ms(&second) >= event_ms(&first) + 30_000,
+        "the view asked for a real second later is ~60 virtual seconds newer: {} then {}",
+        event_ms(&first),
+        event_ms(&second)
+    );
+}

@@ -7,7 +7,8 @@
 //! client skips to the newest state instead of queueing, and costs one pending event at most.
 //! While no stream is open the encoder encodes nothing; a client that opens one is counted as a
 //! watcher (see `hub`), wakes the encoder and waits for an encoding at least as new as the
-//! view published when it joined. `/api/state` encodes the newest view on request.
+//! view published when it joined. `/api/state`, `/metrics` and `/healthz` ask for a view of
+//! the session as of now (`Surface::fresh`) and encode it on request.
 //! At most [`MAX_SSE_CLIENTS`] streams are served at once. On shutdown the streams end, the
 //! server drains for at most a second and is then aborted: the session never waits on it.
 
@@ -130,26 +131,29 @@ impl HttpServer {
 }
 
 /// Encodes each publication once (the state always, the curve when it changed) while a
-/// client watches; nothing while none does.
+/// client watches. While none does it sleeps until one joins: publications (on request of
+/// `/metrics` and the like) do not wake it.
 async fn encode_views(mut surface: Surface, slot: watch::Sender<Encoded>) {
     let mut last_curve: Option<Arc<Vec<crate::view::CurvePoint>>> = None;
     let mut encoded = Encoded::default();
     let joins = surface.clone();
     loop {
-        let view = surface.latest_and_mark_seen();
-        if surface.watched() {
-            encoded.seq = view.seq + 1;
-            encoded.state = Arc::from(serde_json::to_string(&*view).unwrap_or_default());
-            if last_curve
-                .as_ref()
-                .is_none_or(|last| !Arc::ptr_eq(last, &view.curve))
-            {
-                last_curve = Some(Arc::clone(&view.curve));
-                encoded.curve = Arc::from(serde_json::to_string(&*view.curve).unwrap_or_default());
-                encoded.curve_version += 1;
-            }
-            slot.send_replace(encoded.clone());
+        if !surface.watched() {
+            joins.watcher_joined().await;
+            continue;
         }
+        let view = surface.latest_and_mark_seen();
+        encoded.seq = view.seq + 1;
+        encoded.state = Arc::from(serde_json::to_string(&*view).unwrap_or_default());
+        if last_curve
+            .as_ref()
+            .is_none_or(|last| !Arc::ptr_eq(last, &view.curve))
+        {
+            last_curve = Some(Arc::clone(&view.curve));
+            encoded.curve = Arc::from(serde_json::to_string(&*view.curve).unwrap_or_default());
+            encoded.curve_version += 1;
+        }
+        slot.send_replace(encoded.clone());
         tokio::select! {
             changed = surface.changed() => if !changed { break },
             () = joins.watcher_joined() => {}
@@ -168,11 +172,13 @@ async fn dashboard() -> impl IntoResponse {
 }
 
 async fn api_state(State(state): State<AppState>) -> Response {
-    let body = serde_json::to_string(&*state.surface.latest()).unwrap_or_default();
+    let body = serde_json::to_string(&*state.surface.fresh().await).unwrap_or_default();
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
+    // The collectors read the newest view: make it one of now.
+    state.surface.fresh().await;
     (
         [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
         state.metrics.render(),
@@ -181,7 +187,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {
-    let health = state.surface.health();
+    let health = state.surface.health().await;
     let code = if health.is_ok() {
         StatusCode::OK
     } else {

@@ -12,10 +12,13 @@
 //! the last publication) and the save-latency histogram.
 //!
 //! The hub also counts who is watching live: each open dashboard stream holds a [`Watching`]
-//! guard. The publisher keeps the rate ([`Publisher::due`]): five views a second only while
-//! someone watches and one a second otherwise (what `/metrics` and `/api/state` readers need),
-//! and the SSE encoder encodes nothing while nobody watches, so an unwatched HTTP surface
-//! costs the session next to nothing.
+//! guard. The publisher keeps the rate ([`Publisher::due`]): five views a second while someone
+//! watches, and none otherwise. A reader that needs the session as of now (`/metrics`,
+//! `/api/state`, `/healthz`) asks for a view ([`Surface::fresh`]): the supervisor builds one
+//! between two events ([`Publisher::wanted`]), at most one per [`PUBLISH_WATCHED`] however
+//! often readers ask. So an HTTP surface nobody reads costs the session nothing per event or
+//! per second: no view is built, and no task is woken (the SSE encoder sleeps until a
+//! dashboard stream opens).
 
 use std::{
     sync::{
@@ -41,24 +44,36 @@ const SAVE_BUCKETS: [f64; 12] = [
 /// The shortest interval between two views published while a dashboard stream is open: the
 /// dashboard shows each tick within this (plus the encoding and the socket).
 pub const PUBLISH_WATCHED: Duration = Duration::from_millis(200);
-/// The same while no dashboard stream is open.
-pub const PUBLISH_UNWATCHED: Duration = Duration::from_secs(1);
+/// How long [`Surface::fresh`] waits for the view it asked for before it settles for the
+/// newest one (the supervisor may be inside a synced save, or gone).
+pub const DEMAND_WAIT: Duration = Duration::from_millis(500);
 
 /// `last_data_ms` before any market data arrived.
 const NO_DATA: u64 = u64::MAX;
 
-/// The monotonic time of the newest market data, shared with the readers.
+/// The monotonic times of the newest market data and of the newest view, shared with the
+/// readers.
 #[derive(Debug)]
 struct DataClock {
     origin: Instant,
     /// Milliseconds after `origin`, or [`NO_DATA`].
     last_data_ms: AtomicU64,
+    /// Milliseconds after `origin` of the newest publication, or [`NO_DATA`].
+    published_ms: AtomicU64,
 }
 
 impl DataClock {
     fn age_ms(&self) -> Option<u64> {
-        let last = self.last_data_ms.load(Ordering::Relaxed);
-        (last != NO_DATA).then(|| elapsed_ms(self.origin).saturating_sub(last))
+        Self::age_of(self.origin, &self.last_data_ms)
+    }
+
+    fn view_age_ms(&self) -> Option<u64> {
+        Self::age_of(self.origin, &self.published_ms)
+    }
+
+    fn age_of(origin: Instant, at: &AtomicU64) -> Option<u64> {
+        let at = at.load(Ordering::Relaxed);
+        (at != NO_DATA).then(|| elapsed_ms(origin).saturating_sub(at))
     }
 }
 
@@ -66,11 +81,14 @@ fn elapsed_ms(origin: Instant) -> u64 {
     u64::try_from(origin.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
 }
 
-/// Live watchers (open dashboard streams), and a wake-up for the encoder when one joins.
+/// Live watchers (open dashboard streams), a wake-up for the encoder when one joins, and the
+/// readers' requests for a view.
 #[derive(Debug, Default)]
 struct Watchers {
     count: AtomicUsize,
     joined: Notify,
+    /// A reader asked for a view of the session as of now.
+    wanted: Notify,
 }
 
 /// Held by one live watcher for as long as it watches.
@@ -110,6 +128,7 @@ pub fn channel() -> (Publisher, Surface) {
     let clock = Arc::new(DataClock {
         origin: Instant::now(),
         last_data_ms: AtomicU64::new(NO_DATA),
+        published_ms: AtomicU64::new(NO_DATA),
     });
     let save_latency = Histogram::new(SAVE_BUCKETS);
     let watchers = Arc::new(Watchers::default());
@@ -139,17 +158,25 @@ impl Publisher {
         view.seq = self.seq;
         self.slot.send_replace(Arc::new(view));
         self.published_at = Some(Instant::now());
+        self.clock
+            .published_ms
+            .store(elapsed_ms(self.clock.origin), Ordering::Relaxed);
     }
 
-    /// Whether a view published now keeps to the rate: [`PUBLISH_WATCHED`] after the last one
-    /// while a dashboard stream is open, [`PUBLISH_UNWATCHED`] otherwise.
+    /// Whether a view published now keeps to the rate: a dashboard stream is open and the last
+    /// view is at least [`PUBLISH_WATCHED`] old. Unwatched, views are published only when a
+    /// reader asks for one ([`Publisher::wanted`]).
     pub fn due(&self) -> bool {
-        let every = if self.watched() {
-            PUBLISH_WATCHED
-        } else {
-            PUBLISH_UNWATCHED
-        };
-        self.published_at.is_none_or(|at| at.elapsed() >= every)
+        self.watched()
+            && self
+                .published_at
+                .is_none_or(|at| at.elapsed() >= PUBLISH_WATCHED)
+    }
+
+    /// Resolves when a reader has asked for a view of the session as of now (at once if one
+    /// asked since the last call). The supervisor publishes one when it does.
+    pub async fn wanted(&self) {
+        self.watchers.wanted.notified().await;
     }
 
     /// Market data arrived now.
@@ -207,6 +234,21 @@ impl Surface {
         self.slot.changed().await.is_ok()
     }
 
+    /// The session as of now, give or take [`PUBLISH_WATCHED`]: the newest view when it is that
+    /// young, otherwise a new one asked of the publisher ([`Publisher::wanted`]) and awaited
+    /// for at most [`DEMAND_WAIT`], after which the newest view is taken as it is.
+    pub async fn fresh(&self) -> Arc<SessionView> {
+        let recent = u64::try_from(PUBLISH_WATCHED.as_millis()).unwrap_or(u64::MAX);
+        if self.clock.view_age_ms().is_some_and(|age| age < recent) {
+            return self.latest();
+        }
+        let mut slot = self.slot.clone();
+        slot.mark_unchanged();
+        self.watchers.wanted.notify_one();
+        let _ = tokio::time::timeout(DEMAND_WAIT, slot.changed()).await;
+        self.latest()
+    }
+
     /// Marks the current view as seen (for [`Surface::changed`]) and returns it.
     pub fn latest_and_mark_seen(&mut self) -> Arc<SessionView> {
         Arc::clone(&self.slot.borrow_and_update())
@@ -223,6 +265,8 @@ impl Surface {
             .is_ok();
         joined.then(|| {
             self.watchers.joined.notify_one();
+            // The first state for the new stream, without waiting for the next event.
+            self.watchers.wanted.notify_one();
             Watching(Arc::clone(&self.watchers))
         })
     }
@@ -242,9 +286,11 @@ impl Surface {
         self.clock.age_ms()
     }
 
-    /// The health verdict as of now.
-    pub fn health(&self) -> Health {
-        self.latest().health(self.data_age_ms())
+    /// The health verdict as of now: the data age as the call arrives, the rest from a view
+    /// as of now ([`Surface::fresh`]).
+    pub async fn health(&self) -> Health {
+        let data_age_ms = self.data_age_ms();
+        self.fresh().await.health(data_age_ms)
     }
 
     /// The state-save latency histogram.
@@ -264,13 +310,17 @@ mod tests {
             stale_after_ms: 2_000,
             ..SessionView::default()
         });
-        assert_eq!(surface.health(), Health::Starting);
+        assert_eq!(surface.health().await, Health::Starting);
         publisher.mark_data();
-        assert!(surface.health().is_ok());
+        assert!(surface.health().await.is_ok());
         tokio::time::advance(std::time::Duration::from_millis(2_000)).await;
-        assert_eq!(surface.health().as_str(), "stale", "no publication needed");
+        assert_eq!(
+            surface.health().await.as_str(),
+            "stale",
+            "no publication needed"
+        );
         publisher.mark_data();
-        assert!(surface.health().is_ok());
+        assert!(surface.health().await.is_ok());
     }
 
     #[tokio::test]
@@ -288,27 +338,69 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn views_are_due_five_times_a_second_while_watched_and_once_a_second_otherwise() {
+    async fn views_are_due_five_times_a_second_while_watched_and_never_otherwise() {
         let (mut publisher, surface) = channel();
-        assert!(publisher.due(), "the first view is due at once");
+        assert!(!publisher.due(), "nobody watches: not even a first view");
         publisher.publish(SessionView::default());
-        assert!(!publisher.due());
-        tokio::time::advance(PUBLISH_WATCHED).await;
-        assert!(!publisher.due(), "unwatched: one a second");
-        tokio::time::advance(PUBLISH_UNWATCHED - PUBLISH_WATCHED).await;
-        assert!(publisher.due());
-        publisher.publish(SessionView::default());
+        tokio::time::advance(Duration::from_secs(60)).await;
+        assert!(!publisher.due(), "unwatched: none however long");
         let watching = surface.watch(4).expect("room");
         assert_eq!(publisher.watchers(), 1);
+        assert!(publisher.due(), "the first watched view is due at once");
+        publisher.publish(SessionView::default());
         tokio::time::advance(PUBLISH_WATCHED - Duration::from_millis(1)).await;
         assert!(!publisher.due());
         tokio::time::advance(Duration::from_millis(1)).await;
         assert!(publisher.due(), "watched: five a second");
         drop(watching);
-        assert!(
-            !publisher.due(),
-            "the rate falls back when the watcher leaves"
-        );
+        assert!(!publisher.due(), "none once the watcher leaves");
+    }
+
+    /// The supervisor's side of [`Surface::fresh`]: a view numbered `seq` per request.
+    fn answer_requests(mut publisher: Publisher) -> tokio::task::JoinHandle<Publisher> {
+        tokio::spawn(async move {
+            for _ in 0..2 {
+                publisher.wanted().await;
+                publisher.publish(SessionView::default());
+            }
+            publisher
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reader_asking_for_the_session_now_gets_a_view_built_for_it() {
+        let (publisher, surface) = channel();
+        let supervisor = answer_requests(publisher);
+        let view = surface.fresh().await;
+        assert_eq!(view.seq, 1, "a view was published on request");
+        tokio::time::advance(PUBLISH_WATCHED).await;
+        assert_eq!(surface.fresh().await.seq, 2, "an old view is not enough");
+        let publisher = supervisor.await.expect("supervisor");
+        assert_eq!(publisher.published(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn readers_asking_often_get_at_most_five_views_a_second() {
+        let (mut publisher, surface) = channel();
+        publisher.publish(SessionView::default());
+        for _ in 0..100 {
+            assert_eq!(surface.fresh().await.seq, 1, "a view this young is served");
+            tokio::time::advance(Duration::from_millis(1)).await;
+        }
+        let wanted = tokio::time::timeout(Duration::ZERO, publisher.wanted()).await;
+        assert!(wanted.is_err(), "no view was asked for");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reader_gets_the_newest_view_when_no_supervisor_answers() {
+        let (mut publisher, surface) = channel();
+        publisher.publish(SessionView::default());
+        tokio::time::advance(PUBLISH_WATCHED).await;
+        let asked_at = Instant::now();
+        assert_eq!(surface.fresh().await.seq, 1);
+        assert_eq!(asked_at.elapsed(), DEMAND_WAIT);
+        drop(publisher);
+        assert_eq!(surface.fresh().await.seq, 1, "nor once it is gone");
     }
 
     #[tokio::test]

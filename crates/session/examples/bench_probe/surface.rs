@@ -1,7 +1,7 @@
 //! The operator surface inside `bench_probe loopback --http loopback`: the session's HTTP
 //! server (`la_ops::HttpServer`: dashboard, event streams, `/metrics`, `/healthz`) on the
 //! probe's runtime, fed by a publisher at the live session's rate (`Publisher::due`: five views
-//! a second while a dashboard stream is open, one otherwise), with `--sse-clients N` dashboard
+//! a second while a dashboard stream is open, none otherwise), with `--sse-clients N` dashboard
 //! event streams held open and read to their end (`process::open_event_streams`, the P4
 //! footprint's clients). So the P2 loopback figures can be compared with and without ten
 //! dashboards watching.

@@ -43,7 +43,9 @@ impl Live {
         if let Some(status) = hooks.on_status.as_mut() {
             status(&beat);
         }
-        self.publish_view(feed, None, true);
+        self.roll_operator_day();
+        let watched = self.operator.watched();
+        self.publish_view(feed, None, watched);
         let health = self.health(None);
         self.service.on_health(&health);
         let fresh = self.stale == super::stale::StaleStage::Fresh && self.data_seen;

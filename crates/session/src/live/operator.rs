@@ -1,13 +1,14 @@
 //! The session as its operator sees it: the view published to the operator surface
 //! (`la_ops`: dashboard, `/metrics`, `/healthz`) and the HTTP server's lifetime.
 //!
-//! Publishing is a pointer swap into a single-slot channel, throttled while events arrive to
-//! the publisher's rate (`Publisher::due`: five views a second while a dashboard watches, one
-//! while none does — scrapes of `/metrics` and `/api/state` need no more), and one per
-//! heartbeat regardless, so its cost does not grow with the market-data rate and an unwatched
-//! HTTP surface costs next to nothing. The view is built from the engine, the broker's ledger
-//! and the feed counters after the event that changed them was fully handled: it never sits
-//! between a tick and its exit.
+//! Publishing is a pointer swap into a single-slot channel. While a dashboard watches, views
+//! are published at the publisher's rate (`Publisher::due`: at most five a second while events
+//! arrive) and once per heartbeat, so the cost does not grow with the market-data rate. While
+//! none watches, a view is built only when a reader asks for one (`/metrics`, `/api/state`,
+//! `/healthz`: `Publisher::wanted`), so an HTTP surface nobody reads costs nothing per event or
+//! per second, and with `--http off` no view is ever built. The view is built from the engine,
+//! the broker's ledger and the feed counters after the event that changed them was fully
+//! handled: it never sits between a tick and its exit.
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -134,6 +135,22 @@ impl Operator {
         self.changed = true;
     }
 
+    /// Resolves when a reader of the HTTP surface asks for a view of the session as of now;
+    /// never without a server.
+    pub(super) async fn view_wanted(&self) {
+        if self.server.is_some() {
+            self.publisher.wanted().await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Whether a dashboard watches (views are then published at the publisher's rate and on
+    /// every heartbeat).
+    pub(super) fn watched(&self) -> bool {
+        self.publisher.watched()
+    }
+
     /// Stops the HTTP server (after the final view was published).
     pub(super) async fn stop_http(&mut self, grace: Duration) {
         if let Some(server) = self.server.take() {
@@ -141,19 +158,32 @@ impl Operator {
         }
     }
 
-    /// Today's ledger change; starts a new day at the first event of a new UTC day.
+    /// Starts a new day (the ledger as `ledger` reads it now) when `event_ms` lies in a UTC day
+    /// after the current one; returns the day and its starting ledger. Called on every
+    /// heartbeat and view, so a day starts within a second of its first event whether or not
+    /// views are built; the ledger is read only when a day starts.
+    fn roll_day(
+        &mut self,
+        event_ms: i64,
+        ledger: impl FnOnce() -> LedgerTotals,
+    ) -> (i64, LedgerTotals) {
+        let day = event_ms.div_euclid(DAY_MS);
+        match self.day {
+            Some((current, baseline)) if current >= day => (current, baseline),
+            _ => {
+                let started = (day, ledger());
+                self.day = Some(started);
+                started
+            }
+        }
+    }
+
+    /// Today's ledger change.
     fn today(&mut self, event_ms: Option<i64>, now: LedgerTotals) -> DayPnl {
         let Some(event_ms) = event_ms else {
             return DayPnl::default();
         };
-        let day = event_ms.div_euclid(DAY_MS);
-        let baseline = match self.day {
-            Some((current, baseline)) if current == day => baseline,
-            _ => {
-                self.day = Some((day, now));
-                now
-            }
-        };
+        let (day, baseline) = self.roll_day(event_ms, || now);
         DayPnl {
             day: ms_to_rfc3339(day * DAY_MS).chars().take(10).collect(),
             ..now.since(&baseline)
@@ -162,8 +192,20 @@ impl Operator {
 }
 
 impl Live {
+    /// Starts a new day of the dashboard's "today" when the newest event lies in one (see
+    /// `Operator::roll_day`).
+    pub(super) fn roll_operator_day(&mut self) {
+        if let Some(event_ms) = self.engine.last_event_time().map(TimestampMs::as_ms) {
+            let engine = &self.engine;
+            self.operator.roll_day(event_ms, || {
+                LedgerTotals::read(engine.broker(), engine.last_price())
+            });
+        }
+    }
+
     /// Publishes a view when something changed and the publisher's rate allows one
-    /// (`Publisher::due`), or at once when `force` is set (heartbeat, shutdown).
+    /// (`Publisher::due`: only while a dashboard watches), or at once when `force` is set (a
+    /// reader asked, a watched heartbeat, shutdown).
     pub(super) fn publish_view(
         &mut self,
         feed: &LiveFeed,
@@ -274,6 +316,28 @@ mod tests {
 
     fn price(text: &str) -> Price {
         Price::new(text.parse().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_day_starts_with_the_ledger_at_its_first_event_and_never_goes_back() {
+        let mut operator = Operator::new();
+        let ledger = |equity: i64| LedgerTotals {
+            mark_equity: Decimal::from(equity),
+            ..LedgerTotals::default()
+        };
+        let day_one = 20_000 * DAY_MS;
+        assert_eq!(
+            operator.roll_day(day_one + 5, || ledger(100)).1,
+            ledger(100)
+        );
+        let kept = operator.roll_day(day_one + DAY_MS - 1, || panic!("read within the day"));
+        assert_eq!(kept, (20_000, ledger(100)));
+        assert_eq!(
+            operator.roll_day(day_one + DAY_MS, || ledger(90)),
+            (20_001, ledger(90))
+        );
+        let late = operator.roll_day(day_one + 10, || panic!("an older event started a day"));
+        assert_eq!(late, (20_001, ledger(90)));
     }
 
     #[test]

@@ -133,6 +133,7 @@ impl Live {
                 _ = kill_check.tick() => self.stop_files(),
                 _ = heartbeat.tick() => self.on_heartbeat(&mut feed, hooks),
                 _ = checkpoint.tick() => { self.request_save(writer); None },
+                () = self.operator.view_wanted() => { self.publish_view(&feed, None, true); None },
             };
             if self.sink.holds_state_changes() {
                 // Write-ahead order: the state containing a fill, exit or funding is on disk before the
