@@ -792,6 +792,29 @@ fn bitunix_history_funding_is_recorded_as_the_exchanges_by_backtest_sweep_and_wa
     )
     .unwrap();
     assert_eq!(summary["funding_model"]["kind"], "exchange_history");
+    let cache = PathBuf::from(stats["funding_model"]["path"].as_str().unwrap());
+    assert!(
+        cache.is_file() && cache.to_string_lossy().ends_with("_funding.csv"),
+        "the run names the cached history it read: {}",
+        stats["funding_model"]
+    );
+    assert_eq!(
+        stats["funding_model"]["rows"], stats["funding_model"]["rates"],
+        "a clean download: every row usable"
+    );
+
+    // A cached history edited after the download: the lie is rejected, counted and named.
+    let mut text = std::fs::read_to_string(&cache).unwrap();
+    text.push_str("1621497600000,0.9\n");
+    std::fs::write(&cache, text).unwrap();
+    let tampered = run(&["backtest"]);
+    let model = &tampered["funding_model"];
+    assert_eq!(model["kind"], "exchange_history");
+    assert_eq!(model["rejected"]["absurd_rate"]["count"], 1, "{model}");
+    assert_eq!(
+        model["rows"].as_u64().unwrap(),
+        model["rates"].as_u64().unwrap() + 1
+    );
 
     let grid = dir.path().join("grid.toml");
     std::fs::write(&grid, SMA_GRID).unwrap();

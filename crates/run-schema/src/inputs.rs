@@ -114,14 +114,32 @@ pub enum FundingModel {
     },
     /// The exchange's funding-rate history, downloaded with the candles.
     ExchangeHistory {
-        /// Rates downloaded.
+        /// The downloaded history's cache file (`ts_ms,rate`) the rates were read from.
+        #[serde(default)]
+        path: String,
+        /// Usable rates it held.
         rates: u64,
+        /// Data rows read.
+        #[serde(default)]
+        rows: u64,
+        /// Rejected rows by reason, with their first line numbers.
+        #[serde(default)]
+        rejected: BTreeMap<String, RejectedRows>,
     },
     /// A live session: the rates the exchange published.
     Exchange,
     /// The summary was written by a version that did not record it.
     #[default]
     Unrecorded,
+}
+
+/// ` (k of n rows rejected)` when a rate file had rejected rows, else nothing.
+fn rejected_note(rates: u64, rows: u64, rejected: &BTreeMap<String, RejectedRows>) -> String {
+    if rejected.is_empty() {
+        String::new()
+    } else {
+        format!(" ({} of {rows} rows rejected)", rows.saturating_sub(rates))
+    }
 }
 
 impl FundingModel {
@@ -140,15 +158,20 @@ impl FundingModel {
                 rates,
                 rows,
                 rejected,
-            } => {
-                let dropped = rows.saturating_sub(*rates);
-                if rejected.is_empty() {
-                    format!("{rates} rates from {path}")
-                } else {
-                    format!("{rates} rates from {path} ({dropped} of {rows} rows rejected)")
-                }
-            }
-            Self::ExchangeHistory { rates } => {
+            } => format!(
+                "{rates} rates from {path}{}",
+                rejected_note(*rates, *rows, rejected)
+            ),
+            Self::ExchangeHistory {
+                path,
+                rates,
+                rows,
+                rejected,
+            } if !path.is_empty() => format!(
+                "{rates} rates from the exchange's funding-rate history, cached in {path}{}",
+                rejected_note(*rates, *rows, rejected)
+            ),
+            Self::ExchangeHistory { rates, .. } => {
                 format!("{rates} rates from the exchange's funding-rate history")
             }
             Self::Exchange => "the exchange's published rates".to_owned(),

@@ -162,3 +162,31 @@ fn the_funding_model_is_a_tagged_label_and_an_old_summary_reads_as_unrecorded() 
     let back: RunSummary = serde_json::from_value(value).unwrap();
     assert_eq!(back.funding_model, FundingModel::Unrecorded);
 }
+
+#[test]
+fn an_exchange_history_recorded_before_its_cache_file_was_named_still_reads_and_describes() {
+    use crate::inputs::FundingModel;
+    let old: FundingModel =
+        serde_json::from_value(serde_json::json!({"kind": "exchange_history", "rates": 3}))
+            .unwrap();
+    assert_eq!(
+        old.describe(),
+        "3 rates from the exchange's funding-rate history"
+    );
+    let now = FundingModel::ExchangeHistory {
+        path: "data/x_funding.csv".into(),
+        rates: 3,
+        rows: 4,
+        rejected: BTreeMap::from([(
+            "absurd_rate".to_owned(),
+            crate::inputs::RejectedRows {
+                count: 1,
+                first_lines: vec![5],
+            },
+        )]),
+    };
+    assert_eq!(
+        now.describe(),
+        "3 rates from the exchange's funding-rate history, cached in data/x_funding.csv (1 of 4 rows rejected)"
+    );
+}

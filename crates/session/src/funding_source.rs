@@ -100,8 +100,11 @@ impl Funding {
                 rows: rates.rows,
                 rejected: rates.rejected.clone(),
             },
-            Self::ExchangeHistory { rates, .. } => FundingModel::ExchangeHistory {
+            Self::ExchangeHistory { path, rates } => FundingModel::ExchangeHistory {
+                path: path.display().to_string(),
                 rates: rates.rates.len() as u64,
+                rows: rates.rows,
+                rejected: rates.rejected.clone(),
             },
         }
     }
