@@ -44,8 +44,7 @@ impl Live {
             status(&beat);
         }
         self.roll_operator_day();
-        let watched = self.operator.watched();
-        self.publish_view(feed, None, watched);
+        self.publish_heartbeat_view(feed);
         let health = self.health(None);
         self.service.on_health(&health);
         let fresh = self.stale == super::stale::StaleStage::Fresh && self.data_seen;

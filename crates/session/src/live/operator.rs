@@ -83,6 +83,40 @@ pub(super) struct Operator {
     pub(super) connection: &'static str,
     /// The UTC day (event time) and the ledger at its first event.
     day: Option<(i64, LedgerTotals)>,
+    /// What the newest published view says of the health verdict's flags (`None`: no view
+    /// yet).
+    published_flags: Option<HealthFlags>,
+}
+
+/// The inputs of the health verdict that a view carries, beside the data age (which readers
+/// measure themselves): a reader that gets no answer in time falls back to the newest view,
+/// so these are kept current in it even while nobody watches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct HealthFlags {
+    halted: Option<String>,
+    breaker_tripped: Option<String>,
+    kill_switch: bool,
+}
+
+impl HealthFlags {
+    fn of(view: &SessionView) -> Self {
+        Self {
+            halted: view.halted.clone(),
+            breaker_tripped: view.breaker_tripped.clone(),
+            kill_switch: view.kill_switch,
+        }
+    }
+
+    fn same_as(
+        &self,
+        halted: Option<&str>,
+        breaker_tripped: Option<&str>,
+        kill_switch: bool,
+    ) -> bool {
+        self.halted.as_deref() == halted
+            && self.breaker_tripped.as_deref() == breaker_tripped
+            && self.kill_switch == kill_switch
+    }
 }
 
 impl Operator {
@@ -96,6 +130,7 @@ impl Operator {
             curve: Curve::new(CURVE_POINTS),
             connection: "connecting",
             day: None,
+            published_flags: None,
         }
     }
 
@@ -145,10 +180,22 @@ impl Operator {
         }
     }
 
-    /// Whether a dashboard watches (views are then published at the publisher's rate and on
-    /// every heartbeat).
-    pub(super) fn watched(&self) -> bool {
-        self.publisher.watched()
+    /// Whether the heartbeat publishes a view: while a dashboard watches, and whenever the
+    /// health flags differ from the newest view's (the first heartbeat included), so that a
+    /// reader's fallback to the newest view never carries an outdated halt, breaker or kill
+    /// switch. Never without a server.
+    fn heartbeat_view_wanted(
+        &self,
+        halted: Option<&str>,
+        breaker_tripped: Option<&str>,
+        kill_switch: bool,
+    ) -> bool {
+        self.server.is_some()
+            && (self.publisher.watched()
+                || !self
+                    .published_flags
+                    .as_ref()
+                    .is_some_and(|f| f.same_as(halted, breaker_tripped, kill_switch)))
     }
 
     /// Stops the HTTP server (after the final view was published).
@@ -216,8 +263,19 @@ impl Live {
             return;
         }
         let view = self.view(feed, stopping);
+        self.operator.published_flags = Some(HealthFlags::of(&view));
         self.operator.publisher.publish(view);
         self.operator.changed = false;
+    }
+
+    /// The heartbeat's view (see `Operator::heartbeat_view_wanted`).
+    pub(super) fn publish_heartbeat_view(&mut self, feed: &LiveFeed) {
+        let wanted = self.operator.heartbeat_view_wanted(
+            self.engine.broker().halt_reason(),
+            self.engine.breaker().tripped(),
+            self.kill_switch_engaged,
+        );
+        self.publish_view(feed, None, wanted);
     }
 
     fn view(&mut self, feed: &LiveFeed, stopping: Option<StopReason>) -> SessionView {
@@ -316,6 +374,35 @@ mod tests {
 
     fn price(text: &str) -> Price {
         Price::new(text.parse().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[tokio::test]
+    async fn the_heartbeat_publishes_when_the_health_flags_differ_from_the_newest_view() {
+        let mut operator = Operator::new();
+        assert!(
+            !operator.heartbeat_view_wanted(None, None, false),
+            "no server: no reader, no view"
+        );
+        operator
+            .start_http(
+                Some("127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}"))),
+                "BTCUSDT",
+            )
+            .await;
+        assert!(
+            operator.heartbeat_view_wanted(None, None, false),
+            "no view yet: the first heartbeat publishes one"
+        );
+        operator.published_flags = Some(HealthFlags {
+            halted: None,
+            breaker_tripped: None,
+            kill_switch: false,
+        });
+        assert!(!operator.heartbeat_view_wanted(None, None, false));
+        assert!(operator.heartbeat_view_wanted(Some("equity below zero"), None, false));
+        assert!(operator.heartbeat_view_wanted(None, Some("daily drawdown"), false));
+        assert!(operator.heartbeat_view_wanted(None, None, true));
+        operator.stop_http(Duration::from_secs(1)).await;
     }
 
     #[test]
