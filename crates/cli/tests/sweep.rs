@@ -1,7 +1,7 @@
 //! `laptop-agents sweep` as a user runs it, over three days of the recorded month: the
 //! leaderboard is ranked, byte-identical whatever the thread count, sharded and merged into
 //! the same file, sampled deterministically, and a bad grid or shard is refused with exit 2
-//! and nothing written.
+//! and nothing written; the sets' own fills stay out of the log.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -144,6 +144,30 @@ fn a_sweep_ranks_every_set_and_writes_the_same_leaderboard_on_one_thread_or_thre
     assert!(
         !html.contains("http") && !html.contains(" src="),
         "the page loads nothing"
+    );
+}
+
+#[test]
+fn a_sweep_logs_the_best_sets_trades_and_none_of_the_other_sets() {
+    let f = fixture(GRID);
+    let dir = sweep_dir(&sweep(&f, "logged", 2, &[]));
+    let trades = std::fs::read_to_string(dir.join("best").join("trades.csv"))
+        .unwrap()
+        .lines()
+        .count()
+        - 1;
+    assert!(trades > 0, "the best set trades over three days");
+    let log = std::fs::read_to_string(f.dir.path().join("logged/logs/system.jsonl")).unwrap();
+    let fills = log
+        .lines()
+        .filter(|line| {
+            let line: serde_json::Value = serde_json::from_str(line).unwrap();
+            line["message"] == "entry filled"
+        })
+        .count();
+    assert_eq!(
+        fills, trades,
+        "one fill line per trade of the best set's backtest, none from the nine sets"
     );
 }
 

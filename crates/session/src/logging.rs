@@ -6,6 +6,10 @@
 //! first) — so a failure can be diagnosed from one line. The layer never panics: a write
 //! failure is counted and dropped. The file rotates by size and by UTC day
 //! ([`crate::rotation`]), so a session left running for days keeps `logs/` under a cap.
+//!
+//! [`WarningsOnly`] narrows whatever subscriber is in effect to warnings and errors for a
+//! stretch of work run many times over (a sweep's parameter sets), whose per-trade
+//! information lines nobody reads and would otherwise fill and rotate away the log.
 
 use std::{
     error::Error,
@@ -21,8 +25,11 @@ use la_core::Clock;
 
 use serde_json::{Map, Value};
 use tracing::{
-    Event, Level, Subscriber,
+    Dispatch, Event, Level, Metadata, Subscriber,
     field::{Field, Visit},
+    level_filters::LevelFilter,
+    span,
+    subscriber::Interest,
 };
 use tracing_subscriber::{Layer, layer::Context};
 
@@ -180,5 +187,82 @@ impl<S: Subscriber> Layer<S> for JsonLogLayer {
         if written.is_err() {
             self.write_failures.fetch_add(1, Ordering::Relaxed);
         }
+    }
+}
+
+/// A subscriber that passes warnings and errors to `inner` and drops every other event and
+/// span before any field is formatted.
+///
+/// A sweep runs the same replay for hundreds of parameter sets at once: their fills, exits
+/// and trailing-stop activations, logged at `info`, interleave without saying which set
+/// they belong to, cost more instructions than a candle's strategy step, and rotate the
+/// workspace's log (its live session's history) out of `logs/` within seconds. Warnings
+/// (a tripped circuit breaker) and errors still reach the log. Install it per task with
+/// [`tracing::dispatcher::with_default`]; build it once, since each new [`Dispatch`]
+/// re-registers every callsite.
+#[derive(Clone, Debug)]
+pub struct WarningsOnly {
+    inner: Dispatch,
+}
+
+impl WarningsOnly {
+    /// The subscriber in effect on this thread, narrowed to warnings and errors.
+    pub fn of_current() -> Dispatch {
+        let inner = tracing::dispatcher::get_default(Dispatch::clone);
+        Dispatch::new(Self { inner })
+    }
+
+    fn passes(metadata: &Metadata<'_>) -> bool {
+        *metadata.level() <= Level::WARN
+    }
+}
+
+impl Subscriber for WarningsOnly {
+    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
+        if Self::passes(metadata) {
+            self.inner.register_callsite(metadata)
+        } else {
+            Interest::never()
+        }
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(LevelFilter::WARN)
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        Self::passes(metadata) && self.inner.enabled(metadata)
+    }
+
+    fn new_span(&self, span: &span::Attributes<'_>) -> span::Id {
+        self.inner.new_span(span)
+    }
+
+    fn record(&self, span: &span::Id, values: &span::Record<'_>) {
+        self.inner.record(span, values);
+    }
+
+    fn record_follows_from(&self, span: &span::Id, follows: &span::Id) {
+        self.inner.record_follows_from(span, follows);
+    }
+
+    fn event(&self, event: &Event<'_>) {
+        self.inner.event(event);
+    }
+
+    fn enter(&self, span: &span::Id) {
+        self.inner.enter(span);
+    }
+
+    fn exit(&self, span: &span::Id) {
+        self.inner.exit(span);
+    }
+
+    fn clone_span(&self, id: &span::Id) -> span::Id {
+        self.inner.clone_span(id)
+    }
+
+    fn try_close(&self, id: span::Id) -> bool {
+        self.inner.try_close(id)
     }
 }

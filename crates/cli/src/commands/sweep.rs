@@ -17,6 +17,7 @@ use std::{
 use la_core::Candle;
 use la_session::{
     RunConfig, error_chain,
+    logging::WarningsOnly,
     time_fmt::run_stamp,
     walk_forward::{TimeWindow, run_window},
 };
@@ -160,23 +161,28 @@ fn evaluate(
         end_ms: last.open_time().as_ms() + 1,
     };
     let replay = experiment.replay();
+    // The sets' own fills and exits are not logged (warnings and errors are): see
+    // `WarningsOnly`. The best set's full backtest, run afterwards, logs as usual.
+    let quiet = WarningsOnly::of_current();
     let outcomes: Vec<Result<(Row, u64), Failure>> = configs
         .par_iter()
         .map(|(set, point, config)| {
-            run_window(&config.engine_settings(), candles, window, replay)
-                .map(|run| {
-                    (
-                        Row::new(*set, point.values.clone(), objective, &run.results),
-                        run.funding_missing,
-                    )
-                })
-                .map_err(|e| {
-                    Failure::runtime(format!(
-                        "grid set `{}` failed: {}",
-                        point.label,
-                        error_chain(&e)
-                    ))
-                })
+            tracing::dispatcher::with_default(&quiet, || {
+                run_window(&config.engine_settings(), candles, window, replay)
+            })
+            .map(|run| {
+                (
+                    Row::new(*set, point.values.clone(), objective, &run.results),
+                    run.funding_missing,
+                )
+            })
+            .map_err(|e| {
+                Failure::runtime(format!(
+                    "grid set `{}` failed: {}",
+                    point.label,
+                    error_chain(&e)
+                ))
+            })
         })
         .collect();
     let (mut rows, missing): (Vec<Row>, Vec<u64>) = outcomes

@@ -5,7 +5,7 @@ use std::{error::Error, fmt};
 
 use tracing_subscriber::layer::SubscriberExt;
 
-use crate::logging::JsonLogLayer;
+use crate::logging::{JsonLogLayer, WarningsOnly};
 
 #[derive(Debug)]
 struct Outer(Inner);
@@ -77,5 +77,39 @@ fn error_log_lines_carry_symbol_and_cause_chain() {
             .as_str()
             .is_some_and(|t| t.ends_with('Z')),
         "RFC 3339 UTC"
+    );
+}
+
+#[test]
+fn warnings_only_drops_information_lines_and_keeps_warnings_and_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("system.jsonl");
+    let layer = JsonLogLayer::open(&path, "BTCUSDT").expect("log file");
+    let subscriber = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(subscriber, || {
+        let quiet = WarningsOnly::of_current();
+        tracing::dispatcher::with_default(&quiet, || {
+            tracing::info!("entry filled inside a sweep set");
+            tracing::debug!("a debug line inside a sweep set");
+            tracing::warn!("circuit breaker tripped inside a sweep set");
+            tracing::error!("an error inside a sweep set");
+        });
+        tracing::info!("information after the sweep");
+    });
+    let text = std::fs::read_to_string(&path).expect("log written");
+    let messages: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let line: serde_json::Value = serde_json::from_str(l).expect("every line is JSON");
+            line["message"].as_str().expect("a message").to_owned()
+        })
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "circuit breaker tripped inside a sweep set",
+            "an error inside a sweep set",
+            "information after the sweep",
+        ]
     );
 }
