@@ -9,8 +9,10 @@
 //! watcher (see `hub`), wakes the encoder and waits for an encoding at least as new as the
 //! view published when it joined. `/api/state`, `/metrics` and `/healthz` ask for a view of
 //! the session as of now (`Surface::fresh`) and encode it on request.
-//! At most [`MAX_SSE_CLIENTS`] streams are served at once. On shutdown the streams end, the
-//! server drains for at most a second and is then aborted: the session never waits on it.
+//! At most [`MAX_SSE_CLIENTS`] streams are served at once, and at most
+//! [`crate::serve::MAX_CONNECTIONS`] connections are open (see `serve`: the session's file
+//! descriptors are not the clients' to take). On shutdown the streams end, the server drains
+//! for at most a second and is then aborted: the session never waits on it.
 
 use std::{convert::Infallible, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -94,18 +96,7 @@ impl HttpServer {
             .route("/metrics", get(metrics))
             .route("/healthz", get(healthz))
             .with_state(state);
-        let mut until_closing = closing_rx;
-        let server = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-                let _ = until_closing.wait_for(|closing| *closing).await;
-            });
-            if let Err(err) = serve.await {
-                tracing::warn!(
-                    error = &err as &dyn std::error::Error,
-                    "HTTP server stopped"
-                );
-            }
-        });
+        let server = tokio::spawn(crate::serve::serve(listener, app, closing_rx));
         Ok(Self {
             local_addr,
             closing,

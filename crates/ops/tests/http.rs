@@ -313,3 +313,50 @@ async fn a_client_joining_an_unwatched_surface_first_gets_the_newest_view() {
     assert!(body.contains("\"run_id\":\"run-2\""), "{body}");
     server.shutdown(Duration::from_secs(1)).await;
 }
+
+#[tokio::test]
+async fn silent_connections_hold_at_most_the_cap_and_are_closed_after_the_header_timeout() {
+    use la_ops::serve::{HEADER_READ_TIMEOUT, MAX_CONNECTIONS};
+    let (mut publisher, server) = start().await;
+    let addr = server.local_addr();
+    publisher.publish(view());
+    let opened = Instant::now();
+    let mut silent = Vec::new();
+    for _ in 0..MAX_CONNECTIONS {
+        silent.push(TcpStream::connect(addr).await.unwrap());
+    }
+    // Every slot is held: the next client waits (in the accept queue) until they time out.
+    let (code, _) = tokio::time::timeout(HEADER_READ_TIMEOUT * 2, get(addr, "/healthz"))
+        .await
+        .expect("served once the silent connections were closed");
+    let waited = opened.elapsed();
+    assert!(code == 200 || code == 503, "{code}");
+    assert!(
+        waited >= HEADER_READ_TIMEOUT - Duration::from_millis(500),
+        "served after {waited:?}: more than {MAX_CONNECTIONS} connections were open at once"
+    );
+    let mut byte = [0_u8; 1];
+    let read = tokio::time::timeout(Duration::from_secs(1), silent[0].read(&mut byte))
+        .await
+        .expect("closed by the server");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    server.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn a_connection_closes_after_its_response_so_no_idle_one_holds_a_slot() {
+    let (mut publisher, server) = start().await;
+    let addr = server.local_addr();
+    publisher.publish(view());
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    // HTTP/1.1 without `Connection: close`: keep-alive unless the server closes.
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut response))
+        .await
+        .expect("the server closed the connection after the response")
+        .unwrap();
+    assert!(String::from_utf8_lossy(&response).starts_with("HTTP/1.1 "));
+    server.shutdown(Duration::from_secs(1)).await;
+}

@@ -13,6 +13,7 @@ mod process;
 #[path = "../common/workspace.rs"]
 mod workspace;
 
+mod http_flood;
 mod journal;
 mod lock;
 mod rerun;
