@@ -252,13 +252,11 @@ impl SetupsStrategy {
         )
     }
 
-    fn snapshot(&self, trend: Option<Trend>, regime: Option<Regime>) -> Indicators {
+    fn snapshot(&self, into: &mut Indicators, trend: Option<Trend>, regime: Option<Regime>) {
+        into.trend = trend;
+        into.regime = regime;
         if !self.record {
-            return Indicators {
-                trend,
-                regime,
-                ..Indicators::default()
-            };
+            return;
         }
         let price = |v: Option<i128>| v.and_then(|v| fixed::to_decimal(v, PRICE_SCALE));
         let equal = self
@@ -267,7 +265,7 @@ impl SetupsStrategy {
             .and_then(EqualLevels::value)
             .unwrap_or_default();
         let sweep = self.sweep.sweep_fixed();
-        Indicators {
+        *into = Indicators {
             ema_fast: price(self.ema_fast.value_fixed()),
             ema_slow: price(self.ema_slow.value_fixed()),
             ema_filter: price(self.ema_filter.value_fixed()),
@@ -288,7 +286,7 @@ impl SetupsStrategy {
             trend,
             regime,
             ..Indicators::default()
-        }
+        };
     }
 
     /// Stage 2: which setup (if any) the candle triggers.
@@ -432,12 +430,16 @@ impl Strategy for SetupsStrategy {
 
         let trend = self.trend(fixed_candle.close);
         let regime = self.regime(fixed_candle.close);
-        let mut indicators = self.snapshot(trend, regime);
+        // Built in place and filled in below: the ~600-byte decision is never moved or
+        // copied on its way out (a sweep makes one per candle of every set).
+        let mut decision = Decision::blocked(Gate::Warmup, Indicators::default());
+        let indicators = &mut decision.indicators;
+        self.snapshot(indicators, trend, regime);
         indicators.funding_rate = ctx.funding_rate;
         let (Some(trend), Some(atr_sum), true) =
             (trend, self.atr.sum_fixed(), self.seen >= self.warmup)
         else {
-            return Decision::blocked(Gate::Warmup, indicators);
+            return decision;
         };
 
         let outcome = self.find_setup(&fixed_candle, trend, atr_sum);
@@ -507,15 +509,13 @@ impl Strategy for SetupsStrategy {
                 &self.rules,
                 ctx,
                 size_mult.unwrap_or(Decimal::ONE),
-                &mut indicators,
+                indicators,
             )
         };
-        Decision {
-            signal,
-            setup,
-            indicators,
-            verdict: Verdict::from(verdict),
-        }
+        decision.signal = signal;
+        decision.setup = setup;
+        decision.verdict = Verdict::from(verdict);
+        decision
     }
 
     fn warmup_bars(&self) -> usize {
