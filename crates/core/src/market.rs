@@ -335,6 +335,12 @@ impl PathSampler {
             // (it moves by zero) without a `Decimal` product, quotient and rounding. The
             // waypoint-tick backtest samples only these offsets. Rounded like it, so the
             // representation (trailing zeros, shown in fills and logs) is the same too.
+            // `round_dp` returns a value with no more decimals than it keeps unchanged, so
+            // such a waypoint (nearly every one) is returned as it is, without the rounding
+            // and the revalidation of a price that is already one.
+            if from.get().scale() <= self.scale {
+                return from;
+            }
             return Price::new(from.get().round_dp(self.scale)).unwrap_or(from);
         }
         self.interpolate(segment, elapsed_ms)

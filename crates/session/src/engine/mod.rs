@@ -663,14 +663,24 @@ impl Engine {
         self.broker.halt(reason);
     }
 
+    /// Hands the broker's new events to the sink. Inlined for the common case of none (the
+    /// broker produced nothing on most ticks and candles): no call at all.
+    #[inline]
     fn flush_events(
         &mut self,
         sink: &mut dyn EngineSink,
         funding_source: Option<FundingRateSource>,
     ) {
-        if self.scratch.is_empty() {
-            return;
+        if !self.scratch.is_empty() {
+            self.flush_pending_events(sink, funding_source);
         }
+    }
+
+    fn flush_pending_events(
+        &mut self,
+        sink: &mut dyn EngineSink,
+        funding_source: Option<FundingRateSource>,
+    ) {
         let context = EventContext {
             catch_up: self.catching_up,
             funding_source,
