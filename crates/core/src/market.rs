@@ -136,6 +136,13 @@ impl Ohlc {
 
 /// One OHLCV bar. Invariants: `low <= min(open, close)`, `high >= max(open, close)`,
 /// `volume >= 0`, `open_time` aligned to `interval`.
+///
+/// A candle also keeps what every replay of it needs and [`Candle::new`] derives once from
+/// the fields above: its close time, its prices in fixed point ([`Price::to_fixed`]) and
+/// its intrabar path's shape (which extreme comes first, the rounding scale). A parameter
+/// sweep replays one shared copy of the candles once per parameter set, so these are
+/// computed once per candle instead of once per set and use (several times per candle in
+/// the plausibility guards, the paper broker and the path sampler).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Candle {
     interval: Interval,
@@ -145,6 +152,41 @@ pub struct Candle {
     low: Price,
     close: Price,
     volume: Volume,
+    derived: Derived,
+}
+
+/// What [`Candle::new`] derives from a candle's fields (see [`Candle`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Derived {
+    close_time: TimestampMs,
+    /// Open, high, low and close as [`Price::to_fixed`].
+    fixed: [i128; 4],
+    /// The path visits the high before the low ([`Candle::path_waypoints`]).
+    high_first: bool,
+    /// The path's rounding scale ([`Candle::path`]).
+    path_scale: u32,
+}
+
+impl Derived {
+    fn of(interval: Interval, open_time: TimestampMs, prices: [Price; 4]) -> Self {
+        let fixed = prices.map(Price::to_fixed);
+        let [open, high, low, _] = fixed;
+        Self {
+            // open_time is aligned and <= MAX - one day in practice; saturate defensively.
+            close_time: open_time
+                .checked_add_ms(interval.as_ms())
+                .unwrap_or(TimestampMs::MAX),
+            fixed,
+            // Exact: fixed point is an exact representation of every price.
+            high_first: high - open < open - low,
+            path_scale: prices
+                .iter()
+                .map(|p| crate::number::normalized_scale(p.get()))
+                .max()
+                .unwrap_or(1)
+                .max(1),
+        }
+    }
 }
 
 impl Candle {
@@ -193,6 +235,7 @@ impl Candle {
             low,
             close,
             volume,
+            derived: Derived::of(interval, open_time, [open, high, low, close]),
         })
     }
 
@@ -224,11 +267,8 @@ impl Candle {
         self.open_time
     }
     /// First millisecond after the bucket: when the bar is complete.
-    pub fn close_time(&self) -> TimestampMs {
-        // open_time is aligned and <= MAX - one day in practice; saturate defensively.
-        self.open_time
-            .checked_add_ms(self.interval.as_ms())
-            .unwrap_or(TimestampMs::MAX)
+    pub const fn close_time(&self) -> TimestampMs {
+        self.derived.close_time
     }
     /// Opening price.
     pub const fn open(&self) -> Price {
@@ -250,15 +290,30 @@ impl Candle {
     pub const fn volume(&self) -> Volume {
         self.volume
     }
+    /// Open, high, low and close as [`Price::to_fixed`], computed once.
+    pub const fn fixed_ohlc(&self) -> [i128; 4] {
+        self.derived.fixed
+    }
+    /// The high as [`Price::to_fixed`].
+    pub const fn high_fixed(&self) -> i128 {
+        self.derived.fixed[1]
+    }
+    /// The low as [`Price::to_fixed`].
+    pub const fn low_fixed(&self) -> i128 {
+        self.derived.fixed[2]
+    }
+    /// The close as [`Price::to_fixed`].
+    pub const fn close_fixed(&self) -> i128 {
+        self.derived.fixed[3]
+    }
 
     /// The explicit intrabar path used wherever a bar must be replayed as prices: open →
     /// the extreme nearer the open → the farther extreme → close (ties go to the low first,
     /// the conservative order for longs). The backtest and the simulator both use it, which
     /// is what makes backtest and live runs agree.
-    pub fn path_waypoints(&self) -> [Price; 4] {
-        let to_high = self.high.get() - self.open.get();
-        let to_low = self.open.get() - self.low.get();
-        if to_high < to_low {
+    pub const fn path_waypoints(&self) -> [Price; 4] {
+        // `high - open < open - low`, decided when the candle was built.
+        if self.derived.high_first {
             [self.open, self.high, self.low, self.close]
         } else {
             [self.open, self.low, self.high, self.close]
@@ -288,17 +343,11 @@ impl Candle {
 
     /// The candle's intrabar path ending at `last_offset_ms`, with its waypoints, offsets
     /// and rounding scale computed once.
-    pub fn path(&self, last_offset_ms: i64) -> PathSampler {
-        let scale = [self.open, self.high, self.low, self.close]
-            .iter()
-            .map(|p| crate::number::normalized_scale(p.get()))
-            .max()
-            .unwrap_or(1)
-            .max(1);
+    pub const fn path(&self, last_offset_ms: i64) -> PathSampler {
         PathSampler {
             points: self.path_waypoints(),
             offsets: Self::path_offsets(last_offset_ms),
-            scale,
+            scale: self.derived.path_scale,
         }
     }
 }
@@ -376,6 +425,9 @@ pub struct Tick {
     symbol: Symbol,
     ts: TimestampMs,
     last: Price,
+    /// `last` as [`Price::to_fixed`], computed once: both plausibility guards (the session's
+    /// and the paper broker's) judge every tick in fixed point.
+    last_fixed: i128,
     bid: Option<Price>,
     ask: Option<Price>,
 }
@@ -405,6 +457,7 @@ impl Tick {
             symbol,
             ts,
             last,
+            last_fixed: last.to_fixed(),
             bid,
             ask,
         })
@@ -421,6 +474,10 @@ impl Tick {
     /// Last traded price.
     pub const fn last(&self) -> Price {
         self.last
+    }
+    /// The last traded price as [`Price::to_fixed`].
+    pub const fn last_fixed(&self) -> i128 {
+        self.last_fixed
     }
     /// Best bid, if known.
     pub const fn bid(&self) -> Option<Price> {

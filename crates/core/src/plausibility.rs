@@ -247,7 +247,8 @@ impl PlausibilityConfig {
     }
 }
 
-/// The largest of a candle's moves from the previous close (its high, low and close),
+/// The largest of a candle's moves from the previous close `prev` ([`Price::to_fixed`]; its
+/// high, low and close),
 /// relative to that close, per `root` (the square root of the candle's minutes; `None`
 /// for one minute), in fixed point with [`VOLATILITY_SCALE`] decimals, truncated.
 ///
@@ -257,13 +258,16 @@ impl PlausibilityConfig {
 /// `Decimal` quotient at full precision cost several times more, on every candle, for
 /// digits a volatility never needs. Moves beyond [`MAX_RELATIVE_MOVE`] (a million times the
 /// price: only a broken print) count as that.
-fn largest_relative_move(previous: Price, candle: &Candle, root: Option<Decimal>) -> i128 {
-    let prev = previous.to_fixed();
-    let largest = [candle.high(), candle.low(), candle.close()]
-        .iter()
-        .map(|p| (p.to_fixed() - prev).abs())
-        .max()
-        .unwrap_or(0);
+fn largest_relative_move(prev: i128, candle: &Candle, root: Option<Decimal>) -> i128 {
+    let largest = [
+        candle.high_fixed(),
+        candle.low_fixed(),
+        candle.close_fixed(),
+    ]
+    .iter()
+    .map(|p| (p - prev).abs())
+    .max()
+    .unwrap_or(0);
     let relative = if prev > 0 {
         (largest * VOLATILITY_UNIT / prev).min(MAX_RELATIVE_MOVE)
     } else {
@@ -395,7 +399,8 @@ pub struct PriceGuard {
     /// Accepted prices since the last accepted candle (the reference among them): a candle
     /// spans its whole interval, so its prices are judged against this range.
     span: Option<Span>,
-    last_candle_close: Option<Price>,
+    /// The last accepted candle's close as [`Price::to_fixed`].
+    last_candle_close: Option<i128>,
     /// The recent volatility in fixed point, [`VOLATILITY_SCALE`] decimals.
     volatility: i128,
     /// [`PlausibilityConfig::volatility_weight`] as `numerator / denominator` (a power of
@@ -527,9 +532,9 @@ impl PriceGuard {
                 .map_or(moved - self.volatility, |product| product / denominator);
             self.volatility = (self.volatility + step).clamp(0, MAX_RELATIVE_MOVE);
         }
-        self.last_candle_close = Some(candle.close());
+        self.last_candle_close = Some(candle.close_fixed());
         self.span = None;
-        self.set_reference(candle.close(), candle.close_time());
+        self.set_reference_fixed(candle.close(), candle.close_fixed(), candle.close_time());
     }
 
     /// Judges a tick at its event time: its last price, and its bid and ask when present
@@ -547,7 +552,7 @@ impl PriceGuard {
                 .as_ref()
                 .and_then(|span| span.floor_window.as_ref())
         {
-            let fixed = tick.last().to_fixed();
+            let fixed = tick.last_fixed();
             if window.contains(fixed) {
                 self.set_reference_fixed(tick.last(), fixed, tick.ts());
                 return PriceVerdict::Accepted;
@@ -563,7 +568,7 @@ impl PriceGuard {
         let verdict = self.judge(&judged[..n], tick.last(), tick.ts(), 0);
         match verdict {
             PriceVerdict::Quarantined { .. } => self.counters.ticks_quarantined += 1,
-            _ => self.set_reference(tick.last(), tick.ts()),
+            _ => self.set_reference_fixed(tick.last(), tick.last_fixed(), tick.ts()),
         }
         verdict
     }
@@ -589,8 +594,8 @@ impl PriceGuard {
         if self.shortcuts
             && self.quarantine.is_none()
             && let Some(span) = &self.span
-            && span.low_fixed <= candle.low().to_fixed()
-            && candle.high().to_fixed() <= span.high_fixed
+            && span.low_fixed <= candle.low_fixed()
+            && candle.high_fixed() <= span.high_fixed
         {
             self.accept_candle(candle);
             return PriceVerdict::Accepted;

@@ -509,6 +509,42 @@ proptest! {
     }
 }
 
+proptest! {
+    /// What a candle derives once when it is built (see `Candle`) is what its prices and
+    /// times give, whatever their decimal representations.
+    #[test]
+    fn a_candle_s_derived_values_are_those_of_its_fields(
+        prices in proptest::collection::vec((1u64..2_000, 0u32..2, 0u32..4), 4),
+        interval_idx in 0usize..12,
+    ) {
+        let interval = Interval::ALL[interval_idx];
+        let [o, h, l, c] = [0, 1, 2, 3].map(|i| {
+            let (units, scale, padded) = prices[i];
+            let mut d = Decimal::new(units as i64, scale);
+            d.rescale(scale + padded);
+            Price::new(d).unwrap()
+        });
+        let open_time = interval.open_time_of(ts(1_786_650_720_000));
+        let Ok(candle) = Candle::new(interval, open_time, o, h, l, c, Volume::ZERO) else {
+            return Ok(());
+        };
+        prop_assert_eq!(candle.close_time().as_ms(), open_time.as_ms() + interval.as_ms());
+        prop_assert_eq!(candle.fixed_ohlc(), [o, h, l, c].map(Price::to_fixed));
+        prop_assert_eq!(
+            [candle.high_fixed(), candle.low_fixed(), candle.close_fixed()],
+            [h.to_fixed(), l.to_fixed(), c.to_fixed()]
+        );
+        let high_first = h.get() - o.get() < o.get() - l.get();
+        let expected = if high_first { [o, h, l, c] } else { [o, l, h, c] };
+        prop_assert_eq!(candle.path_waypoints(), expected);
+        // The path's rounding scale: the most decimals any price needs, at least one.
+        let scale = [o, h, l, c].iter().map(|p| p.get().normalize().scale()).max().unwrap_or(0).max(1);
+        let (from, to) = (expected[0].get(), expected[1].get());
+        let between = (from + (to - from) * Decimal::from(10_000) / Decimal::from(19_833)).round_dp(scale);
+        prop_assert_eq!(candle.path(59_500).price_at(10_000).get(), between);
+    }
+}
+
 #[test]
 fn path_visits_the_nearer_extreme_first() {
     let up = candle("100", "101", "90", "95").expect("candle");

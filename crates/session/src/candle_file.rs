@@ -270,10 +270,10 @@ pub fn load_candles(path: &Path, interval: Interval) -> Result<CandleFile, Sessi
     }
     quality.gaps = measure_gaps(&aligned, file_interval);
     let candles = if file_interval == interval {
-        aligned
-            .iter()
-            .filter_map(|bar| to_candle(bar, interval))
-            .collect()
+        // Sized up front: a growing vector of candles would briefly hold two copies.
+        let mut candles = Vec::with_capacity(aligned.len());
+        candles.extend(aligned.iter().filter_map(|bar| to_candle(bar, interval)));
+        candles
     } else {
         let (candles, resampling) = resample(&aligned, file_interval, interval);
         quality.resampled = Some(resampling);

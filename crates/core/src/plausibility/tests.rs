@@ -375,7 +375,7 @@ proptest::proptest! {
             .max()
             .and_then(|m| m.checked_div(root.unwrap_or(Decimal::ONE)))
             .map_or(Decimal::ZERO, |m| m.round_dp(12));
-        let computed = Decimal::from_i128_with_scale(largest_relative_move(previous, &candle, root), 12);
+        let computed = Decimal::from_i128_with_scale(largest_relative_move(previous.to_fixed(), &candle, root), 12);
         proptest::prop_assert_eq!(computed, expected);
     }
 }
@@ -421,7 +421,7 @@ fn a_move_of_a_trillion_times_the_price_counts_as_the_largest_tracked_move() {
     let candle =
         Candle::new(Interval::M1, ts(T0), huge, huge, huge, huge, Volume::ZERO).expect("candle");
     assert_eq!(
-        largest_relative_move(previous, &candle, None),
+        largest_relative_move(previous.to_fixed(), &candle, None),
         MAX_RELATIVE_MOVE
     );
     // The average stays inside its range however often such a candle is accepted.
