@@ -344,8 +344,14 @@ impl Candle {
     /// The candle's intrabar path ending at `last_offset_ms`, with its waypoints, offsets
     /// and rounding scale computed once.
     pub const fn path(&self, last_offset_ms: i64) -> PathSampler {
+        let [open, high, low, close] = self.derived.fixed;
         PathSampler {
             points: self.path_waypoints(),
+            fixed: if self.derived.high_first {
+                [open, high, low, close]
+            } else {
+                [open, low, high, close]
+            },
             offsets: Self::path_offsets(last_offset_ms),
             scale: self.derived.path_scale,
         }
@@ -357,6 +363,8 @@ impl Candle {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PathSampler {
     points: [Price; 4],
+    /// `points` as [`Price::to_fixed`].
+    fixed: [i128; 4],
     offsets: [i64; 4],
     scale: u32,
 }
@@ -364,12 +372,35 @@ pub struct PathSampler {
 impl PathSampler {
     /// See [`Candle::path_price_at`].
     pub fn price_at(&self, elapsed_ms: i64) -> Price {
+        self.sample(elapsed_ms).0
+    }
+
+    /// The path's tick at `ts`, `elapsed_ms` after the open: a tick with only a last price,
+    /// [`Self::price_at`]. On a waypoint (every tick of the waypoint model) its fixed-point
+    /// value is the candle's, computed when the candle was built.
+    pub fn tick_at(&self, symbol: Symbol, ts: TimestampMs, elapsed_ms: i64) -> Tick {
+        match self.sample(elapsed_ms) {
+            (last, Some(waypoint)) => Tick {
+                symbol,
+                ts,
+                last,
+                last_fixed: self.fixed[waypoint],
+                bid: None,
+                ask: None,
+            },
+            (last, None) => Tick::last_only(symbol, ts, last),
+        }
+    }
+
+    /// The price at `elapsed_ms`, and which waypoint it equals in value (a waypoint's
+    /// price may come back with fewer trailing zeros), if it is one.
+    fn sample(&self, elapsed_ms: i64) -> (Price, Option<usize>) {
         let (points, offsets) = (&self.points, &self.offsets);
         if elapsed_ms <= 0 {
-            return points[0];
+            return (points[0], Some(0));
         }
         if elapsed_ms >= offsets[3] {
-            return points[3];
+            return (points[3], Some(3));
         }
         let segment = (0..3)
             .find(|&seg| elapsed_ms < offsets[seg + 1])
@@ -377,7 +408,7 @@ impl PathSampler {
         let (start, end) = (offsets[segment], offsets[segment + 1]);
         let (from, to) = (points[segment], points[segment + 1]);
         if end <= start {
-            return to;
+            return (to, Some(segment + 1));
         }
         if elapsed_ms == start {
             // On a waypoint the path is that waypoint: what the interpolation below computes
@@ -388,11 +419,15 @@ impl PathSampler {
             // such a waypoint (nearly every one) is returned as it is, without the rounding
             // and the revalidation of a price that is already one.
             if from.get().scale() <= self.scale {
-                return from;
+                return (from, Some(segment));
             }
-            return Price::new(from.get().round_dp(self.scale)).unwrap_or(from);
+            // Rounding to at least the waypoint's own decimals keeps its value.
+            return (
+                Price::new(from.get().round_dp(self.scale)).unwrap_or(from),
+                Some(segment),
+            );
         }
-        self.interpolate(segment, elapsed_ms)
+        (self.interpolate(segment, elapsed_ms), None)
     }
 
     /// The price `elapsed_ms` into `segment`, linear between its two waypoints, rounded to
@@ -471,6 +506,19 @@ impl Tick {
     pub const fn ts(&self) -> TimestampMs {
         self.ts
     }
+    /// A tick with only a last price (Bitunix's ticker): it has no book to be crossed, so
+    /// it cannot fail.
+    pub fn last_only(symbol: Symbol, ts: TimestampMs, last: Price) -> Self {
+        Self {
+            symbol,
+            ts,
+            last,
+            last_fixed: last.to_fixed(),
+            bid: None,
+            ask: None,
+        }
+    }
+
     /// Last traded price.
     pub const fn last(&self) -> Price {
         self.last

@@ -142,6 +142,7 @@ impl FixedWindow {
     }
 
     /// Whether the price `fixed` (a [`Price::to_fixed`]) is inside.
+    #[inline]
     fn contains(self, fixed: i128) -> bool {
         fixed * self.factor.numerator >= self.low_scaled
             && fixed * self.factor.denominator <= self.high_scaled
@@ -483,9 +484,16 @@ impl PriceGuard {
     }
 
     /// [`Self::set_reference`] with the price's [`Price::to_fixed`] already computed.
+    #[inline]
     fn set_reference_fixed(&mut self, price: Price, fixed: i128, ts: TimestampMs) {
-        let ts = self.reference.map_or(ts, |(_, at)| at.max(ts));
-        self.reference = Some((price, ts));
+        // Updated in place: the reference's time never goes back.
+        match &mut self.reference {
+            Some((reference, at)) => {
+                *reference = price;
+                *at = (*at).max(ts);
+            }
+            None => self.reference = Some((price, ts)),
+        }
         // The span in fixed point: an exact compare, without `Decimal`'s rescaling.
         match &mut self.span {
             Some(span) if span.low_fixed <= fixed && fixed <= span.high_fixed => {}
@@ -539,6 +547,10 @@ impl PriceGuard {
 
     /// Judges a tick at its event time: its last price, and its bid and ask when present
     /// (the last price is the print that counts towards confirming a new level).
+    ///
+    /// Inlined into its callers (each tick of a replay passes two guards): the common case
+    /// is a few integer compares, the rest is [`Self::judge_tick`].
+    #[inline]
     pub fn check_tick(&mut self, tick: &Tick) -> PriceVerdict {
         // The common case, decided in fixed point: a last price alone, no quarantine, inside
         // the floor band around the span. `judge` would accept it the same way (inside the
@@ -547,17 +559,18 @@ impl PriceGuard {
             && self.quarantine.is_none()
             && tick.bid().is_none()
             && tick.ask().is_none()
-            && let Some(window) = self
-                .span
-                .as_ref()
-                .and_then(|span| span.floor_window.as_ref())
+            && let Some(window) = self.span.as_ref().and_then(|span| span.floor_window)
+            && window.contains(tick.last_fixed())
         {
-            let fixed = tick.last_fixed();
-            if window.contains(fixed) {
-                self.set_reference_fixed(tick.last(), fixed, tick.ts());
-                return PriceVerdict::Accepted;
-            }
+            self.set_reference_fixed(tick.last(), tick.last_fixed(), tick.ts());
+            return PriceVerdict::Accepted;
         }
+        self.judge_tick(tick)
+    }
+
+    /// [`Self::check_tick`] past its common case: the full judgement.
+    #[inline(never)]
+    fn judge_tick(&mut self, tick: &Tick) -> PriceVerdict {
         let prices = [Some(tick.last()), tick.bid(), tick.ask()];
         let mut judged = [tick.last(); 3];
         let mut n = 0;

@@ -545,6 +545,38 @@ proptest! {
     }
 }
 
+proptest! {
+    /// A path's tick is its price at that offset, with that price's fixed-point value (taken
+    /// from the candle on a waypoint) and no book.
+    #[test]
+    fn a_path_tick_is_the_path_price_with_its_fixed_point_value(
+        prices in proptest::collection::vec((1u64..2_000, 0u32..2, 0u32..3), 4),
+        last in 0i64..70_000,
+        pick in 0usize..8,
+        elapsed in -100i64..70_000,
+    ) {
+        let [o, h, l, c] = [0, 1, 2, 3].map(|i| {
+            let (units, scale, padded) = prices[i];
+            let mut d = Decimal::new(units as i64, scale);
+            d.rescale(scale + padded);
+            Price::new(d).unwrap()
+        });
+        let Ok(candle) = Candle::new(Interval::M1, ts(1_786_650_720_000), o, h, l, c, Volume::ZERO) else {
+            return Ok(());
+        };
+        let symbol = Symbol::new("BTCUSDT").unwrap();
+        let path = candle.path(last);
+        // Every waypoint offset, one before and after the path, and anywhere.
+        let offsets = Candle::path_offsets(last);
+        let at = [offsets[0], offsets[1], offsets[2], offsets[3], -1, last + 1, elapsed, offsets[1] + 1][pick];
+        let tick = path.tick_at(symbol, ts(1_786_650_720_000), at);
+        let price = path.price_at(at);
+        prop_assert_eq!(tick.last().get().serialize(), price.get().serialize());
+        prop_assert_eq!(tick.last_fixed(), price.to_fixed());
+        prop_assert_eq!((tick.bid(), tick.ask(), tick.symbol()), (None, None, symbol));
+    }
+}
+
 #[test]
 fn path_visits_the_nearer_extreme_first() {
     let up = candle("100", "101", "90", "95").expect("candle");

@@ -10,7 +10,7 @@ use std::{collections::BTreeMap, path::PathBuf};
 
 use la_broker_paper::persist;
 use la_core::{
-    Broker, Candle, Decimal, ExitReason, Interval, Price, Provenance, Symbol, Tick, TimestampMs,
+    Broker, Candle, Decimal, ExitReason, Interval, Price, Provenance, Symbol, TimestampMs,
 };
 use la_run_schema::RunSummary;
 
@@ -265,10 +265,8 @@ pub fn replay_bars(
     }
     for candle in bars.candles {
         let mut tick_result = Ok(());
-        for_each_path_tick(candle, bars.intrabar, |ts, price| {
-            if tick_result.is_ok()
-                && let Ok(tick) = Tick::new(bars.symbol, ts, price, None, None)
-            {
+        for_each_path_tick(candle, bars.intrabar, bars.symbol, |tick| {
+            if tick_result.is_ok() {
                 tick_result = engine.on_tick(&tick, sink);
             }
         });

@@ -7,7 +7,7 @@
 //! carry every extreme); they differ only in the millisecond an exit is stamped with,
 //! which is why the parity check runs with the cadence model.
 
-use la_core::{Candle, Price, TimestampMs, last_push_offset};
+use la_core::{Candle, Symbol, Tick, last_push_offset};
 use serde::{Deserialize, Serialize};
 
 /// The simulator's (and Bitunix's documented) kline push cadence.
@@ -27,11 +27,13 @@ pub enum IntrabarTicks {
     },
 }
 
-/// Calls `emit` for every tick of `candle`'s path under `model`, in time order.
+/// Calls `emit` for every tick of `candle`'s path under `model`, in time order: ticks of
+/// `symbol` with only a last price, as Bitunix's ticker sends them.
 pub fn for_each_path_tick(
     candle: &Candle,
     model: IntrabarTicks,
-    mut emit: impl FnMut(TimestampMs, Price),
+    symbol: Symbol,
+    mut emit: impl FnMut(Tick),
 ) {
     let interval_ms = candle.interval().as_ms();
     let last = last_push_offset(interval_ms, KLINE_PUSH_MS);
@@ -42,7 +44,7 @@ pub fn for_each_path_tick(
     let path = candle.path(last);
     let mut at = |offset: i64| {
         if let Some(ts) = open.checked_add_ms(offset) {
-            emit(ts, path.price_at(offset));
+            emit(path.tick_at(symbol, ts, offset));
         }
     };
     match model {

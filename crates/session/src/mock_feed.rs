@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 
 use la_core::{
     Candle, Decimal, FundingInfo, Interval, MarketEvent, MarketFeed, Price, Provenance, Symbol,
-    Tick, TimestampMs, Volume,
+    TimestampMs, Volume,
 };
 use tokio::time::Instant;
 
@@ -170,10 +170,8 @@ impl MockFeed {
         let model = IntrabarTicks::Cadence {
             ticker_ms: self.config.tick_every_ms,
         };
-        for_each_path_tick(&candle, model, |ts, price| {
-            if let Ok(tick) = Tick::new(symbol, ts, price, None, None) {
-                pending.push_back((ts.as_ms(), MarketEvent::Tick(tick)));
-            }
+        for_each_path_tick(&candle, model, symbol, |tick| {
+            pending.push_back((tick.ts().as_ms(), MarketEvent::Tick(tick)));
         });
         self.pending.push_back((
             open + span,

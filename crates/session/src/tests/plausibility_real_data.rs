@@ -21,9 +21,12 @@ const QUIET_DAY: &str = "candles/binance_spot_btcusdt_1m_2024-09-21.csv";
 /// 2021-05-19 12:00 UTC to 16:00 UTC: the crash's steepest hours.
 const CRASH: (i64, i64) = (1_621_425_600_000, 1_621_440_000_000);
 
+fn symbol() -> Symbol {
+    Symbol::new("BTCUSDT").expect("symbol")
+}
+
 fn tick_at(ts: TimestampMs, price: Price) -> Tick {
-    let symbol = Symbol::new("BTCUSDT").expect("symbol");
-    Tick::new(symbol, ts, price, None, None).expect("tick")
+    Tick::new(symbol(), ts, price, None, None).expect("tick")
 }
 
 fn real_candles(relative: &str) -> Vec<Candle> {
@@ -42,16 +45,17 @@ fn quarantines(candles: &[Candle], model: IntrabarTicks) -> Vec<String> {
     let mut guard = PriceGuard::new(PlausibilityConfig::default());
     let mut found = Vec::new();
     for candle in candles {
-        for_each_path_tick(candle, model, |ts, price| {
+        for_each_path_tick(candle, model, symbol(), |tick| {
             if let PriceVerdict::Quarantined {
                 price,
                 reference,
                 band,
                 ..
-            } = guard.check_tick(&tick_at(ts, price))
+            } = guard.check_tick(&tick)
             {
                 found.push(format!(
-                    "tick {ts}: {price} vs {reference} ± {}",
+                    "tick {}: {price} vs {reference} ± {}",
+                    tick.ts(),
                     band.half_width()
                 ));
             }
@@ -127,8 +131,8 @@ fn thousandfold_and_thousandth_prints_inside_real_data_are_always_quarantined() 
                 assert_bad_prints_quarantined(guard.clone(), real, factor, at);
             }
         }
-        for_each_path_tick(real, IntrabarTicks::Waypoints, |ts, price| {
-            guard.check_tick(&tick_at(ts, price));
+        for_each_path_tick(real, IntrabarTicks::Waypoints, symbol(), |tick| {
+            guard.check_tick(&tick);
         });
         guard.check_candle(real);
     }
