@@ -392,6 +392,34 @@ impl PathSampler {
         }
     }
 
+    /// [`Self::tick_at`] the `index`-th waypoint's offset ([`Candle::path_offsets`]): the
+    /// waypoint model's ticks, without looking for the segment.
+    pub fn waypoint_tick(&self, symbol: Symbol, ts: TimestampMs, index: usize) -> Tick {
+        let offsets = &self.offsets;
+        let (Some(&point), true) = (
+            self.points.get(index),
+            0 < offsets[1] && offsets[1] < offsets[2] && offsets[2] < offsets[3],
+        ) else {
+            // A path shorter than three milliseconds: waypoints share offsets.
+            return self.tick_at(symbol, ts, offsets.get(index).copied().unwrap_or(0));
+        };
+        // The first and last are returned as they are; the two extremes as `sample` rounds
+        // a waypoint (its value unchanged).
+        let last = if index == 0 || index == 3 || point.get().scale() <= self.scale {
+            point
+        } else {
+            Price::new(point.get().round_dp(self.scale)).unwrap_or(point)
+        };
+        Tick {
+            symbol,
+            ts,
+            last,
+            last_fixed: self.fixed[index],
+            bid: None,
+            ask: None,
+        }
+    }
+
     /// The price at `elapsed_ms`, and which waypoint it equals in value (a waypoint's
     /// price may come back with fewer trailing zeros), if it is one.
     fn sample(&self, elapsed_ms: i64) -> (Price, Option<usize>) {

@@ -551,7 +551,7 @@ proptest! {
     #[test]
     fn a_path_tick_is_the_path_price_with_its_fixed_point_value(
         prices in proptest::collection::vec((1u64..2_000, 0u32..2, 0u32..3), 4),
-        last in 0i64..70_000,
+        last in prop_oneof![0i64..6, 0i64..70_000],
         pick in 0usize..8,
         elapsed in -100i64..70_000,
     ) {
@@ -574,6 +574,30 @@ proptest! {
         prop_assert_eq!(tick.last().get().serialize(), price.get().serialize());
         prop_assert_eq!(tick.last_fixed(), price.to_fixed());
         prop_assert_eq!((tick.bid(), tick.ask(), tick.symbol()), (None, None, symbol));
+        // A waypoint's tick taken by its index is the tick at its offset, short paths too.
+        for (index, offset) in offsets.into_iter().enumerate() {
+            let by_index = path.waypoint_tick(symbol, ts(1_786_650_720_000), index);
+            let by_offset = path.tick_at(symbol, ts(1_786_650_720_000), offset);
+            prop_assert_eq!(by_index.last().get().serialize(), by_offset.last().get().serialize());
+            prop_assert_eq!(by_index.last_fixed(), by_offset.last_fixed());
+        }
+    }
+}
+
+proptest! {
+    /// Adding milliseconds stays inside the timestamps `TimestampMs::new` accepts.
+    #[test]
+    fn checked_addition_gives_exactly_the_valid_timestamps(
+        start in 1_262_304_000_000i64..=4_102_444_800_000,
+        delta in prop_oneof![-5_000_000_000_000i64..5_000_000_000_000, Just(i64::MAX), Just(i64::MIN)],
+    ) {
+        let start = ts(start);
+        let expected = start.as_ms().checked_add(delta).and_then(|ms| TimestampMs::new(ms).ok());
+        prop_assert_eq!(start.checked_add_ms(delta), expected);
+        // Landing on either bound, and one past it.
+        for target in [TimestampMs::MIN.as_ms() - 1, TimestampMs::MIN.as_ms(), TimestampMs::MAX.as_ms(), TimestampMs::MAX.as_ms() + 1] {
+            prop_assert_eq!(start.checked_add_ms(target - start.as_ms()), TimestampMs::new(target).ok());
+        }
     }
 }
 

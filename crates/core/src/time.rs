@@ -56,10 +56,14 @@ impl TimestampMs {
     }
 
     /// `self + delta_ms`, or `None` if that leaves the sanity window.
-    pub fn checked_add_ms(self, delta_ms: i64) -> Option<Self> {
-        self.0
-            .checked_add(delta_ms)
-            .and_then(|ms| Self::new(ms).ok())
+    #[inline]
+    pub const fn checked_add_ms(self, delta_ms: i64) -> Option<Self> {
+        // The window's bounds checked here, without building the error `new` would return:
+        // a replay calls this for every tick it makes.
+        match self.0.checked_add(delta_ms) {
+            Some(ms) if Self::MIN.0 <= ms && ms <= Self::MAX.0 => Some(Self(ms)),
+            _ => None,
+        }
     }
 
     /// Milliseconds from `earlier` to `self` (negative if `earlier` is later).

@@ -48,7 +48,13 @@ pub fn for_each_path_tick(
         }
     };
     match model {
-        IntrabarTicks::Waypoints => waypoints.into_iter().for_each(&mut at),
+        IntrabarTicks::Waypoints => {
+            for (index, offset) in waypoints.into_iter().enumerate() {
+                if let Some(ts) = open.checked_add_ms(offset) {
+                    emit(path.waypoint_tick(symbol, ts, index));
+                }
+            }
+        }
         IntrabarTicks::Cadence { ticker_ms } => {
             let step = ticker_ms.max(1);
             let mut next_cadence = 0;

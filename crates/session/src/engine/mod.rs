@@ -266,8 +266,16 @@ impl Engine {
 
     /// Whether the plausibility guard lets a print through; counts, logs and asks for a
     /// REST read when it does not.
+    #[inline]
     fn admit(&mut self, verdict: PriceVerdict, kind: PrintKind, ts: TimestampMs) -> bool {
         self.counters.plausibility = *self.guard.counters();
+        // Nearly every print: inlined; the rest logs and counts out of line.
+        matches!(verdict, PriceVerdict::Accepted) || self.admit_unusual(verdict, kind, ts)
+    }
+
+    /// [`Self::admit`] for a print that was not simply accepted.
+    #[inline(never)]
+    fn admit_unusual(&mut self, verdict: PriceVerdict, kind: PrintKind, ts: TimestampMs) -> bool {
         match verdict {
             PriceVerdict::Accepted => true,
             PriceVerdict::Confirmed { previous } => {
