@@ -7,7 +7,7 @@
 //! the working order; a quiet tick only records the quote and the best price, which no
 //! invariant covers, so the hot path stays check-free.)
 
-use std::collections::VecDeque;
+use std::{cell::Cell, collections::VecDeque};
 
 use la_core::{
     Broker, BrokerEvent, Candle, ClientOrderId, Exit, ExitReason, OrderIntent, Position, Price,
@@ -22,7 +22,7 @@ use crate::{
     exits::ExitKind,
     funding::FundingLedger,
     ids::ProcessedIds,
-    margin::check_isolated,
+    margin::{MarginCheckInputs, check_isolated},
     restore,
     spec::Grid,
     state::{BrokerState, Counters, DayState, SCHEMA_VERSION, WorkingOrderState},
@@ -56,6 +56,8 @@ pub struct PaperBroker {
     /// ([`BrokerConfig::price_band`]); not persisted: after a restart the first price
     /// anchors it.
     pub(crate) price_guard: PriceGuard,
+    /// The inputs of the last isolated-margin check that passed (not persisted).
+    pub(crate) margin_check_passed: Cell<Option<MarginCheckInputs>>,
 }
 
 impl PaperBroker {
@@ -89,6 +91,7 @@ impl PaperBroker {
             last_candle: None,
             halted: None,
             price_guard: config.price_guard(),
+            margin_check_passed: Cell::new(None),
             config,
         })
     }
@@ -149,6 +152,7 @@ impl PaperBroker {
             last_candle: None,
             halted: None,
             price_guard: config.price_guard(),
+            margin_check_passed: Cell::new(None),
             config,
         };
         broker.check_invariants()?;
@@ -236,7 +240,11 @@ impl PaperBroker {
         }
         if let Some(position) = &self.position {
             check_position(position)?;
-            check_isolated(position, self.config.spec.tick_size)?;
+            check_isolated(
+                position,
+                self.config.spec.tick_size,
+                &self.margin_check_passed,
+            )?;
         }
         if let Some(working) = &self.working {
             if working.leverage.is_none() {

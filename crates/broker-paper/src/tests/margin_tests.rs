@@ -333,3 +333,40 @@ fn unknown_schema_versions_and_a_missing_margin_are_refused() {
         "{err}"
     );
 }
+
+/// The margin check remembers the inputs it passed, never a verdict: a position whose
+/// liquidation price or lots change after passing checks fails the next one.
+#[test]
+fn a_margin_check_that_passed_does_not_hide_a_later_breach() {
+    let breach = |b: &PaperBroker| match b.check_invariants() {
+        Err(BrokerError::InvariantBreach(message)) => message,
+        other => panic!("expected a breach, got {other:?}"),
+    };
+    let mut b = long_at_100k(quiet_config());
+    b.check_invariants().unwrap();
+    b.check_invariants().unwrap();
+    let good = b.position.as_ref().unwrap().isolated;
+
+    let mut moved = good;
+    moved.liquidation_price = px("1000");
+    let position = b.position.as_mut().unwrap();
+    (position.isolated, position.state.isolated) = (moved, Some(moved));
+    assert!(
+        breach(&b).contains("is not what its lots"),
+        "{}",
+        breach(&b)
+    );
+
+    let position = b.position.as_mut().unwrap();
+    (position.isolated, position.state.isolated) = (good, Some(good));
+    b.check_invariants().unwrap();
+    let mut rates = good;
+    rates.rates = la_core::MarginRates::new(d("0.05"), d("0.005")).unwrap();
+    let position = b.position.as_mut().unwrap();
+    (position.isolated, position.state.isolated) = (rates, Some(rates));
+    assert!(
+        breach(&b).contains("is not what its lots"),
+        "{}",
+        breach(&b)
+    );
+}

@@ -559,3 +559,21 @@ proptest::proptest! {
         proptest::prop_assert_eq!(fast.in_quarantine(), full.in_quarantine());
     }
 }
+
+/// The recent volatility is the exponential average (weight 0.1) of each candle's largest
+/// relative move from the previous close, worked by hand here.
+#[test]
+fn the_volatility_averages_each_candle_s_largest_move_from_the_previous_close() {
+    let mut guard = PriceGuard::new(PlausibilityConfig::default());
+    let mut after = |candle: Candle| {
+        guard.accept_candle(&candle);
+        guard.volatility()
+    };
+    assert_eq!(after(bar(0, "100", "100", "100", "100")), dec!(0));
+    // |102 − 100| / 100 = 0.02; 0 + 0.1 × (0.02 − 0) = 0.002.
+    assert_eq!(after(bar(1, "100", "102", "99", "101")), dec!(0.002));
+    // |95.95 − 101| / 101 = 0.05; 0.002 + 0.1 × (0.05 − 0.002) = 0.0068.
+    assert_eq!(after(bar(2, "101", "101", "95.95", "96")), dec!(0.0068));
+    // No move: 0.0068 − 0.1 × 0.0068 = 0.00612.
+    assert_eq!(after(bar(3, "96", "96", "96", "96")), dec!(0.00612));
+}
