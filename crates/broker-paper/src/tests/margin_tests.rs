@@ -13,7 +13,7 @@ use la_core::{
 };
 
 use super::*;
-use crate::{BrokerError, BrokerState, SCHEMA_VERSION};
+use crate::{BrokerError, BrokerState, SCHEMA_VERSION, state::IsolatedMargin};
 
 const LONG_LIQUIDATION: &str = "95939.7";
 const SHORT_LIQUIDATION: &str = "104019.9";
@@ -335,13 +335,17 @@ fn unknown_schema_versions_and_a_missing_margin_are_refused() {
 }
 
 /// The margin check remembers the inputs it passed, never a verdict: a position whose
-/// liquidation price or lots change after passing checks fails the next one.
+/// liquidation price or margin rates change after passing checks fails the next one.
 #[test]
 fn a_margin_check_that_passed_does_not_hide_a_later_breach() {
-    let breach = |b: &PaperBroker| match b.check_invariants() {
-        Err(BrokerError::InvariantBreach(message)) => message,
-        other => panic!("expected a breach, got {other:?}"),
+    // Sets the position's margin (mirrored in its state, as the broker keeps it) and
+    // returns the next check's verdict.
+    let check_with = |b: &mut PaperBroker, isolated: IsolatedMargin| {
+        let position = b.position.as_mut().unwrap();
+        (position.isolated, position.state.isolated) = (isolated, Some(isolated));
+        b.check_invariants()
     };
+    let is_pricing_breach = |verdict: Result<(), BrokerError>| matches!(verdict, Err(BrokerError::InvariantBreach(m)) if m.contains("is not what its lots"));
     let mut b = long_at_100k(quiet_config());
     b.check_invariants().unwrap();
     b.check_invariants().unwrap();
@@ -349,24 +353,9 @@ fn a_margin_check_that_passed_does_not_hide_a_later_breach() {
 
     let mut moved = good;
     moved.liquidation_price = px("1000");
-    let position = b.position.as_mut().unwrap();
-    (position.isolated, position.state.isolated) = (moved, Some(moved));
-    assert!(
-        breach(&b).contains("is not what its lots"),
-        "{}",
-        breach(&b)
-    );
-
-    let position = b.position.as_mut().unwrap();
-    (position.isolated, position.state.isolated) = (good, Some(good));
-    b.check_invariants().unwrap();
+    assert!(is_pricing_breach(check_with(&mut b, moved)));
+    check_with(&mut b, good).unwrap();
     let mut rates = good;
     rates.rates = la_core::MarginRates::new(d("0.05"), d("0.005")).unwrap();
-    let position = b.position.as_mut().unwrap();
-    (position.isolated, position.state.isolated) = (rates, Some(rates));
-    assert!(
-        breach(&b).contains("is not what its lots"),
-        "{}",
-        breach(&b)
-    );
+    assert!(is_pricing_breach(check_with(&mut b, rates)));
 }
