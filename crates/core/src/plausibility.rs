@@ -557,7 +557,7 @@ impl PriceGuard {
     /// (the last price is the print that counts towards confirming a new level).
     ///
     /// Inlined into its callers (each tick of a replay passes two guards): the common case
-    /// is a few integer compares, the rest is [`Self::judge_tick`].
+    /// is a few integer compares; the full judgement is kept out of line.
     #[inline]
     pub fn check_tick(&mut self, tick: &Tick) -> PriceVerdict {
         // The common case, decided in fixed point: a last price alone, no quarantine, inside
