@@ -66,10 +66,13 @@ impl SizingSpec {
     }
 
     pub(crate) fn is_valid(&self) -> bool {
-        self.qty_step > Decimal::ZERO
-            && self.min_qty > Decimal::ZERO
-            && self.tick_size > Decimal::ZERO
-            && self.round_trip_cost_frac >= Decimal::ZERO
+        // Signs read from the representation (a negative zero is zero): asked on every
+        // candle with a setup, where full `Decimal` compares were a measurable share.
+        let positive = |d: Decimal| !d.is_zero() && d.is_sign_positive();
+        positive(self.qty_step)
+            && positive(self.min_qty)
+            && positive(self.tick_size)
+            && (self.round_trip_cost_frac.is_zero() || self.round_trip_cost_frac.is_sign_positive())
             && self.round_trip_cost_frac <= MAX_ROUND_TRIP_COST_FRAC
     }
 }
@@ -488,5 +491,38 @@ impl Gate {
 impl std::fmt::Display for Gate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A decimal that is often zero (either sign), negative, or at the cost cap's edge.
+    fn decimal() -> impl Strategy<Value = Decimal> {
+        prop_oneof![
+            Just(Decimal::ZERO),
+            Just(-Decimal::ZERO),
+            Just(MAX_ROUND_TRIP_COST_FRAC),
+            (-1_000i64..1_000, 0u32..6).prop_map(|(units, scale)| Decimal::new(units, scale)),
+        ]
+    }
+
+    proptest! {
+        /// The sign-bit form of the validity check decides as the plain comparisons do.
+        #[test]
+        fn a_spec_is_valid_exactly_when_its_parts_are_in_range(
+            qty_step in decimal(), min_qty in decimal(), tick_size in decimal(), cost in decimal(),
+        ) {
+            let spec = SizingSpec { qty_step, min_qty, tick_size, round_trip_cost_frac: cost, ..SizingSpec::default() };
+            let expected = qty_step > Decimal::ZERO
+                && min_qty > Decimal::ZERO
+                && tick_size > Decimal::ZERO
+                && cost >= Decimal::ZERO
+                && cost <= MAX_ROUND_TRIP_COST_FRAC;
+            prop_assert_eq!(spec.is_valid(), expected);
+        }
     }
 }

@@ -150,11 +150,6 @@ pub(crate) fn to_fixed(value: Decimal, scale: u32) -> Option<i128> {
     }
 }
 
-/// `value` as a fixed-point price (12 decimals), saturating (never reached for a `Price`).
-pub(crate) fn price_fixed(value: Decimal) -> i128 {
-    to_fixed(value, PRICE_SCALE).unwrap_or(i128::MAX)
-}
-
 /// `value` as a fixed-point volume (8 decimals), saturating (never reached for a `Volume`).
 pub(crate) fn volume_fixed(value: Decimal) -> i128 {
     to_fixed(value, VOLUME_SCALE).unwrap_or(i128::MAX)

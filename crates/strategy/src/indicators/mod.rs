@@ -79,11 +79,15 @@ pub(crate) struct FixedCandle {
 }
 
 impl FixedCandle {
+    /// The prices are the candle's own fixed-point values (`Price::to_fixed`, also 12
+    /// decimals, exact for every price), computed once when the candle was built rather than
+    /// once per candle of every sweep set.
     pub(crate) fn new(candle: &Candle) -> Self {
+        const _: () = assert!(fixed::PRICE_SCALE == la_core::value::MAX_SCALE);
         Self {
-            high: fixed::price_fixed(candle.high().get()),
-            low: fixed::price_fixed(candle.low().get()),
-            close: fixed::price_fixed(candle.close().get()),
+            high: candle.high_fixed(),
+            low: candle.low_fixed(),
+            close: candle.close_fixed(),
             volume: fixed::volume_fixed(candle.volume().get()),
         }
     }
