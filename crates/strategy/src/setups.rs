@@ -410,14 +410,39 @@ impl Strategy for SetupsStrategy {
     }
 
     fn on_candle(&mut self, candle: &Candle, ctx: &StrategyContext) -> Decision {
+        let mut decision = Decision::blocked(Gate::Warmup, Indicators::default());
+        self.decide_into(candle, ctx, &mut decision);
+        decision
+    }
+
+    fn decide_into(&mut self, candle: &Candle, ctx: &StrategyContext, decision: &mut Decision) {
+        *decision = Decision::blocked(Gate::Warmup, Indicators::default());
+        self.decide(candle, ctx, decision);
+    }
+
+    fn warmup_bars(&self) -> usize {
+        self.warmup
+    }
+
+    fn notify_trade_opened(&mut self) {
+        self.cooldown.arm(self.config.cooldown_bars);
+    }
+
+    fn record_indicators(&mut self, enabled: bool) {
+        self.record = enabled;
+    }
+}
+
+impl SetupsStrategy {
+    /// [`Strategy::decide_into`]'s work: `decision` arrives blocked by warm-up with default
+    /// indicators.
+    fn decide(&mut self, candle: &Candle, ctx: &StrategyContext, decision: &mut Decision) {
         if let Some(last) = self.last_open_time
             && candle.open_time() <= last
         {
-            let indicators = Indicators {
-                funding_rate: ctx.funding_rate,
-                ..Indicators::default()
-            };
-            return Decision::blocked(Gate::StaleCandle, indicators);
+            decision.indicators.funding_rate = ctx.funding_rate;
+            decision.verdict = Verdict::Blocked(Gate::StaleCandle);
+            return;
         }
         self.last_open_time = Some(candle.open_time());
         let fixed_candle = FixedCandle::new(candle);
@@ -430,16 +455,13 @@ impl Strategy for SetupsStrategy {
 
         let trend = self.trend(fixed_candle.close);
         let regime = self.regime(fixed_candle.close);
-        // Built in place and filled in below: the ~600-byte decision is never moved or
-        // copied on its way out (a sweep makes one per candle of every set).
-        let mut decision = Decision::blocked(Gate::Warmup, Indicators::default());
         let indicators = &mut decision.indicators;
         self.snapshot(indicators, trend, regime);
         indicators.funding_rate = ctx.funding_rate;
         let (Some(trend), Some(atr_sum), true) =
             (trend, self.atr.sum_fixed(), self.seen >= self.warmup)
         else {
-            return decision;
+            return;
         };
 
         let outcome = self.find_setup(&fixed_candle, trend, atr_sum);
@@ -515,18 +537,5 @@ impl Strategy for SetupsStrategy {
         decision.signal = signal;
         decision.setup = setup;
         decision.verdict = Verdict::from(verdict);
-        decision
-    }
-
-    fn warmup_bars(&self) -> usize {
-        self.warmup
-    }
-
-    fn notify_trade_opened(&mut self) {
-        self.cooldown.arm(self.config.cooldown_bars);
-    }
-
-    fn record_indicators(&mut self, enabled: bool) {
-        self.record = enabled;
     }
 }

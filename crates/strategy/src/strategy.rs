@@ -27,6 +27,14 @@ pub trait Strategy: Send {
     /// is refused (`stale_candle`) without touching the indicators.
     fn on_candle(&mut self, candle: &Candle, ctx: &StrategyContext) -> Decision;
 
+    /// [`Strategy::on_candle`] written into a decision the caller owns, overwriting all of
+    /// it. The engine calls this: a decision is ~520 bytes, and a returned one is built on
+    /// the strategy's stack and copied out, once per candle of every set of a sweep. A
+    /// strategy overrides it when that copy matters.
+    fn decide_into(&mut self, candle: &Candle, ctx: &StrategyContext, decision: &mut Decision) {
+        *decision = self.on_candle(candle, ctx);
+    }
+
     /// Candles of history needed before the strategy can signal; decisions before that are
     /// blocked with `warmup`.
     fn warmup_bars(&self) -> usize;

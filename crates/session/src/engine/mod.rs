@@ -390,7 +390,8 @@ impl Engine {
 
         self.bars_seen += 1;
         let context = self.strategy_context();
-        let decision = self.strategy.on_candle(candle, &context);
+        let mut decision = Decision::blocked(Gate::Warmup, Indicators::default());
+        self.strategy.decide_into(candle, &context, &mut decision);
         let (order, mut outcome) = self.gate(&decision, candle, decided_at);
         let order_id = order.as_ref().map(|o| o.client_order_id().clone());
         if let Some(order) = order {

@@ -253,6 +253,42 @@ fn a_generated_market_fires_both_setups_on_both_sides() {
 }
 
 #[test]
+fn deciding_into_a_used_decision_gives_the_decision_on_candle_gives() {
+    // The engine decides into a decision it owns (`decide_into`); that must overwrite all of
+    // it, whatever it held, on every path: warm-up, a stale candle, a block and an order.
+    let candles = generate(5_000, 9);
+    for kind in StrategyKind::ALL {
+        let mut plain = build(kind, &StrategyConfig::default()).unwrap();
+        let mut into = build(kind, &StrategyConfig::default()).unwrap();
+        let earlier = simulate(
+            build(kind, &StrategyConfig::default()).unwrap().as_mut(),
+            &candles,
+            ctx(),
+        );
+        // Start from an order with every indicator recorded: the most a leftover could leak.
+        let mut decision = *earlier
+            .decisions
+            .iter()
+            .rev()
+            .find(|d| d.order().is_some())
+            .expect("the generated market gives an order");
+        let (mut orders, mut stale) = (0, 0);
+        for (i, candle) in candles.iter().enumerate() {
+            // Every 500th candle is followed by itself again: refused as stale.
+            let repeats = if i % 500 == 499 { 2 } else { 1 };
+            for _ in 0..repeats {
+                let expected = plain.on_candle(candle, &ctx());
+                into.decide_into(candle, &ctx(), &mut decision);
+                assert_eq!(decision, expected, "{kind} candle {i}");
+                orders += usize::from(expected.order().is_some());
+                stale += usize::from(expected.blocked_by() == Some(Gate::StaleCandle));
+            }
+        }
+        assert!(orders > 0 && stale == 10, "{kind}: {orders} orders, {stale} stale");
+    }
+}
+
+#[test]
 fn turning_indicator_records_off_changes_no_decision() {
     let candles = generate(5_000, 5);
     for kind in StrategyKind::ALL {
