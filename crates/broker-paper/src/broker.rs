@@ -11,7 +11,7 @@ use std::{cell::Cell, collections::VecDeque};
 
 use la_core::{
     Broker, BrokerEvent, Candle, ClientOrderId, Exit, ExitReason, OrderIntent, Position, Price,
-    PriceGuard, Tick, TimestampMs,
+    PriceGuard, Tick, TimestampMs, Volume,
 };
 use rust_decimal::Decimal;
 
@@ -28,6 +28,16 @@ use crate::{
     state::{BrokerState, Counters, DayState, SCHEMA_VERSION, WorkingOrderState},
     stats::BrokerStats,
 };
+
+/// What the broker keeps of the latest closed candle: the market price it last showed and
+/// the volume a market fill between candles is capped by. (Not the whole candle: it is
+/// stored once per candle of every set of a sweep.)
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LastCandle {
+    pub(crate) close_time: TimestampMs,
+    pub(crate) close: Price,
+    pub(crate) volume: Volume,
+}
 
 /// The paper broker: a deterministic state machine driven by submits, ticks, candles and
 /// funding calls, each carrying its event time. See the crate docs for the rules.
@@ -50,7 +60,7 @@ pub struct PaperBroker {
     pub(crate) counters: Counters,
     pub(crate) closed_trades: Vec<Exit>,
     pub(crate) latest_tick: Option<Tick>,
-    pub(crate) last_candle: Option<Candle>,
+    pub(crate) last_candle: Option<LastCandle>,
     pub(crate) halted: Option<String>,
     /// The coarse plausibility band around the last accepted tick or candle
     /// ([`BrokerConfig::price_band`]); not persisted: after a restart the first price
@@ -341,10 +351,10 @@ impl PaperBroker {
     /// The most recent market price: the latest tick's last price or the last closed candle's
     /// close, whichever has the later event time.
     pub fn last_price(&self) -> Option<Price> {
-        match (self.latest_tick, self.last_candle) {
-            (Some(t), Some(c)) if c.close_time() > t.ts() => Some(c.close()),
+        match (&self.latest_tick, &self.last_candle) {
+            (Some(t), Some(c)) if c.close_time > t.ts() => Some(c.close),
             (Some(t), _) => Some(t.last()),
-            (None, Some(c)) => Some(c.close()),
+            (None, Some(c)) => Some(c.close),
             (None, None) => None,
         }
     }

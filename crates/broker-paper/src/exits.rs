@@ -45,6 +45,7 @@ use rust_decimal::Decimal;
 use crate::{
     PaperBroker,
     accounting::{checked, fee_of, realize_fifo, record_equity, record_trade},
+    broker::LastCandle,
     error::BrokerError,
     margin::loss_at,
     orders::MarketContext,
@@ -341,9 +342,13 @@ impl PaperBroker {
         }
         if self
             .last_candle
-            .is_none_or(|c| candle.close_time() >= c.close_time())
+            .is_none_or(|c| candle.close_time() >= c.close_time)
         {
-            self.last_candle = Some(*candle);
+            self.last_candle = Some(LastCandle {
+                close_time: candle.close_time(),
+                close: candle.close(),
+                volume: candle.volume(),
+            });
         }
         Ok(())
     }

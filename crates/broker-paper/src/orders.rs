@@ -365,7 +365,7 @@ impl PaperBroker {
         }
         let volume = match context {
             MarketContext::Candle(candle) => Some(candle.volume()),
-            _ => self.last_candle.map(|c| c.volume()),
+            _ => self.last_candle.map(|c| c.volume),
         };
         match self.capped_qty(working.remaining, volume) {
             Some(qty) => {
