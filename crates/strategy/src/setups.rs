@@ -218,13 +218,17 @@ impl SetupsStrategy {
         self.ema_filter.update_fixed(candle);
         self.atr.update_fixed(candle);
         self.vwap.update_fixed(candle);
-        self.swing.update_fixed(candle);
-        if let Some(equal) = &mut self.equal {
-            equal.update_fixed(candle);
-        }
         self.divergence.update_fixed(candle);
         self.sweep.update_fixed(candle);
         self.volume.update(candle.volume);
+        if self.record {
+            // Only ever recorded, never decided on: not kept while decisions leave them out
+            // (every set of a sweep), restarted when recording is turned back on.
+            self.swing.update_fixed(candle);
+            if let Some(equal) = &mut self.equal {
+                equal.update_fixed(candle);
+            }
+        }
     }
 
     fn trend(&self, close: i128) -> Option<Trend> {
@@ -429,6 +433,14 @@ impl Strategy for SetupsStrategy {
     }
 
     fn record_indicators(&mut self, enabled: bool) {
+        if enabled && !self.record {
+            // The recorded-only indicators missed the candles seen while off: they fill
+            // again from the next candle rather than report a window with a hole in it.
+            self.swing.clear();
+            if let Some(equal) = &mut self.equal {
+                equal.clear();
+            }
+        }
         self.record = enabled;
     }
 }

@@ -46,7 +46,9 @@ pub trait Strategy: Send {
     /// default). A backtest that keeps only orders and blocking gates may turn it off: the
     /// decisions, signals and orders are identical, only the indicator values (not the
     /// trend/regime labels, funding, size and reward/risk fields) are left out, which saves
-    /// about a quarter of the per-candle work.
+    /// about a quarter of the per-candle work. Indicators that are only ever recorded (no
+    /// gate reads them) are not kept while it is off; turned back on, they fill again from
+    /// the next candle.
     fn record_indicators(&mut self, enabled: bool) {
         let _ = enabled;
     }

@@ -50,6 +50,12 @@ impl SwingHighLow {
         self.lows.push(candle.low);
     }
 
+    /// Forgets every candle, as if new.
+    pub(crate) fn clear(&mut self) {
+        self.highs.clear();
+        self.lows.clear();
+    }
+
     /// The current range, `None` before the first candle.
     pub fn value(&self) -> Option<SwingLevels> {
         Some(SwingLevels {
@@ -119,6 +125,12 @@ impl LevelSeries {
 
     fn len(&self) -> usize {
         self.exact.len()
+    }
+
+    fn clear(&mut self) {
+        self.exact.clear();
+        self.narrow.clear();
+        self.wide_in_window = 0;
     }
 
     /// The last value plus every value within `tolerance` (a fraction at scale 12) of it,
@@ -222,6 +234,12 @@ impl EqualLevels {
     pub(crate) fn update_fixed(&mut self, candle: &FixedCandle) {
         self.highs.push(candle.high);
         self.lows.push(candle.low);
+    }
+
+    /// Forgets every candle, as if new.
+    pub(crate) fn clear(&mut self) {
+        self.highs.clear();
+        self.lows.clear();
     }
 
     /// The current equal levels, `None` while fewer than `min_values` candles were seen.

@@ -69,6 +69,12 @@ impl<T: Copy> Ring<T> {
         }
     }
 
+    /// Forgets every value (the slots stay allocated).
+    pub(crate) fn clear(&mut self) {
+        self.head = 0;
+        self.len = 0;
+    }
+
     /// The most recent value.
     pub(crate) fn last(&self) -> Option<T> {
         let offset = self.len.checked_sub(1)?;
@@ -133,6 +139,13 @@ impl MonotonicWindow {
             next_seq: 0,
             negate: extreme == Extreme::Min,
         }
+    }
+
+    /// Forgets every value, as if new.
+    pub(crate) fn clear(&mut self) {
+        self.head = 0;
+        self.tail = 0;
+        self.next_seq = 0;
     }
 
     /// Number of values pushed so far.

@@ -284,8 +284,48 @@ fn deciding_into_a_used_decision_gives_the_decision_on_candle_gives() {
                 stale += usize::from(expected.blocked_by() == Some(Gate::StaleCandle));
             }
         }
-        assert!(orders > 0 && stale == 10, "{kind}: {orders} orders, {stale} stale");
+        assert!(
+            orders > 0 && stale == 10,
+            "{kind}: {orders} orders, {stale} stale"
+        );
     }
+}
+
+#[test]
+fn recorded_only_indicators_fill_again_when_recording_is_turned_back_on() {
+    // Swing and equal levels feed no gate, so they are not kept while recording is off; on
+    // again, they must report the candles since then, not a window with a hole in it.
+    let candles = generate(1_500, 13);
+    let config = SetupsConfig {
+        record_equal_levels: true,
+        ..SetupsConfig::default()
+    };
+    let mut toggled = SetupsStrategy::new(config.clone()).unwrap();
+    let mut fresh = SetupsStrategy::new(config).unwrap();
+    let (off, on) = (1_000, 1_100);
+    let recorded = |d: &Decision| {
+        let i = &d.indicators;
+        (i.swing_high, i.swing_low, i.equal_high, i.equal_low)
+    };
+    let mut compared = 0;
+    for (i, candle) in candles.iter().enumerate() {
+        if i == off {
+            toggled.record_indicators(false);
+        }
+        if i == on {
+            toggled.record_indicators(true);
+        }
+        let decision = toggled.on_candle(candle, &ctx());
+        if (off..on).contains(&i) {
+            assert_eq!(recorded(&decision), (None, None, None, None), "candle {i}");
+        }
+        if i >= on {
+            let expected = fresh.on_candle(candle, &ctx());
+            assert_eq!(recorded(&decision), recorded(&expected), "candle {i}");
+            compared += usize::from(expected.indicators.swing_high.is_some());
+        }
+    }
+    assert_eq!(compared, candles.len() - on);
 }
 
 #[test]
