@@ -25,8 +25,11 @@ const ROUNDING_SLACK: i128 = 1_000_000;
 /// The spec-dependent factors, derived again only when the spec's cost or tick changes.
 #[derive(Clone, Copy, Debug)]
 struct Factors {
-    cost_frac: Decimal,
-    tick: Decimal,
+    /// The cost fraction and tick they were derived from, by representation
+    /// ([`Decimal::serialize`]): equal representations are equal values, so a hit is always
+    /// right (an equal value written differently only derives them again), and comparing
+    /// bytes costs far less than `Decimal`'s rescaling compare on every candle with a setup.
+    key: [[u8; 16]; 2],
     /// `round_trip_cost_frac × min_stop_cost_multiple × period`, fixed point.
     min_cost_sum: i128,
     /// `round_trip_cost_frac × period`, fixed point.
@@ -40,6 +43,8 @@ struct Factors {
 pub(crate) struct CostPrecheck {
     stop_mult: i128,
     min_multiple: Decimal,
+    /// `min_multiple > 0`: with none, the gate never blocks and neither does the pre-check.
+    gate_enabled: bool,
     period: Decimal,
     period_units: i128,
     factors: Option<Factors>,
@@ -50,6 +55,7 @@ impl CostPrecheck {
         Self {
             stop_mult: fixed::fraction_fixed(stop_atr_mult).unwrap_or(i128::MAX),
             min_multiple,
+            gate_enabled: min_multiple > Decimal::ZERO,
             period: Decimal::from(period),
             period_units: i128::try_from(period).unwrap_or(i128::MAX),
             factors: None,
@@ -57,16 +63,15 @@ impl CostPrecheck {
     }
 
     fn factors(&mut self, cost_frac: Decimal, tick: Decimal) -> Option<Factors> {
+        let key = [cost_frac.serialize(), tick.serialize()];
         if let Some(f) = self.factors
-            && f.cost_frac == cost_frac
-            && f.tick == tick
+            && f.key == key
         {
             return Some(f);
         }
         let cost_sum = cost_frac.checked_mul(self.period)?;
         let factors = Factors {
-            cost_frac,
-            tick,
+            key,
             min_cost_sum: fixed::fraction_fixed(cost_sum.checked_mul(self.min_multiple)?)?,
             cost_sum: fixed::fraction_fixed(cost_sum)?,
             slack_sum: fixed::fraction_fixed(tick.checked_mul(self.period)?)?
@@ -87,7 +92,8 @@ impl CostPrecheck {
         cost_frac: Decimal,
         tick: Decimal,
     ) -> Option<Option<Decimal>> {
-        if cost_frac <= Decimal::ZERO || self.min_multiple <= Decimal::ZERO {
+        // `cost_frac <= 0` from the sign and zero flags (a negative zero is zero).
+        if cost_frac.is_zero() || cost_frac.is_sign_negative() || !self.gate_enabled {
             return None;
         }
         let factors = self.factors(cost_frac, tick)?;

@@ -44,17 +44,20 @@ fn walk(count: usize, seed: u64, start: i64, span: u64) -> Vec<Candle> {
     candles
 }
 
-fn compare(candles: &[Candle], spec: SizingSpec, config: SetupsConfig) -> u64 {
-    let ctx = StrategyContext {
-        equity: Decimal::new(10_000, 0),
-        position_open: false,
-        funding_rate: Some(Decimal::new(1, 4)),
-        spec,
-    };
+/// Runs the strategy with and without the pre-check over `candles`, the spec taking turns
+/// through `specs` every 50 candles; returns how many candles the pre-check refused.
+fn compare(candles: &[Candle], specs: &[SizingSpec], config: SetupsConfig) -> u64 {
     let mut fast = SetupsStrategy::new(config.clone()).unwrap();
     let mut exact = SetupsStrategy::new(config).unwrap();
     exact.precheck_enabled = false;
     for (i, candle) in candles.iter().enumerate() {
+        let spec = specs[(i / 50) % specs.len()];
+        let ctx = StrategyContext {
+            equity: Decimal::new(10_000, 0),
+            position_open: false,
+            funding_rate: Some(Decimal::new(1, 4)),
+            spec,
+        };
         let a = fast.on_candle(candle, &ctx);
         let b = exact.on_candle(candle, &ctx);
         assert_eq!(
@@ -96,7 +99,7 @@ fn the_precheck_agrees_with_the_exact_gate_on_btc_like_markets() {
                     tick_size: tick.parse().unwrap(),
                     ..SizingSpec::BITUNIX_BTCUSDT
                 };
-                hits += compare(&candles, spec, SetupsConfig::default());
+                hits += compare(&candles, &[spec], SetupsConfig::default());
             }
         }
     }
@@ -127,6 +130,30 @@ proptest! {
             pullback_stop_atr_mult: Decimal::new(i64::from(stop_tenths), 1),
             ..SetupsConfig::default()
         };
-        compare(&candles, spec, config);
+        compare(&candles, &[spec], config);
     }
+}
+
+#[test]
+fn the_precheck_follows_a_spec_whose_cost_or_tick_changes_between_candles() {
+    // The pre-check keeps factors derived from the last spec's cost and tick: a change of
+    // either must derive them again, or it refuses by the old spec's costs.
+    let spec = |cost: &str, tick: &str| SizingSpec {
+        round_trip_cost_frac: cost.parse().unwrap(),
+        tick_size: tick.parse().unwrap(),
+        ..SizingSpec::BITUNIX_BTCUSDT
+    };
+    let candles = walk(4_000, 5, 6_000_000, 15_000);
+    let mut hits = 0;
+    // Each pair in both orders: factors kept from the cheaper spec only make the pre-check
+    // more cautious, those from the costlier one make it refuse wrongly.
+    for specs in [
+        [spec("0.0004", "0.1"), spec("0.01", "0.1")],
+        [spec("0.01", "0.1"), spec("0.0004", "0.1")],
+        [spec("0.0014", "0.01"), spec("0.0014", "500")],
+        [spec("0.0014", "500"), spec("0.0014", "0.01")],
+    ] {
+        hits += compare(&candles, &specs, SetupsConfig::default());
+    }
+    assert!(hits > 100, "the pre-check refused only {hits} candles");
 }
