@@ -159,7 +159,10 @@ impl MonotonicWindow {
     }
 
     /// Adds `value` as the newest element of the window.
-    #[inline]
+    ///
+    /// Always inlined: left to itself the compiler calls it, and the call's register saves
+    /// were a tenth of its cost (two pushes per candle of every set of a sweep).
+    #[inline(always)]
     pub(crate) fn push(&mut self, value: i128) {
         // Prices are far from i128::MIN, so negation is exact.
         let value = if self.negate {
