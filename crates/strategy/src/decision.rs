@@ -5,7 +5,7 @@
 
 use la_core::{
     ClientOrderId, DataError, Decimal, Leverage, MarginRates, OrderIntent, OrderKind, OrderSpec,
-    Price, Qty, Side,
+    Price, Qty, Side, number::POW10,
 };
 use serde::{Deserialize, Serialize};
 
@@ -73,7 +73,23 @@ impl SizingSpec {
             && positive(self.min_qty)
             && positive(self.tick_size)
             && (self.round_trip_cost_frac.is_zero() || self.round_trip_cost_frac.is_sign_positive())
-            && self.round_trip_cost_frac <= MAX_ROUND_TRIP_COST_FRAC
+            && within_cost_cap(self.round_trip_cost_frac)
+    }
+}
+
+/// `frac <= MAX_ROUND_TRIP_COST_FRAC` for a non-negative `frac`, from the representations:
+/// `m / 10^s <= M / 10^S` exactly when `m × 10^S <= M × 10^s`, and both products fit an
+/// `i128` (a mantissa is below 2^96, a scale at most 28, and the cap is 5 at scale 2).
+fn within_cost_cap(frac: Decimal) -> bool {
+    const CAP: Decimal = MAX_ROUND_TRIP_COST_FRAC;
+    match (
+        POW10.get(CAP.scale() as usize),
+        POW10.get(frac.scale() as usize),
+    ) {
+        (Some(&cap_unit), Some(&frac_unit)) => {
+            frac.mantissa() * cap_unit <= CAP.mantissa() * frac_unit
+        }
+        _ => frac <= CAP,
     }
 }
 
@@ -506,7 +522,18 @@ mod tests {
             Just(Decimal::ZERO),
             Just(-Decimal::ZERO),
             Just(MAX_ROUND_TRIP_COST_FRAC),
+            // The cap written with more decimals, and one unit of the last decimal either
+            // side of it, up to 28 decimals.
+            (2u32..=28).prop_map(|scale| {
+                let mut cap = MAX_ROUND_TRIP_COST_FRAC;
+                cap.rescale(scale);
+                cap
+            }),
+            (-1i64..=1, 3u32..=28)
+                .prop_map(|(unit, scale)| MAX_ROUND_TRIP_COST_FRAC + Decimal::new(unit, scale)),
             (-1_000i64..1_000, 0u32..6).prop_map(|(units, scale)| Decimal::new(units, scale)),
+            // Large mantissas at any scale.
+            (any::<i64>(), 0u32..=28).prop_map(|(units, scale)| Decimal::new(units, scale)),
         ]
     }
 
