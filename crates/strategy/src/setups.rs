@@ -415,7 +415,7 @@ impl Strategy for SetupsStrategy {
 
     fn on_candle(&mut self, candle: &Candle, ctx: &StrategyContext) -> Decision {
         let mut decision = Decision::blocked(Gate::Warmup, Indicators::default());
-        self.decide_into(candle, ctx, &mut decision);
+        self.decide(candle, ctx, &mut decision);
         decision
     }
 

@@ -252,19 +252,19 @@ fn a_generated_market_fires_both_setups_on_both_sides() {
     assert!(sized_sweeps > 100, "{sized_sweeps}");
 }
 
+/// A strategy of `kind` with the default configuration.
+fn default_strategy(kind: StrategyKind) -> Box<dyn Strategy> {
+    build(kind, &StrategyConfig::default()).unwrap()
+}
+
 #[test]
 fn deciding_into_a_used_decision_gives_the_decision_on_candle_gives() {
     // The engine decides into a decision it owns (`decide_into`); that must overwrite all of
     // it, whatever it held, on every path: warm-up, a stale candle, a block and an order.
     let candles = generate(5_000, 9);
     for kind in StrategyKind::ALL {
-        let mut plain = build(kind, &StrategyConfig::default()).unwrap();
-        let mut into = build(kind, &StrategyConfig::default()).unwrap();
-        let earlier = simulate(
-            build(kind, &StrategyConfig::default()).unwrap().as_mut(),
-            &candles,
-            ctx(),
-        );
+        let (mut plain, mut into) = (default_strategy(kind), default_strategy(kind));
+        let earlier = simulate(default_strategy(kind).as_mut(), &candles, ctx());
         // Start from an order with every indicator recorded: the most a leftover could leak.
         let mut decision = *earlier
             .decisions
@@ -332,8 +332,7 @@ fn recorded_only_indicators_fill_again_when_recording_is_turned_back_on() {
 fn turning_indicator_records_off_changes_no_decision() {
     let candles = generate(5_000, 5);
     for kind in StrategyKind::ALL {
-        let mut full = build(kind, &StrategyConfig::default()).unwrap();
-        let mut lean = build(kind, &StrategyConfig::default()).unwrap();
+        let (mut full, mut lean) = (default_strategy(kind), default_strategy(kind));
         lean.record_indicators(false);
         let full_run = simulate(full.as_mut(), &candles, ctx());
         let lean_run = simulate(lean.as_mut(), &candles, ctx());
